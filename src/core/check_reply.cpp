@@ -1,0 +1,122 @@
+#include "check_reply.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include "scope.hpp"
+
+namespace apikey {
+
+namespace {
+
+constexpr std::size_t kHead = 5;
+constexpr std::size_t kPerBucket = 5;
+constexpr std::size_t kMaxName = 1024;
+constexpr std::size_t kMaxScopes = 8192;
+
+bool as_string(const redisReply* r, std::string_view& out) {
+    if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) {
+        return false;
+    }
+    out = std::string_view(r->str, r->len);
+    return true;
+}
+
+bool as_integer(const redisReply* r, std::int64_t& out) {
+    if (r->type != REDIS_REPLY_INTEGER) {
+        return false;
+    }
+    out = r->integer;
+    return true;
+}
+
+bool printable(std::string_view s) {
+    for (unsigned char c : s) {
+        if (c < 0x20 || c == 0x7F) return false;
+    }
+    return true;
+}
+
+bool parse_verdict(std::string_view word, Verdict& v) {
+    if (word == "ok") v = Verdict::kOk;
+    else if (word == "limited") v = Verdict::kLimited;
+    else if (word == "forbidden") v = Verdict::kForbidden;
+    else if (word == "invalid") v = Verdict::kInvalid;
+    else if (word == "revoked") v = Verdict::kRevoked;
+    else if (word == "expired") v = Verdict::kExpired;
+    else return false;
+    return true;
+}
+
+}  // namespace
+
+bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& error) {
+    out = CheckReply{};
+
+    if (reply == nullptr) {
+        error = "no reply (connection lost)";
+        return false;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        error.assign(reply->str, reply->len);
+        return false;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+        error = "unexpected reply type";
+        return false;
+    }
+
+    std::string_view word;
+    if (!as_string(reply->element[0], word) || !parse_verdict(word, out.verdict)) {
+        error = "unexpected verdict";
+        return false;
+    }
+
+    if (out.verdict == Verdict::kInvalid) {
+        return true;
+    }
+
+    if (reply->elements < kHead || (reply->elements - kHead) % kPerBucket != 0 ||
+        (reply->elements - kHead) / kPerBucket > kMaxBuckets) {
+        error = "unexpected reply length";
+        return false;
+    }
+
+    if (!as_string(reply->element[1], out.name) || !as_string(reply->element[2], out.scopes) ||
+        !as_integer(reply->element[3], out.expires) ||
+        !as_string(reply->element[4], out.missing_scope)) {
+        error = "unexpected record fields";
+        return false;
+    }
+
+    // The record may have been written by another program: hold it to the same
+    // rules the CLI does before any of it reaches a header, log line or variable.
+    if (out.name.size() > kMaxName || !printable(out.name) || out.scopes.size() > kMaxScopes ||
+        !valid_scope_list(out.scopes) || out.expires < 0 ||
+        (out.verdict == Verdict::kForbidden && !valid_scope(out.missing_scope))) {
+        error = "malformed record";
+        return false;
+    }
+
+    out.bucket_count = (reply->elements - kHead) / kPerBucket;
+    bool any_refused = false;
+    for (std::size_t i = 0; i < out.bucket_count; i++) {
+        BucketState& b = out.buckets[i];
+        redisReply** e = reply->element + kHead + i * kPerBucket;
+        if (!as_integer(e[0], b.burst) || !as_integer(e[1], b.interval_us) ||
+            !as_integer(e[2], b.remaining) || !as_integer(e[3], b.reset_us) ||
+            !as_integer(e[4], b.retry_us) || b.burst < 1 || b.interval_us < 1 ||
+            b.remaining < 0 || b.reset_us < 0 || b.retry_us < 0) {
+            error = "malformed bucket state";
+            return false;
+        }
+        any_refused = any_refused || b.retry_us > 0;
+    }
+
+    if ((out.verdict == Verdict::kLimited) != any_refused) {
+        error = "inconsistent rate-limit verdict";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace apikey

@@ -1,0 +1,41 @@
+// Decoding what the check script returned. Whatever Redis sends is input like any
+// other: every element is type- and range-checked, and anything unexpected is an
+// error (the request then fails closed), never a pass.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "check_script.hpp"
+
+struct redisReply;
+
+namespace apikey {
+
+enum class Verdict { kOk, kLimited, kForbidden, kInvalid, kRevoked, kExpired };
+
+struct BucketState {
+    std::int64_t burst = 0;
+    std::int64_t interval_us = 0;
+    std::int64_t remaining = 0;
+    std::int64_t reset_us = 0;
+    std::int64_t retry_us = 0;  // > 0: this bucket refused the request
+};
+
+struct CheckReply {
+    Verdict verdict = Verdict::kInvalid;
+    std::string_view name;           // point into the redisReply
+    std::string_view scopes;
+    std::string_view missing_scope;  // for kForbidden
+    std::int64_t expires = 0;        // unix seconds, 0 = never
+    std::array<BucketState, kMaxBuckets> buckets{};
+    std::size_t bucket_count = 0;
+};
+
+// Returns false and describes the problem in `error` when the reply is not a
+// well-formed check reply (including Redis error replies, whose text is copied).
+bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& error);
+
+}  // namespace apikey

@@ -1,0 +1,175 @@
+#include "check_script.hpp"
+
+namespace apikey {
+
+// The whole per-request decision that needs Redis, in one atomic step: record
+// lookup, status, expiry, scopes and every rate-limit bucket. Redis runs a
+// script without interleaving other commands, so no two requests can both take
+// the last token (the read-then-write race that leaks limits elsewhere).
+//
+// Time comes from Redis (TIME), never from nginx, so hosts with skewed clocks
+// share one timeline. A request that is refused for any reason writes nothing.
+const std::string_view kCheckScript = R"lua(-- apikey check v1
+--
+-- KEYS[1]     <prefix>key:{<id>}             the key's record (HASH)
+-- KEYS[1+i]   <prefix>bucket:{<id>}:<name>   state of bucket set i (STRING)
+-- ARGV[1]     "check", or "trace" (bucket arithmetic only, for tests)
+-- ARGV[2]     digest of the presented token
+-- ARGV[3]     scopes the request needs, space separated
+-- ARGV[4]     superscopes, space separated
+-- ARGV[5]     last-used resolution in seconds (0: do not record last use)
+-- ARGV[5+i]   limits of bucket set i: "K" (the key's own limits replace them)
+--             or "F" (fixed), then " interval_us:burst" per bucket
+--
+-- Reply: { verdict, name, scopes, expires, missing_scope,
+--          per bucket: burst, interval_us, remaining, reset_us, retry_us }
+-- verdict: ok | limited | forbidden | invalid | revoked | expired
+
+local UNIT = { s = 1, m = 60, h = 3600, d = 86400 }
+local MAX_OWN_LIMITS = 8
+
+-- GCRA step (see bucket.hpp). Integers below 2^53 are exact in Lua numbers,
+-- and so is math.floor(a / b) for such integers.
+local function take(tat, now, interval, burst)
+  local base = tat
+  if now > base then base = now end
+  local nxt = base + interval
+  local allow_at = nxt - burst * interval
+  if allow_at > now then
+    return false, tat, 0, base - now, allow_at - now
+  end
+  return true, nxt, math.floor((now - allow_at) / interval), nxt - now, 0
+end
+
+if ARGV[1] == "trace" then
+  local interval, burst, tat, out = tonumber(ARGV[2]), tonumber(ARGV[3]), 0, {}
+  for i = 4, #ARGV do
+    local ok, t, remaining, reset, retry = take(tat, tonumber(ARGV[i]), interval, burst)
+    tat = t
+    out[#out + 1] = ok and 1 or 0
+    out[#out + 1] = remaining
+    out[#out + 1] = reset
+    out[#out + 1] = retry
+    out[#out + 1] = tat
+  end
+  return out
+end
+
+local rec = redis.call("HMGET", KEYS[1], "digest", "status", "expires", "scopes", "limits",
+                      "name", "last_used")
+if not rec[1] or rec[1] ~= ARGV[2] then
+  return { "invalid" }
+end
+
+local status, scopes, own, name = rec[2], rec[4] or "", rec[5] or "", rec[6] or ""
+local expires, last_used = tonumber(rec[3] or "0"), tonumber(rec[7] or "0")
+if not expires or not last_used then
+  return redis.error_reply("apikey: record " .. KEYS[1] .. " has a malformed time field")
+end
+if status == "revoked" then
+  return { "revoked", name, scopes, expires, "" }
+end
+if status ~= "active" then
+  return redis.error_reply("apikey: record " .. KEYS[1] .. " has an unknown status")
+end
+
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+
+if expires > 0 and now >= expires * 1000000 then
+  return { "expired", name, scopes, expires, "" }
+end
+
+-- last use, at most once per resolution: no write per request
+local resolution, now_s = tonumber(ARGV[5]), tonumber(time[1])
+if resolution > 0 and now_s - last_used >= resolution then
+  redis.call("HSET", KEYS[1], "last_used", now_s)
+end
+
+local held = {}
+for s in string.gmatch(scopes, "%S+") do held[s] = true end
+local super = false
+for s in string.gmatch(ARGV[4], "%S+") do
+  if held[s] then super = true break end
+end
+if not super then
+  for s in string.gmatch(ARGV[3], "%S+") do
+    if not held[s] then return { "forbidden", name, scopes, expires, s } end
+  end
+end
+
+local reply = { "ok", name, scopes, expires, "" }
+local writes = {}
+local denied = false
+
+for i = 2, #KEYS do
+  local spec = ARGV[4 + i]
+  local limits = {}
+  if string.sub(spec, 1, 1) == "K" and own ~= "" then
+    for n, u, b in string.gmatch(own, "(%d+)r/(%a):(%d+)") do
+      local period, count, burst = UNIT[u], tonumber(n), tonumber(b)
+      if not period or count < 1 or burst < 1 or #limits >= MAX_OWN_LIMITS then
+        return redis.error_reply("apikey: record " .. KEYS[1] .. " has malformed limits")
+      end
+      local interval = math.floor(period * 1000000 / count)
+      if interval < 1 then
+        return redis.error_reply("apikey: record " .. KEYS[1] .. " has malformed limits")
+      end
+      limits[#limits + 1] = { interval, burst }
+    end
+  else
+    for iv, b in string.gmatch(spec, "(%d+):(%d+)") do
+      limits[#limits + 1] = { tonumber(iv), tonumber(b) }
+    end
+  end
+
+  -- state: "interval:burst:tat" items; other locations' buckets in the same
+  -- set are kept until they are full again
+  local state, order = {}, {}
+  local stored = redis.call("GET", KEYS[i])
+  if stored then
+    for iv, b, t in string.gmatch(stored, "(%d+):(%d+):(%d+)") do
+      local id = iv .. ":" .. b
+      if not state[id] then order[#order + 1] = id end
+      state[id] = tonumber(t)
+    end
+  end
+
+  for _, l in ipairs(limits) do
+    local id = string.format("%d:%d", l[1], l[2])
+    local ok, tat, remaining, reset, retry = take(state[id] or 0, now, l[1], l[2])
+    if not ok then denied = true end
+    if not state[id] then order[#order + 1] = id end
+    state[id] = tat
+    reply[#reply + 1] = l[2]
+    reply[#reply + 1] = l[1]
+    reply[#reply + 1] = remaining
+    reply[#reply + 1] = reset
+    reply[#reply + 1] = retry
+  end
+
+  local items, ttl = {}, 0
+  for _, id in ipairs(order) do
+    local tat = state[id]
+    if tat > now then
+      items[#items + 1] = id .. ":" .. string.format("%d", tat)
+      if tat - now > ttl then ttl = tat - now end
+    end
+  end
+  writes[#writes + 1] = { KEYS[i], table.concat(items, " "), ttl }
+end
+
+if denied then
+  reply[1] = "limited"
+  return reply
+end
+
+for _, w in ipairs(writes) do
+  if w[3] > 0 then
+    redis.call("SET", w[1], w[2], "PX", math.ceil(w[3] / 1000))
+  end
+end
+return reply
+)lua";
+
+}  // namespace apikey

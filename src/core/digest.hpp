@@ -1,0 +1,24 @@
+// The only form in which a token is ever stored: its digest.
+//
+// Without a secret the digest is SHA-256 of the token; with one (the optional
+// server-side pepper, `apikey_hash_secret` / `--hash-secret-file`) it is
+// HMAC-SHA256(secret, token), so a copy of Redis alone cannot test guesses.
+// Tokens carry at least 192 random bits, so a plain hash is already enough
+// against brute force; the pepper matters for imported legacy tokens.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+namespace apikey {
+
+inline constexpr std::size_t kDigestHexLength = 64;
+using DigestHex = std::array<char, kDigestHexLength>;
+
+// Lower-case hex. Returns false only if OpenSSL fails.
+bool token_digest(std::string_view token, std::string_view secret, DigestHex& out) noexcept;
+
+// SHA-1 in hex, as Redis names scripts (EVALSHA).
+bool sha1_hex(std::string_view data, std::array<char, 40>& out) noexcept;
+
+}  // namespace apikey

@@ -1,0 +1,32 @@
+// Just enough JSON writing for error bodies and CLI output.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace apikey {
+
+// Appends `s` as a JSON string literal (with quotes). Control bytes are escaped;
+// bytes >= 0x80 that do not form valid UTF-8 become U+FFFD so the output is
+// always valid JSON whatever a record holds.
+void append_json_string(std::string& out, std::string_view s);
+
+class JsonObject {
+public:
+    JsonObject& field(std::string_view name, std::string_view value);
+    JsonObject& field(std::string_view name, const char* value) {
+        return field(name, std::string_view(value));
+    }
+    JsonObject& field(std::string_view name, std::int64_t value);
+    JsonObject& field(std::string_view name, bool value);
+    JsonObject& null_field(std::string_view name);
+    JsonObject& raw_field(std::string_view name, std::string_view json);
+    std::string str() const { return body_ + "}"; }
+
+private:
+    void key(std::string_view name);
+    std::string body_ = "{";
+};
+
+}  // namespace apikey

@@ -1,0 +1,35 @@
+// Redis key names: the documented data model (README, "Redis data model").
+//
+//   <prefix>key:{<id>}              HASH   the key's record
+//   <prefix>bucket:{<id>}:<bucket>  STRING rate-limit state of one bucket set
+//
+// Everything of one API key shares the hash tag {<id>}, so the check script
+// touches a single Redis Cluster slot. <prefix> defaults to "apikey:".
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace apikey {
+
+inline constexpr std::string_view kDefaultPrefix = "apikey:";
+inline constexpr std::string_view kDefaultBucket = "default";
+
+std::string record_key(std::string_view prefix, std::string_view id);
+std::string bucket_key(std::string_view prefix, std::string_view id, std::string_view bucket);
+
+// SCAN pattern matching every record, and every bucket of one key.
+std::string record_pattern(std::string_view prefix);
+std::string bucket_pattern(std::string_view prefix, std::string_view id);
+
+// Extracts the id from a record key name, or returns an empty view.
+std::string_view id_of_record_key(std::string_view prefix, std::string_view key) noexcept;
+
+// Bucket names: letters, digits, '_' and '-', at most 64.
+bool valid_bucket_name(std::string_view name) noexcept;
+
+// Prefixes: printable ASCII without space and without '{' or '}' (which
+// would break the hash tag), at most 64.
+bool valid_prefix(std::string_view prefix) noexcept;
+
+}  // namespace apikey

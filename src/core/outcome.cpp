@@ -1,0 +1,100 @@
+#include "outcome.hpp"
+
+#include "duration.hpp"
+#include "json.hpp"
+
+namespace apikey {
+
+std::string_view result_word(Outcome o) noexcept {
+    switch (o) {
+    case Outcome::kOk: return "ok";
+    case Outcome::kMissing: return "missing";
+    case Outcome::kMalformed:
+    case Outcome::kAmbiguous: return "malformed";
+    case Outcome::kInvalid: return "invalid";
+    case Outcome::kRevoked: return "revoked";
+    case Outcome::kExpired: return "expired";
+    case Outcome::kForbidden: return "forbidden";
+    case Outcome::kLimited: return "limited";
+    case Outcome::kError: return "error";
+    }
+    return "error";
+}
+
+std::string_view error_code(Outcome o) noexcept {
+    switch (o) {
+    case Outcome::kOk: return "";
+    case Outcome::kMissing: return "missing_key";
+    case Outcome::kMalformed: return "malformed_key";
+    case Outcome::kAmbiguous: return "ambiguous_key";
+    case Outcome::kInvalid: return "invalid_key";
+    case Outcome::kRevoked: return "revoked_key";
+    case Outcome::kExpired: return "expired_key";
+    case Outcome::kForbidden: return "insufficient_scope";
+    case Outcome::kLimited: return "rate_limited";
+    case Outcome::kError: return "auth_unavailable";
+    }
+    return "auth_unavailable";
+}
+
+int http_status(Outcome o) noexcept {
+    switch (o) {
+    case Outcome::kOk: return 0;
+    case Outcome::kForbidden: return 403;
+    case Outcome::kLimited: return 429;
+    case Outcome::kError: return 503;
+    default: return 401;
+    }
+}
+
+std::string denial_body(Outcome o, const DenialDetails& d) {
+    JsonObject json;
+    json.field("error", error_code(o));
+    switch (o) {
+    case Outcome::kMissing:
+        json.field("message",
+                   "No API key was sent. Send it in the X-API-Key or X-Api-Token header, "
+                   "or as Authorization: Bearer <key>.");
+        break;
+    case Outcome::kMalformed:
+        json.field("message", "The API key is not well-formed. Check that it was copied whole.");
+        break;
+    case Outcome::kAmbiguous:
+        json.field("message",
+                   "More than one API key was sent, or a key header was repeated. "
+                   "Send exactly one key.");
+        break;
+    case Outcome::kInvalid:
+        json.field("message", "The API key is not valid.");
+        break;
+    case Outcome::kRevoked:
+        json.field("message", "The API key has been revoked.");
+        break;
+    case Outcome::kExpired:
+        json.field("message", "The API key expired at " + format_utc(d.expired_at) + ".");
+        json.field("expired_at", format_utc(d.expired_at));
+        break;
+    case Outcome::kForbidden: {
+        std::string scope(d.required_scope);
+        json.field("message",
+                   "The API key lacks the scope \"" + scope + "\" that this request requires.");
+        json.field("required_scope", d.required_scope);
+        break;
+    }
+    case Outcome::kLimited:
+        json.field("message", "Rate limit exceeded. Retry after " +
+                                  std::to_string(d.retry_after) + " second" +
+                                  (d.retry_after == 1 ? "." : "s."));
+        json.field("retry_after", d.retry_after);
+        break;
+    case Outcome::kError:
+        json.field("message",
+                   "API key verification is temporarily unavailable. Retry shortly.");
+        break;
+    case Outcome::kOk:
+        break;
+    }
+    return json.str() + "\n";
+}
+
+}  // namespace apikey

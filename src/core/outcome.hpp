@@ -1,0 +1,42 @@
+// What the module tells the client, in one table: result word (for
+// $apikey_result and logs), error code (the JSON body's "error"), HTTP status.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace apikey {
+
+enum class Outcome {
+    kOk,
+    kMissing,      // no key sent
+    kMalformed,    // not a well-formed key (bad characters, length, checksum)
+    kAmbiguous,    // several keys, or a credential header repeated
+    kInvalid,      // well-formed, but no such key
+    kRevoked,
+    kExpired,
+    kForbidden,    // valid key without a required scope
+    kLimited,      // over a rate limit
+    kError,        // Redis unreachable, too slow, or answering with an error
+};
+
+// $apikey_result: ok missing malformed invalid revoked expired forbidden limited error
+std::string_view result_word(Outcome o) noexcept;
+
+// The "error" member of the JSON body: missing_key, malformed_key, ...
+std::string_view error_code(Outcome o) noexcept;
+
+// 0 for kOk; 401, 403, 429 or 503 otherwise.
+int http_status(Outcome o) noexcept;
+
+struct DenialDetails {
+    std::string_view required_scope;   // kForbidden
+    std::int64_t expired_at = 0;       // kExpired
+    std::int64_t retry_after = 0;      // kLimited, seconds
+};
+
+// The JSON body of a refusal: {"error":"...","message":"..."[, details]}
+std::string denial_body(Outcome o, const DenialDetails& details);
+
+}  // namespace apikey

@@ -1,0 +1,48 @@
+// A key's record: the HASH at <prefix>key:{<id>} (README, "Redis data model").
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace apikey {
+
+inline constexpr std::size_t kMaxNameLength = 128;
+inline constexpr int kRecordVersion = 1;
+
+struct KeyRecord {
+    std::string id;
+    std::string digest;          // hex SHA-256 (or HMAC-SHA256) of the token
+    std::string name;
+    std::string scopes;          // space separated
+    std::string status;          // "active" or "revoked"
+    std::string hint;            // last 4 characters of the token
+    std::string limits;          // the key's own limits, "600r/m:50 10000r/d:10000"
+    std::int64_t created = 0;    // unix seconds
+    std::int64_t updated = 0;
+    std::int64_t expires = 0;    // 0 = never
+    std::int64_t revoked_at = 0;
+    std::int64_t last_used = 0;  // written by the module, at most once per interval
+
+    // "active", "revoked" or "expired" (expired is derived, never stored)
+    std::string_view effective_status(std::int64_t now) const noexcept;
+};
+
+// Field/value pairs for HSET, in a stable order.
+std::vector<std::pair<std::string, std::string>> record_fields(const KeyRecord& r);
+
+// From HGETALL's field/value pairs. Fails on a record this version cannot trust.
+bool decode_record(std::string_view id, const std::map<std::string, std::string>& fields,
+                   KeyRecord& out, std::string& error);
+
+// Names: 1..128 bytes, no control characters (they end up in logs and headers).
+bool valid_key_name(std::string_view name) noexcept;
+
+// The CLI's JSON view of a record; `token` is included only when non-empty
+// (create and rotate, the one time it is shown).
+std::string record_json(const KeyRecord& r, std::int64_t now, std::string_view token = {});
+
+}  // namespace apikey

@@ -1,0 +1,126 @@
+#include <gtest/gtest.h>
+
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <string>
+
+#include "check_reply.hpp"
+
+using namespace apikey;
+
+namespace {
+
+// Builds a reply the way hiredis does, from RESP bytes.
+struct Reply {
+    explicit Reply(const std::string& resp) {
+        redisReader* reader = redisReaderCreate();
+        redisReaderFeed(reader, resp.data(), resp.size());
+        void* out = nullptr;
+        EXPECT_EQ(redisReaderGetReply(reader, &out), REDIS_OK);
+        reply = static_cast<redisReply*>(out);
+        redisReaderFree(reader);
+    }
+    ~Reply() {
+        if (reply) freeReplyObject(reply);
+    }
+    redisReply* reply = nullptr;
+};
+
+std::string bulk(const std::string& s) {
+    return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
+}
+std::string integer(long long n) { return ":" + std::to_string(n) + "\r\n"; }
+
+std::string head(const char* verdict, std::size_t buckets, const std::string& scopes = "read",
+                 const std::string& missing = "") {
+    return "*" + std::to_string(5 + 5 * buckets) + "\r\n" + bulk(verdict) + bulk("my key") +
+           bulk(scopes) + integer(0) + bulk(missing);
+}
+
+}  // namespace
+
+TEST(CheckReply, Invalid) {
+    Reply r("*1\r\n" + bulk("invalid"));
+    CheckReply out;
+    std::string error;
+    ASSERT_TRUE(decode_check_reply(r.reply, out, error)) << error;
+    EXPECT_EQ(out.verdict, Verdict::kInvalid);
+}
+
+TEST(CheckReply, OkWithBuckets) {
+    Reply r(head("ok", 2) + integer(10) + integer(600000) + integer(9) + integer(600000) +
+            integer(0) + integer(10000) + integer(8640000) + integer(9999) + integer(8640000) +
+            integer(0));
+    CheckReply out;
+    std::string error;
+    ASSERT_TRUE(decode_check_reply(r.reply, out, error)) << error;
+    EXPECT_EQ(out.verdict, Verdict::kOk);
+    EXPECT_EQ(out.name, "my key");
+    EXPECT_EQ(out.scopes, "read");
+    ASSERT_EQ(out.bucket_count, 2u);
+    EXPECT_EQ(out.buckets[1].burst, 10000);
+    EXPECT_EQ(out.buckets[0].remaining, 9);
+}
+
+TEST(CheckReply, Forbidden) {
+    Reply r(head("forbidden", 0, "read", "write"));
+    CheckReply out;
+    std::string error;
+    ASSERT_TRUE(decode_check_reply(r.reply, out, error)) << error;
+    EXPECT_EQ(out.verdict, Verdict::kForbidden);
+    EXPECT_EQ(out.missing_scope, "write");
+}
+
+TEST(CheckReply, RedisErrorIsCopied) {
+    Reply r("-NOSCRIPT No matching script. Please use EVAL.\r\n");
+    CheckReply out;
+    std::string error;
+    EXPECT_FALSE(decode_check_reply(r.reply, out, error));
+    EXPECT_EQ(error.rfind("NOSCRIPT", 0), 0u);
+}
+
+TEST(CheckReply, NullReplyIsAnError) {
+    CheckReply out;
+    std::string error;
+    EXPECT_FALSE(decode_check_reply(nullptr, out, error));
+}
+
+class BadReplies : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BadReplies, AreErrorsNeverPasses) {
+    Reply r(GetParam());
+    CheckReply out;
+    std::string error;
+    EXPECT_FALSE(decode_check_reply(r.reply, out, error));
+    EXPECT_FALSE(error.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, BadReplies,
+    ::testing::Values(
+        "+OK\r\n", ":1\r\n", "$-1\r\n", "*0\r\n", "*1\r\n" + bulk("maybe"),
+        "*1\r\n" + integer(1),
+        "*1\r\n" + bulk("ok"),                                    // too short
+        head("ok", 1),                                            // bucket missing
+        "*5\r\n" + bulk("ok") + integer(1) + bulk("") + integer(0) + bulk(""),  // name not string
+        "*5\r\n" + bulk("ok") + bulk("n") + bulk("bad\"scope") + integer(0) + bulk(""),
+        "*5\r\n" + bulk("ok") + bulk("line\r\nbreak") + bulk("") + integer(0) + bulk(""),
+        "*5\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(-5) + bulk(""),
+        head("forbidden", 0, "read", ""),                         // forbidden without scope
+        head("ok", 1) + integer(0) + integer(1) + integer(0) + integer(0) + integer(0),
+        head("ok", 1) + integer(1) + integer(1) + integer(-1) + integer(0) + integer(0),
+        head("ok", 1) + integer(1) + integer(1) + integer(0) + integer(0) + integer(5),
+        head("limited", 1) + integer(1) + integer(1) + integer(0) + integer(0) + integer(0),
+        head("ok", 1) + integer(1) + bulk("1") + integer(0) + integer(0) + integer(0)));
+
+TEST(CheckReply, TooManyBuckets) {
+    std::string resp = head("ok", kMaxBuckets + 1);
+    for (std::size_t i = 0; i < kMaxBuckets + 1; i++) {
+        resp += integer(1) + integer(1) + integer(0) + integer(0) + integer(0);
+    }
+    Reply r(resp);
+    CheckReply out;
+    std::string error;
+    EXPECT_FALSE(decode_check_reply(r.reply, out, error));
+}

@@ -1,0 +1,37 @@
+#include <gtest/gtest.h>
+
+#include "rate_headers.hpp"
+
+using namespace apikey;
+
+TEST(RateHeaders, NoBucketsNoHeaders) {
+    EXPECT_FALSE(rate_headers(nullptr, 0).present);
+}
+
+TEST(RateHeaders, SingleBucket) {
+    BucketState b{10, 600000, 9, 600000, 0};
+    auto h = rate_headers(&b, 1);
+    EXPECT_TRUE(h.present);
+    EXPECT_EQ(h.limit, 10);
+    EXPECT_EQ(h.remaining, 9);
+    EXPECT_EQ(h.reset, 1);
+    EXPECT_EQ(h.retry_after, 0);
+    EXPECT_EQ(h.policy, "10;w=6");
+}
+
+TEST(RateHeaders, ReportsTheTightestBucket) {
+    BucketState b[2] = {{10, 600000, 7, 2000000, 0}, {10000, 8640000, 3, 9000000, 0}};
+    auto h = rate_headers(b, 2);
+    EXPECT_EQ(h.limit, 10000);
+    EXPECT_EQ(h.remaining, 3);
+    EXPECT_EQ(h.reset, 9);
+    EXPECT_EQ(h.policy, "10;w=6, 10000;w=86400");
+}
+
+TEST(RateHeaders, RefusedReportsTheLongestWait) {
+    BucketState b[2] = {{10, 600000, 0, 6000000, 300000}, {5, 60000000, 0, 300000000, 2500000}};
+    auto h = rate_headers(b, 2);
+    EXPECT_EQ(h.retry_after, 3);
+    EXPECT_EQ(h.limit, 5);
+    EXPECT_EQ(h.remaining, 0);
+}

@@ -1,0 +1,104 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "keyspace.hpp"
+#include "record.hpp"
+
+using namespace apikey;
+
+namespace {
+
+std::map<std::string, std::string> fields_of(const KeyRecord& r) {
+    std::map<std::string, std::string> m;
+    for (auto& [k, v] : record_fields(r)) m[k] = v;
+    return m;
+}
+
+KeyRecord sample() {
+    KeyRecord r;
+    r.id = "abcdefghijkl";
+    r.digest = std::string(64, 'a');
+    r.name = "billing export";
+    r.scopes = "read write";
+    r.status = "active";
+    r.hint = "wxyz";
+    r.limits = "600r/m:50";
+    r.created = 100;
+    r.updated = 100;
+    r.expires = 1000;
+    return r;
+}
+
+}  // namespace
+
+TEST(Record, RoundTrip) {
+    KeyRecord in = sample(), out;
+    std::string error;
+    ASSERT_TRUE(decode_record(in.id, fields_of(in), out, error)) << error;
+    EXPECT_EQ(out.name, in.name);
+    EXPECT_EQ(out.scopes, in.scopes);
+    EXPECT_EQ(out.expires, 1000);
+    EXPECT_EQ(out.limits, "600r/m:50");
+}
+
+TEST(Record, EffectiveStatus) {
+    KeyRecord r = sample();
+    EXPECT_EQ(r.effective_status(999), "active");
+    EXPECT_EQ(r.effective_status(1000), "expired");
+    r.expires = 0;
+    EXPECT_EQ(r.effective_status(1 << 30), "active");
+    r.status = "revoked";
+    EXPECT_EQ(r.effective_status(0), "revoked");
+}
+
+TEST(Record, RejectsWhatItCannotTrust) {
+    std::string error;
+    KeyRecord out;
+    auto f = fields_of(sample());
+    f["status"] = "paused";
+    EXPECT_FALSE(decode_record("abcdefghijkl", f, out, error));
+    f = fields_of(sample());
+    f["expires"] = "soon";
+    EXPECT_FALSE(decode_record("abcdefghijkl", f, out, error));
+    f = fields_of(sample());
+    f.erase("digest");
+    EXPECT_FALSE(decode_record("abcdefghijkl", f, out, error));
+    f = fields_of(sample());
+    f["limits"] = "lots";
+    EXPECT_FALSE(decode_record("abcdefghijkl", f, out, error));
+}
+
+TEST(Record, Json) {
+    KeyRecord r = sample();
+    std::string json = record_json(r, 500, "ak_token");
+    EXPECT_NE(json.find("\"token\":\"ak_token\""), std::string::npos);
+    EXPECT_NE(json.find("\"scopes\":[\"read\",\"write\"]"), std::string::npos);
+    EXPECT_NE(json.find("\"expires_at\":\"1970-01-01T00:16:40Z\""), std::string::npos);
+    EXPECT_NE(json.find("\"status\":\"active\""), std::string::npos);
+    EXPECT_EQ(record_json(r, 500).find("token"), std::string::npos);
+    r.expires = 0;
+    EXPECT_NE(record_json(r, 500).find("\"expires_at\":null"), std::string::npos);
+}
+
+TEST(Record, Names) {
+    EXPECT_TRUE(valid_key_name("CI deploy (prod) \xc3\xa9"));
+    EXPECT_FALSE(valid_key_name(""));
+    EXPECT_FALSE(valid_key_name("a\nb"));
+    EXPECT_FALSE(valid_key_name(std::string(129, 'a')));
+}
+
+TEST(Keyspace, Names) {
+    EXPECT_EQ(record_key("apikey:", "abcdefghijkl"), "apikey:key:{abcdefghijkl}");
+    EXPECT_EQ(bucket_key("apikey:", "abcdefghijkl", "default"),
+              "apikey:bucket:{abcdefghijkl}:default");
+    EXPECT_EQ(record_pattern("a*b:"), "a\\*b:key:{*}");
+    EXPECT_EQ(id_of_record_key("apikey:", "apikey:key:{abcdefghijkl}"), "abcdefghijkl");
+    EXPECT_EQ(id_of_record_key("apikey:", "apikey:key:{abc}"), "");
+    EXPECT_EQ(id_of_record_key("apikey:", "other:key:{abcdefghijkl}"), "");
+    EXPECT_TRUE(valid_bucket_name("export_v2-x"));
+    EXPECT_FALSE(valid_bucket_name("a:b"));
+    EXPECT_TRUE(valid_prefix("tenant1:apikey:"));
+    EXPECT_FALSE(valid_prefix("a{b}"));
+    EXPECT_FALSE(valid_prefix("a b"));
+}
