@@ -1,1 +1,133 @@
-int main() { return 0; }
+// apikeyctl: mint, list, show, update, rotate, revoke and delete API keys.
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "keyspace.hpp"
+#include "number.hpp"
+
+using namespace apikey::cli;
+
+namespace {
+
+const char* kGlobalHelp =
+    "usage: apikeyctl [--redis ADDRESS] [--db N] [--prefix PREFIX] COMMAND [ARGS]\n\n"
+    "Manages the API keys that ngx_http_apikey_module checks.\n\n"
+    "Commands:\n";
+
+const char* kGlobalOptions =
+    "\nOptions (anywhere on the line):\n"
+    "  --redis ADDRESS   host:port, [ipv6]:port or unix:/path (env APIKEY_REDIS;\n"
+    "                    default 127.0.0.1:6379)\n"
+    "  --db N            Redis database number (env APIKEY_REDIS_DB; default 0)\n"
+    "  --prefix PREFIX   key prefix, as apikey_redis prefix= (env APIKEY_PREFIX;\n"
+    "                    default apikey:)\n"
+    "  --help            this text; \"apikeyctl COMMAND --help\" for a command\n\n"
+    "The Redis password is read from the APIKEY_REDIS_PASSWORD environment variable,\n"
+    "never from the command line (where other users could see it in ps).\n\n"
+    "Exit status: 0 success, 1 failure (Redis unreachable, unknown key, ...),\n"
+    "2 usage error.\n";
+
+void global_help(std::ostream& out) {
+    out << kGlobalHelp;
+    for (const auto& c : commands()) {
+        out << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
+    }
+    out << kGlobalOptions;
+}
+
+std::string env(const char* name, const char* fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? v : fallback;
+}
+
+int run(int argc, char** argv) {
+    StoreOptions options;
+    options.address = env("APIKEY_REDIS", "127.0.0.1:6379");
+    options.password = env("APIKEY_REDIS_PASSWORD", "");
+    options.prefix = env("APIKEY_PREFIX", "apikey:");
+    std::string db = env("APIKEY_REDIS_DB", "0");
+
+    // global options are taken out wherever they are; the rest goes to the command
+    std::vector<std::string> rest;
+    bool help = false;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        auto take = [&](const char* name, std::string& into) {
+            std::string n = name;
+            if (a == n) {
+                if (i + 1 >= argc) throw UsageError(n + " needs a value");
+                into = argv[++i];
+                return true;
+            }
+            if (a.rfind(n + "=", 0) == 0) {
+                into = a.substr(n.size() + 1);
+                return true;
+            }
+            return false;
+        };
+        if (take("--redis", options.address) || take("--db", db) ||
+            take("--prefix", options.prefix)) {
+            continue;
+        }
+        if (a == "--help" || a == "-h") {
+            help = true;
+            continue;
+        }
+        if (a == "--version") {
+            std::cout << "apikeyctl 1.0\n";
+            return 0;
+        }
+        rest.push_back(a);
+    }
+
+    auto db_number = apikey::parse_decimal(db);
+    if (!db_number || *db_number > 1000000) throw UsageError("invalid --db \"" + db + "\"");
+    options.db = static_cast<int>(*db_number);
+    if (!apikey::valid_prefix(options.prefix)) {
+        throw UsageError("invalid --prefix: printable, no spaces, no { or }, at most 64");
+    }
+
+    if (rest.empty() || rest[0] == "help") {
+        if (rest.size() > 1) {
+            rest.erase(rest.begin());
+            help = true;
+        } else {
+            global_help(help || !rest.empty() ? std::cout : std::cerr);
+            return help || !rest.empty() ? 0 : 2;
+        }
+    }
+
+    for (const auto& c : commands()) {
+        if (rest[0] == c.name) {
+            if (help) {
+                std::cout << c.usage << kGlobalOptions;
+                return 0;
+            }
+            return c.run(std::vector<std::string>(rest.begin() + 1, rest.end()), options);
+        }
+    }
+    throw UsageError("unknown command \"" + rest[0] + "\"");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const UsageError& e) {
+        std::cerr << "apikeyctl: " << e.what() << "\n"
+                  << "Try \"apikeyctl --help\".\n";
+        return 2;
+    } catch (const Failure& e) {
+        std::cerr << "apikeyctl: " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "apikeyctl: " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,65 @@
+# make            build/ngx_http_apikey_module.so and build/apikeyctl
+# make run        start the demo (private Redis + nginx on 127.0.0.1:8080); make stop
+# make test       install what is missing, build, run unit and integration tests
+# make NGINX_SRC=/path/to/nginx-x.y.z   build against another nginx source tree
+#                 (it must be configured --with-compat, like the binary it loads into)
+
+SHELL      := /bin/bash
+NGINX_SRC  ?= /usr/share/nginx/src
+BUILD      := $(CURDIR)/build
+JOBS       ?= 2
+
+# Debian builds its own dynamic modules with these flags (dpkg-buildflags plus -fPIC)
+MODULE_CC_OPT ?= -g -O2 -fPIC -fstack-protector-strong -Wformat -Werror=format-security -D_FORTIFY_SOURCE=2
+MODULE_LD_OPT ?= -fPIC -Wl,-z,relro -Wl,-z,now
+CMAKE_FLAGS   ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+.PHONY: all deps module cli unit test test-unit test-integration run stop clean FORCE
+
+all: module cli
+
+deps:
+	@scripts/install-deps
+
+# nginx's configure only runs again when the module's build script changes
+$(BUILD)/nginx/Makefile: config
+	@mkdir -p $(BUILD)/nginx
+	cd $(NGINX_SRC) && { [ -f conf_flags ] && . ./conf_flags || NGX_CONF_FLAGS=(--with-compat); } \
+	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="$(MODULE_CC_OPT)" --with-ld-opt="$(MODULE_LD_OPT)" \
+	        --add-dynamic-module=$(CURDIR) --builddir=$(BUILD)/nginx >$(BUILD)/nginx-configure.log \
+	    || { tail -20 $(BUILD)/nginx-configure.log; exit 1; }
+
+module: $(BUILD)/nginx/Makefile
+	$(MAKE) -j$(JOBS) -f $(BUILD)/nginx/Makefile -C $(NGINX_SRC) modules
+	@cp -p $(BUILD)/nginx/ngx_http_apikey_module.so $(BUILD)/ngx_http_apikey_module.so
+
+$(BUILD)/cmake/CMakeCache.txt: src/CMakeLists.txt t/unit/CMakeLists.txt
+	cmake -S src -B $(BUILD)/cmake $(CMAKE_FLAGS) >/dev/null
+
+cli: $(BUILD)/cmake/CMakeCache.txt
+	cmake --build $(BUILD)/cmake -j$(JOBS)
+	@cp -p $(BUILD)/cmake/apikeyctl $(BUILD)/apikeyctl
+
+unit: cli
+
+test: deps
+	$(MAKE) all
+	$(MAKE) test-unit
+	$(MAKE) test-integration
+
+test-unit: cli
+	cd $(BUILD)/cmake && ctest --output-on-failure -j$(JOBS)
+
+test-integration: all
+	prove -j$(JOBS) -I t/lib t/
+
+run: deps
+	$(MAKE) all
+	scripts/demo start
+
+stop:
+	scripts/demo stop
+
+clean:
+	rm -rf $(BUILD)

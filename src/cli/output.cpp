@@ -1,0 +1,109 @@
+#include "output.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#include "duration.hpp"
+
+namespace apikey::cli {
+
+namespace {
+
+std::string when(std::int64_t t, std::int64_t now, const char* none) {
+    return t > 0 ? format_relative(t, now) : none;
+}
+
+// Display width of UTF-8 text, counting each code point as one column.
+std::size_t columns(const std::string& s) {
+    std::size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+std::string shorten(const std::string& s, std::size_t width) {
+    if (columns(s) <= width) return s;
+    std::string out;
+    std::size_t n = 0;
+    for (unsigned char c : s) {
+        if ((c & 0xC0) != 0x80 && ++n > width - 1) break;
+        out.push_back(static_cast<char>(c));
+    }
+    return out + "\xe2\x80\xa6";   // …
+}
+
+}  // namespace
+
+void print_table(const std::vector<KeyRecord>& records, std::int64_t now) {
+    const std::vector<std::string> head = {"ID",      "NAME",      "HINT",    "SCOPES",
+                                           "CREATED", "LAST USED", "EXPIRES", "STATUS"};
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : records) {
+        rows.push_back({r.id, shorten(r.name, 32), "..." + r.hint,
+                        r.scopes.empty() ? "-" : shorten(r.scopes, 40),
+                        when(r.created, now, "-"), when(r.last_used, now, "never"),
+                        when(r.expires, now, "never"), std::string(r.effective_status(now))});
+    }
+    std::vector<std::size_t> width(head.size());
+    for (std::size_t c = 0; c < head.size(); c++) {
+        width[c] = columns(head[c]);
+        for (const auto& row : rows) width[c] = std::max(width[c], columns(row[c]));
+    }
+    auto line = [&](const std::vector<std::string>& cells) {
+        std::string out;
+        for (std::size_t c = 0; c < cells.size(); c++) {
+            out += cells[c];
+            if (c + 1 < cells.size()) out += std::string(width[c] - columns(cells[c]) + 2, ' ');
+        }
+        std::cout << out << "\n";
+    };
+    line(head);
+    for (const auto& row : rows) line(row);
+    if (rows.empty()) std::cout << "(no keys)\n";
+}
+
+void print_record(const KeyRecord& r, std::int64_t now) {
+    auto row = [](const char* label, const std::string& value) {
+        std::printf("%-11s %s\n", label, value.c_str());
+    };
+    auto stamp = [&](std::int64_t t, const char* none) {
+        return t > 0 ? format_utc(t) + " (" + format_relative(t, now) + ")" : std::string(none);
+    };
+    row("ID", r.id);
+    row("Name", r.name);
+    row("Status", std::string(r.effective_status(now)));
+    row("Token", "ak_" + r.id + "_..." + r.hint);
+    row("Scopes", r.scopes.empty() ? "(none)" : r.scopes);
+    row("Limits", r.limits.empty() ? "(configured in nginx)" : r.limits);
+    row("Created", stamp(r.created, "-"));
+    row("Last used", stamp(r.last_used, "never"));
+    row("Expires", stamp(r.expires, "never"));
+    if (r.revoked_at > 0) row("Revoked", stamp(r.revoked_at, "-"));
+}
+
+void print_token(const KeyRecord& r, const std::string& token, std::int64_t now,
+                 const char* verb) {
+    std::printf("%s key %s (%s)\n\n    %s\n\n", verb, r.id.c_str(), r.name.c_str(),
+                token.c_str());
+    std::printf("Scopes:  %s\n", r.scopes.empty() ? "(none)" : r.scopes.c_str());
+    std::printf("Expires: %s\n",
+                r.expires > 0 ? (format_utc(r.expires) + " (" + format_relative(r.expires, now) +
+                                 ")").c_str()
+                              : "never");
+}
+
+void print_json_array(const std::vector<KeyRecord>& records, std::int64_t now) {
+    std::cout << "[";
+    for (std::size_t i = 0; i < records.size(); i++) {
+        if (i) std::cout << ",";
+        std::cout << record_json(records[i], now);
+    }
+    std::cout << "]\n";
+}
+
+void warn_store_token() {
+    std::fprintf(stderr,
+                 "apikeyctl: this is the only time the token is shown; store it in a secret "
+                 "manager now. Only its SHA-256 digest is kept.\n");
+}
+
+}  // namespace apikey::cli

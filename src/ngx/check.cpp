@@ -1,0 +1,428 @@
+// The Redis round trip of a request: build the EVALSHA, wait without blocking,
+// turn the reply into the request context, resume the request.
+#include "ngx_http_apikey_module.hpp"
+
+#include <new>
+
+#include "check_script.hpp"
+#include "digest.hpp"
+#include "keyspace.hpp"
+#include "rate_headers.hpp"
+#include "redis_client.hpp"
+#include "scope.hpp"
+
+using apikey::Outcome;
+using apikey::RedisPending;
+
+static void ngx_http_apikey_check_reply(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static void ngx_http_apikey_wake_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_apikey_store_reply(ngx_http_request_t *r,
+    ngx_http_apikey_ctx_t *ctx, const apikey::CheckReply &reply);
+
+
+static ngx_str_t
+ngx_http_apikey_pool_copy(ngx_pool_t *pool, std::string_view s)
+{
+    ngx_str_t  out = ngx_null_string;
+
+    if (s.empty()) {
+        return out;
+    }
+
+    out.data = static_cast<u_char *>(ngx_pnalloc(pool, s.size()));
+    if (out.data != NULL) {
+        ngx_memcpy(out.data, s.data(), s.size());
+        out.len = s.size();
+    }
+
+    return out;
+}
+
+
+// The scopes every `apikey_scope` line matching this method names, joined by
+// spaces. Lines whose value is empty (a map that says "nothing needed here")
+// require nothing.
+ngx_int_t
+ngx_http_apikey_required_scopes(ngx_http_request_t *r, ngx_http_apikey_loc_conf_t *lcf,
+    ngx_str_t *out)
+{
+    u_char                        *p;
+    size_t                         len;
+    ngx_str_t                     *values;
+    ngx_uint_t                     i, n, method;
+    ngx_http_apikey_scope_line_t  *lines;
+
+    ngx_str_null(out);
+
+    if (lcf->scopes == NULL || lcf->scopes->nelts == 0) {
+        return NGX_OK;
+    }
+
+    // GET lines cover HEAD, as limit_except does
+    method = (r->method == NGX_HTTP_HEAD) ? (NGX_HTTP_GET | NGX_HTTP_HEAD) : r->method;
+
+    lines = static_cast<ngx_http_apikey_scope_line_t *>(lcf->scopes->elts);
+    values = static_cast<ngx_str_t *>(ngx_pcalloc(r->pool,
+                                                  lcf->scopes->nelts * sizeof(ngx_str_t)));
+    if (values == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = 0;
+    n = 0;
+
+    for (i = 0; i < lcf->scopes->nelts; i++) {
+        if (lines[i].methods && !(lines[i].methods & method)) {
+            continue;
+        }
+
+        if (ngx_http_complex_value(r, &lines[i].value, &values[n]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (values[n].len == 0) {
+            continue;
+        }
+
+        if (!apikey::valid_scope_list(std::string_view(
+                reinterpret_cast<const char *>(values[n].data), values[n].len)))
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "apikey: \"apikey_scope\" evaluated to an invalid scope list \"%V\"",
+                          &values[n]);
+            return NGX_ERROR;
+        }
+
+        len += values[n].len + 1;
+        n++;
+    }
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    p = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = ' ';
+        }
+        p = ngx_cpymem(p, values[i].data, values[i].len);
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+// Sends the check. Returns NGX_AGAIN while waiting, NGX_ERROR when Redis is
+// not usable now (the caller answers 503), or NGX_HTTP_INTERNAL_SERVER_ERROR.
+ngx_int_t
+ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf, ngx_str_t *token, ngx_str_t *id)
+{
+    int                            argc, i;
+    char                           numkeys[NGX_INT_T_LEN];
+    char                           last_used[NGX_TIME_T_LEN];
+    ngx_str_t                      required;
+    ngx_uint_t                     nsets, k;
+    RedisPending                  *pending;
+    apikey::DigestHex              digest;
+    apikey::RedisClient           *redis;
+    ngx_http_apikey_main_conf_t   *mcf;
+    ngx_http_apikey_bucket_set_t  *sets;
+
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
+
+    if (ngx_http_apikey_required_scopes(r, lcf, &required) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    redis = ngx_http_apikey_redis();
+    if (redis == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!apikey::token_digest(
+            std::string_view(reinterpret_cast<const char *>(token->data), token->len), {},
+            digest))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    std::string_view prefix(reinterpret_cast<const char *>(mcf->prefix.data), mcf->prefix.len);
+    std::string_view key_id(reinterpret_cast<const char *>(id->data), id->len);
+
+    nsets = lcf->bucket_sets ? lcf->bucket_sets->nelts : 0;
+    sets = nsets ? static_cast<ngx_http_apikey_bucket_set_t *>(lcf->bucket_sets->elts) : NULL;
+
+    // EVALSHA sha numkeys record bucket... "check" digest required super last_used spec...
+    argc = static_cast<int>(3 + 1 + nsets + 5 + nsets);
+
+    ctx->argv = static_cast<const char **>(ngx_palloc(r->pool, argc * sizeof(char *)));
+    ctx->argvlen = static_cast<size_t *>(ngx_palloc(r->pool, argc * sizeof(size_t)));
+    if (ctx->argv == NULL || ctx->argvlen == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    // arguments either point at configuration (lives longer than the request)
+    // or are copied into the request pool: a NOSCRIPT retry sends them again
+    i = 0;
+    auto push = [&](const void *data, size_t len) {
+        ctx->argv[i] = len ? static_cast<const char *>(data) : "";
+        ctx->argvlen[i++] = len;
+    };
+    auto push_copy = [&](std::string_view s) {
+        u_char *copy = static_cast<u_char *>(ngx_pnalloc(r->pool, s.size() + 1));
+        if (copy == NULL) {
+            return false;
+        }
+        ngx_memcpy(copy, s.data(), s.size());
+        push(copy, s.size());
+        return true;
+    };
+
+    push("EVALSHA", 7);
+    push(mcf->script_sha.data, mcf->script_sha.len);
+
+    u_char *end = ngx_sprintf(reinterpret_cast<u_char *>(numkeys), "%ui", 1 + nsets);
+    bool ok = push_copy(std::string_view(numkeys, end - reinterpret_cast<u_char *>(numkeys)))
+              && push_copy(apikey::record_key(prefix, key_id));
+
+    for (k = 0; ok && k < nsets; k++) {
+        std::string_view bucket(reinterpret_cast<const char *>(sets[k].name.data),
+                                sets[k].name.len);
+        ok = push_copy(apikey::bucket_key(prefix, key_id, bucket));
+    }
+
+    push("check", 5);
+    ok = ok && push_copy(std::string_view(digest.data(), digest.size()));
+    push(required.data, required.len);
+    push(lcf->superscopes.data, lcf->superscopes.len);
+
+    end = ngx_sprintf(reinterpret_cast<u_char *>(last_used), "%T", lcf->last_used_interval);
+    ok = ok && push_copy(std::string_view(last_used, end - reinterpret_cast<u_char *>(last_used)));
+
+    for (k = 0; k < nsets; k++) {
+        push(sets[k].spec.data, sets[k].spec.len);
+    }
+
+    if (!ok) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->argc = i;
+
+    pending = new (std::nothrow) RedisPending{ctx, false};
+    if (pending == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!redis->send(ctx->argc, ctx->argv, ctx->argvlen, ngx_http_apikey_check_reply, pending))
+    {
+        delete pending;
+        return NGX_ERROR;
+    }
+
+    ctx->pending = pending;
+    ctx->state = NGX_HTTP_APIKEY_WAITING;
+
+    ctx->wake.handler = ngx_http_apikey_wake_handler;
+    ctx->wake.data = r;
+    ctx->wake.log = r->connection->log;
+    ngx_add_timer(&ctx->wake, lcf->timeout);
+
+    return NGX_AGAIN;
+}
+
+
+// The request is going away (pool cleanup) or has stopped waiting: any reply
+// still to come must find no request.
+void
+ngx_http_apikey_cancel_check(ngx_http_apikey_ctx_t *ctx)
+{
+    if (ctx->pending) {
+        ctx->pending->ctx = NULL;
+        ctx->pending = NULL;
+    }
+
+    if (ctx->wake.timer_set) {
+        ngx_del_timer(&ctx->wake);
+    }
+
+    if (ctx->wake.posted) {
+        ngx_delete_posted_event(&ctx->wake);
+    }
+}
+
+
+static bool
+ngx_http_apikey_is_noscript(const redisReply *reply)
+{
+    return reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->len >= 8
+           && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0;
+}
+
+
+// Runs inside hiredis: store the result and post the request's wake event.
+// Never finalize or run the request from here (hiredis is mid-dispatch).
+static void
+ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
+{
+    redisReply             *reply = static_cast<redisReply *>(r_);
+    RedisPending           *pending = static_cast<RedisPending *>(privdata);
+    ngx_http_apikey_ctx_t  *ctx = pending->ctx;
+    apikey::RedisClient    *redis = ngx_http_apikey_redis();
+    ngx_http_request_t     *r;
+
+    if (redis) {
+        redis->note_reply();
+    }
+
+    if (ctx == NULL) {
+        delete pending;   // the request timed out or went away
+        return;
+    }
+
+    r = ctx->request;
+
+    try {
+        if (ngx_http_apikey_is_noscript(reply) && !pending->retried && redis) {
+            // SCRIPT FLUSH or a restarted Redis: reload and retry once, in order
+            pending->retried = true;
+            redis->load_script();
+            if (redis->send(ctx->argc, ctx->argv, ctx->argvlen, ngx_http_apikey_check_reply,
+                            pending))
+            {
+                return;
+            }
+        }
+
+        apikey::CheckReply  decoded;
+        std::string         error;
+
+        if (!apikey::decode_check_reply(reply, decoded, error)) {
+            ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR,
+                                        r->connection->log, 0,
+                                        "apikey: redis check failed: %s", error.c_str());
+            ctx->outcome = Outcome::kError;
+
+        } else if (ngx_http_apikey_store_reply(r, ctx, decoded) != NGX_OK) {
+            ctx->outcome = Outcome::kError;
+        }
+
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "apikey: unexpected failure while reading the redis reply");
+        ctx->outcome = Outcome::kError;
+    }
+
+    ctx->pending = NULL;
+    delete pending;
+
+    ctx->state = NGX_HTTP_APIKEY_DONE;
+
+    if (ctx->wake.timer_set) {
+        ngx_del_timer(&ctx->wake);
+    }
+
+    ngx_post_event(&ctx->wake, &ngx_posted_events);
+}
+
+
+static ngx_int_t
+ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    const apikey::CheckReply &reply)
+{
+    switch (reply.verdict) {
+    case apikey::Verdict::kOk:        ctx->outcome = Outcome::kOk; break;
+    case apikey::Verdict::kLimited:   ctx->outcome = Outcome::kLimited; break;
+    case apikey::Verdict::kForbidden: ctx->outcome = Outcome::kForbidden; break;
+    case apikey::Verdict::kRevoked:   ctx->outcome = Outcome::kRevoked; break;
+    case apikey::Verdict::kExpired:   ctx->outcome = Outcome::kExpired; break;
+    case apikey::Verdict::kInvalid:
+        ctx->outcome = Outcome::kInvalid;
+        ngx_str_null(&ctx->id);   // the secret did not match: the claimed id is not proven
+        return NGX_OK;
+    }
+
+    ctx->name = ngx_http_apikey_pool_copy(r->pool, reply.name);
+    ctx->scopes = ngx_http_apikey_pool_copy(r->pool, reply.scopes);
+    ctx->missing_scope = ngx_http_apikey_pool_copy(r->pool, reply.missing_scope);
+    ctx->expires = reply.expires;
+
+    if ((reply.name.size() && ctx->name.data == NULL)
+        || (reply.scopes.size() && ctx->scopes.data == NULL)
+        || (reply.missing_scope.size() && ctx->missing_scope.data == NULL))
+    {
+        return NGX_ERROR;
+    }
+
+    apikey::RateHeaders h = apikey::rate_headers(reply.buckets.data(), reply.bucket_count);
+    if (h.present) {
+        ctx->has_rate = 1;
+        ctx->rate_limit = h.limit;
+        ctx->rate_remaining = h.remaining;
+        ctx->rate_reset = h.reset;
+        ctx->retry_after = h.retry_after;
+        ctx->rate_policy = ngx_http_apikey_pool_copy(r->pool, h.policy);
+        if (ctx->rate_policy.data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+// Posted after the reply, or fired by the timer: resume the phase engine, which
+// calls the access handler again, which now finds the context done.
+static void
+ngx_http_apikey_wake_handler(ngx_event_t *ev)
+{
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_http_apikey_ctx_t   *ctx;
+    apikey::RedisClient     *redis;
+
+    r = static_cast<ngx_http_request_t *>(ev->data);
+    c = r->connection;
+    ctx = ngx_http_apikey_get_ctx(r);
+
+    if (ev->timedout) {
+        ev->timedout = 0;
+
+        if (ctx != NULL && ctx->state == NGX_HTTP_APIKEY_WAITING) {
+            ngx_http_apikey_loc_conf_t  *lcf = static_cast<ngx_http_apikey_loc_conf_t *>(
+                ngx_http_get_module_loc_conf(r, ngx_http_apikey_module));
+
+            ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_TIMEOUT, NGX_LOG_ERR, c->log, 0,
+                                        "apikey: redis did not answer within %M ms",
+                                        lcf->timeout);
+
+            ngx_http_apikey_cancel_check(ctx);
+            ctx->outcome = Outcome::kError;
+            ctx->state = NGX_HTTP_APIKEY_DONE;
+
+            redis = ngx_http_apikey_redis();
+            if (redis) {
+                redis->note_timeout(lcf->timeout);
+            }
+        }
+    }
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "apikey: resuming request");
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}

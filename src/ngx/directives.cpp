@@ -1,0 +1,702 @@
+// Directives: parsed and validated once, at configuration time, into the plain
+// structs the request path reads.
+#include "ngx_http_apikey_module.hpp"
+
+#include <string>
+
+#include "check_script.hpp"
+#include "digest.hpp"
+#include "keyspace.hpp"
+#include "rate.hpp"
+#include "scope.hpp"
+
+static char *ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_apikey_scope_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_apikey_superscope_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_apikey_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+
+// No C++ exception may cross into nginx: every directive handler runs behind this.
+template <char *(*Handler)(ngx_conf_t *, ngx_command_t *, void *)>
+static char *
+ngx_http_apikey_guarded(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    try {
+        return Handler(cf, cmd, conf);
+    } catch (...) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "apikey: out of memory");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+}
+
+
+static ngx_conf_enum_t  ngx_http_apikey_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+
+ngx_command_t  ngx_http_apikey_commands[] = {
+
+    { ngx_string("apikey"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("apikey_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_apikey_guarded<ngx_http_apikey_redis_directive>,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apikey_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, timeout),
+      NULL },
+
+    { ngx_string("apikey_scope"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_apikey_guarded<ngx_http_apikey_scope_directive>,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apikey_superscope"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_apikey_guarded<ngx_http_apikey_superscope_directive>,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apikey_strip_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, strip_credentials),
+      NULL },
+
+    { ngx_string("apikey_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_apikey_guarded<ngx_http_apikey_limit_directive>,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apikey_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, log_level),
+      &ngx_http_apikey_log_levels },
+
+    { ngx_string("apikey_last_used_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, last_used_interval),
+      NULL },
+
+      ngx_null_command
+};
+
+
+void *
+ngx_http_apikey_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_apikey_main_conf_t  *mcf;
+    std::array<char, 40>          sha;
+
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_pcalloc(cf->pool, sizeof(ngx_http_apikey_main_conf_t)));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    mcf->db = NGX_CONF_UNSET;
+    mcf->connect_timeout = NGX_CONF_UNSET_MSEC;
+    ngx_str_set(&mcf->prefix, "apikey:");
+
+    // the script is fixed at build time, so is its name in Redis's script cache
+    if (!apikey::sha1_hex(apikey::kCheckScript, sha)) {
+        return NULL;
+    }
+
+    mcf->script_sha.data = static_cast<u_char *>(ngx_pnalloc(cf->pool, sha.size() + 1));
+    if (mcf->script_sha.data == NULL) {
+        return NULL;
+    }
+    ngx_memcpy(mcf->script_sha.data, sha.data(), sha.size());
+    mcf->script_sha.data[sha.size()] = '\0';
+    mcf->script_sha.len = sha.size();
+
+    return mcf;
+}
+
+
+void *
+ngx_http_apikey_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_apikey_loc_conf_t  *conf;
+
+    conf = static_cast<ngx_http_apikey_loc_conf_t *>(
+        ngx_pcalloc(cf->pool, sizeof(ngx_http_apikey_loc_conf_t)));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->superscopes = { 0, NULL };
+     *     conf->bucket_sets = NULL;
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->scopes = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
+    conf->superscopes_set = NGX_CONF_UNSET;
+    conf->timeout = NGX_CONF_UNSET_MSEC;
+    conf->strip_credentials = NGX_CONF_UNSET;
+    conf->log_level = NGX_CONF_UNSET_UINT;
+    conf->last_used_interval = NGX_CONF_UNSET;
+    conf->limit_lines = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
+
+    return conf;
+}
+
+
+// Groups the limit lines into bucket sets, one Redis key each, and renders
+// each set's script argument once: "K 600000:10" (the key-wide default set,
+// which a key's own limits replace) or "F ..." (a named set that always applies).
+static char *
+ngx_http_apikey_build_bucket_sets(ngx_conf_t *cf, ngx_http_apikey_loc_conf_t *conf)
+{
+    ngx_uint_t                     i, k, fixed, overridable;
+    ngx_http_apikey_bucket_set_t  *set;
+    ngx_http_apikey_limit_line_t  *lines, default_line;
+    ngx_array_t                    default_lines;
+
+    if (conf->limit_lines == NULL) {
+        // nothing configured anywhere: apikey_limit 100r/m burst=10;
+        if (ngx_array_init(&default_lines, cf->pool, 1, sizeof(ngx_http_apikey_limit_line_t))
+            != NGX_OK)
+        {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        default_line.count = 100;
+        default_line.unit = 'm';
+        default_line.burst = 10;
+        ngx_str_set(&default_line.bucket, "default");
+        *static_cast<ngx_http_apikey_limit_line_t *>(ngx_array_push(&default_lines)) =
+            default_line;
+
+        conf->limit_lines = static_cast<ngx_array_t *>(
+            ngx_pcalloc(cf->pool, sizeof(ngx_array_t)));
+        if (conf->limit_lines == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        *conf->limit_lines = default_lines;
+    }
+
+    conf->bucket_sets = ngx_array_create(cf->pool, 2, sizeof(ngx_http_apikey_bucket_set_t));
+    if (conf->bucket_sets == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    lines = static_cast<ngx_http_apikey_limit_line_t *>(conf->limit_lines->elts);
+    fixed = 0;
+    overridable = 0;
+
+    for (i = 0; i < conf->limit_lines->nelts; i++) {
+
+        set = NULL;
+        for (k = 0; k < conf->bucket_sets->nelts; k++) {
+            ngx_http_apikey_bucket_set_t *s =
+                static_cast<ngx_http_apikey_bucket_set_t *>(conf->bucket_sets->elts) + k;
+            if (s->name.len == lines[i].bucket.len
+                && ngx_strncmp(s->name.data, lines[i].bucket.data, s->name.len) == 0)
+            {
+                set = s;
+                break;
+            }
+        }
+
+        bool is_default = lines[i].bucket.len == apikey::kDefaultBucket.size()
+                          && ngx_strncmp(lines[i].bucket.data, "default", 7) == 0;
+
+        std::string spec;
+        if (set == NULL) {
+            set = static_cast<ngx_http_apikey_bucket_set_t *>(
+                ngx_array_push(conf->bucket_sets));
+            if (set == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            set->name = lines[i].bucket;
+            spec.push_back(is_default ? apikey::kBucketSetOverridable
+                                      : apikey::kBucketSetFixed);
+        } else {
+            spec.assign(reinterpret_cast<const char *>(set->spec.data), set->spec.len);
+        }
+
+        apikey::Limit limit;
+        limit.count = lines[i].count;
+        limit.unit = static_cast<char>(lines[i].unit);
+        limit.burst = lines[i].burst;
+
+        spec += " " + std::to_string(limit.interval_us()) + ":" + std::to_string(limit.burst);
+
+        set->spec.data = static_cast<u_char *>(ngx_pnalloc(cf->pool, spec.size()));
+        if (set->spec.data == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        ngx_memcpy(set->spec.data, spec.data(), spec.size());
+        set->spec.len = spec.size();
+
+        if (is_default) {
+            overridable++;
+        } else {
+            fixed++;
+        }
+    }
+
+    // a key's own limits (at most 8) replace the default set's lines
+    if (fixed + (overridable ? ngx_max(overridable, 8) : 0) > apikey::kMaxBuckets) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many \"apikey_limit\" lines: a request may use at most %uz "
+                           "buckets (a key's own limits count as 8)",
+                           apikey::kMaxBuckets);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_apikey_loc_conf_t   *prev = static_cast<ngx_http_apikey_loc_conf_t *>(parent);
+    ngx_http_apikey_loc_conf_t   *conf = static_cast<ngx_http_apikey_loc_conf_t *>(child);
+    ngx_http_apikey_main_conf_t  *mcf;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_ptr_value(conf->scopes, prev->scopes, NULL);
+
+    if (conf->superscopes_set == NGX_CONF_UNSET) {
+        conf->superscopes = prev->superscopes;
+        conf->superscopes_set = prev->superscopes_set;
+    }
+
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 200);
+    ngx_conf_merge_value(conf->strip_credentials, prev->strip_credentials, 1);
+    ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_INFO);
+    ngx_conf_merge_sec_value(conf->last_used_interval, prev->last_used_interval, 60);
+    ngx_conf_merge_ptr_value(conf->limit_lines, prev->limit_lines, NULL);
+
+    if (conf->timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"apikey_redis_timeout\" must not be 0");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (ngx_http_apikey_build_bucket_sets(cf, conf) != NGX_CONF_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (conf->enable == 1) {
+        mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+            ngx_http_conf_get_module_main_conf(cf, ngx_http_apikey_module));
+
+        if (mcf->redis.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"apikey\" is on but no \"apikey_redis\" is configured "
+                               "in the http block");
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        mcf->used = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static bool
+ngx_http_apikey_starts_with(const ngx_str_t &s, const char *prefix, size_t len)
+{
+    return s.len >= len && ngx_strncmp(s.data, prefix, len) == 0;
+}
+
+
+static ngx_str_t
+ngx_http_apikey_cstring(ngx_pool_t *pool, u_char *data, size_t len)
+{
+    ngx_str_t  s = ngx_null_string;
+
+    s.data = static_cast<u_char *>(ngx_pnalloc(pool, len + 1));
+    if (s.data != NULL) {
+        ngx_memcpy(s.data, data, len);
+        s.data[len] = '\0';
+        s.len = len;
+    }
+
+    return s;
+}
+
+
+// apikey_redis host:port | unix:/path [db=N] [password=SECRET] [prefix=STRING];
+static char *
+ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apikey_main_conf_t  *mcf = static_cast<ngx_http_apikey_main_conf_t *>(conf);
+
+    u_char      text[NGX_SOCKADDR_STRLEN];
+    size_t      len;
+    ngx_str_t  *value;
+    ngx_uint_t  i;
+    ngx_url_t   u;
+
+    if (mcf->redis.len) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+    mcf->redis = value[1];
+
+    if (ngx_http_apikey_starts_with(value[1], "unix:", 5)) {
+        if (value[1].len == 5) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid redis address \"%V\"", &value[1]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        mcf->unix_path = ngx_http_apikey_cstring(cf->pool, value[1].data + 5, value[1].len - 5);
+        if (mcf->unix_path.data == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+    } else {
+        // resolved here, once: the request path must never wait for DNS
+        ngx_memzero(&u, sizeof(ngx_url_t));
+        u.url = value[1];
+        u.default_port = 6379;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid redis address \"%V\": %s",
+                               &value[1], u.err ? u.err : "host not found");
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, text,
+                            NGX_SOCKADDR_STRLEN, 0);
+        if (u.addrs[0].sockaddr->sa_family == AF_INET6 && len > 2) {
+            mcf->host = ngx_http_apikey_cstring(cf->pool, text + 1, len - 2);   // strip []
+        } else {
+            mcf->host = ngx_http_apikey_cstring(cf->pool, text, len);
+        }
+        if (mcf->host.data == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        mcf->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_http_apikey_starts_with(value[i], "db=", 3)) {
+            mcf->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
+            if (mcf->db == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid db \"%V\"", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
+
+        if (ngx_http_apikey_starts_with(value[i], "password=", 9)) {
+            if (value[i].len == 9) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty redis password");
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            mcf->password = ngx_http_apikey_cstring(cf->pool, value[i].data + 9,
+                                                    value[i].len - 9);
+            if (mcf->password.data == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
+
+        if (ngx_http_apikey_starts_with(value[i], "prefix=", 7)) {
+            std::string_view prefix(reinterpret_cast<const char *>(value[i].data + 7),
+                                    value[i].len - 7);
+            if (!apikey::valid_prefix(prefix)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid prefix \"%V\": printable characters without "
+                                   "spaces, \"{\" or \"}\", at most 64", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            mcf->prefix.data = value[i].data + 7;
+            mcf->prefix.len = value[i].len - 7;
+            continue;
+        }
+
+        // never echo the argument: it may be a mistyped password
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter %ui of \"apikey_redis\" (expected db=, "
+                           "password= or prefix=)", i);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (mcf->db == NGX_CONF_UNSET) {
+        mcf->db = 0;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_apikey_method(const ngx_str_t &name)
+{
+    static const struct {
+        const char  *name;
+        ngx_uint_t   mask;
+    } methods[] = {
+        { "GET", NGX_HTTP_GET }, { "HEAD", NGX_HTTP_HEAD }, { "POST", NGX_HTTP_POST },
+        { "PUT", NGX_HTTP_PUT }, { "DELETE", NGX_HTTP_DELETE }, { "PATCH", NGX_HTTP_PATCH },
+        { "OPTIONS", NGX_HTTP_OPTIONS }, { "MKCOL", NGX_HTTP_MKCOL },
+        { "COPY", NGX_HTTP_COPY }, { "MOVE", NGX_HTTP_MOVE },
+        { "PROPFIND", NGX_HTTP_PROPFIND }, { "PROPPATCH", NGX_HTTP_PROPPATCH },
+        { "LOCK", NGX_HTTP_LOCK }, { "UNLOCK", NGX_HTTP_UNLOCK },
+        { "TRACE", NGX_HTTP_TRACE },
+    };
+
+    for (const auto &m : methods) {
+        if (ngx_strlen(m.name) == name.len
+            && ngx_strncmp(name.data, m.name, name.len) == 0)
+        {
+            return m.mask;
+        }
+    }
+
+    return 0;
+}
+
+
+// apikey_scope SCOPE [METHOD ...];
+static char *
+ngx_http_apikey_scope_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apikey_loc_conf_t  *lcf = static_cast<ngx_http_apikey_loc_conf_t *>(conf);
+
+    ngx_str_t                         *value;
+    ngx_uint_t                         i, mask;
+    ngx_http_apikey_scope_line_t      *line;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (lcf->scopes == NGX_CONF_UNSET_PTR) {
+        lcf->scopes = ngx_array_create(cf->pool, 2, sizeof(ngx_http_apikey_scope_line_t));
+        if (lcf->scopes == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
+    line = static_cast<ngx_http_apikey_scope_line_t *>(ngx_array_push(lcf->scopes));
+    if (line == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    ngx_memzero(line, sizeof(ngx_http_apikey_scope_line_t));
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = &line->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    // a constant scope is checked now; one with variables when it is evaluated
+    if (line->value.lengths == NULL
+        && !apikey::valid_scope_list(std::string_view(
+               reinterpret_cast<const char *>(value[1].data), value[1].len)))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid scope \"%V\": scopes are printable ASCII without "
+                           "spaces, quotes or backslashes, at most 128 characters", &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        mask = ngx_http_apikey_method(value[i]);
+        if (mask == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid method \"%V\"", &value[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        line->methods |= mask;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+// apikey_superscope SCOPE ...;
+static char *
+ngx_http_apikey_superscope_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apikey_loc_conf_t  *lcf = static_cast<ngx_http_apikey_loc_conf_t *>(conf);
+
+    ngx_str_t    *value;
+    ngx_uint_t    i;
+    std::string   joined;
+
+    if (lcf->superscopes_set != NGX_CONF_UNSET) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        std::string_view scope(reinterpret_cast<const char *>(value[i].data), value[i].len);
+        if (!apikey::valid_scope(scope)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid scope \"%V\"", &value[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        if (!joined.empty()) {
+            joined.push_back(' ');
+        }
+        joined.append(scope);
+    }
+
+    lcf->superscopes = ngx_http_apikey_cstring(cf->pool,
+                                               reinterpret_cast<u_char *>(joined.data()),
+                                               joined.size());
+    if (lcf->superscopes.data == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    lcf->superscopes_set = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+// apikey_limit RATE [burst=N] [bucket=NAME]; | apikey_limit off;
+static char *
+ngx_http_apikey_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apikey_loc_conf_t  *lcf = static_cast<ngx_http_apikey_loc_conf_t *>(conf);
+
+    ngx_str_t                     *value;
+    ngx_int_t                      burst;
+    ngx_uint_t                     i;
+    ngx_http_apikey_limit_line_t  *line, *lines;
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        if (lcf->limit_lines != NGX_CONF_UNSET_PTR) {
+            return const_cast<char *>("is duplicate, or mixed with rate lines");
+        }
+        lcf->limit_lines = ngx_array_create(cf->pool, 1, sizeof(ngx_http_apikey_limit_line_t));
+        return lcf->limit_lines ? NGX_CONF_OK : static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (lcf->limit_lines == NGX_CONF_UNSET_PTR) {
+        lcf->limit_lines = ngx_array_create(cf->pool, 2, sizeof(ngx_http_apikey_limit_line_t));
+        if (lcf->limit_lines == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    } else if (lcf->limit_lines->nelts == 0) {
+        return const_cast<char *>("cannot be combined with \"apikey_limit off\"");
+    }
+
+    auto rate = apikey::parse_rate(std::string_view(
+        reinterpret_cast<const char *>(value[1].data), value[1].len));
+    if (!rate) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid rate \"%V\" (expected Nr/s, Nr/m, Nr/h or Nr/d)",
+                           &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    apikey::Limit limit = *rate;
+    ngx_str_t bucket = ngx_string("default");
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_http_apikey_starts_with(value[i], "burst=", 6)) {
+            burst = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (burst <= 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid burst value \"%V\"",
+                                   &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            limit.burst = burst;
+            continue;
+        }
+
+        if (ngx_http_apikey_starts_with(value[i], "bucket=", 7)) {
+            bucket.data = value[i].data + 7;
+            bucket.len = value[i].len - 7;
+            if (!apikey::valid_bucket_name(std::string_view(
+                    reinterpret_cast<const char *>(bucket.data), bucket.len)))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid bucket name \"%V\": letters, digits, \"_\" "
+                                   "and \"-\", at most 64", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", &value[i]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    std::string problem = apikey::finish_limit(limit);
+    if (!problem.empty()) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid limit \"%V\": %s", &value[1],
+                           problem.c_str());
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    lines = static_cast<ngx_http_apikey_limit_line_t *>(lcf->limit_lines->elts);
+    for (i = 0; i < lcf->limit_lines->nelts; i++) {
+        if (lines[i].count == limit.count && lines[i].unit == limit.unit
+            && lines[i].burst == limit.burst && lines[i].bucket.len == bucket.len
+            && ngx_strncmp(lines[i].bucket.data, bucket.data, bucket.len) == 0)
+        {
+            return const_cast<char *>("is duplicate");
+        }
+    }
+
+    line = static_cast<ngx_http_apikey_limit_line_t *>(ngx_array_push(lcf->limit_lines));
+    if (line == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    line->count = limit.count;
+    line->unit = static_cast<u_char>(limit.unit);
+    line->burst = limit.burst;
+    line->bucket = bucket;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_apikey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    try {
+        return ngx_http_apikey_merge(cf, parent, child);
+    } catch (...) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "apikey: out of memory");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+}

@@ -1,0 +1,370 @@
+// ngx_http_apikey_module: API keys checked in the access phase against Redis.
+//
+// The access handler below reads top to bottom as a request's journey:
+//
+//   credential -> cheap checks -> Redis (one EVALSHA) -> decide -> respond
+//
+// It is a small state machine in the shape of ngx_http_auth_request_module:
+// no context: start the check and return NGX_AGAIN; waiting: NGX_AGAIN;
+// done: NGX_OK, or a refusal.
+#include "ngx_http_apikey_module.hpp"
+
+#include <new>
+
+#include "redis_client.hpp"
+#include "scope.hpp"
+#include "token.hpp"
+
+using apikey::Outcome;
+
+static ngx_int_t ngx_http_apikey_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_apikey_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_apikey_init_process(ngx_cycle_t *cycle);
+static void ngx_http_apikey_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_http_module_t  ngx_http_apikey_module_ctx = {
+    ngx_http_apikey_preconfiguration,      /* preconfiguration */
+    ngx_http_apikey_init,                  /* postconfiguration */
+
+    ngx_http_apikey_create_main_conf,      /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_apikey_create_loc_conf,       /* create location configuration */
+    ngx_http_apikey_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_apikey_module = {
+    NGX_MODULE_V1,
+    &ngx_http_apikey_module_ctx,           /* module context */
+    ngx_http_apikey_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_apikey_init_process,          /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_apikey_exit_process,          /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+// The worker's Redis connection, made in init_process and released in
+// exit_process: one per worker, shared by all its requests.
+static apikey::RedisClient  *ngx_http_apikey_redis_client;
+
+static time_t  ngx_http_apikey_last_logged[NGX_HTTP_APIKEY_LOG_KINDS];
+
+
+apikey::RedisClient *
+ngx_http_apikey_redis()
+{
+    return ngx_http_apikey_redis_client;
+}
+
+
+ngx_uint_t
+ngx_http_apikey_log_allowed(ngx_uint_t kind)
+{
+    time_t  now = ngx_time();
+
+    if (ngx_http_apikey_last_logged[kind] == now) {
+        return 0;
+    }
+
+    ngx_http_apikey_last_logged[kind] = now;
+    return 1;
+}
+
+
+static void
+ngx_http_apikey_cleanup(void *data)
+{
+    ngx_http_apikey_cancel_check(static_cast<ngx_http_apikey_ctx_t *>(data));
+}
+
+
+ngx_http_apikey_ctx_t *
+ngx_http_apikey_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t     *cln;
+    ngx_http_apikey_ctx_t  *ctx;
+
+    ctx = static_cast<ngx_http_apikey_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_apikey_module));
+
+    if (ctx == NULL && (r->internal || r->filter_finalize)) {
+        // an internal redirect cleared r->ctx; the check already happened
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_apikey_cleanup) {
+                ctx = static_cast<ngx_http_apikey_ctx_t *>(cln->data);
+                ngx_http_set_ctx(r, ctx, ngx_http_apikey_module);
+                break;
+            }
+        }
+    }
+
+    return ctx;
+}
+
+
+static ngx_http_apikey_ctx_t *
+ngx_http_apikey_create_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t     *cln;
+    ngx_http_apikey_ctx_t  *ctx;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_apikey_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = static_cast<ngx_http_apikey_ctx_t *>(cln->data);
+    ngx_memzero(ctx, sizeof(ngx_http_apikey_ctx_t));
+    ctx->request = r;
+    ctx->outcome = Outcome::kError;
+
+    cln->handler = ngx_http_apikey_cleanup;
+    ngx_http_set_ctx(r, ctx, ngx_http_apikey_module);
+
+    return ctx;
+}
+
+
+static void
+ngx_http_apikey_log_refusal(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf)
+{
+    std::string_view word = apikey::result_word(ctx->outcome);
+
+    if (ctx->outcome == Outcome::kError) {
+        return;   // already logged, rate-limited, where the fault was seen
+    }
+
+    if (ctx->id.len) {
+        ngx_log_error(lcf->log_level, r->connection->log, 0,
+                      "apikey: refused key \"%V\": %*s", &ctx->id, word.size(), word.data());
+    } else {
+        ngx_log_error(lcf->log_level, r->connection->log, 0,
+                      "apikey: refused request: %*s", word.size(), word.data());
+    }
+}
+
+
+// The check is done: let the request through, or refuse it.
+static ngx_int_t
+ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf)
+{
+    ngx_str_t  required;
+
+    ctx->state = NGX_HTTP_APIKEY_DONE;
+
+    if (ctx->outcome == Outcome::kOk && ctx->checked_for != lcf) {
+        // after an internal redirect: the key was checked and charged once;
+        // only this location's scopes still need checking, locally
+        if (ngx_http_apikey_required_scopes(r, lcf, &required) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        auto view = [](const ngx_str_t &s) {
+            return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
+        };
+
+        apikey::ScopeDecision d = apikey::check_scopes(view(ctx->scopes), view(required),
+                                                       view(lcf->superscopes));
+        if (!d.allowed) {
+            ctx->outcome = Outcome::kForbidden;
+            ctx->missing_scope.data = reinterpret_cast<u_char *>(
+                const_cast<char *>(d.missing.data()));
+            ctx->missing_scope.len = d.missing.size();
+        }
+
+        ctx->checked_for = lcf;
+    }
+
+    if (ctx->outcome == Outcome::kOk) {
+        if (lcf->strip_credentials
+            && ngx_http_apikey_strip_credentials(r, ctx) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    ngx_http_apikey_log_refusal(r, ctx, lcf);
+
+    return ngx_http_apikey_deny(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_apikey_start(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf)
+{
+    ngx_int_t          rc;
+    ngx_str_t          key, id;
+    apikey::Outcome    found;
+
+    ctx->checked_for = lcf;
+
+    // 1. the credential: exactly one key, well-formed
+    found = ngx_http_apikey_find_credential(r, ctx, &key);
+    if (found != Outcome::kOk) {
+        ctx->outcome = found;
+        return ngx_http_apikey_decide(r, ctx, lcf);
+    }
+
+    // 2. cheap checks: the checksum catches typos and made-up tokens for free
+    apikey::ParsedToken token = apikey::parse_token(
+        std::string_view(reinterpret_cast<const char *>(key.data), key.len));
+
+    if (token.shape != apikey::TokenShape::kProject) {
+        ctx->outcome = Outcome::kMalformed;
+        return ngx_http_apikey_decide(r, ctx, lcf);
+    }
+
+    // the id is public (it is in every log line about this key); keep a copy
+    id.len = token.id.size();
+    id.data = static_cast<u_char *>(ngx_pnalloc(r->pool, id.len));
+    if (id.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_memcpy(id.data, token.id.data(), id.len);
+    ctx->id = id;
+
+    // 3. Redis: record, status, expiry, scopes and buckets in one round trip
+    rc = ngx_http_apikey_send_check(r, ctx, lcf, &key, &id);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_CONNECT, NGX_LOG_ERR,
+                                    r->connection->log, 0,
+                                    "apikey: redis is not connected, refusing the request");
+        ctx->outcome = Outcome::kError;
+        return ngx_http_apikey_decide(r, ctx, lcf);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_apikey_access_handler(ngx_http_request_t *r)
+{
+    ngx_http_apikey_ctx_t       *ctx;
+    ngx_http_apikey_loc_conf_t  *lcf;
+
+    lcf = static_cast<ngx_http_apikey_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_apikey_module));
+
+    if (!lcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    try {
+        ctx = ngx_http_apikey_get_ctx(r);
+
+        if (ctx != NULL) {
+            if (ctx->state == NGX_HTTP_APIKEY_WAITING) {
+                return NGX_AGAIN;
+            }
+
+            return ngx_http_apikey_decide(r, ctx, lcf);
+        }
+
+        ctx = ngx_http_apikey_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_apikey_start(r, ctx, lcf);
+
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "apikey: unexpected failure in the access handler");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_apikey_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_apikey_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_apikey_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt          *h;
+    ngx_http_core_main_conf_t    *cmcf;
+    ngx_http_apikey_main_conf_t  *mcf;
+    ngx_http_apikey_loc_conf_t   *hlcf;
+
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_apikey_module));
+    hlcf = static_cast<ngx_http_apikey_loc_conf_t *>(
+        ngx_http_conf_get_module_loc_conf(cf, ngx_http_apikey_module));
+
+    // the connect timeout is the http-level apikey_redis_timeout
+    mcf->connect_timeout = hlcf->timeout != NGX_CONF_UNSET_MSEC ? hlcf->timeout : 200;
+
+    cmcf = static_cast<ngx_http_core_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+
+    h = static_cast<ngx_http_handler_pt *>(
+        ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_apikey_access_handler;
+
+    return ngx_http_apikey_header_filter_init(cf);
+}
+
+
+static ngx_int_t
+ngx_http_apikey_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_apikey_main_conf_t  *mcf;
+
+    if (ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module) == NULL) {
+        return NGX_OK;   // no http block
+    }
+
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_cycle_get_module_main_conf(cycle, ngx_http_apikey_module));
+
+    if (mcf == NULL || mcf->redis.len == 0) {
+        return NGX_OK;
+    }
+
+    ngx_http_apikey_redis_client = new (std::nothrow) apikey::RedisClient(mcf, cycle->log);
+    if (ngx_http_apikey_redis_client == NULL) {
+        return NGX_ERROR;
+    }
+
+    // connect now, so the first request does not pay for it
+    ngx_http_apikey_redis_client->start();
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_apikey_exit_process(ngx_cycle_t *cycle)
+{
+    delete ngx_http_apikey_redis_client;
+    ngx_http_apikey_redis_client = NULL;
+}

@@ -1,0 +1,163 @@
+// ngx_http_apikey_module: declarations shared by the nginx layer's files.
+//
+// Everything here is nginx-side glue. The decisions themselves (token format,
+// credential rules, scopes, buckets, reply decoding) live in the core
+// (src/core, namespace apikey), which includes no nginx header.
+#pragma once
+
+extern "C" {
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+}
+
+#include <type_traits>
+
+#include "check_reply.hpp"
+#include "outcome.hpp"
+
+namespace apikey {
+class RedisClient;
+struct RedisPending;
+}  // namespace apikey
+
+extern "C" {
+extern ngx_module_t ngx_http_apikey_module;
+}
+
+// One `apikey_scope` line.
+struct ngx_http_apikey_scope_line_t {
+    ngx_http_complex_value_t  value;    // space-separated scopes, may hold variables
+    ngx_uint_t                methods;  // NGX_HTTP_* mask; 0 = every method
+};
+
+// One `apikey_limit` line as written.
+struct ngx_http_apikey_limit_line_t {
+    ngx_int_t   count;
+    u_char      unit;
+    ngx_int_t   burst;
+    ngx_str_t   bucket;  // bucket set name, "default" unless bucket= is given
+};
+
+// A bucket set as sent to Redis: one Redis key per set and request.
+struct ngx_http_apikey_bucket_set_t {
+    ngx_str_t   name;
+    ngx_str_t   spec;     // the script argument: "K 600000:10 8640000:10000"
+};
+
+struct ngx_http_apikey_main_conf_t {
+    ngx_str_t    redis;           // address as written, for log lines
+    ngx_str_t    host;            // numeric address, NUL-terminated; empty for unix
+    ngx_int_t    port;
+    ngx_str_t    unix_path;       // NUL-terminated
+    ngx_int_t    db;
+    ngx_str_t    password;        // never logged
+    ngx_str_t    prefix;
+    ngx_msec_t   connect_timeout; // the http-level apikey_redis_timeout
+    ngx_str_t    script_sha;      // SHA-1 of the check script, 40 hex digits
+    ngx_flag_t   used;            // some location has "apikey on"
+};
+
+struct ngx_http_apikey_loc_conf_t {
+    ngx_flag_t    enable;
+    ngx_array_t  *scopes;         // of ngx_http_apikey_scope_line_t
+    ngx_str_t     superscopes;    // space-separated, validated
+    ngx_flag_t    superscopes_set;
+    ngx_msec_t    timeout;
+    ngx_flag_t    strip_credentials;
+    ngx_uint_t    log_level;
+    time_t        last_used_interval;
+    ngx_array_t  *limit_lines;    // of ngx_http_apikey_limit_line_t; empty = off
+    ngx_array_t  *bucket_sets;    // of ngx_http_apikey_bucket_set_t, built at merge
+};
+
+enum ngx_http_apikey_state_e {
+    NGX_HTTP_APIKEY_CHECKING = 0,
+    NGX_HTTP_APIKEY_WAITING,
+    NGX_HTTP_APIKEY_DONE,
+};
+
+// Per-request state. Lives in r->pool and is found again after an internal
+// redirect (which clears r->ctx) through its pool cleanup, as realip does.
+struct ngx_http_apikey_ctx_t {
+    ngx_http_request_t           *request;
+    ngx_http_apikey_loc_conf_t   *checked_for;   // location whose rules were applied
+    apikey::RedisPending         *pending;       // while a reply is awaited
+    ngx_event_t                   wake;          // reply or timeout resumes the request
+
+    // the command, kept for one transparent retry after NOSCRIPT
+    int                           argc;
+    const char                  **argv;
+    size_t                       *argvlen;
+
+    apikey::Outcome               outcome;
+    ngx_str_t                     id;            // set once the secret matched a record
+    ngx_str_t                     name;
+    ngx_str_t                     scopes;
+    ngx_str_t                     missing_scope;
+    int64_t                       expires;
+
+    // rate-limit header values
+    int64_t                       rate_limit;
+    int64_t                       rate_remaining;
+    int64_t                       rate_reset;
+    int64_t                       retry_after;
+    ngx_str_t                     rate_policy;
+
+    unsigned                      state:2;
+    unsigned                      has_rate:1;
+    unsigned                      carriers:3;    // apikey::CredentialHeader mask
+    unsigned                      stripped:1;
+};
+
+static_assert(std::is_trivially_destructible<ngx_http_apikey_ctx_t>::value,
+              "request contexts live in r->pool and are never destroyed");
+
+// ngx_http_apikey_module.cpp
+ngx_http_apikey_ctx_t *ngx_http_apikey_get_ctx(ngx_http_request_t *r);
+apikey::RedisClient *ngx_http_apikey_redis();
+
+// directives.cpp
+extern ngx_command_t ngx_http_apikey_commands[];
+void *ngx_http_apikey_create_main_conf(ngx_conf_t *cf);
+void *ngx_http_apikey_create_loc_conf(ngx_conf_t *cf);
+char *ngx_http_apikey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child);
+
+// credentials.cpp
+apikey::Outcome ngx_http_apikey_find_credential(ngx_http_request_t *r,
+    ngx_http_apikey_ctx_t *ctx, ngx_str_t *key);
+ngx_int_t ngx_http_apikey_strip_credentials(ngx_http_request_t *r,
+    ngx_http_apikey_ctx_t *ctx);
+
+// check.cpp
+ngx_int_t ngx_http_apikey_required_scopes(ngx_http_request_t *r,
+    ngx_http_apikey_loc_conf_t *lcf, ngx_str_t *out);
+ngx_int_t ngx_http_apikey_send_check(ngx_http_request_t *r,
+    ngx_http_apikey_ctx_t *ctx, ngx_http_apikey_loc_conf_t *lcf,
+    ngx_str_t *token, ngx_str_t *id);
+void ngx_http_apikey_cancel_check(ngx_http_apikey_ctx_t *ctx);
+
+// responses.cpp
+ngx_int_t ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx);
+ngx_int_t ngx_http_apikey_header_filter_init(ngx_conf_t *cf);
+
+// variables.cpp
+ngx_int_t ngx_http_apikey_add_variables(ngx_conf_t *cf);
+
+// Error-log lines about Redis faults are rate-limited to one a second per kind,
+// so a dead Redis does not flood the log at thousands of requests a second.
+enum ngx_http_apikey_log_kind_e {
+    NGX_HTTP_APIKEY_LOG_CONNECT = 0,
+    NGX_HTTP_APIKEY_LOG_TIMEOUT,
+    NGX_HTTP_APIKEY_LOG_REPLY,
+    NGX_HTTP_APIKEY_LOG_KINDS
+};
+
+ngx_uint_t ngx_http_apikey_log_allowed(ngx_uint_t kind);
+
+#define ngx_http_apikey_log_limited(kind, level, log, err, ...)               \
+    do {                                                                      \
+        if (ngx_http_apikey_log_allowed(kind)) {                              \
+            ngx_log_error(level, log, err, __VA_ARGS__);                      \
+        }                                                                     \
+    } while (0)

@@ -1,0 +1,78 @@
+// One Redis connection per worker, shared by every request of that worker.
+//
+// hiredis pipelines: every command issued while a write is pending goes out in
+// the same write, and replies come back in order. The client reconnects with
+// backoff (50 ms doubling to 500 ms, so a Redis that comes back is used again
+// within a second, and a dead one costs at most two connects a second), and
+// fails requests at once while it waits, so a dead Redis never holds requests
+// for longer than their timeout. A connection that stops answering is dropped
+// when a request times out on it and nothing has been heard for that long.
+#pragma once
+
+#include "ngx_http_apikey_module.hpp"
+
+#include <hiredis/async.h>
+
+namespace apikey {
+
+// What a request hands to the client while it waits. hiredis's privdata points
+// here, never at the request: when the request goes away first, `ctx` is set
+// to NULL and the late reply lands harmlessly.
+struct RedisPending {
+    ngx_http_apikey_ctx_t  *ctx;
+    bool                    retried;  // NOSCRIPT already handled once
+};
+
+class RedisClient {
+public:
+    explicit RedisClient(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log) noexcept;
+    ~RedisClient();
+
+    RedisClient(const RedisClient &) = delete;
+    RedisClient &operator=(const RedisClient &) = delete;
+
+    void start() noexcept;
+
+    // Queues a command; `fn` is called exactly once with the reply, or with
+    // NULL if the connection is lost first. Returns false when there is no
+    // usable connection (the caller fails the request at once).
+    bool send(int argc, const char **argv, const size_t *argvlen,
+              redisCallbackFn *fn, void *privdata) noexcept;
+
+    // Queues SCRIPT LOAD (after NOSCRIPT: someone ran SCRIPT FLUSH).
+    void load_script() noexcept;
+
+    // Reply bookkeeping, from every reply callback.
+    void note_reply() noexcept;
+
+    // A request gave up waiting; drop the connection if it has gone silent.
+    void note_timeout(ngx_msec_t timeout) noexcept;
+
+    ngx_log_t *log() const noexcept { return log_; }
+
+private:
+    enum class State { kIdle, kConnecting, kReady, kBackoff, kClosed };
+
+    void connect() noexcept;
+    void drop(const char *reason) noexcept;
+    void schedule_reconnect() noexcept;
+    void queue_setup() noexcept;
+
+    static void on_connect(const redisAsyncContext *ac, int status);
+    static void on_disconnect(const redisAsyncContext *ac, int status);
+    static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata);
+    static void on_reconnect_timer(ngx_event_t *ev);
+    static void on_connect_timeout(ngx_event_t *ev);
+
+    ngx_http_apikey_main_conf_t  *conf_;
+    ngx_log_t                    *log_;
+    redisAsyncContext            *ac_ = nullptr;
+    State                         state_ = State::kIdle;
+    ngx_msec_t                    backoff_ = 0;
+    ngx_uint_t                    outstanding_ = 0;
+    ngx_msec_t                    last_progress_ = 0;
+    ngx_event_t                   reconnect_ev_;
+    ngx_event_t                   connect_timeout_ev_;
+};
+
+}  // namespace apikey

@@ -1,0 +1,234 @@
+// What the client sees: JSON refusals with their standard headers, and the
+// RateLimit header fields on every response of a rate-limited location.
+#include "ngx_http_apikey_module.hpp"
+
+#include <string>
+
+using apikey::Outcome;
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+
+static ngx_table_elt_t *
+ngx_http_apikey_add_header(ngx_http_request_t *r, const char *name, size_t name_len,
+    u_char *value, size_t value_len)
+{
+    ngx_table_elt_t  *h;
+
+    h = static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+    h->key.len = name_len;
+    h->key.data = reinterpret_cast<u_char *>(const_cast<char *>(name));
+    h->value.len = value_len;
+    h->value.data = value;
+    h->lowcase_key = NULL;
+
+    return h;
+}
+
+
+static ngx_int_t
+ngx_http_apikey_add_number(ngx_http_request_t *r, const char *name, size_t name_len,
+    int64_t value)
+{
+    u_char  *p, *end;
+
+    p = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_INT64_LEN));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    end = ngx_sprintf(p, "%L", value);
+
+    return ngx_http_apikey_add_header(r, name, name_len, p, end - p) ? NGX_OK : NGX_ERROR;
+}
+
+#define ngx_http_apikey_header(r, name, value)                                 \
+    ngx_http_apikey_add_number(r, name, sizeof(name) - 1, value)
+
+
+// WWW-Authenticate per RFC 6750 section 3: invalid_token for every 401,
+// insufficient_scope with the scope for 403. The scope is a validated scope
+// token (no quote, no backslash), so it needs no escaping in the quoted string.
+static ngx_int_t
+ngx_http_apikey_www_authenticate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
+{
+    std::string  value = "Bearer realm=\"api\"";
+
+    if (ctx->outcome == Outcome::kForbidden) {
+        value += ", error=\"insufficient_scope\", scope=\"";
+        value.append(reinterpret_cast<const char *>(ctx->missing_scope.data),
+                     ctx->missing_scope.len);
+        value += "\"";
+    } else {
+        value += ", error=\"invalid_token\"";
+    }
+
+    u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, value.size()));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_memcpy(p, value.data(), value.size());
+
+    r->headers_out.www_authenticate = ngx_http_apikey_add_header(
+        r, "WWW-Authenticate", sizeof("WWW-Authenticate") - 1, p, value.size());
+
+    return r->headers_out.www_authenticate ? NGX_OK : NGX_ERROR;
+}
+
+
+static bool
+ngx_http_apikey_has_error_page(ngx_http_request_t *r, ngx_uint_t status)
+{
+    ngx_uint_t                 i;
+    ngx_http_err_page_t       *pages;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+
+    if (clcf->error_pages == NULL || r->uri_changes == 0) {
+        return false;
+    }
+
+    pages = static_cast<ngx_http_err_page_t *>(clcf->error_pages->elts);
+    for (i = 0; i < clcf->error_pages->nelts; i++) {
+        if (pages[i].status == static_cast<ngx_int_t>(status)) {
+            return true;
+        }
+    }
+
+    return false;
+}
+
+
+// Refuses the request. Returns what the access handler returns: the status
+// itself when nginx should finish the response (an error_page is configured
+// for it, or `satisfy any` may still let another module allow the request),
+// or NGX_DONE after sending the JSON body ourselves.
+ngx_int_t
+ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
+{
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_uint_t                 status;
+    ngx_chain_t                out;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    status = apikey::http_status(ctx->outcome);
+
+    if (status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN) {
+        if (ngx_http_apikey_www_authenticate(r, ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        clcf = static_cast<ngx_http_core_loc_conf_t *>(
+            ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+
+        if (clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
+            return status;
+        }
+    }
+
+    if (ngx_http_apikey_has_error_page(r, status)) {
+        return status;
+    }
+
+    apikey::DenialDetails details;
+    details.required_scope = std::string_view(
+        reinterpret_cast<const char *>(ctx->missing_scope.data), ctx->missing_scope.len);
+    details.expired_at = ctx->expires;
+    details.retry_after = ctx->retry_after;
+
+    std::string body = apikey::denial_body(ctx->outcome, details);
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = body.size();
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    u_char *nostore = (u_char *) "no-store";
+    if (ngx_http_apikey_add_header(r, "Cache-Control", sizeof("Cache-Control") - 1, nostore,
+                                   8) == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    b = ngx_create_temp_buf(r->pool, body.size());
+    if (b == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    b->last = ngx_cpymem(b->last, body.data(), body.size());
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+    return NGX_DONE;
+}
+
+
+// Adds RateLimit-* (and Retry-After after a refusal) to every response of a
+// request that went through a bucket: the API's 2xx as much as our 429.
+static ngx_int_t
+ngx_http_apikey_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_apikey_ctx_t  *ctx;
+
+    if (r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_apikey_get_ctx(r);
+
+    if (ctx == NULL || !ctx->has_rate) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ngx_http_apikey_header(r, "RateLimit-Limit", ctx->rate_limit) != NGX_OK
+        || ngx_http_apikey_header(r, "RateLimit-Remaining", ctx->rate_remaining) != NGX_OK
+        || ngx_http_apikey_header(r, "RateLimit-Reset", ctx->rate_reset) != NGX_OK
+        || ngx_http_apikey_add_header(r, "RateLimit-Policy", sizeof("RateLimit-Policy") - 1,
+                                      ctx->rate_policy.data, ctx->rate_policy.len) == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->outcome == Outcome::kLimited
+        && ngx_http_apikey_header(r, "Retry-After", ctx->retry_after) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+ngx_int_t
+ngx_http_apikey_header_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_apikey_header_filter;
+
+    return NGX_OK;
+}
