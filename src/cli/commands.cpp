@@ -177,28 +177,25 @@ int update(const std::vector<std::string>& argv, const StoreOptions& options) {
         throw UsageError("--limit and --no-limits exclude each other");
     }
 
+    if (!args.value("--name") && scopes.empty() && !args.flag("--no-scopes") &&
+        limits.empty() && !args.flag("--no-limits") && !args.value("--expires-in")) {
+        throw UsageError("nothing to update (give --name, --scope, --no-scopes, --expires-in, "
+                         "--limit or --no-limits)");
+    }
+
     Store store(options);
     KeyRecord r = existing(store, id);
-    bool changed = false;
     if (auto name = args.value("--name")) {
         r.name = checked_name(*name);
-        changed = true;
     }
     if (!scopes.empty() || args.flag("--no-scopes")) {
         r.scopes = checked_scopes(scopes);
-        changed = true;
     }
     if (!limits.empty() || args.flag("--no-limits")) {
         r.limits = checked_limits(limits);
-        changed = true;
     }
     if (auto expires = args.value("--expires-in")) {
         r.expires = checked_expiry(*expires, now());
-        changed = true;
-    }
-    if (!changed) {
-        throw UsageError("nothing to update (give --name, --scope, --no-scopes, --expires-in, "
-                         "--limit or --no-limits)");
     }
     r.updated = now();
     store.put(r);

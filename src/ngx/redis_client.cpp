@@ -71,6 +71,9 @@ RedisClient::connect() noexcept
 {
     redisAsyncContext  *ac;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log_, 0, "apikey: connecting to redis at \"%V\"",
+                   &conf_->redis);
+
     if (conf_->unix_path.len) {
         ac = redisAsyncConnectUnix(reinterpret_cast<const char *>(conf_->unix_path.data));
     } else {

@@ -1,0 +1,156 @@
+# apikeyctl: every command, its JSON, its errors and exit statuses.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use ApikeyTest;
+
+my $redis = ApikeyTest::Redis->start;
+
+# create
+my ($st, $out, $err) = $redis->cli('create', '--name', 'billing export', '--scope', 'read:all',
+                                   '--scope', 'write:all', '--json');
+is $st, 0, 'create exits 0';
+my $k = json_of($out);
+ok $k, 'create --json prints one JSON object';
+like $k->{token}, qr/^ak_[0-9a-z]{12}_[0-9A-Za-z]{46}$/, 'token has the documented format';
+like $k->{id}, qr/^[0-9a-z]{12}$/, 'id has the documented format';
+is substr($k->{token}, 3, 12), $k->{id}, 'token carries the id';
+is $k->{name}, 'billing export', 'name';
+is_deeply $k->{scopes}, ['read:all', 'write:all'], 'scopes';
+is $k->{status}, 'active', 'status';
+like $k->{expires_at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'expires_at is RFC 3339';
+is $k->{hint}, substr($k->{token}, -4), 'hint is the last 4 characters';
+like $err, qr/secret manager/, 'warns to store the token';
+
+# the default expiry is 90 days
+{
+    my ($y, $m, $d) = $k->{expires_at} =~ /^(\d+)-(\d+)-(\d+)/;
+    my $t = POSIX::mktime(0, 0, 0, $d, $m - 1, $y - 1900);
+    my $days = ($t - time) / 86400;
+    ok $days > 88 && $days < 91, "default expiry is 90 days ($days)";
+}
+
+# human output shows the token too, once
+($st, $out, $err) = $redis->cli('create', '--name', 'human');
+is $st, 0, 'create without --json';
+like $out, qr/ak_[0-9a-z]{12}_\S+/, 'human output shows the token';
+
+# only a digest is stored
+my $rec = $redis->cmd('HGETALL', "apikey:key:{$k->{id}}");
+unlike $rec, qr/\Q$k->{token}\E/, 'Redis does not hold the token';
+like $rec, qr/\b[0-9a-f]{64}\b/, 'Redis holds a SHA-256 digest';
+my ($digest) = $rec =~ /digest\n([0-9a-f]{64})/;
+is $digest, sha256_hex_of($k->{token}), 'digest is SHA-256 of the token';
+
+# list
+($st, $out) = $redis->cli('list', '--json');
+is $st, 0, 'list exits 0';
+my $list = json_of($out);
+is ref $list, 'ARRAY', 'list --json is an array';
+is scalar(@$list), 2, 'both keys listed';
+unlike $out, qr/ak_[0-9a-z]{12}_/, 'list never shows a token';
+ok exists $list->[0]{last_used_at}, 'list has last_used_at';
+($st, $out) = $redis->cli('list');
+like $out, qr/^ID\s+NAME\s+HINT\s+SCOPES\s+CREATED\s+LAST USED\s+EXPIRES\s+STATUS/m, 'table header';
+like $out, qr/billing export/, 'table row';
+
+# show
+($st, $out) = $redis->cli('show', $k->{id}, '--json');
+is $st, 0, 'show exits 0';
+is json_of($out)->{name}, 'billing export', 'show --json';
+ok !exists json_of($out)->{token}, 'show has no token';
+($st, $out) = $redis->cli('show', $k->{id});
+like $out, qr/^Scopes\s+read:all write:all$/m, 'show for humans';
+
+# update
+($st, $out) = $redis->cli('update', $k->{id}, '--name', 'renamed', '--scope', 'read:all',
+                          '--limit', '600r/m:50', '--json');
+is $st, 0, 'update exits 0';
+my $u = json_of($out);
+is $u->{name}, 'renamed', 'update name';
+is_deeply $u->{scopes}, ['read:all'], 'update replaces scopes';
+is_deeply $u->{limits}, ['600r/m:50'], 'update limits';
+($st, $out) = $redis->cli('update', $k->{id}, '--no-limits', '--expires-in', 'never', '--json');
+is_deeply json_of($out)->{limits}, [], '--no-limits';
+is json_of($out)->{expires_at}, undef, '--expires-in never';
+
+# rotate
+($st, $out) = $redis->cli('rotate', $k->{id}, '--json');
+is $st, 0, 'rotate exits 0';
+my $r = json_of($out);
+is $r->{id}, $k->{id}, 'rotate keeps the id';
+isnt $r->{token}, $k->{token}, 'rotate mints a new token';
+
+# revoke
+($st, $out) = $redis->cli('revoke', $k->{id}, '--json');
+is $st, 0, 'revoke exits 0';
+is json_of($out)->{status}, 'revoked', 'revoked';
+ok json_of($out)->{revoked_at}, 'revoked_at set';
+($st, $out) = $redis->cli('list', '--status', 'revoked', '--json');
+is scalar(@{ json_of($out) }), 1, 'list --status revoked';
+($st, $out) = $redis->cli('list', '--status', 'active', '--json');
+is scalar(@{ json_of($out) }), 1, 'list --status active';
+($st, $out, $err) = $redis->cli('rotate', $k->{id});
+is $st, 1, 'a revoked key cannot be rotated';
+
+# expired is derived
+my $short = $redis->create_key(name => 'short', expires_in => '1s');
+sleep 2;
+($st, $out) = $redis->cli('list', '--status', 'expired', '--json');
+is_deeply [map { $_->{id} } @{ json_of($out) }], [$short->{id}], 'list --status expired';
+
+# delete
+($st, $out) = $redis->cli('delete', $k->{id});
+is $st, 0, 'delete exits 0';
+is $redis->cmd('EXISTS', "apikey:key:{$k->{id}}"), '0', 'record removed';
+($st, $out, $err) = $redis->cli('show', $k->{id});
+is $st, 1, 'show of a deleted key exits 1';
+like $err, qr/no key with ID/, 'and says so';
+
+# bad input: exit 2 with a clear message
+for my $case (
+    [['create'], qr/needs --name/],
+    [['create', '--name', ''], qr/invalid --name/],
+    [['create', '--name', "a\nb"], qr/invalid --name/],
+    [['create', '--name', 'x', '--scope', 'a b'], qr/invalid scope/],
+    [['create', '--name', 'x', '--expires-in', 'soon'], qr/invalid --expires-in/],
+    [['create', '--name', 'x', '--limit', '10r/x'], qr/invalid --limit/],
+    [['create', '--name', 'x', '--bogus'], qr/unknown option/],
+    [['show'], qr/exactly one key ID/],
+    [['show', 'NOT-AN-ID'], qr/not a key ID/],
+    [['list', '--status', 'sleeping'], qr/--status must be/],
+    [['frobnicate'], qr/unknown command/],
+    [['update', 'abcdefghijkl'], qr/nothing to update/],
+) {
+    my ($args, $re) = @$case;
+    my ($s, undef, $e) = $redis->cli(@$args);
+    is $s, 2, "exit 2: @$args";
+    like $e, $re, "message: @$args";
+}
+
+# help
+($st, $out) = $redis->cli('--help');
+is $st, 0, '--help exits 0';
+like $out, qr/create.*list.*show.*update.*revoke.*delete.*rotate/s, '--help lists every command';
+($st, $out) = $redis->cli('create', '--help');
+like $out, qr/--expires-in DURATION/, 'create --help';
+
+# unreachable Redis: exit 1, clear message
+my ($s2, undef, $e2) = ApikeyTest::cli({ APIKEY_REDIS => '127.0.0.1:' . free_port() }, 'list');
+is $s2, 1, 'unreachable Redis exits 1';
+like $e2, qr/cannot connect to Redis at 127\.0\.0\.1:\d+/, 'and names the address';
+
+# --redis overrides APIKEY_REDIS; --prefix keeps keys apart
+my ($s3, $o3) = ApikeyTest::cli({ APIKEY_REDIS => '127.0.0.1:1' }, '--redis', $redis->address,
+                                '--prefix', 'other:', 'create', '--name', 'p', '--json');
+is $s3, 0, '--redis and --prefix';
+my $p = json_of($o3);
+is $redis->cmd('EXISTS', "other:key:{$p->{id}}"), '1', 'record under the other prefix';
+
+done_testing;
+
+sub sha256_hex_of {
+    require Digest::SHA;
+    return Digest::SHA::sha256_hex($_[0]);
+}

@@ -1,0 +1,115 @@
+# apikey_scope lines with and without methods, superscopes, scopes from variables,
+# inheritance, and the 403 they produce.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use ApikeyTest;
+
+my $redis = ApikeyTest::Redis->start;
+my $nginx = ApikeyTest::Nginx->start(
+    redis => $redis,
+    http => <<'EOF',
+    apikey_superscope admin full_access;
+    map $uri $stats_scope {
+        ~^/stats/private  stats:private;
+        default           "";
+    }
+EOF
+    location => 'apikey on; apikey_scope read:all GET; apikey_scope write:all POST PUT DELETE;',
+    server => <<'EOF',
+        location /both/ {
+            apikey on;
+            apikey_scope read:all;
+            apikey_scope billing;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
+        location /multi/ {
+            apikey on;
+            apikey_scope "read:all billing" GET;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
+        location /stats/ {
+            apikey on;
+            apikey_scope $stats_scope;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
+        location /nosuper/ {
+            apikey on;
+            apikey_superscope root;
+            apikey_scope read:all;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
+EOF
+);
+
+my $reader = $redis->create_key(name => 'reader', scopes => ['read:all']);
+my $writer = $redis->create_key(name => 'writer', scopes => ['read:all', 'write:all']);
+my $admin = $redis->create_key(name => 'admin', scopes => ['admin']);
+my $full = $redis->create_key(name => 'full', scopes => ['full_access']);
+my $billing = $redis->create_key(name => 'billing', scopes => ['read:all', 'billing']);
+my $stats = $redis->create_key(name => 'stats', scopes => ['stats:private']);
+my $none = $redis->create_key(name => 'no scopes');
+
+sub st {
+    my ($method, $path, $key) = @_;
+    return $nginx->request($method, $path, 'X-API-Key' => $key->{token})->{status};
+}
+
+is st('GET', '/api/x', $reader), 200, 'GET needs read:all: reader passes';
+is st('HEAD', '/api/x', $reader), 200, 'HEAD is covered by the GET line';
+is st('POST', '/api/x', $reader), 403, 'POST needs write:all: reader refused';
+is st('DELETE', '/api/x', $reader), 403, 'DELETE needs write:all';
+is st('POST', '/api/x', $writer), 200, 'writer may POST';
+is st('PUT', '/api/x', $writer), 200, 'writer may PUT';
+is st('PATCH', '/api/x', $reader), 200, 'PATCH matches no line: any valid key';
+is st('GET', '/api/x', $none), 403, 'a key without scopes is refused where one is needed';
+is st('POST', '/api/x', $admin), 200, 'superscope admin passes every check';
+is st('GET', '/api/x', $full), 200, 'superscope full_access too';
+
+# one line may name several scopes, separated by spaces
+is st('GET', '/multi/x', $reader), 403, 'one line, two scopes: one is not enough';
+is st('GET', '/multi/x', $billing), 200, 'holding both passes';
+
+# every line that matches must be satisfied
+is st('GET', '/both/x', $reader), 403, 'two lines without methods: one scope is not enough';
+is st('GET', '/both/x', $billing), 200, 'holding both passes';
+
+# scopes from variables: map derives them from the URI
+is st('GET', '/stats/public', $none), 200, 'empty scope from map: nothing needed';
+is st('GET', '/stats/private/x', $none), 403, 'map yields stats:private';
+is st('GET', '/stats/private/x', $stats), 200, 'key with stats:private passes';
+
+# apikey_superscope is inherited and replaced like any directive
+is st('GET', '/nosuper/x', $admin), 403, 'location-level superscope replaces the inherited one';
+
+# the 403 response
+my $res = $nginx->request('POST', '/api/x', 'X-API-Key' => $reader->{token});
+is $res->{status}, 403, '403';
+my $body = json_of($res->{body});
+is $body->{error}, 'insufficient_scope', 'error insufficient_scope';
+is $body->{required_scope}, 'write:all', 'names the scope';
+is ApikeyTest::Nginx::header($res, 'WWW-Authenticate'),
+    'Bearer realm="api", error="insufficient_scope", scope="write:all"', 'WWW-Authenticate';
+
+my @log = $nginx->access_log_lines(19);
+ok((grep { $_->[1] eq 'forbidden' && $_->[0] eq $reader->{id} } @log),
+   '$apikey_result forbidden with the key id');
+ok((grep { $_->[1] eq 'ok' && $_->[4] eq 'read:all write:all' } @log), '$apikey_scopes');
+
+$nginx->stop;
+
+# configuration errors are reported by nginx -t
+for my $c (
+    [q{apikey_scope 'a"b';},       qr/invalid scope "a"b"/],
+    ['apikey_scope read FETCH;',   qr/invalid method "FETCH"/],
+    ['apikey_superscope "x\"y";',  qr/invalid scope/],
+    ['apikey_superscope a; apikey_superscope b;', qr/is duplicate/],
+) {
+    my ($ok, $out) = ApikeyTest::Nginx->test_conf(redis_address => '127.0.0.1:6379',
+                                                  location => "apikey on; $c->[0]");
+    ok !$ok, "nginx -t refuses: $c->[0]";
+    like $out, $c->[1], 'with a clear message';
+}
+
+done_testing;

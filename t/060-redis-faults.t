@@ -1,0 +1,170 @@
+# Redis down, slow, paused, answering errors or nonsense: 503 auth_unavailable,
+# within apikey_redis_timeout, never a hang, never a pass by accident; and back
+# to normal by itself when Redis is.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(time sleep);
+use ApikeyTest;
+use FakeRedis;
+
+sub unavailable {
+    my ($res, $what) = @_;
+    is $res->{status}, 503, "$what: 503";
+    is((json_of($res->{body}) // {})->{error}, 'auth_unavailable', "$what: auth_unavailable");
+}
+
+# --- a real Redis that goes away and comes back
+{
+    my $redis = ApikeyTest::Redis->start;
+    my $nginx = ApikeyTest::Nginx->start(redis => $redis, location => 'apikey on;');
+    my $key = $redis->create_key(name => 'k');
+    is $nginx->get('/api/x', 'X-API-Key' => $key->{token})->{status}, 200, 'Redis up: 200';
+
+    $redis->stop;
+    my $t0 = time;
+    unavailable($nginx->get('/api/x', 'X-API-Key' => $key->{token}), 'Redis stopped');
+    ok time - $t0 < 1, 'answered at once, not after a hang';
+    is $nginx->get('/open/x')->{status}, 200, 'a location without the module is unaffected';
+    unavailable($nginx->get('/api/x', 'X-API-Key' => $key->{token}), 'still down');
+
+    # a valid-looking key is never passed because Redis is down
+    my @log = $nginx->access_log_lines(4);
+    is $log[-1][1], 'error', '$apikey_result error';
+
+    # back, with its data: requests succeed within a second, no reload
+    $redis->{port} = $redis->port;
+    system('redis-server', '--port', $redis->port, '--bind', '127.0.0.1', '--save', '',
+           '--appendonly', 'no', '--daemonize', 'yes', '--dir', $redis->{dir},
+           '--pidfile', "$redis->{dir}/redis.pid", '--logfile', "$redis->{dir}/redis.log");
+    ApikeyTest::wait_for_port($redis->port);
+    my $back = time;
+    $key = $redis->create_key(name => 'after restart');   # the restart lost the data
+    my $status = 0;
+    while (time - $back < 3) {
+        $status = $nginx->get('/api/x', 'X-API-Key' => $key->{token})->{status};
+        last if $status == 200;
+        sleep 0.05;
+    }
+    is $status, 200, 'Redis back: 200 again without a reload';
+    ok time - $back < 1.0, sprintf('within a second (%.2f s)', time - $back);
+
+    # reconnects back off: a dead Redis costs a handful of connects, not a storm
+    my $before = length $nginx->error_log;
+    $redis->stop;
+    sleep 2;
+    my $tail = substr($nginx->error_log, $before);
+    my $attempts = () = $tail =~ /apikey: connecting to redis/g;
+    ok $attempts >= 2 && $attempts <= 10, "reconnects back off ($attempts attempts in 2 s)";
+    my $errors = () = $tail =~ /\[error\].*(cannot connect to redis|lost the redis connection)/g;
+    ok $errors <= 3, "and are logged at most once a second ($errors lines in 2 s)";
+    $nginx->stop;
+}
+
+# --- Redis answers errors
+{
+    my $redis = ApikeyTest::Redis->start;
+    my $nginx = ApikeyTest::Nginx->start(redis => $redis, location => 'apikey on;');
+    my $key = $redis->create_key(name => 'k');
+
+    # someone else wrote a key of the wrong type where the bucket lives
+    $redis->cmd('HSET', "apikey:bucket:{$key->{id}}:default", 'x', 'y');
+    unavailable($nginx->get('/api/x', 'X-API-Key' => $key->{token}), 'WRONGTYPE bucket');
+    like $nginx->error_log, qr/\[error\].*apikey: redis check failed: .*WRONGTYPE/,
+        'a clear error log line';
+    $redis->cmd('DEL', "apikey:bucket:{$key->{id}}:default");
+
+    # a record damaged by another writer
+    $redis->cmd('HSET', "apikey:key:{$key->{id}}", 'status', 'paused');
+    unavailable($nginx->get('/api/x', 'X-API-Key' => $key->{token}), 'unknown status');
+    $redis->cmd('HSET', "apikey:key:{$key->{id}}", 'status', 'active');
+    $redis->cmd('HSET', "apikey:key:{$key->{id}}", 'name', "evil\r\nX-Injected: 1");
+    unavailable($nginx->get('/api/x', 'X-API-Key' => $key->{token}), 'control bytes in the name');
+    $redis->cmd('HSET', "apikey:key:{$key->{id}}", 'name', 'fine');
+
+    # SCRIPT FLUSH: reloaded transparently
+    $redis->cmd('SCRIPT', 'FLUSH');
+    is $nginx->get('/api/x', 'X-API-Key' => $key->{token})->{status}, 200,
+        'after SCRIPT FLUSH: reloaded and answered';
+    is $nginx->get('/api/x', 'X-API-Key' => $key->{token})->{status}, 200, 'and again';
+
+    # a read-only replica cannot take tokens: refused as unavailable, never passed
+    my $primary = ApikeyTest::Redis->start;
+    $redis->cmd('REPLICAOF', '127.0.0.1', $primary->port);
+    sleep 0.5;
+    unavailable($nginx->get('/api/x', 'X-API-Key' => $key->{token}), 'read-only replica');
+    like $nginx->error_log, qr/READONLY/, 'the READONLY error is logged';
+    $redis->cmd('REPLICAOF', 'NO', 'ONE');
+    $nginx->stop;
+}
+
+# --- wrong password
+{
+    my $redis = ApikeyTest::Redis->start(args => ['--requirepass', 'sesame']);
+    my $nginx = ApikeyTest::Nginx->start(redis => $redis, redis_args => 'password=wrong',
+                                         location => 'apikey on;');
+    my (undef, $out) = ApikeyTest::cli({ APIKEY_REDIS => $redis->address,
+                                         APIKEY_REDIS_PASSWORD => 'sesame' },
+                                       'create', '--name', 'pw', '--json');
+    my $token = json_of($out)->{token};
+    unavailable($nginx->get('/api/x', 'X-API-Key' => $token), 'wrong password');
+    like $nginx->error_log, qr/refused the connection setup: (WRONGPASS|ERR invalid password)/,
+        'the AUTH failure is logged';
+    unlike $nginx->error_log, qr/wrong|sesame/, 'the password is never logged';
+    $nginx->stop;
+
+    my $right = ApikeyTest::Nginx->start(redis => $redis, redis_args => 'password=sesame',
+                                         location => 'apikey on;');
+    is $right->get('/api/x', 'X-API-Key' => $token)->{status}, 200, 'right password: 200';
+    $right->stop;
+}
+
+# --- the faults a real server rarely shows, from the fake
+{
+    my $slow = FakeRedis->start(delay => 1.5);
+    my $nginx = ApikeyTest::Nginx->start(redis_address => $slow->address,
+                                         location => 'apikey on; apikey_redis_timeout 300ms;');
+    my $token = 'ak_abcdefghijkl_' . ('A' x 40);
+    $token = ApikeyTest::with_checksum($token);
+    my $t0 = time;
+    unavailable($nginx->get('/api/x', 'X-API-Key' => $token), 'reply later than the timeout');
+    my $took = time - $t0;
+    ok $took >= 0.25 && $took < 1.0, sprintf('refused by the timeout (%.2f s)', $took);
+
+    # the worker is not blocked while it waits: other locations answer at once
+    my $sock = $nginx->send_request('GET', '/api/x', 'X-API-Key' => $token);
+    my $t1 = time;
+    is $nginx->get('/open/x')->{status}, 200, 'open location during the stall';
+    ok time - $t1 < 0.2, sprintf('without delay (%.3f s)', time - $t1);
+    $nginx->read_response($sock);
+    $nginx->stop;
+    $slow->stop;
+
+    my $split = FakeRedis->start(split => 0.05);
+    $nginx = ApikeyTest::Nginx->start(redis_address => $split->address, location => 'apikey on;');
+    my $res = $nginx->get('/api/x', 'X-API-Key' => $token);
+    is $res->{status}, 200, 'a reply split across packets is read whole';
+    is ApikeyTest::Nginx::header($res, 'RateLimit-Remaining'), 9, 'and decoded';
+    $nginx->stop;
+    $split->stop;
+
+    my $drop = FakeRedis->start(drop => 1);
+    $nginx = ApikeyTest::Nginx->start(redis_address => $drop->address, location => 'apikey on;');
+    unavailable($nginx->get('/api/x', 'X-API-Key' => $token), 'connection dropped mid-command');
+    sleep 0.1;
+    unavailable($nginx->get('/api/x', 'X-API-Key' => $token), 'and again after reconnecting');
+    $nginx->stop;
+    $drop->stop;
+
+    for my $bad ("+OK\r\n", ":1\r\n", "*1\r\n\$5\r\nmaybe\r\n", "*2\r\n\$2\r\nok\r\n\$1\r\nx\r\n") {
+        my $fake = FakeRedis->start(evalsha => $bad);
+        $nginx = ApikeyTest::Nginx->start(redis_address => $fake->address, location => 'apikey on;');
+        (my $shown = $bad) =~ s/\r\n/ /g;
+        unavailable($nginx->get('/api/x', 'X-API-Key' => $token), "nonsense reply [$shown]");
+        $nginx->stop;
+        $fake->stop;
+    }
+}
+
+done_testing;

@@ -1,0 +1,70 @@
+# Configuration: what nginx -t accepts and what it refuses, with which message.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use ApikeyTest;
+
+sub conf_ok {
+    my ($what, %opt) = @_;
+    my ($ok, $out) = ApikeyTest::Nginx->test_conf(redis_address => '127.0.0.1:6379', %opt);
+    ok $ok, "accepted: $what" or diag $out;
+}
+
+sub conf_refused {
+    my ($what, $re, %opt) = @_;
+    my ($ok, $out) = ApikeyTest::Nginx->test_conf(redis_address => '127.0.0.1:6379', %opt);
+    ok !$ok, "refused: $what";
+    like $out, $re, "message for: $what";
+    unlike $out, qr/sesame/, "no password echoed: $what" if $what =~ /password/;
+}
+
+conf_ok('the minimal configuration', location => 'apikey on;');
+conf_ok('everything', location => 'apikey on;', http => <<'EOF');
+    apikey_redis_timeout 150ms;
+    apikey_superscope admin root;
+    apikey_strip_credentials off;
+    apikey_log_level warn;
+    apikey_last_used_interval 5m;
+    apikey_limit 100r/m burst=10;
+    apikey_limit 10000r/d;
+    apikey_limit 5r/m bucket=export;
+    apikey_scope read GET HEAD;
+EOF
+conf_ok('unix socket and parameters', apikey_redis => 'apikey_redis unix:/run/redis.sock db=2 password=sesame prefix=tenant1:;',
+        location => 'apikey on;');
+conf_ok('apikey off needs no Redis', apikey_redis => '', location => 'apikey off;');
+conf_ok('apikey_limit off', location => 'apikey on; apikey_limit off;');
+
+conf_refused('apikey on without apikey_redis', qr/"apikey" is on but no "apikey_redis"/,
+             apikey_redis => '', location => 'apikey on;');
+conf_refused('apikey_redis twice', qr/is duplicate/,
+             http => 'apikey_redis 127.0.0.1:6380;');
+conf_refused('apikey_redis in a location', qr/"apikey_redis" directive is not allowed here/,
+             location => 'apikey_redis 127.0.0.1:6379;');
+conf_refused('bad password parameter', qr/invalid parameter 2 of "apikey_redis"/,
+             apikey_redis => 'apikey_redis 127.0.0.1:6379 pasword=sesame;');
+conf_refused('bad db', qr/invalid db "db=x"/, apikey_redis => 'apikey_redis 127.0.0.1:6379 db=x;');
+conf_refused('bad prefix', qr/invalid prefix/, apikey_redis => q{apikey_redis 127.0.0.1:6379 'prefix=a b';});
+conf_refused('bad address', qr/invalid redis address/, apikey_redis => 'apikey_redis 127.0.0.1:notaport;');
+conf_refused('unresolvable host', qr/invalid redis address/,
+             apikey_redis => 'apikey_redis no-such-host.invalid:6379;');
+conf_refused('apikey maybe', qr/invalid value "maybe"/, location => 'apikey maybe;');
+conf_refused('bad timeout', qr/invalid value/, location => 'apikey on; apikey_redis_timeout soon;');
+conf_refused('zero timeout', qr/must not be 0/, location => 'apikey on; apikey_redis_timeout 0;');
+conf_refused('bad rate', qr/invalid rate "100r\/w"/, location => 'apikey on; apikey_limit 100r/w;');
+conf_refused('bad burst', qr/invalid burst value "burst=0"/, location => 'apikey on; apikey_limit 1r/s burst=0;');
+conf_refused('bad bucket', qr/invalid bucket name/, location => 'apikey on; apikey_limit 1r/s bucket=a:b;');
+conf_refused('unknown limit parameter', qr/invalid parameter "nodelay"/,
+             location => 'apikey on; apikey_limit 1r/s nodelay;');
+conf_refused('duplicate limit', qr/is duplicate/,
+             location => 'apikey on; apikey_limit 1r/s; apikey_limit 1r/s;');
+conf_refused('off with rates', qr/cannot be combined with "apikey_limit off"/,
+             location => 'apikey on; apikey_limit off; apikey_limit 1r/s;');
+conf_refused('too fast', qr/faster than one request per microsecond/,
+             location => 'apikey on; apikey_limit 2000000r/s;');
+conf_refused('too many buckets', qr/too many "apikey_limit" lines/,
+             location => 'apikey on; ' . join(' ', map { "apikey_limit ${_}r/s bucket=b$_;" } 1 .. 17));
+conf_refused('bad log level', qr/invalid value "debug"/, location => 'apikey on; apikey_log_level debug;');
+
+done_testing;

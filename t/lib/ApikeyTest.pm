@@ -1,0 +1,467 @@
+package ApikeyTest;
+
+# Test harness for t/*.t: starts a real redis-server and a real nginx with the
+# built module on free loopback ports, speaks HTTP to it, drives apikeyctl.
+#
+#   my $redis = ApikeyTest::Redis->start;
+#   my $nginx = ApikeyTest::Nginx->start(redis => $redis, location => 'apikey on;');
+#   my $key   = $redis->create_key(name => 'x', scopes => ['read']);
+#   my $res   = $nginx->get('/api/x', 'X-API-Key' => $key->{token});
+#   is $res->{status}, 200;
+#   $nginx->stop;   # also checks the error log: no alert/emerg/crit, no sanitizer
+#                   # report, no token created in this test in any module line
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX ();
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+use Exporter 'import';
+our @EXPORT = qw(free_port root wait_for_port cli json_of tokens_seen with_checksum);
+
+my $ROOT = abs_path(dirname(__FILE__) . '/../..');
+my @TOKENS;   # every token minted in this test, for the secret-leak check
+
+sub root { $ROOT }
+
+sub tokens_seen { @TOKENS }
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', ReuseAddr => 1) or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub wait_for_port {
+    my ($port, $seconds) = @_;
+    my $until = time + ($seconds // 5);
+    while (time < $until) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
+        if ($s) { close $s; return 1 }
+        sleep 0.02;
+    }
+    return 0;
+}
+
+# A token with the given body and a correct checksum (CRC-32, base62, 6 digits):
+# well-formed, so it goes to Redis, but made up.
+sub with_checksum {
+    my ($body) = @_;
+    require Compress::Zlib;
+    my $crc = Compress::Zlib::crc32($body);
+    my @a = ('0' .. '9', 'A' .. 'Z', 'a' .. 'z');
+    my $check = '';
+    for (1 .. 6) { $check = $a[$crc % 62] . $check; $crc = int($crc / 62) }
+    return $body . $check;
+}
+
+sub json_of {
+    my ($text) = @_;
+    my $v = eval { JSON::PP->new->utf8->decode($text) };
+    return $v;
+}
+
+# Runs apikeyctl; returns (exit status, stdout, stderr).
+sub cli {
+    my ($env, @args) = @_;
+    my $dir = tempdir(CLEANUP => 1);
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/out" or die;
+        open STDERR, '>', "$dir/err" or die;
+        %ENV = (%ENV, %$env);
+        exec "$ROOT/build/apikeyctl", @args or POSIX::_exit(127);
+    }
+    waitpid $pid, 0;
+    my $status = $? >> 8;
+    my $out = do { local (@ARGV, $/) = "$dir/out"; <> } // '';
+    my $err = do { local (@ARGV, $/) = "$dir/err"; <> } // '';
+    while ($out =~ /(ak_[0-9a-z]{12}_[0-9A-Za-z]{46})/g) { push @TOKENS, $1 }
+    return ($status, $out, $err);
+}
+
+
+package ApikeyTest::Redis;
+
+use strict;
+use warnings;
+use File::Temp qw(tempdir);
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(sleep);
+
+sub start {
+    my ($class, %opt) = @_;
+    my $self = bless { dir => tempdir(CLEANUP => 1), port => $opt{port} // ApikeyTest::free_port(),
+                       extra => $opt{args} // [] }, $class;
+    $self->_spawn;
+    return $self;
+}
+
+sub _spawn {
+    my ($self) = @_;
+    system('redis-server', '--port', $self->{port}, '--bind', '127.0.0.1', '--save', '',
+           '--appendonly', 'no', '--daemonize', 'yes', '--dir', $self->{dir},
+           '--pidfile', "$self->{dir}/redis.pid", '--logfile', "$self->{dir}/redis.log",
+           @{ $self->{extra} }) == 0 or die "redis-server failed to start";
+    ApikeyTest::wait_for_port($self->{port}) or die "redis-server not listening";
+    for (1 .. 100) {
+        last if ($self->cmd('PING') // '') eq 'PONG';
+        sleep 0.02;
+    }
+}
+
+sub port { $_[0]{port} }
+sub address { "127.0.0.1:$_[0]{port}" }
+
+sub pid {
+    my ($self) = @_;
+    open my $f, '<', "$self->{dir}/redis.pid" or return;
+    chomp(my $pid = <$f> // '');
+    return $pid;
+}
+
+# redis-cli, returning its raw output with the trailing newline removed
+sub cmd {
+    my ($self, @args) = @_;
+    my $pw = $self->{password} ? "REDISCLI_AUTH=$self->{password} " : '';
+    open my $p, '-|', 'redis-cli', '-p', $self->{port}, @args or die;
+    local $/;
+    my $out = <$p> // '';
+    close $p;
+    $out =~ s/\n\z//;
+    return $out;
+}
+
+# calls of one command since the last CONFIG RESETSTAT (INFO commandstats)
+sub calls {
+    my ($self, $command) = @_;
+    my $info = $self->cmd('INFO', 'commandstats');
+    return $info =~ /cmdstat_\Q$command\E:calls=(\d+)/ ? $1 : 0;
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = $self->pid or return;
+    kill 'TERM', $pid;
+    for (1 .. 200) { last unless kill 0, $pid; sleep 0.02 }
+    unlink "$self->{dir}/redis.pid";
+}
+
+sub restart {
+    my ($self) = @_;
+    $self->stop;
+    $self->_spawn;
+}
+
+sub cli {
+    my ($self, @args) = @_;
+    return ApikeyTest::cli({ APIKEY_REDIS => $self->address }, @args);
+}
+
+# Creates a key through apikeyctl; returns its JSON object (id, token, ...).
+sub create_key {
+    my ($self, %opt) = @_;
+    my @args = ('create', '--json', '--name', $opt{name} // 'test key');
+    push @args, map { ('--scope', $_) } @{ $opt{scopes} // [] };
+    push @args, map { ('--limit', $_) } @{ $opt{limits} // [] };
+    push @args, '--expires-in', $opt{expires_in} if $opt{expires_in};
+    my ($status, $out, $err) = $self->cli(@args);
+    die "apikeyctl create failed ($status): $err" if $status != 0;
+    return JSON::PP->new->utf8->decode($out);
+}
+
+sub DESTROY { $_[0]->stop }
+
+
+package ApikeyTest::Nginx;
+
+use strict;
+use warnings;
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my $NGINX = $ENV{NGINX_BIN} // '/usr/sbin/nginx';
+
+# Options:
+#   redis     ApikeyTest::Redis (or redis_address => 'host:port')
+#   location  directives of "location /api/" (proxied to the echo upstream)
+#   http      extra directives at http level
+#   server    extra directives (locations) in the front server
+#   redis_args extra apikey_redis parameters
+#   workers   worker_processes (default 1)
+sub start {
+    my ($class, %opt) = @_;
+    my $self = bless { dir => tempdir(CLEANUP => 1), port => ApikeyTest::free_port(),
+                       upstream => ApikeyTest::free_port(), opt => \%opt }, $class;
+    mkdir "$self->{dir}/logs";
+    $self->write_conf;
+    $self->_run(1);
+    return $self;
+}
+
+sub conf_text {
+    my ($self) = @_;
+    my %o = %{ $self->{opt} };
+    my $root = ApikeyTest::root();
+    my $module = $ENV{APIKEY_MODULE} // "$root/build/ngx_http_apikey_module.so";
+    my $redis = $o{redis_address} // ($o{redis} ? $o{redis}->address : '127.0.0.1:1');
+    my $redis_args = $o{redis_args} // '';
+    my $apikey_redis = exists $o{apikey_redis} ? $o{apikey_redis}
+                     : "apikey_redis $redis $redis_args;";
+    my $workers = $o{workers} // 1;
+    $o{location} //= 'apikey on;';
+    $o{$_} //= '' for qw(http server);
+    # snippets may name the echo upstream as $upstream_port
+    s/\$upstream_port\b/$self->{upstream}/g for @o{qw(http server location)};
+    my $location = $o{location};
+    return <<"EOF";
+load_module $module;
+worker_processes $workers;
+daemon on;
+master_process on;
+pid $self->{dir}/nginx.pid;
+error_log $self->{dir}/logs/error.log debug;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    log_format apikey '\$apikey_id|\$apikey_result|\$status|\$apikey_name|\$apikey_scopes|\$apikey_rate_remaining|\$request_uri';
+    $apikey_redis
+    $o{http}
+
+    server {
+        listen 127.0.0.1:$self->{upstream};
+        location / {
+            return 200 "upstream uri=[\$request_uri] x-api-key=[\$http_x_api_key] x-api-token=[\$http_x_api_token] authorization=[\$http_authorization] x-key-id=[\$http_x_key_id] x-key-name=[\$http_x_key_name]\\n";
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$self->{port};
+        access_log $self->{dir}/logs/access.log apikey;
+
+        location /open/ {
+            proxy_pass http://127.0.0.1:$self->{upstream};
+        }
+
+        location /api/ {
+            $location
+            proxy_pass http://127.0.0.1:$self->{upstream};
+        }
+
+        $o{server}
+    }
+}
+EOF
+}
+
+sub write_conf {
+    my ($self) = @_;
+    open my $f, '>', "$self->{dir}/nginx.conf" or die;
+    print $f $self->conf_text;
+    close $f;
+}
+
+sub _run {
+    my ($self, $must) = @_;
+    my $out = `$NGINX -p $self->{dir} -c $self->{dir}/nginx.conf 2>&1`;
+    if ($? != 0) {
+        die "nginx failed to start: $out" if $must;
+        return $out;
+    }
+    ApikeyTest::wait_for_port($self->{port}) or die "nginx not listening";
+    return '';
+}
+
+# nginx -t on this configuration: (ok, output)
+sub test_conf {
+    my ($class_or_self, %opt) = @_;
+    my $self = ref $class_or_self ? $class_or_self
+             : bless { dir => tempdir(CLEANUP => 1), port => 1, upstream => 2, opt => \%opt },
+                     $class_or_self;
+    mkdir "$self->{dir}/logs";
+    $self->write_conf;
+    my $out = `$NGINX -t -p $self->{dir} -c $self->{dir}/nginx.conf 2>&1`;
+    return ($? == 0, $out);
+}
+
+sub port { $_[0]{port} }
+sub dir { $_[0]{dir} }
+sub url { "http://127.0.0.1:$_[0]{port}$_[1]" }
+
+sub master_pid {
+    my ($self) = @_;
+    open my $f, '<', "$self->{dir}/nginx.pid" or return;
+    chomp(my $pid = <$f> // '');
+    return $pid;
+}
+
+sub worker_pids {
+    my ($self) = @_;
+    my $master = $self->master_pid or return ();
+    my @pids = split ' ', `pgrep -P $master 2>/dev/null`;
+    return @pids;
+}
+
+sub signal {
+    my ($self, $sig) = @_;
+    kill $sig, $self->master_pid;
+}
+
+sub reload {
+    my ($self) = @_;
+    $self->write_conf;
+    `$NGINX -p $self->{dir} -c $self->{dir}/nginx.conf -s reload 2>&1`;
+}
+
+sub error_log {
+    my ($self) = @_;
+    open my $f, '<', "$self->{dir}/logs/error.log" or return '';
+    local $/;
+    return <$f> // '';
+}
+
+sub access_log {
+    my ($self) = @_;
+    open my $f, '<', "$self->{dir}/logs/access.log" or return ();
+    return map { chomp; [split /\|/, $_, -1] } <$f>;
+}
+
+# Waits until the access log has at least $n lines (nginx writes it after the response).
+sub access_log_lines {
+    my ($self, $n) = @_;
+    my @lines;
+    for (1 .. 100) {
+        @lines = $self->access_log;
+        last if @lines >= $n;
+        sleep 0.02;
+    }
+    return @lines;
+}
+
+# Raw HTTP/1.1 request; headers are [name, value] pairs sent verbatim, so
+# tests can send repeated, empty, binary or huge values.
+sub request {
+    my ($self, $method, $path, @headers) = @_;
+    my $sock = $self->send_request($method, $path, @headers) or return { status => 0 };
+    return $self->read_response($sock);
+}
+
+sub send_request {
+    my ($self, $method, $path, @headers) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port},
+                                     Proto => 'tcp', Timeout => 5) or return;
+    my $body = '';
+    my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n";
+    while (@headers) {
+        my ($n, $v) = splice @headers, 0, 2;
+        if ($n eq ':body') { $body = $v; next }
+        $req .= "$n: $v\r\n";
+    }
+    $req .= "Content-Length: " . length($body) . "\r\n" if length $body;
+    $req .= "\r\n$body";
+    $sock->syswrite($req);
+    return $sock;
+}
+
+sub read_response {
+    my ($self, $sock, $timeout) = @_;
+    my $data = '';
+    my $sel = IO::Select->new($sock);
+    my $until = time + ($timeout // 10);
+    while (time < $until) {
+        last unless $sel->can_read($until - time);
+        my $n = $sock->sysread(my $buf, 65536);
+        last unless $n;
+        $data .= $buf;
+    }
+    close $sock;
+    return parse_response($data);
+}
+
+sub parse_response {
+    my ($data) = @_;
+    my ($head, $body) = split /\r\n\r\n/, $data, 2;
+    return { status => 0, raw => $data } unless defined $head && $head =~ m{^HTTP/1\.[01] (\d+)};
+    my $res = { status => $1, body => $body // '', headers => {}, raw => $data };
+    for my $line (split /\r\n/, $head) {
+        next unless $line =~ /^([^:]+):\s*(.*)$/;
+        push @{ $res->{headers}{lc $1} }, $2;
+    }
+    return $res;
+}
+
+sub get {
+    my ($self, $path, @headers) = @_;
+    return $self->request('GET', $path, @headers);
+}
+
+# Sends every request first, then reads every response: the requests really
+# are in flight together.
+sub parallel {
+    my ($self, $n, $method, $path, @headers) = @_;
+    my @socks = map { $self->send_request($method, $path, @headers) } 1 .. $n;
+    return map { $_ ? $self->read_response($_) : { status => 0 } } @socks;
+}
+
+sub header {
+    my ($res, $name) = @_;
+    my $v = $res->{headers}{lc $name} or return undef;
+    return $v->[0];
+}
+
+# Fails the enclosing test if the error log shows a crash-level line, a
+# sanitizer report, or a token minted in this test in a line of the module's
+# own. nginx core's own lines that quote raw request headers are excluded: its
+# debug dumps and its "client sent duplicate header line" (see README).
+sub check_logs {
+    my ($self) = @_;
+    my $log = $self->error_log;
+    my @bad = grep { /\[(alert|emerg|crit)\]|AddressSanitizer|runtime error:|LeakSanitizer/ }
+              split /\n/, $log;
+    ok !@bad, 'error log: no alert, emerg, crit or sanitizer report'
+        or diag join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)];
+    # one entry per log line, with the continuation lines of multi-line debug dumps
+    my @entries = split /\n(?=\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d )/, $log;
+    my @leaks;
+    for my $token (ApikeyTest::tokens_seen()) {
+        push @leaks, grep { index($_, $token) >= 0
+                            && !/http (proxy )?header:|http script var: "|client sent duplicate header line/ }
+                     @entries;
+    }
+    ok !@leaks, 'error log: no token in any module line' or diag join "\n", grep defined, @leaks[0 .. 2];
+}
+
+sub stop {
+    my ($self) = @_;
+    return if $self->{stopped}++;
+    my $pid = $self->master_pid;
+    if ($pid) {
+        kill 'QUIT', $pid;
+        for (1 .. 250) { last unless kill 0, $pid; sleep 0.02 }
+        kill 'KILL', $pid if kill 0, $pid;
+    }
+    $self->check_logs;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    return if $self->{stopped};
+    my $pid = $self->master_pid;
+    kill 'KILL', $pid if $pid;
+}
+
+1;

@@ -1,0 +1,135 @@
+package FakeRedis;
+
+# A tiny fake Redis for the faults a real server rarely shows: replies that are
+# late, replies split across packets, connections dropped mid-command, and
+# replies of the wrong shape. It answers SCRIPT LOAD, AUTH, SELECT and PING
+# with plausible replies, and EVALSHA with a canned reply given by the test.
+#
+#   my $fake = FakeRedis->start(evalsha => FakeRedis::ok_reply(), delay => 0.5);
+#
+# Options: delay (seconds before each EVALSHA reply), split (send each EVALSHA
+# reply in two writes this many seconds apart), drop (close the connection on
+# EVALSHA instead of answering), evalsha (raw RESP to answer EVALSHA with).
+
+use strict;
+use warnings;
+use IO::Select;
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes qw(sleep);
+
+sub bulk { my ($s) = @_; return '$' . length($s) . "\r\n$s\r\n" }
+sub int_reply { ":$_[0]\r\n" }
+
+# A well-formed "ok" check reply for a key with one bucket of 10.
+sub ok_reply {
+    my (%o) = @_;
+    return "*10\r\n" . bulk('ok') . bulk($o{name} // 'fake key') . bulk($o{scopes} // 'read')
+         . int_reply(0) . bulk('') . int_reply(10) . int_reply(600000) . int_reply(9)
+         . int_reply(600000) . int_reply(0);
+}
+
+sub start {
+    my ($class, %opt) = @_;
+    my $listen = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1', LocalPort => 0,
+                                       Proto => 'tcp', ReuseAddr => 1) or die "listen: $!";
+    my $self = bless { port => $listen->sockport, opt => \%opt }, $class;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        setpgrp(0, 0);   # one process group: stop() ends the connection handlers too
+        $SIG{CHLD} = 'IGNORE';
+        while (my $c = $listen->accept) {
+            my $child = fork;
+            if (defined $child && $child == 0) {
+                close $listen;
+                serve($c, \%opt);
+                POSIX::_exit(0);
+            }
+            close $c;
+        }
+        POSIX::_exit(0);
+    }
+    close $listen;
+    $self->{pid} = $pid;
+    return $self;
+}
+
+sub port { $_[0]{port} }
+sub address { "127.0.0.1:$_[0]{port}" }
+
+# Takes complete RESP commands (arrays of bulk strings) off the front of $buf.
+sub parse_commands {
+    my ($buf) = @_;
+    my @commands;
+    while ($$buf =~ /\A\*(\d+)\r\n/) {
+        my $n = $1;
+        my $pos = length("*$n\r\n");
+        my @words;
+        for (1 .. $n) {
+            return @commands unless substr($$buf, $pos) =~ /\A\$(\d+)\r\n/;
+            my $len = $1;
+            my $start = $pos + length("\$$len\r\n");
+            return @commands if length($$buf) < $start + $len + 2;
+            push @words, substr($$buf, $start, $len);
+            $pos = $start + $len + 2;
+        }
+        substr($$buf, 0, $pos) = '';
+        push @commands, \@words;
+    }
+    return @commands;
+}
+
+sub reply_for {
+    my ($cmd, $opt) = @_;
+    my $name = uc($cmd->[0] // '');
+    return bulk('0' x 40) if $name eq 'SCRIPT';
+    return $opt->{evalsha} // ok_reply() if $name eq 'EVALSHA' || $name eq 'EVAL';
+    return "+PONG\r\n" if $name eq 'PING';
+    return "+OK\r\n";
+}
+
+# Answers in order, each EVALSHA `delay` seconds after it arrived, like a server
+# that is slow per command but still pipelines.
+sub serve {
+    my ($c, $opt) = @_;
+    my $buf = '';
+    my @queue;   # [due time, reply, is check]
+    my $sel = IO::Select->new($c);
+    while (1) {
+        my $wait = @queue ? $queue[0][0] - Time::HiRes::time() : undef;
+        $wait = 0 if defined $wait && $wait < 0;
+        if ($sel->can_read($wait)) {
+            my $n = sysread $c, my $chunk, 65536;
+            return unless $n;
+            $buf .= $chunk;
+            for my $cmd (parse_commands(\$buf)) {
+                my $check = uc($cmd->[0] // '') =~ /^EVAL/;
+                return if $check && $opt->{drop};   # hang up instead of answering
+                my $due = Time::HiRes::time() + ($check ? $opt->{delay} // 0 : 0);
+                push @queue, [$due, reply_for($cmd, $opt), $check];
+            }
+        }
+        while (@queue && $queue[0][0] <= Time::HiRes::time()) {
+            my (undef, $reply, $check) = @{ shift @queue };
+            if ($check && $opt->{split}) {
+                my $half = int(length($reply) / 2);
+                syswrite $c, substr($reply, 0, $half);
+                sleep $opt->{split};
+                $reply = substr($reply, $half);
+            }
+            syswrite $c, $reply;
+        }
+    }
+}
+
+sub stop {
+    my ($self) = @_;
+    return unless $self->{pid};
+    kill 'TERM', -$self->{pid};
+    waitpid $self->{pid}, 0;
+    delete $self->{pid};
+}
+
+sub DESTROY { $_[0]->stop }
+
+1;
