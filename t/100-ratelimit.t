@@ -1,0 +1,89 @@
+# The default bucket (100r/m burst=10): exact under concurrency, refused
+# requests take no token, the standard headers, the variables.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(sleep time);
+use ApikeyTest;
+
+my $redis = ApikeyTest::Redis->start;
+my $nginx = ApikeyTest::Nginx->start(redis => $redis,
+    location => 'apikey on; apikey_scope read GET; apikey_scope write POST;');
+my $H = \&ApikeyTest::Nginx::header;
+
+# 20 at once with one key: exactly 10 pass
+my $key = $redis->create_key(name => 'burst', scopes => ['read']);
+my $burst_at = time;
+my @res = $nginx->parallel(20, 'GET', '/api/x', 'X-API-Key' => $key->{token});
+my @ok = grep { $_->{status} == 200 } @res;
+my @limited = grep { $_->{status} == 429 } @res;
+is scalar(@ok), 10, 'exactly 10 of 20 concurrent requests pass';
+is scalar(@limited), 10, 'the other 10 are 429';
+my $max_retry = 0;
+for my $r (@limited) {
+    my $ra = $H->($r, 'Retry-After');
+    ok defined $ra && $ra =~ /^\d+$/ && $ra >= 1, "Retry-After is a whole number >= 1 ($ra)";
+    $max_retry = $ra if $ra > $max_retry;
+    my $body = json_of($r->{body}) // {};
+    is $body->{error}, 'rate_limited', 'error rate_limited';
+    is $body->{retry_after}, $ra, 'body carries retry_after';
+    is $H->($r, 'RateLimit-Remaining'), 0, 'RateLimit-Remaining: 0 on 429';
+}
+is_deeply [sort { $a <=> $b } map { $H->($_, 'RateLimit-Remaining') } @ok], [0 .. 9],
+    'the passes saw remaining 9 down to 0, once each';
+
+# the headers on a 2xx
+my $fresh = $redis->create_key(name => 'fresh', scopes => ['read']);
+my $r = $nginx->get('/api/x', 'X-API-Key' => $fresh->{token});
+is $r->{status}, 200, '200';
+is $H->($r, 'RateLimit-Limit'), 10, 'RateLimit-Limit: the burst';
+is $H->($r, 'RateLimit-Remaining'), 9, 'RateLimit-Remaining';
+is $H->($r, 'RateLimit-Reset'), 1, 'RateLimit-Reset: seconds until full again';
+is $H->($r, 'RateLimit-Policy'), '10;w=6', 'RateLimit-Policy: 10 per 6 s = 100/min';
+ok !defined $H->($r, 'Retry-After'), 'no Retry-After on a pass';
+
+# after waiting Retry-After, a request passes again, even though the client kept
+# knocking while it was refused (refused requests take no token; the next token
+# comes 0.6 s after the bucket emptied)
+my $emptied = $burst_at;
+my $knocks = 0;
+while (time < $emptied + 0.45) {
+    $knocks++ if $nginx->get('/api/x', 'X-API-Key' => $key->{token})->{status} == 429;
+    sleep 0.02;
+}
+ok $knocks >= 5, "kept knocking while empty ($knocks refused)";
+sleep($emptied + $max_retry - time) if $emptied + $max_retry > time;
+is $nginx->get('/api/x', 'X-API-Key' => $key->{token})->{status}, 200,
+    'passes again after Retry-After despite the refused attempts';
+
+# 401 and 403 touch no bucket
+my $k3 = $redis->create_key(name => 'scoped', scopes => ['read']);
+is $nginx->request('POST', '/api/x', 'X-API-Key' => $k3->{token})->{status}, 403, 'refused for scope' for 1 .. 15;
+my @after = $nginx->parallel(10, 'GET', '/api/x', 'X-API-Key' => $k3->{token});
+is scalar(grep { $_->{status} == 200 } @after), 10, '15 refusals for scope took no token';
+is $redis->cmd('EXISTS', "apikey:bucket:{$k3->{id}}:default"), '1', 'the bucket exists now';
+my $k4 = $redis->create_key(name => 'revoked');
+$redis->cli('revoke', $k4->{id});
+$nginx->get('/api/x', 'X-API-Key' => $k4->{token}) for 1 .. 3;
+is $redis->cmd('EXISTS', "apikey:bucket:{$k4->{id}}:default"), '0', 'a revoked key has no bucket';
+
+# variables
+my @log = $nginx->access_log_lines(60);
+ok((grep { $_->[1] eq 'limited' && $_->[2] eq '429' && $_->[0] eq $key->{id} } @log),
+   '$apikey_result limited');
+ok((grep { $_->[1] eq 'ok' && $_->[5] eq '9' } @log), '$apikey_rate_remaining');
+
+# bucket state lives in Redis with a TTL, and expires once the bucket is full again
+my $ttl = $redis->cmd('PTTL', "apikey:bucket:{$key->{id}}:default");
+ok $ttl > 0 && $ttl <= 6000, "bucket state has a TTL of at most one refill ($ttl ms)";
+my $k5 = $redis->create_key(name => 'expiring', scopes => ['read']);
+$nginx->get('/api/x', 'X-API-Key' => $k5->{token});
+my $t5 = $redis->cmd('PTTL', "apikey:bucket:{$k5->{id}}:default");
+ok $t5 > 0 && $t5 <= 600, "one token taken: state lives 0.6 s ($t5 ms)";
+sleep 0.7;
+is $redis->cmd('EXISTS', "apikey:bucket:{$k5->{id}}:default"), '0', 'then it is gone';
+is $nginx->get('/api/x', 'X-API-Key' => $k5->{token})->{status}, 200, 'and the bucket is full';
+
+$nginx->stop;
+done_testing;
