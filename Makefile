@@ -21,8 +21,15 @@ all: module cli
 deps:
 	@scripts/install-deps
 
-# nginx's configure only runs again when the module's build script changes
-$(BUILD)/nginx/Makefile: config
+# remembers which nginx source tree build/nginx was configured against
+$(BUILD)/nginx-src: FORCE
+	@mkdir -p $(BUILD)
+	@echo "$(NGINX_SRC)" | cmp -s - $@ || echo "$(NGINX_SRC)" > $@
+
+# nginx's configure only runs again when the module's build script or the
+# nginx source tree changes
+$(BUILD)/nginx/Makefile: config $(BUILD)/nginx-src
+	@rm -rf $(BUILD)/nginx
 	@mkdir -p $(BUILD)/nginx
 	cd $(NGINX_SRC) && { [ -f conf_flags ] && . ./conf_flags || NGX_CONF_FLAGS=(--with-compat); } \
 	    && ./configure "$${NGX_CONF_FLAGS[@]}" \

@@ -85,7 +85,7 @@ is st('GET', '/nosuper/x', $admin), 403, 'location-level superscope replaces the
 
 # the 403 response
 my $res = $nginx->request('POST', '/api/x', 'X-API-Key' => $reader->{token});
-is $res->{status}, 403, '403';
+is $res->{status}, 403, 'the response is 403';
 my $body = json_of($res->{body});
 is $body->{error}, 'insufficient_scope', 'error insufficient_scope';
 is $body->{required_scope}, 'write:all', 'names the scope';

@@ -36,7 +36,7 @@ is_deeply [sort { $a <=> $b } map { $H->($_, 'RateLimit-Remaining') } @ok], [0 .
 # the headers on a 2xx
 my $fresh = $redis->create_key(name => 'fresh', scopes => ['read']);
 my $r = $nginx->get('/api/x', 'X-API-Key' => $fresh->{token});
-is $r->{status}, 200, '200';
+is $r->{status}, 200, 'a pass';
 is $H->($r, 'RateLimit-Limit'), 10, 'RateLimit-Limit: the burst';
 is $H->($r, 'RateLimit-Remaining'), 9, 'RateLimit-Remaining';
 is $H->($r, 'RateLimit-Reset'), 1, 'RateLimit-Reset: seconds until full again';

@@ -350,6 +350,11 @@ ngx_http_apikey_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    // only processes that serve requests talk to Redis (not the cache manager)
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE) {
+        return NGX_OK;
+    }
+
     ngx_http_apikey_redis_client = new (std::nothrow) apikey::RedisClient(mcf, cycle->log);
     if (ngx_http_apikey_redis_client == NULL) {
         return NGX_ERROR;
@@ -365,6 +370,9 @@ ngx_http_apikey_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_apikey_exit_process(ngx_cycle_t *cycle)
 {
-    delete ngx_http_apikey_redis_client;
+    apikey::RedisClient  *client = ngx_http_apikey_redis_client;
+
+    // reply callbacks run while the client is destroyed: they must find none
     ngx_http_apikey_redis_client = NULL;
+    delete client;
 }
