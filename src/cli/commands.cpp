@@ -18,9 +18,11 @@ namespace {
 
 std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
-std::string digest_of(const std::string& token) {
+std::string digest_of(const std::string& token, const StoreOptions& options) {
     DigestHex hex;
-    if (!token_digest(token, {}, hex)) throw Failure("cannot hash the token (OpenSSL)");
+    if (!token_digest(token, options.hash_secret, hex)) {
+        throw Failure("cannot hash the token (OpenSSL)");
+    }
     return std::string(hex.data(), hex.size());
 }
 
@@ -115,7 +117,7 @@ int create(const std::vector<std::string>& argv, const StoreOptions& options) {
 
     auto token = mint_token(r.id);
     if (!token) throw Failure("the random number generator failed");
-    r.digest = digest_of(*token);
+    r.digest = digest_of(*token, options);
     r.hint = std::string(token_hint(*token));
     store.put(r);
 
@@ -251,7 +253,7 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
     }
     auto token = mint_token(r.id);
     if (!token) throw Failure("the random number generator failed");
-    r.digest = digest_of(*token);
+    r.digest = digest_of(*token, options);
     r.hint = std::string(token_hint(*token));
     r.updated = now();
     store.put(r);

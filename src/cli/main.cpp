@@ -1,5 +1,7 @@
 // apikeyctl: mint, list, show, update, rotate, revoke and delete API keys.
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -26,6 +28,9 @@ const char* kGlobalOptions =
     "  --db N            Redis database number (env APIKEY_REDIS_DB; default 0)\n"
     "  --prefix PREFIX   key prefix, as apikey_redis prefix= (env APIKEY_PREFIX;\n"
     "                    default apikey:)\n"
+    "  --hash-secret-file FILE\n"
+    "                    the pepper of apikey_hash_secret: digests become\n"
+    "                    HMAC-SHA256 (env APIKEY_HASH_SECRET_FILE)\n"
     "  --help            this text; \"apikeyctl COMMAND --help\" for a command\n\n"
     "The Redis password is read from the APIKEY_REDIS_PASSWORD environment variable,\n"
     "never from the command line (where other users could see it in ps).\n\n"
@@ -40,6 +45,24 @@ void global_help(std::ostream& out) {
     out << kGlobalOptions;
 }
 
+// The pepper file, read the way the module reads apikey_hash_secret.
+std::string read_secret(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Failure("cannot read the hash secret file \"" + path + "\"");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string s = text.str();
+    auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (!s.empty() && ws(s.back())) s.pop_back();
+    std::size_t start = 0;
+    while (start < s.size() && ws(s[start])) start++;
+    s.erase(0, start);
+    if (s.size() < 16 || s.size() > 4000) {
+        throw Failure("the secret in \"" + path + "\" must be between 16 and 4000 bytes");
+    }
+    return s;
+}
+
 std::string env(const char* name, const char* fallback) {
     const char* v = std::getenv(name);
     return v && *v ? v : fallback;
@@ -51,6 +74,7 @@ int run(int argc, char** argv) {
     options.password = env("APIKEY_REDIS_PASSWORD", "");
     options.prefix = env("APIKEY_PREFIX", "apikey:");
     std::string db = env("APIKEY_REDIS_DB", "0");
+    std::string secret_file = env("APIKEY_HASH_SECRET_FILE", "");
 
     // global options are taken out wherever they are; the rest goes to the command
     std::vector<std::string> rest;
@@ -71,7 +95,7 @@ int run(int argc, char** argv) {
             return false;
         };
         if (take("--redis", options.address) || take("--db", db) ||
-            take("--prefix", options.prefix)) {
+            take("--prefix", options.prefix) || take("--hash-secret-file", secret_file)) {
             continue;
         }
         if (a == "--help" || a == "-h") {
@@ -88,6 +112,9 @@ int run(int argc, char** argv) {
     auto db_number = apikey::parse_decimal(db);
     if (!db_number || *db_number > 1000000) throw UsageError("invalid --db \"" + db + "\"");
     options.db = static_cast<int>(*db_number);
+    if (!secret_file.empty()) {
+        options.hash_secret = read_secret(secret_file);
+    }
     if (!apikey::valid_prefix(options.prefix)) {
         throw UsageError("invalid --prefix: printable, no spaces, no { or }, at most 64");
     }

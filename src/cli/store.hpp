@@ -24,6 +24,7 @@ struct StoreOptions {
     std::string password;
     int db = 0;
     std::string prefix = "apikey:";
+    std::string hash_secret;   // the same pepper as apikey_hash_secret, or empty
 };
 
 class Store {

@@ -17,6 +17,7 @@ std::string_view result_word(Outcome o) noexcept {
     case Outcome::kForbidden: return "forbidden";
     case Outcome::kLimited: return "limited";
     case Outcome::kError: return "error";
+    case Outcome::kInsecure: return "insecure";
     }
     return "error";
 }
@@ -33,6 +34,7 @@ std::string_view error_code(Outcome o) noexcept {
     case Outcome::kForbidden: return "insufficient_scope";
     case Outcome::kLimited: return "rate_limited";
     case Outcome::kError: return "auth_unavailable";
+    case Outcome::kInsecure: return "tls_required";
     }
     return "auth_unavailable";
 }
@@ -40,7 +42,8 @@ std::string_view error_code(Outcome o) noexcept {
 int http_status(Outcome o) noexcept {
     switch (o) {
     case Outcome::kOk: return 0;
-    case Outcome::kForbidden: return 403;
+    case Outcome::kForbidden:
+    case Outcome::kInsecure: return 403;
     case Outcome::kLimited: return 429;
     case Outcome::kError: return 503;
     default: return 401;
@@ -90,6 +93,11 @@ std::string denial_body(Outcome o, const DenialDetails& d) {
     case Outcome::kError:
         json.field("message",
                    "API key verification is temporarily unavailable. Retry shortly.");
+        break;
+    case Outcome::kInsecure:
+        json.field("message",
+                   "API keys must be sent over HTTPS. This key crossed the network in clear "
+                   "text: treat it as compromised, revoke it and use a new one over HTTPS.");
         break;
     case Outcome::kOk:
         break;

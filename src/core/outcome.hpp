@@ -19,9 +19,11 @@ enum class Outcome {
     kForbidden,    // valid key without a required scope
     kLimited,      // over a rate limit
     kError,        // Redis unreachable, too slow, or answering with an error
+    kInsecure,     // a key sent over plain HTTP where apikey_require_tls is on
 };
 
-// $apikey_result: ok missing malformed invalid revoked expired forbidden limited error
+// $apikey_result: ok missing malformed invalid revoked expired forbidden limited
+// error insecure
 std::string_view result_word(Outcome o) noexcept;
 
 // The "error" member of the JSON body: missing_key, malformed_key, ...

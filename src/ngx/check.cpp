@@ -152,7 +152,9 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     }
 
     if (!apikey::token_digest(
-            std::string_view(reinterpret_cast<const char *>(token->data), token->len), {},
+            std::string_view(reinterpret_cast<const char *>(token->data), token->len),
+            std::string_view(reinterpret_cast<const char *>(mcf->hash_secret.data),
+                             mcf->hash_secret.len),
             digest))
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -15,6 +15,8 @@ static char *ngx_http_apikey_scope_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_apikey_superscope_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_apikey_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_apikey_hash_secret_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 // No C++ exception may cross into nginx: every directive handler runs behind this.
@@ -29,6 +31,13 @@ ngx_http_apikey_guarded(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 }
+
+
+static ngx_conf_enum_t  ngx_http_apikey_fail_modes[] = {
+    { ngx_string("closed"), NGX_HTTP_APIKEY_FAIL_CLOSED },
+    { ngx_string("open"), NGX_HTTP_APIKEY_FAIL_OPEN },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_conf_enum_t  ngx_http_apikey_log_levels[] = {
@@ -98,6 +107,27 @@ ngx_command_t  ngx_http_apikey_commands[] = {
       offsetof(ngx_http_apikey_loc_conf_t, log_level),
       &ngx_http_apikey_log_levels },
 
+    { ngx_string("apikey_fail_mode"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, fail_mode),
+      &ngx_http_apikey_fail_modes },
+
+    { ngx_string("apikey_require_tls"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, require_tls),
+      NULL },
+
+    { ngx_string("apikey_hash_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_apikey_guarded<ngx_http_apikey_hash_secret_directive>,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("apikey_last_used_interval"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
@@ -166,6 +196,8 @@ ngx_http_apikey_create_loc_conf(ngx_conf_t *cf)
     conf->timeout = NGX_CONF_UNSET_MSEC;
     conf->strip_credentials = NGX_CONF_UNSET;
     conf->log_level = NGX_CONF_UNSET_UINT;
+    conf->fail_mode = NGX_CONF_UNSET_UINT;
+    conf->require_tls = NGX_CONF_UNSET;
     conf->last_used_interval = NGX_CONF_UNSET;
     conf->limit_lines = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
 
@@ -299,6 +331,9 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 200);
     ngx_conf_merge_value(conf->strip_credentials, prev->strip_credentials, 1);
     ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_INFO);
+    ngx_conf_merge_uint_value(conf->fail_mode, prev->fail_mode,
+                              static_cast<ngx_uint_t>(NGX_HTTP_APIKEY_FAIL_CLOSED));
+    ngx_conf_merge_value(conf->require_tls, prev->require_tls, 0);
     ngx_conf_merge_sec_value(conf->last_used_interval, prev->last_used_interval, 60);
     ngx_conf_merge_ptr_value(conf->limit_lines, prev->limit_lines, NULL);
 
@@ -699,4 +734,80 @@ ngx_http_apikey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "apikey: out of memory");
         return static_cast<char *>(NGX_CONF_ERROR);
     }
+}
+
+
+// apikey_hash_secret /path/to/file;
+//
+// The file holds the HMAC key (surrounding whitespace ignored). It is read
+// here, once, by the master: the request path never touches the file system,
+// and the secret never appears in nginx.conf or in any log line.
+static char *
+ngx_http_apikey_hash_secret_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apikey_main_conf_t  *mcf = static_cast<ngx_http_apikey_main_conf_t *>(conf);
+
+    u_char      *start, *end;
+    ssize_t      n;
+    ngx_str_t   *value, path;
+    ngx_file_t   file;
+    u_char       buf[4096];
+
+    if (mcf->hash_secret.data) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+    path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = path;
+    file.log = cf->log;
+    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, ngx_open_file_n " \"%s\" failed",
+                           path.data);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    n = ngx_read_file(&file, buf, sizeof(buf), 0);
+    ngx_close_file(file.fd);
+
+    if (n == NGX_ERROR) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    start = buf;
+    end = buf + n;
+    while (start < end && (*start == ' ' || *start == '\t' || *start == '\r' || *start == '\n')) {
+        start++;
+    }
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'
+                           || end[-1] == '\n'))
+    {
+        end--;
+    }
+
+    if (end - start < 16 || n == static_cast<ssize_t>(sizeof(buf))) {
+        ngx_explicit_memzero(buf, sizeof(buf));
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the secret in \"%s\" must be between 16 and 4000 bytes",
+                           path.data);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    mcf->hash_secret.len = end - start;
+    mcf->hash_secret.data = static_cast<u_char *>(ngx_pnalloc(cf->pool, mcf->hash_secret.len));
+    if (mcf->hash_secret.data == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    ngx_memcpy(mcf->hash_secret.data, start, mcf->hash_secret.len);
+    ngx_explicit_memzero(buf, sizeof(buf));
+
+    return NGX_CONF_OK;
 }

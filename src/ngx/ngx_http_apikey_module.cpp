@@ -187,19 +187,34 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         ctx->checked_for = lcf;
     }
 
-    if (ctx->outcome == Outcome::kOk) {
-        if (lcf->strip_credentials
-            && ngx_http_apikey_strip_credentials(r, ctx) != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return NGX_OK;
+    if (ctx->outcome == Outcome::kError && lcf->fail_mode == NGX_HTTP_APIKEY_FAIL_OPEN) {
+        // the operator chose availability over enforcement: let the request
+        // through, loudly ($apikey_result stays "error")
+        ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_FAIL_OPEN, NGX_LOG_WARN,
+                                    r->connection->log, 0,
+                                    "apikey: redis unavailable, passing requests unchecked "
+                                    "(apikey_fail_mode open)");
+    } else if (ctx->outcome != Outcome::kOk) {
+        ngx_http_apikey_log_refusal(r, ctx, lcf);
+        return ngx_http_apikey_deny(r, ctx);
     }
 
-    ngx_http_apikey_log_refusal(r, ctx, lcf);
+    if (lcf->strip_credentials && ngx_http_apikey_strip_credentials(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    return ngx_http_apikey_deny(r, ctx);
+    return NGX_OK;
+}
+
+
+static bool
+ngx_http_apikey_over_tls(ngx_http_request_t *r)
+{
+#if (NGX_SSL || NGX_COMPAT)
+    return r->connection->ssl != NULL;
+#else
+    return false;
+#endif
 }
 
 
@@ -217,6 +232,13 @@ ngx_http_apikey_start(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     found = ngx_http_apikey_find_credential(r, ctx, &key);
     if (found != Outcome::kOk) {
         ctx->outcome = found;
+        return ngx_http_apikey_decide(r, ctx, lcf);
+    }
+
+    // a key that crossed the network in clear text is compromised: refuse it
+    // without even looking it up
+    if (lcf->require_tls && !ngx_http_apikey_over_tls(r)) {
+        ctx->outcome = Outcome::kInsecure;
         return ngx_http_apikey_decide(r, ctx, lcf);
     }
 

@@ -55,6 +55,7 @@ struct ngx_http_apikey_main_conf_t {
     ngx_str_t    prefix;
     ngx_msec_t   connect_timeout; // the http-level apikey_redis_timeout
     ngx_str_t    script_sha;      // SHA-1 of the check script, 40 hex digits
+    ngx_str_t    hash_secret;     // apikey_hash_secret: HMAC key, or empty for SHA-256
     ngx_flag_t   used;            // some location has "apikey on"
 };
 
@@ -66,9 +67,16 @@ struct ngx_http_apikey_loc_conf_t {
     ngx_msec_t    timeout;
     ngx_flag_t    strip_credentials;
     ngx_uint_t    log_level;
+    ngx_uint_t    fail_mode;      // NGX_HTTP_APIKEY_FAIL_*
+    ngx_flag_t    require_tls;
     time_t        last_used_interval;
     ngx_array_t  *limit_lines;    // of ngx_http_apikey_limit_line_t; empty = off
     ngx_array_t  *bucket_sets;    // of ngx_http_apikey_bucket_set_t, built at merge
+};
+
+enum ngx_http_apikey_fail_mode_e {
+    NGX_HTTP_APIKEY_FAIL_CLOSED = 0,
+    NGX_HTTP_APIKEY_FAIL_OPEN,
 };
 
 enum ngx_http_apikey_state_e {
@@ -150,6 +158,7 @@ enum ngx_http_apikey_log_kind_e {
     NGX_HTTP_APIKEY_LOG_CONNECT = 0,
     NGX_HTTP_APIKEY_LOG_TIMEOUT,
     NGX_HTTP_APIKEY_LOG_REPLY,
+    NGX_HTTP_APIKEY_LOG_FAIL_OPEN,
     NGX_HTTP_APIKEY_LOG_KINDS
 };
 

@@ -122,7 +122,9 @@ ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
     status = apikey::http_status(ctx->outcome);
 
     if (status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN) {
-        if (ngx_http_apikey_www_authenticate(r, ctx) != NGX_OK) {
+        if ((status == NGX_HTTP_UNAUTHORIZED || ctx->outcome == Outcome::kForbidden)
+            && ngx_http_apikey_www_authenticate(r, ctx) != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 

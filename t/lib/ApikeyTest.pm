@@ -356,7 +356,8 @@ sub access_log_lines {
 # tests can send repeated, empty, binary or huge values.
 sub request {
     my ($self, $method, $path, @headers) = @_;
-    my $sock = $self->send_request($method, $path, @headers) or return { status => 0 };
+    my $sock = $self->send_request($method, $path, @headers)
+        or return { status => 0, error => "connect: $!" };
     return $self->read_response($sock);
 }
 

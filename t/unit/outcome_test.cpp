@@ -17,6 +17,7 @@ TEST(Outcome, Table) {
         {Outcome::kForbidden, "forbidden", "insufficient_scope", 403},
         {Outcome::kLimited, "limited", "rate_limited", 429},
         {Outcome::kError, "error", "auth_unavailable", 503},
+        {Outcome::kInsecure, "insecure", "tls_required", 403},
     };
     for (const auto& row : rows) {
         EXPECT_EQ(result_word(row.o), row.word);
