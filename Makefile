@@ -14,7 +14,8 @@ MODULE_CC_OPT ?= -g -O2 -fPIC -fstack-protector-strong -Wformat -Werror=format-s
 MODULE_LD_OPT ?= -fPIC -Wl,-z,relro -Wl,-z,now
 CMAKE_FLAGS   ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps module cli unit test test-unit test-integration run stop clean FORCE
+.PHONY: all deps module cli unit test test-unit test-integration test-asan test-valgrind \
+        fuzz run stop clean FORCE
 
 all: module cli
 
@@ -60,6 +61,53 @@ test-unit: cli
 
 test-integration: all
 	prove -j$(JOBS) -I t/lib t/
+
+# The whole suite again, with the module, the CLI and the unit tests built with
+# AddressSanitizer and UndefinedBehaviorSanitizer. nginx itself is not
+# instrumented: the ASan runtime is preloaded into it only (NGINX_PRELOAD), and
+# reports land in each test's directory, where the harness fails on them.
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+test-asan: deps
+	$(MAKE) BUILD=$(BUILD)/asan \
+	    MODULE_CC_OPT="-g -O1 -fPIC $(SANITIZE)" MODULE_LD_OPT="-fPIC $(SANITIZE)" \
+	    CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS='$(SANITIZE)' -DCMAKE_EXE_LINKER_FLAGS='$(SANITIZE)'" \
+	    all
+	cd $(BUILD)/asan/cmake && ctest --output-on-failure -j$(JOBS)
+	APIKEY_MODULE=$(BUILD)/asan/ngx_http_apikey_module.so APIKEYCTL=$(BUILD)/asan/apikeyctl \
+	    NGINX_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	    prove -j$(JOBS) -I t/lib t/
+
+# One nginx worker under valgrind through the verification, rate-limit and
+# client-abort tests; scripts/valgrind-report fails on a definite leak whose
+# stack passes through module code.
+VALGRIND_TESTS ?= t/020-credentials.t t/030-verify.t t/070-client-abort.t t/100-ratelimit.t
+test-valgrind: all
+	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	NGINX_WRAPPER="valgrind --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --log-file=$(BUILD)/valgrind/vg.%p" \
+	    prove -I t/lib $(VALGRIND_TESTS) || true
+	scripts/valgrind-report $(BUILD)/valgrind
+
+# libFuzzer targets for the credential parser and the Redis reply decoders.
+# make fuzz runs each for FUZZ_SECONDS, seeded from t/fuzz/corpus/<target>;
+# new inputs collect in build/fuzz/corpus-<target>, crashes in build/fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZERS      := credential reply
+FUZZ_FLAGS   := -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+CORE_SOURCES := $(wildcard src/core/*.cpp)
+
+$(BUILD)/fuzz/%_fuzz: t/fuzz/%_fuzz.cpp $(CORE_SOURCES) $(wildcard src/core/*.hpp)
+	@mkdir -p $(@D)
+	clang++ $(FUZZ_FLAGS) -Isrc/core $< $(CORE_SOURCES) -lhiredis -lcrypto -o $@
+
+fuzz: $(foreach f,$(FUZZERS),$(BUILD)/fuzz/$(f)_fuzz)
+	@for f in $(FUZZERS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
+	    echo "== $$f: $(FUZZ_SECONDS) s"; \
+	    $(BUILD)/fuzz/$${f}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$f- $(BUILD)/fuzz/corpus-$$f t/fuzz/corpus/$$f \
+	        2>&1 | grep -E '^(stat::|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY|artifact)' || true; \
+	    test -z "$$(ls $(BUILD)/fuzz/$$f-* 2>/dev/null)" || { echo "$$f: crash, see $(BUILD)/fuzz/"; exit 1; }; \
+	done
 
 run: deps
 	$(MAKE) all

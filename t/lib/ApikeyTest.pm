@@ -28,6 +28,15 @@ use Exporter 'import';
 our @EXPORT = qw(free_port root wait_for_port cli json_of tokens_seen with_checksum);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
+
+# make test-asan and make test-valgrind run this same suite against other builds:
+#   APIKEY_MODULE    the module to load (default build/ngx_http_apikey_module.so)
+#   APIKEYCTL        the CLI (default build/apikeyctl)
+#   NGINX_BIN        the nginx binary (default /usr/sbin/nginx)
+#   NGINX_PRELOAD    LD_PRELOAD for nginx only (the ASan runtime)
+#   NGINX_WRAPPER    a command nginx runs under (valgrind ...); "%d" becomes the
+#                    instance's directory
+my $CTL = $ENV{APIKEYCTL} // "$ROOT/build/apikeyctl";
 my @TOKENS;   # every token minted in this test, for the secret-leak check
 
 sub root { $ROOT }
@@ -80,13 +89,15 @@ sub cli {
         open STDOUT, '>', "$dir/out" or die;
         open STDERR, '>', "$dir/err" or die;
         %ENV = (%ENV, %$env);
-        exec "$ROOT/build/apikeyctl", @args or POSIX::_exit(127);
+        exec $CTL, @args or POSIX::_exit(127);
     }
     waitpid $pid, 0;
     my $status = $? >> 8;
     my $out = do { local (@ARGV, $/) = "$dir/out"; <> } // '';
     my $err = do { local (@ARGV, $/) = "$dir/err"; <> } // '';
     while ($out =~ /(ak_[0-9a-z]{12}_[0-9A-Za-z]{46})/g) { push @TOKENS, $1 }
+    die "sanitizer report from apikeyctl @args:\n$err"
+        if $err =~ /AddressSanitizer|LeakSanitizer|runtime error:/;
     return ($status, $out, $err);
 }
 
@@ -119,6 +130,7 @@ sub _spawn {
         last if ($self->cmd('PING') // '') eq 'PONG';
         sleep 0.02;
     }
+    $self->{pid} = $self->pid;
 }
 
 sub port { $_[0]{port} }
@@ -126,7 +138,7 @@ sub address { "127.0.0.1:$_[0]{port}" }
 
 sub pid {
     my ($self) = @_;
-    open my $f, '<', "$self->{dir}/redis.pid" or return;
+    open my $f, '<', "$self->{dir}/redis.pid" or return $self->{pid};
     chomp(my $pid = <$f> // '');
     return $pid;
 }
@@ -156,6 +168,7 @@ sub stop {
     kill 'TERM', $pid;
     for (1 .. 200) { last unless kill 0, $pid; sleep 0.02 }
     unlink "$self->{dir}/redis.pid";
+    delete $self->{pid};
 }
 
 sub restart {
@@ -228,7 +241,11 @@ sub conf_text {
     # snippets may name the echo upstream as $upstream_port
     s/\$upstream_port\b/$self->{upstream}/g for @o{qw(http server location)};
     my $location = $o{location};
+    # keep the sanitizer runtime across the re-exec of a binary upgrade
+    my $env = $ENV{NGINX_PRELOAD}
+            ? 'env LD_PRELOAD; env ASAN_OPTIONS; env UBSAN_OPTIONS; env LSAN_OPTIONS;' : '';
     return <<"EOF";
+$env
 load_module $module;
 worker_processes $workers;
 daemon on;
@@ -240,6 +257,7 @@ http {
     access_log off;
     log_format apikey '\$apikey_id|\$apikey_result|\$status|\$apikey_name|\$apikey_scopes|\$apikey_rate_remaining|\$request_uri';
     $apikey_redis
+    @{[ $ENV{NGINX_WRAPPER} ? 'apikey_redis_timeout 5s;' : '' ]}
     $o{http}
 
     server {
@@ -275,14 +293,34 @@ sub write_conf {
     close $f;
 }
 
+# The environment and command line nginx is started with (sanitizer runtime,
+# valgrind), see the top of this file.
+sub nginx_command {
+    my ($self, @args) = @_;
+    my $dir = $self->{dir};
+    my @env;
+    if ($ENV{NGINX_PRELOAD}) {
+        push @env, "LD_PRELOAD=$ENV{NGINX_PRELOAD}",
+            "ASAN_OPTIONS=log_path=$dir/sanitizer:detect_leaks=1:abort_on_error=0",
+            "UBSAN_OPTIONS=log_path=$dir/sanitizer:print_stacktrace=1",
+            "LSAN_OPTIONS=suppressions=" . ApikeyTest::root() . "/t/sanitizer/lsan.supp:print_suppressions=0";
+    }
+    my $wrapper = $ENV{NGINX_WRAPPER} // '';
+    $wrapper =~ s/%d/$dir/g;
+    return join ' ', (@env ? ('env', @env) : ()), $wrapper, $NGINX, '-p', $dir, '-c', "$dir/nginx.conf", @args;
+}
+
 sub _run {
     my ($self, $must) = @_;
-    my $out = `$NGINX -p $self->{dir} -c $self->{dir}/nginx.conf 2>&1`;
+    my $cmd = $self->nginx_command;
+    my $out = `$cmd 2>&1`;
     if ($? != 0) {
         die "nginx failed to start: $out" if $must;
         return $out;
     }
-    ApikeyTest::wait_for_port($self->{port}) or die "nginx not listening";
+    ApikeyTest::wait_for_port($self->{port}, $ENV{NGINX_WRAPPER} ? 60 : 5)
+        or die "nginx not listening";
+    $self->{pid} = $self->master_pid;
     return '';
 }
 
@@ -294,7 +332,9 @@ sub test_conf {
                      $class_or_self;
     mkdir "$self->{dir}/logs";
     $self->write_conf;
-    my $out = `$NGINX -t -p $self->{dir} -c $self->{dir}/nginx.conf 2>&1`;
+    local $ENV{NGINX_WRAPPER};   # no need to run nginx -t under valgrind
+    my $cmd = $self->nginx_command('-t');
+    my $out = `$cmd 2>&1`;
     return ($? == 0, $out);
 }
 
@@ -304,7 +344,7 @@ sub url { "http://127.0.0.1:$_[0]{port}$_[1]" }
 
 sub master_pid {
     my ($self) = @_;
-    open my $f, '<', "$self->{dir}/nginx.pid" or return;
+    open my $f, '<', "$self->{dir}/nginx.pid" or return $self->{pid};
     chomp(my $pid = <$f> // '');
     return $pid;
 }
@@ -324,7 +364,8 @@ sub signal {
 sub reload {
     my ($self) = @_;
     $self->write_conf;
-    `$NGINX -p $self->{dir} -c $self->{dir}/nginx.conf -s reload 2>&1`;
+    my $cmd = $self->nginx_command('-s', 'reload');
+    `$cmd 2>&1`;
 }
 
 sub error_log {
@@ -433,6 +474,12 @@ sub check_logs {
     my $log = $self->error_log;
     my @bad = grep { /\[(alert|emerg|crit)\]|AddressSanitizer|runtime error:|LeakSanitizer/ }
               split /\n/, $log;
+    for my $report (glob "$self->{dir}/sanitizer*") {
+        open my $f, '<', $report or next;
+        local $/;
+        my $text = <$f> // '';
+        push @bad, "$report:\n$text" if $text =~ /ERROR: |runtime error:/;
+    }
     ok !@bad, 'error log: no alert, emerg, crit or sanitizer report'
         or diag join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)];
     # one entry per log line, with the continuation lines of multi-line debug dumps
@@ -452,17 +499,21 @@ sub stop {
     my $pid = $self->master_pid;
     if ($pid) {
         kill 'QUIT', $pid;
-        for (1 .. 250) { last unless kill 0, $pid; sleep 0.02 }
+        my $patience = $ENV{NGINX_WRAPPER} ? 3000 : 250;   # valgrind writes its report
+        for (1 .. $patience) { last unless kill 0, $pid; sleep 0.02 }
         kill 'KILL', $pid if kill 0, $pid;
+        sleep 0.2;   # workers write sanitizer reports as they exit
     }
     $self->check_logs;
 }
 
+# A test that dies leaves no nginx behind: master and workers.
 sub DESTROY {
     my ($self) = @_;
     return if $self->{stopped};
-    my $pid = $self->master_pid;
-    kill 'KILL', $pid if $pid;
+    my $pid = $self->master_pid or return;
+    my @workers = split ' ', `pgrep -P $pid 2>/dev/null`;
+    kill 'KILL', $pid, @workers;
 }
 
 1;

@@ -1,0 +1,85 @@
+// libFuzzer target: what comes back from Redis is input too.
+//
+// The bytes are fed to hiredis's RESP reader exactly as the module's socket
+// would; every reply it produces goes through the check-reply decoder and the
+// RateLimit header arithmetic, and arrays of strings also through the CLI's
+// record decoder. Invariants beyond "no crash, no UB": a decoded reply holds
+// only printable names, valid scopes, at most kMaxBuckets sane buckets, and a
+// "limited" verdict exactly when some bucket refused.
+#include <hiredis/hiredis.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "check_reply.hpp"
+#include "rate_headers.hpp"
+#include "record.hpp"
+#include "scope.hpp"
+
+namespace {
+
+void require(bool ok) {
+    if (!ok) __builtin_trap();
+}
+
+void check_decoded(const redisReply* reply) {
+    apikey::CheckReply out;
+    std::string error;
+    if (!apikey::decode_check_reply(reply, out, error)) {
+        require(!error.empty());
+        return;
+    }
+    require(out.bucket_count <= apikey::kMaxBuckets);
+    require(apikey::valid_scope_list(out.scopes));
+    for (unsigned char c : out.name) require(c >= 0x20 && c != 0x7F);
+    bool refused = false;
+    for (std::size_t i = 0; i < out.bucket_count; i++) {
+        const auto& b = out.buckets[i];
+        require(b.burst >= 1 && b.interval_us >= 1 && b.remaining >= 0 && b.reset_us >= 0);
+        refused = refused || b.retry_us > 0;
+    }
+    require((out.verdict == apikey::Verdict::kLimited) == refused);
+
+    apikey::RateHeaders h = apikey::rate_headers(out.buckets.data(), out.bucket_count);
+    require(h.present == (out.bucket_count > 0));
+    require(!refused || h.retry_after >= 1);
+}
+
+void check_record(const redisReply* reply) {
+    if (reply->type != REDIS_REPLY_ARRAY) return;
+    std::map<std::string, std::string> fields;
+    for (std::size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const redisReply* k = reply->element[i];
+        const redisReply* v = reply->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) return;
+        fields[std::string(k->str, k->len)] = std::string(v->str, v->len);
+    }
+    apikey::KeyRecord record;
+    std::string error;
+    if (apikey::decode_record("abcdefghijkl", fields, record, error)) {
+        std::string json = apikey::record_json(record, 1795431293);
+        require(!json.empty() && json.front() == '{' && json.back() == '}');
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    redisReader* reader = redisReaderCreate();
+    if (reader == nullptr) return 0;
+    reader->maxbuf = 0;
+    if (redisReaderFeed(reader, reinterpret_cast<const char*>(data), size) == REDIS_OK) {
+        for (int n = 0; n < 16; n++) {
+            void* out = nullptr;
+            if (redisReaderGetReply(reader, &out) != REDIS_OK || out == nullptr) break;
+            auto* reply = static_cast<redisReply*>(out);
+            check_decoded(reply);
+            check_record(reply);
+            freeReplyObject(reply);
+        }
+    }
+    redisReaderFree(reader);
+    return 0;
+}
