@@ -3,6 +3,7 @@
 # make test       install what is missing, build, run unit and integration tests
 # make NGINX_SRC=/path/to/nginx-x.y.z   build against another nginx source tree
 #                 (it must be configured --with-compat, like the binary it loads into)
+# make deb        the Debian package, build/deb/libnginx-mod-http-apikey_*.deb
 
 SHELL      := /bin/bash
 NGINX_SRC  ?= /usr/share/nginx/src
@@ -14,7 +15,8 @@ MODULE_CC_OPT ?= -g -O2 -fPIC -fstack-protector-strong -Wformat -Werror=format-s
 MODULE_LD_OPT ?= -fPIC -Wl,-z,relro -Wl,-z,now
 CMAKE_FLAGS   ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps module cli unit test test-unit test-integration run stop clean FORCE
+.PHONY: all deps module cli unit test test-unit test-integration run stop clean FORCE \
+        deb
 
 all: module cli
 
@@ -60,6 +62,18 @@ test-unit: cli
 
 test-integration: all
 	prove -j$(JOBS) -I t/lib t/
+
+# dpkg-buildpackage works on a tree with debian/ at its top and writes the
+# packages next to it: stage the sources and scripts/debian in build/deb/src,
+# so the packages land in build/deb and the repository's top level stays as it is
+deb:
+	@scripts/install-deps deb
+	rm -rf $(BUILD)/deb
+	mkdir -p $(BUILD)/deb/src
+	cp -a config README.md src $(BUILD)/deb/src/
+	cp -a scripts/debian $(BUILD)/deb/src/debian
+	cd $(BUILD)/deb/src && dpkg-buildpackage --build=binary --no-sign -J$(JOBS)
+	@ls $(BUILD)/deb/*.deb
 
 run: deps
 	$(MAKE) all
