@@ -71,16 +71,18 @@ sub json_of {
     return $v;
 }
 
-# Runs apikeyctl; returns (exit status, stdout, stderr).
+# Runs apikeyctl (the built one, or $ENV{APIKEYCTL}, an installed one);
+# returns (exit status, stdout, stderr).
 sub cli {
     my ($env, @args) = @_;
+    my $ctl = $ENV{APIKEYCTL} // "$ROOT/build/apikeyctl";
     my $dir = tempdir(CLEANUP => 1);
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         open STDOUT, '>', "$dir/out" or die;
         open STDERR, '>', "$dir/err" or die;
         %ENV = (%ENV, %$env);
-        exec "$ROOT/build/apikeyctl", @args or POSIX::_exit(127);
+        exec $ctl, @args or POSIX::_exit(127);
     }
     waitpid $pid, 0;
     my $status = $? >> 8;
@@ -203,6 +205,8 @@ my $NGINX = $ENV{NGINX_BIN} // '/usr/sbin/nginx';
 #   server    extra directives (locations) in the front server
 #   redis_args extra apikey_redis parameters
 #   workers   worker_processes (default 1)
+#   load      how the module is loaded (default: load_module of the built one,
+#             or of APIKEY_MODULE)
 sub start {
     my ($class, %opt) = @_;
     my $self = bless { dir => tempdir(CLEANUP => 1), port => ApikeyTest::free_port(),
@@ -222,6 +226,7 @@ sub conf_text {
     my $redis_args = $o{redis_args} // '';
     my $apikey_redis = exists $o{apikey_redis} ? $o{apikey_redis}
                      : "apikey_redis $redis $redis_args;";
+    my $load = $o{load} // "load_module $module;";
     my $workers = $o{workers} // 1;
     $o{location} //= 'apikey on;';
     $o{$_} //= '' for qw(http server);
@@ -229,7 +234,7 @@ sub conf_text {
     s/\$upstream_port\b/$self->{upstream}/g for @o{qw(http server location)};
     my $location = $o{location};
     return <<"EOF";
-load_module $module;
+$load
 worker_processes $workers;
 daemon on;
 master_process on;
