@@ -4,6 +4,8 @@
 # make NGINX_SRC=/path/to/nginx-x.y.z   build against another nginx source tree
 #                 (it must be configured --with-compat, like the binary it loads into)
 # make deb        the Debian package, build/deb/libnginx-mod-http-apikey_*.deb
+# make test-deb   build it, install it with apt-get, check keys through the
+#                 distro's nginx, purge it (changes the machine: as root, for CI)
 
 SHELL      := /bin/bash
 NGINX_SRC  ?= /usr/share/nginx/src
@@ -16,7 +18,7 @@ MODULE_LD_OPT ?= -fPIC -Wl,-z,relro -Wl,-z,now
 CMAKE_FLAGS   ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 .PHONY: all deps module cli unit test test-unit test-integration run stop clean FORCE \
-        deb
+        deb test-deb
 
 all: module cli
 
@@ -74,6 +76,10 @@ deb:
 	cp -a scripts/debian $(BUILD)/deb/src/debian
 	cd $(BUILD)/deb/src && dpkg-buildpackage --build=binary --no-sign -J$(JOBS)
 	@ls $(BUILD)/deb/*.deb
+
+# not part of make test: it installs and purges a package on this machine
+test-deb: deb
+	prove -v -I t/lib t/deb/
 
 run: deps
 	$(MAKE) all
