@@ -3,6 +3,9 @@
 # make test       install what is missing, build, run unit and integration tests
 # make NGINX_SRC=/path/to/nginx-x.y.z   build against another nginx source tree
 #                 (it must be configured --with-compat, like the binary it loads into)
+# make deb        the Debian package, build/deb/libnginx-mod-http-apikey_*.deb
+# make test-deb   build it, install it with apt-get, check keys through the
+#                 distro's nginx, purge it (changes the machine: as root, for CI)
 
 SHELL      := /bin/bash
 NGINX_SRC  ?= /usr/share/nginx/src
@@ -15,7 +18,7 @@ MODULE_LD_OPT ?= -fPIC -Wl,-z,relro -Wl,-z,now
 CMAKE_FLAGS   ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 .PHONY: all deps module cli unit test test-unit test-integration test-asan test-valgrind \
-        fuzz run stop clean FORCE
+        fuzz deb test-deb run stop clean FORCE
 
 all: module cli
 
@@ -108,6 +111,22 @@ fuzz: $(foreach f,$(FUZZERS),$(BUILD)/fuzz/$(f)_fuzz)
 	        2>&1 | grep -E '^(stat::|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY|artifact)' || true; \
 	    test -z "$$(ls $(BUILD)/fuzz/$$f-* 2>/dev/null)" || { echo "$$f: crash, see $(BUILD)/fuzz/"; exit 1; }; \
 	done
+
+# dpkg-buildpackage works on a tree with debian/ at its top and writes the
+# packages next to it: stage the sources and scripts/debian in build/deb/src,
+# so the packages land in build/deb and the repository's top level stays as it is
+deb:
+	@scripts/install-deps deb
+	rm -rf $(BUILD)/deb
+	mkdir -p $(BUILD)/deb/src
+	cp -a config README.md src $(BUILD)/deb/src/
+	cp -a scripts/debian $(BUILD)/deb/src/debian
+	cd $(BUILD)/deb/src && dpkg-buildpackage --build=binary --no-sign -J$(JOBS)
+	@ls $(BUILD)/deb/*.deb
+
+# not part of make test: it installs and purges a package on this machine
+test-deb: deb
+	prove -v -I t/lib t/deb/
 
 run: deps
 	$(MAKE) all

@@ -36,7 +36,6 @@ my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 #   NGINX_PRELOAD    LD_PRELOAD for nginx only (the ASan runtime)
 #   NGINX_WRAPPER    a command nginx runs under (valgrind ...); "%d" becomes the
 #                    instance's directory
-my $CTL = $ENV{APIKEYCTL} // "$ROOT/build/apikeyctl";
 my @TOKENS;   # every token minted in this test, for the secret-leak check
 
 sub root { $ROOT }
@@ -80,7 +79,8 @@ sub json_of {
     return $v;
 }
 
-# Runs apikeyctl; returns (exit status, stdout, stderr).
+# Runs apikeyctl (the built one, or $ENV{APIKEYCTL}, an installed one);
+# returns (exit status, stdout, stderr).
 sub cli {
     my ($env, @args) = @_;
     my $dir = tempdir(CLEANUP => 1);
@@ -89,7 +89,7 @@ sub cli {
         open STDOUT, '>', "$dir/out" or die;
         open STDERR, '>', "$dir/err" or die;
         %ENV = (%ENV, %$env);
-        exec $CTL, @args or POSIX::_exit(127);
+        exec $ENV{APIKEYCTL} // "$ROOT/build/apikeyctl", @args or POSIX::_exit(127);
     }
     waitpid $pid, 0;
     my $status = $? >> 8;
@@ -216,6 +216,8 @@ my $NGINX = $ENV{NGINX_BIN} // '/usr/sbin/nginx';
 #   server    extra directives (locations) in the front server
 #   redis_args extra apikey_redis parameters
 #   workers   worker_processes (default 1)
+#   load      how the module is loaded (default: load_module of the built one,
+#             or of APIKEY_MODULE)
 sub start {
     my ($class, %opt) = @_;
     my $self = bless { dir => tempdir(CLEANUP => 1), port => ApikeyTest::free_port(),
@@ -235,6 +237,7 @@ sub conf_text {
     my $redis_args = $o{redis_args} // '';
     my $apikey_redis = exists $o{apikey_redis} ? $o{apikey_redis}
                      : "apikey_redis $redis $redis_args;";
+    my $load = $o{load} // "load_module $module;";
     my $workers = $o{workers} // 1;
     $o{location} //= 'apikey on;';
     $o{$_} //= '' for qw(http server);
@@ -246,7 +249,7 @@ sub conf_text {
             ? 'env LD_PRELOAD; env ASAN_OPTIONS; env UBSAN_OPTIONS; env LSAN_OPTIONS;' : '';
     return <<"EOF";
 $env
-load_module $module;
+$load
 worker_processes $workers;
 daemon on;
 master_process on;
