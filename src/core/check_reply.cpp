@@ -58,6 +58,9 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
     }
     if (reply->type == REDIS_REPLY_ERROR) {
         error.assign(reply->str, reply->len);
+        if (error.empty()) {
+            error = "an empty error reply";   // found by fuzzing: "-\r\n" is valid RESP
+        }
         return false;
     }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {

@@ -80,6 +80,14 @@ TEST(CheckReply, RedisErrorIsCopied) {
     EXPECT_EQ(error.rfind("NOSCRIPT", 0), 0u);
 }
 
+TEST(CheckReply, EmptyErrorReplyStillExplains) {
+    Reply r("-\r\n");
+    CheckReply out;
+    std::string error;
+    EXPECT_FALSE(decode_check_reply(r.reply, out, error));
+    EXPECT_FALSE(error.empty());
+}
+
 TEST(CheckReply, NullReplyIsAnError) {
     CheckReply out;
     std::string error;
