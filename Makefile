@@ -18,7 +18,7 @@ MODULE_LD_OPT ?= -fPIC -Wl,-z,relro -Wl,-z,now
 CMAKE_FLAGS   ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 .PHONY: all deps module cli unit test test-unit test-integration test-asan test-valgrind \
-        fuzz deb test-deb run stop clean FORCE
+        fuzz fuzz-deps deb test-deb run stop clean FORCE
 
 all: module cli
 
@@ -70,7 +70,8 @@ test-integration: all
 # instrumented: the ASan runtime is preloaded into it only (NGINX_PRELOAD), and
 # reports land in each test's directory, where the harness fails on them.
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-test-asan: deps
+test-asan:
+	@scripts/install-deps check
 	$(MAKE) BUILD=$(BUILD)/asan \
 	    MODULE_CC_OPT="-g -O1 -fPIC $(SANITIZE)" MODULE_LD_OPT="-fPIC $(SANITIZE)" \
 	    CMAKE_FLAGS="-DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS='$(SANITIZE)' -DCMAKE_EXE_LINKER_FLAGS='$(SANITIZE)'" \
@@ -85,6 +86,7 @@ test-asan: deps
 # stack passes through module code.
 VALGRIND_TESTS ?= t/020-credentials.t t/030-verify.t t/070-client-abort.t t/100-ratelimit.t
 test-valgrind: all
+	@scripts/install-deps check
 	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
 	NGINX_WRAPPER="valgrind --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --log-file=$(BUILD)/valgrind/vg.%p" \
 	    prove -I t/lib $(VALGRIND_TESTS) || true
@@ -102,7 +104,10 @@ $(BUILD)/fuzz/%_fuzz: t/fuzz/%_fuzz.cpp $(CORE_SOURCES) $(wildcard src/core/*.hp
 	@mkdir -p $(@D)
 	clang++ $(FUZZ_FLAGS) -Isrc/core $< $(CORE_SOURCES) -lhiredis -lcrypto -o $@
 
-fuzz: $(foreach f,$(FUZZERS),$(BUILD)/fuzz/$(f)_fuzz)
+fuzz-deps:
+	@scripts/install-deps check
+
+fuzz: fuzz-deps $(foreach f,$(FUZZERS),$(BUILD)/fuzz/$(f)_fuzz)
 	@for f in $(FUZZERS); do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
 	    echo "== $$f: $(FUZZ_SECONDS) s"; \
