@@ -1,7 +1,13 @@
 #include "commands.hpp"
 
+#include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <iostream>
+#include <sstream>
+
+#include <pwd.h>
+#include <unistd.h>
 
 #include "args.hpp"
 #include "digest.hpp"
@@ -10,6 +16,7 @@
 #include "output.hpp"
 #include "rate.hpp"
 #include "scope.hpp"
+#include "number.hpp"
 #include "token.hpp"
 
 namespace apikey::cli {
@@ -17,6 +24,33 @@ namespace apikey::cli {
 namespace {
 
 std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// Who ran the command: sudo's caller when run through sudo, else the OS user.
+std::string current_user() {
+    if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo) return sudo;
+    if (const passwd* pw = getpwuid(getuid())) return pw->pw_name;
+    return std::to_string(getuid());
+}
+
+// Every change is written to the audit stream right after the record.
+void record_event(Store& store, const std::string& key_id, const char* action, const Args& args) {
+    AuditEvent e;
+    e.time = now();
+    e.key_id = key_id;
+    e.action = action;
+    e.user = current_user();
+    e.reason = args.value("--reason").value_or("");
+    e.via = "cli";
+    store.audit(e);
+}
+
+std::int64_t checked_duration(const std::string& option, const std::string& text) {
+    auto seconds = parse_duration(text);
+    if (!seconds) {
+        throw UsageError("invalid " + option + " \"" + text + "\" (examples: 30d, 12h, 1h30m, 2w)");
+    }
+    return *seconds;
+}
 
 std::string digest_of(const std::string& token, const StoreOptions& options) {
     DigestHex hex;
@@ -94,7 +128,7 @@ void no_positional(const Args& args) {
 
 int create(const std::vector<std::string>& argv, const StoreOptions& options) {
     Args args(argv, {{"--name", true}, {"--scope", true}, {"--expires-in", true},
-                     {"--limit", true}, {"--json", false}});
+                     {"--limit", true}, {"--reason", true}, {"--json", false}});
     no_positional(args);
     auto name = args.value("--name");
     if (!name) throw UsageError("create needs --name");
@@ -120,6 +154,7 @@ int create(const std::vector<std::string>& argv, const StoreOptions& options) {
     r.digest = digest_of(*token, options);
     r.hint = std::string(token_hint(*token));
     store.put(r);
+    record_event(store, r.id, "create", args);
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now(), *token) << "\n";
@@ -131,18 +166,33 @@ int create(const std::vector<std::string>& argv, const StoreOptions& options) {
 }
 
 int list(const std::vector<std::string>& argv, const StoreOptions& options) {
-    Args args(argv, {{"--status", true}, {"--json", false}});
+    Args args(argv, {{"--status", true}, {"--expiring", true}, {"--unused-since", true},
+                     {"--json", false}});
     no_positional(args);
     auto status = args.value("--status");
     if (status && *status != "active" && *status != "revoked" && *status != "expired") {
         throw UsageError("--status must be active, revoked or expired");
     }
+    std::int64_t t = now();
+    std::optional<std::int64_t> expiring, unused;
+    if (auto d = args.value("--expiring")) expiring = t + checked_duration("--expiring", *d);
+    if (auto d = args.value("--unused-since")) unused = t - checked_duration("--unused-since", *d);
 
     Store store(options);
     std::vector<KeyRecord> records;
-    std::int64_t t = now();
     for (auto& r : store.all()) {
-        if (!status || r.effective_status(t) == *status) records.push_back(std::move(r));
+        if (status && r.effective_status(t) != *status) continue;
+        // about to expire: still active, expiring within the window
+        if (expiring && !(r.effective_status(t) == "active" && r.expires > 0 &&
+                          r.expires <= *expiring)) {
+            continue;
+        }
+        // not used since: last used before the cutoff, or never used and
+        // created before it (a key minted yesterday is not "unused for 30 days")
+        if (unused && (r.last_used > 0 ? r.last_used >= *unused : r.created >= *unused)) {
+            continue;
+        }
+        records.push_back(std::move(r));
     }
     if (args.flag("--json")) {
         print_json_array(records, t);
@@ -168,7 +218,7 @@ int show(const std::vector<std::string>& argv, const StoreOptions& options) {
 int update(const std::vector<std::string>& argv, const StoreOptions& options) {
     Args args(argv, {{"--name", true}, {"--scope", true}, {"--no-scopes", false},
                      {"--expires-in", true}, {"--limit", true}, {"--no-limits", false},
-                     {"--json", false}});
+                     {"--reason", true}, {"--json", false}});
     std::string id = one_id(args, "update");
     auto scopes = args.values("--scope");
     auto limits = args.values("--limit");
@@ -201,6 +251,7 @@ int update(const std::vector<std::string>& argv, const StoreOptions& options) {
     }
     r.updated = now();
     store.put(r);
+    record_event(store, r.id, "update", args);
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now()) << "\n";
@@ -211,8 +262,34 @@ int update(const std::vector<std::string>& argv, const StoreOptions& options) {
     return 0;
 }
 
+int extend(const std::vector<std::string>& argv, const StoreOptions& options) {
+    Args args(argv, {{"--expires-in", true}, {"--reason", true}, {"--json", false}});
+    std::string id = one_id(args, "extend");
+    auto expires = args.value("--expires-in");
+    if (!expires) throw UsageError("extend needs --expires-in");
+    std::int64_t until = checked_expiry(*expires, now());
+
+    Store store(options);
+    KeyRecord r = existing(store, id);
+    if (r.status == "revoked") throw Failure("key " + id + " is revoked");
+    r.expires = until;
+    r.updated = now();
+    store.put(r);
+    record_event(store, r.id, "extend", args);
+
+    if (args.flag("--json")) {
+        std::cout << record_json(r, now()) << "\n";
+    } else {
+        std::cout << "Key " << id << " now expires "
+                  << (r.expires ? format_utc(r.expires) + " (" + format_relative(r.expires, now()) + ")"
+                                : std::string("never"))
+                  << "\n";
+    }
+    return 0;
+}
+
 int revoke(const std::vector<std::string>& argv, const StoreOptions& options) {
-    Args args(argv, {{"--json", false}});
+    Args args(argv, {{"--reason", true}, {"--json", false}});
     std::string id = one_id(args, "revoke");
     Store store(options);
     KeyRecord r = existing(store, id);
@@ -222,6 +299,7 @@ int revoke(const std::vector<std::string>& argv, const StoreOptions& options) {
         r.status = "revoked";
         r.revoked_at = r.updated = now();
         store.put(r);
+        record_event(store, r.id, "revoke", args);
     }
     if (args.flag("--json")) {
         std::cout << record_json(r, now()) << "\n";
@@ -234,37 +312,152 @@ int revoke(const std::vector<std::string>& argv, const StoreOptions& options) {
 }
 
 int remove(const std::vector<std::string>& argv, const StoreOptions& options) {
-    Args args(argv, {});
+    Args args(argv, {{"--reason", true}});
     std::string id = one_id(args, "delete");
     Store store(options);
     KeyRecord r = existing(store, id);
     store.remove(id);
+    record_event(store, id, "delete", args);
     std::cout << "Deleted key " << id << " (" << r.name << ")\n";
     return 0;
 }
 
 int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
-    Args args(argv, {{"--json", false}});
+    Args args(argv, {{"--grace", true}, {"--reason", true}, {"--json", false}});
     std::string id = one_id(args, "rotate");
+    std::int64_t grace = 0;
+    if (auto g = args.value("--grace"); g && *g != "0") grace = checked_duration("--grace", *g);
+
     Store store(options);
     KeyRecord r = existing(store, id);
     if (r.status == "revoked") {
         throw Failure("key " + id + " is revoked; create a new key instead");
     }
+    if (r.imported) {
+        throw Failure("key " + id + " was imported; its id comes from the old token, so create "
+                      "a new key and revoke this one instead");
+    }
     auto token = mint_token(r.id);
     if (!token) throw Failure("the random number generator failed");
+
+    // with a grace period the current token becomes the previous one, which
+    // the module accepts until prev_until; without, it stops at once
+    if (grace > 0) {
+        r.prev_digest = r.digest;
+        r.prev_hint = r.hint;
+        r.prev_until = now() + grace;
+    } else {
+        r.prev_digest.clear();
+        r.prev_hint.clear();
+        r.prev_until = 0;
+    }
     r.digest = digest_of(*token, options);
     r.hint = std::string(token_hint(*token));
     r.updated = now();
     store.put(r);
+    record_event(store, r.id, "rotate", args);
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now(), *token) << "\n";
     } else {
         print_token(r, *token, now(), "Rotated");
-        std::cout << "The previous token stopped working.\n";
+        if (grace > 0) {
+            std::cout << "The previous token (..." << r.prev_hint << ") keeps working until "
+                      << format_utc(r.prev_until) << " (" << format_relative(r.prev_until, now())
+                      << ").\n";
+        } else {
+            std::cout << "The previous token stopped working.\n";
+        }
     }
     warn_store_token();
+    return 0;
+}
+
+// The token of a legacy system, read from a file so it never appears in a
+// shell history or in ps.
+std::string read_token_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Failure("cannot read the token file \"" + path + "\"");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string t = text.str();
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    return t;
+}
+
+int import(const std::vector<std::string>& argv, const StoreOptions& options) {
+    Args args(argv, {{"--name", true}, {"--token-file", true}, {"--scope", true},
+                     {"--expires-in", true}, {"--limit", true}, {"--reason", true},
+                     {"--json", false}});
+    no_positional(args);
+    auto name = args.value("--name");
+    auto file = args.value("--token-file");
+    if (!name || !file) throw UsageError("import needs --name and --token-file");
+
+    std::string token = read_token_file(*file);
+    if (token.size() < kMinImportedTokenLength || token.size() > kMaxCredentialLength ||
+        !is_b64token(token)) {
+        throw UsageError("the token in \"" + *file + "\" is not importable: it must be an RFC 6750 "
+                         "token (letters, digits, - . _ ~ + / and trailing =) of 16 to 512 "
+                         "characters");
+    }
+    if (parse_token(token).shape == TokenShape::kProject ||
+        token.compare(0, kTokenPrefix.size(), kTokenPrefix) == 0) {
+        throw UsageError("tokens with this project's prefix are minted, not imported");
+    }
+
+    std::array<char, kImportedIdLength> derived;
+    if (!imported_key_id(token, options.hash_secret, derived)) {
+        throw Failure("cannot hash the token (OpenSSL)");
+    }
+
+    KeyRecord r;
+    r.id.assign(derived.data(), derived.size());
+    r.name = checked_name(*name);
+    r.scopes = checked_scopes(args.values("--scope"));
+    r.limits = checked_limits(args.values("--limit"));
+    r.created = r.updated = now();
+    r.expires = checked_expiry(args.value("--expires-in").value_or("90d"), r.created);
+    r.status = "active";
+    r.imported = true;
+    r.digest = digest_of(token, options);
+    r.hint = std::string(token_hint(token));
+
+    Store store(options);
+    if (store.exists(r.id)) throw Failure("this token was already imported as key " + r.id);
+    store.put(r);
+    record_event(store, r.id, "import", args);
+
+    if (args.flag("--json")) {
+        std::cout << record_json(r, now()) << "\n";
+    } else {
+        std::cout << "Imported key " << r.id << " (" << r.name << "), token ..." << r.hint
+                  << ". nginx accepts it where apikey_accept_imported is on.\n";
+    }
+    return 0;
+}
+
+int audit(const std::vector<std::string>& argv, const StoreOptions& options) {
+    Args args(argv, {{"--limit", true}, {"--json", false}});
+    if (args.positional().size() > 1) throw UsageError("audit takes at most one key ID");
+    std::string id = args.positional().empty() ? "" : args.positional()[0];
+    if (!id.empty() && !valid_key_id(id)) {
+        throw UsageError("\"" + id + "\" is not a key ID (12 characters of 0-9 and a-z)");
+    }
+    std::size_t limit = 100;
+    if (auto l = args.value("--limit")) {
+        auto n = parse_decimal(*l);
+        if (!n || *n < 1) throw UsageError("invalid --limit \"" + *l + "\"");
+        limit = static_cast<std::size_t>(*n);
+    }
+
+    Store store(options);
+    auto events = store.audit_log(id, limit);
+    if (args.flag("--json")) {
+        print_audit_json(events);
+    } else {
+        print_audit(events, now());
+    }
     return 0;
 }
 
@@ -282,12 +475,27 @@ const std::vector<Command>& commands() {
          "  --expires-in DURATION  lifetime: 90d (default), 12h, 1h30m, 2w, 1y, or never\n"
          "  --limit RATE[:BURST]   the key's own rate limit (e.g. 600r/m:50), replacing the\n"
          "                         key-wide apikey_limit lines of nginx.conf; repeatable\n"
+         "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print one JSON object (id, token, name, scopes, status,\n"
          "                         expires_at, ...)\n",
          create},
+        {"import", "store the digest of a token minted elsewhere",
+         "usage: apikeyctl import --name NAME --token-file FILE [--scope SCOPE]...\n"
+         "                        [--expires-in DURATION|never] [--limit RATE[:BURST]]...\n"
+         "                        [--reason TEXT] [--json]\n\n"
+         "Keeps a legacy system's token working: only its digest is stored, under an id\n"
+         "derived from the token (it has none of its own). The file holds the token\n"
+         "alone. nginx accepts imported tokens where apikey_accept_imported is on; they\n"
+         "have no checksum, so a typo in one costs a Redis round trip.\n",
+         import},
         {"list", "list keys (never their tokens)",
-         "usage: apikeyctl list [--status active|revoked|expired] [--json]\n\n"
-         "Lists every key: id, name, token hint, scopes, created, last used, expiry, status.\n",
+         "usage: apikeyctl list [--status active|revoked|expired] [--expiring DURATION]\n"
+         "                      [--unused-since DURATION] [--json]\n\n"
+         "Lists keys: id, name, token hint, scopes, created, last used, expiry, status.\n\n"
+         "  --status S             only keys in that state\n"
+         "  --expiring 14d         active keys that expire within that time\n"
+         "  --unused-since 30d     keys not used for that long (never-used keys older\n"
+         "                         than that too): candidates for deletion\n",
          list},
         {"show", "show one key",
          "usage: apikeyctl show ID [--json]\n", show},
@@ -296,22 +504,36 @@ const std::vector<Command>& commands() {
          "                           [--expires-in DURATION|never] [--limit RATE[:BURST]]...\n"
          "                           [--no-limits] [--json]\n\n"
          "--scope replaces the key's scopes with the ones given; --limit replaces its\n"
-         "limits; --expires-in counts from now. Takes effect on the next request.\n",
+         "limits; --expires-in counts from now. Takes effect on the next request.\n"
+         "--reason TEXT is recorded in the audit stream.\n",
          update},
+        {"extend", "move a key's expiry",
+         "usage: apikeyctl extend ID --expires-in DURATION|never [--reason TEXT] [--json]\n\n"
+         "The new expiry counts from now.\n",
+         extend},
         {"revoke", "stop a key at once, keeping its record",
-         "usage: apikeyctl revoke ID [--json]\n\n"
+         "usage: apikeyctl revoke ID [--reason TEXT] [--json]\n\n"
          "The key is refused (401 revoked_key) from the next request on. The record stays\n"
          "for audit; \"delete\" removes it.\n",
          revoke},
         {"delete", "remove a key's record and rate-limit state",
-         "usage: apikeyctl delete ID\n\n"
+         "usage: apikeyctl delete ID [--reason TEXT]\n\n"
          "Afterwards the key is unknown (401 invalid_key).\n",
          remove},
-        {"rotate", "give a key a new token; the old one stops at once",
-         "usage: apikeyctl rotate ID [--json]\n\n"
-         "Same id, name, scopes, limits and expiry; a new secret. The new token is shown\n"
-         "once.\n",
+        {"rotate", "give a key a new token; the old one stops at once or after a grace",
+         "usage: apikeyctl rotate ID [--grace DURATION] [--reason TEXT] [--json]\n\n"
+         "Same id, name, scopes, limits and expiry; a new secret, shown once, working at\n"
+         "once. Without --grace (or with --grace 0) the old token stops at once; with\n"
+         "--grace 1h it keeps working for that long, so an integration can roll over\n"
+         "without an outage, then stops. Rate limits are shared by both.\n",
          rotate},
+        {"audit", "show the audit stream of changes",
+         "usage: apikeyctl audit [ID] [--limit N] [--json]\n\n"
+         "Every create, import, update, extend, rotate, revoke and delete, newest first:\n"
+         "time, key, action, the OS user who ran apikeyctl (sudo's caller under sudo),\n"
+         "and the --reason given. Kept in the Redis stream <prefix>audit, capped at about\n"
+         "100000 events. --limit defaults to 100.\n",
+         audit},
     };
     return table;
 }

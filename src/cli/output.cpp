@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "duration.hpp"
+#include "json.hpp"
 
 namespace apikey::cli {
 
@@ -41,7 +42,8 @@ void print_table(const std::vector<KeyRecord>& records, std::int64_t now) {
         rows.push_back({r.id, shorten(r.name, 32), "..." + r.hint,
                         r.scopes.empty() ? "-" : shorten(r.scopes, 40),
                         when(r.created, now, "-"), when(r.last_used, now, "never"),
-                        when(r.expires, now, "never"), std::string(r.effective_status(now))});
+                        when(r.expires, now, "never"),
+                        std::string(r.effective_status(now)) + (r.in_grace(now) ? " (rotating)" : "")});
     }
     std::vector<std::size_t> width(head.size());
     for (std::size_t c = 0; c < head.size(); c++) {
@@ -71,7 +73,15 @@ void print_record(const KeyRecord& r, std::int64_t now) {
     row("ID", r.id);
     row("Name", r.name);
     row("Status", std::string(r.effective_status(now)));
-    row("Token", "ak_" + r.id + "_..." + r.hint);
+    if (r.imported) {
+        row("Token", "..." + r.hint + " (imported)");
+    } else {
+        row("Token", "ak_" + r.id + "_..." + r.hint + (r.in_grace(now) ? " (new)" : ""));
+    }
+    if (r.in_grace(now)) {
+        row("", "ak_" + r.id + "_..." + r.prev_hint + " (previous, works until " +
+                    format_utc(r.prev_until) + ", " + format_relative(r.prev_until, now) + ")");
+    }
     row("Scopes", r.scopes.empty() ? "(none)" : r.scopes);
     row("Limits", r.limits.empty() ? "(configured in nginx)" : r.limits);
     row("Created", stamp(r.created, "-"));
@@ -96,6 +106,33 @@ void print_json_array(const std::vector<KeyRecord>& records, std::int64_t now) {
     for (std::size_t i = 0; i < records.size(); i++) {
         if (i) std::cout << ",";
         std::cout << record_json(records[i], now);
+    }
+    std::cout << "]\n";
+}
+
+void print_audit(const std::vector<AuditEvent>& events, std::int64_t now) {
+    std::printf("%-20s  %-14s  %-12s  %-7s  %-12s  %s\n", "TIME", "WHEN", "KEY", "ACTION", "USER",
+                "REASON");
+    for (const auto& e : events) {
+        std::printf("%-20s  %-14s  %-12s  %-7s  %-12s  %s\n", format_utc(e.time).c_str(),
+                    format_relative(e.time, now).c_str(), e.key_id.c_str(), e.action.c_str(),
+                    e.user.c_str(), e.reason.c_str());
+    }
+    if (events.empty()) std::cout << "(no events)\n";
+}
+
+void print_audit_json(const std::vector<AuditEvent>& events) {
+    std::cout << "[";
+    for (std::size_t i = 0; i < events.size(); i++) {
+        const auto& e = events[i];
+        JsonObject json;
+        json.field("time", format_utc(e.time))
+            .field("id", e.key_id)
+            .field("action", e.action)
+            .field("user", e.user)
+            .field("reason", e.reason)
+            .field("via", e.via);
+        std::cout << (i ? "," : "") << json.str();
     }
     std::cout << "]\n";
 }

@@ -151,3 +151,46 @@ void Store::remove(const std::string& id) {
 }
 
 }  // namespace apikey::cli
+
+namespace apikey::cli {
+
+void Store::audit(const AuditEvent& e) {
+    command({"XADD", options_.prefix + "audit", "MAXLEN", "~", std::to_string(kAuditLength), "*",
+             "time", std::to_string(e.time), "key", e.key_id, "action", e.action, "user", e.user,
+             "reason", e.reason, "via", e.via});
+}
+
+std::vector<AuditEvent> Store::audit_log(const std::string& key_id, std::size_t limit) {
+    std::vector<AuditEvent> events;
+    std::string end = "+";
+    // read newest first in pages, filtering by key, until enough or no more
+    while (events.size() < limit) {
+        Reply reply = command({"XREVRANGE", options_.prefix + "audit", end, "-", "COUNT", "1000"});
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) break;
+        for (std::size_t i = 0; i < reply->elements && events.size() < limit; i++) {
+            redisReply* entry = reply->element[i];
+            if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) continue;
+            AuditEvent e;
+            e.stream_id.assign(entry->element[0]->str, entry->element[0]->len);
+            redisReply* fields = entry->element[1];
+            for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
+                std::string name(fields->element[f]->str, fields->element[f]->len);
+                std::string value(fields->element[f + 1]->str, fields->element[f + 1]->len);
+                if (name == "time") e.time = parse_decimal(value).value_or(0);
+                else if (name == "key") e.key_id = value;
+                else if (name == "action") e.action = value;
+                else if (name == "user") e.user = value;
+                else if (name == "reason") e.reason = value;
+                else if (name == "via") e.via = value;
+            }
+            if (key_id.empty() || e.key_id == key_id) events.push_back(std::move(e));
+        }
+        if (reply->elements < 1000) break;
+        // continue before the oldest entry seen ("(" makes the bound exclusive)
+        redisReply* last = reply->element[reply->elements - 1];
+        end = "(" + std::string(last->element[0]->str, last->element[0]->len);
+    }
+    return events;
+}
+
+}  // namespace apikey::cli

@@ -27,6 +27,17 @@ struct StoreOptions {
     std::string hash_secret;   // the same pepper as apikey_hash_secret, or empty
 };
 
+// One event of the audit stream <prefix>audit.
+struct AuditEvent {
+    std::string stream_id;   // Redis stream entry id
+    std::int64_t time = 0;
+    std::string key_id;
+    std::string action;      // create update rotate revoke delete extend import
+    std::string user;        // the OS user (or sudo's caller) who ran apikeyctl
+    std::string reason;
+    std::string via;         // "cli"
+};
+
 class Store {
 public:
     explicit Store(const StoreOptions& options);
@@ -36,6 +47,13 @@ public:
     void put(const KeyRecord& record);          // writes every field
     std::vector<KeyRecord> all();               // every record, sorted by creation
     void remove(const std::string& id);         // record and bucket state
+
+    // Appends to the audit stream, capped at about kAuditLength events.
+    void audit(const AuditEvent& event);
+    // Newest first; only those of one key when key_id is not empty.
+    std::vector<AuditEvent> audit_log(const std::string& key_id, std::size_t limit);
+
+    static constexpr std::size_t kAuditLength = 100000;
 
 private:
     struct ReplyDeleter {

@@ -2,13 +2,14 @@
 
 #include <hiredis/hiredis.h>
 
+#include "rate.hpp"
 #include "scope.hpp"
 
 namespace apikey {
 
 namespace {
 
-constexpr std::size_t kHead = 5;
+constexpr std::size_t kHead = 9;
 constexpr std::size_t kPerBucket = 5;
 constexpr std::size_t kMaxName = 1024;
 constexpr std::size_t kMaxScopes = 8192;
@@ -86,14 +87,19 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
 
     if (!as_string(reply->element[1], out.name) || !as_string(reply->element[2], out.scopes) ||
         !as_integer(reply->element[3], out.expires) ||
-        !as_string(reply->element[4], out.missing_scope)) {
+        !as_string(reply->element[4], out.missing_scope) ||
+        !as_integer(reply->element[5], out.created) ||
+        !as_integer(reply->element[6], out.last_used) ||
+        !as_string(reply->element[7], out.hint) ||
+        !as_integer(reply->element[8], out.token_until)) {
         error = "unexpected record fields";
         return false;
     }
 
     // The record may have been written by another program: hold it to the same
     // rules the CLI does before any of it reaches a header, log line or variable.
-    if (out.name.size() > kMaxName || !printable(out.name) || out.scopes.size() > kMaxScopes ||
+    if (out.name.size() > kMaxName || !printable(out.name) || out.hint.size() > 8 ||
+        !printable(out.hint) || out.created < 0 || out.last_used < 0 || out.token_until < 0 || out.scopes.size() > kMaxScopes ||
         !valid_scope_list(out.scopes) || out.expires < 0 ||
         (out.verdict == Verdict::kForbidden && !valid_scope(out.missing_scope))) {
         error = "malformed record";
@@ -107,8 +113,13 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
         redisReply** e = reply->element + kHead + i * kPerBucket;
         if (!as_integer(e[0], b.burst) || !as_integer(e[1], b.interval_us) ||
             !as_integer(e[2], b.remaining) || !as_integer(e[3], b.reset_us) ||
-            !as_integer(e[4], b.retry_us) || b.burst < 1 || b.interval_us < 1 ||
-            b.remaining < 0 || b.reset_us < 0 || b.retry_us < 0) {
+            !as_integer(e[4], b.retry_us) ||
+            // the bounds the module and the CLI accept (rate.hpp): beyond them
+            // the header arithmetic could overflow (found by fuzzing)
+            b.burst < 1 || b.burst > kMaxBurst || b.interval_us < 1 ||
+            b.interval_us > kMaxIntervalUs || b.remaining < 0 || b.remaining > b.burst ||
+            b.reset_us < 0 || b.reset_us > kMaxWindowUs || b.retry_us < 0 ||
+            b.retry_us > kMaxWindowUs) {
             error = "malformed bucket state";
             return false;
         }

@@ -30,6 +30,10 @@ struct CheckReply {
     std::string_view scopes;
     std::string_view missing_scope;  // for kForbidden
     std::int64_t expires = 0;        // unix seconds, 0 = never
+    std::int64_t created = 0;        // unix seconds
+    std::int64_t last_used = 0;      // unix seconds, 0 = never
+    std::string_view hint;           // last characters of the token presented
+    std::int64_t token_until = 0;    // > 0: a previous token, valid until then (grace)
     std::array<BucketState, kMaxBuckets> buckets{};
     std::size_t bucket_count = 0;
 };

@@ -21,8 +21,10 @@ const std::string_view kCheckScript = R"lua(-- apikey check v1
 -- ARGV[5+i]   limits of bucket set i: "K" (the key's own limits replace them)
 --             or "F" (fixed), then " interval_us:burst" per bucket
 --
--- Reply: { verdict, name, scopes, expires, missing_scope,
---          per bucket: burst, interval_us, remaining, reset_us, retry_us }
+-- Reply: { verdict, name, scopes, expires, missing_scope, created, last_used, hint,
+--          token_until, per bucket: burst, interval_us, remaining, reset_us, retry_us }
+-- token_until: 0, or when the token presented stops working because it is the
+-- previous one of a rotation with grace (prev_digest, prev_until)
 -- verdict: ok | limited | forbidden | invalid | revoked | expired
 
 local UNIT = { s = 1, m = 60, h = 3600, d = 86400 }
@@ -56,34 +58,51 @@ if ARGV[1] == "trace" then
 end
 
 local rec = redis.call("HMGET", KEYS[1], "digest", "status", "expires", "scopes", "limits",
-                      "name", "last_used")
-if not rec[1] or rec[1] ~= ARGV[2] then
+                      "name", "last_used", "created", "hint", "prev_digest", "prev_until",
+                      "prev_hint")
+if not rec[1] then
   return { "invalid" }
+end
+
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local now_s = tonumber(time[1])
+
+-- the current token, or the previous one while its grace period runs
+local hint, token_until = rec[9] or "", 0
+if rec[1] ~= ARGV[2] then
+  local until_s = tonumber(rec[11] or "0") or 0
+  if not rec[10] or rec[10] ~= ARGV[2] or now_s >= until_s then
+    return { "invalid" }
+  end
+  hint, token_until = rec[12] or "", until_s
 end
 
 local status, scopes, own, name = rec[2], rec[4] or "", rec[5] or "", rec[6] or ""
 local expires, last_used = tonumber(rec[3] or "0"), tonumber(rec[7] or "0")
-if not expires or not last_used then
+local created = tonumber(rec[8] or "0")
+if not expires or not last_used or not created then
   return redis.error_reply("apikey: record " .. KEYS[1] .. " has a malformed time field")
 end
+local head = { "", name, scopes, expires, "", created, last_used, hint, token_until }
 if status == "revoked" then
-  return { "revoked", name, scopes, expires, "" }
+  head[1] = "revoked"
+  return head
 end
 if status ~= "active" then
   return redis.error_reply("apikey: record " .. KEYS[1] .. " has an unknown status")
 end
 
-local time = redis.call("TIME")
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-
-if expires > 0 and now >= expires * 1000000 then
-  return { "expired", name, scopes, expires, "" }
+if expires > 0 and now_s >= expires then
+  head[1] = "expired"
+  return head
 end
 
 -- last use, at most once per resolution: no write per request
-local resolution, now_s = tonumber(ARGV[5]), tonumber(time[1])
+local resolution = tonumber(ARGV[5])
 if resolution > 0 and now_s - last_used >= resolution then
   redis.call("HSET", KEYS[1], "last_used", now_s)
+  head[7] = now_s
 end
 
 local held = {}
@@ -94,11 +113,15 @@ for s in string.gmatch(ARGV[4], "%S+") do
 end
 if not super then
   for s in string.gmatch(ARGV[3], "%S+") do
-    if not held[s] then return { "forbidden", name, scopes, expires, s } end
+    if not held[s] then
+      head[1], head[5] = "forbidden", s
+      return head
+    end
   end
 end
 
-local reply = { "ok", name, scopes, expires, "" }
+local reply = head
+reply[1] = "ok"
 local writes = {}
 local denied = false
 

@@ -1,5 +1,8 @@
 #include "digest.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -35,6 +38,32 @@ bool token_digest(std::string_view token, std::string_view secret, DigestHex& ou
         return false;
     }
     to_hex(md, len, out);
+    return true;
+}
+
+bool imported_key_id(std::string_view token, std::string_view secret,
+                     std::array<char, kImportedIdLength>& out) noexcept {
+    static constexpr std::string_view kDomain = "apikey-import-id\n";
+    static constexpr char kBase36[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    if (token.size() > 4096) {
+        return false;
+    }
+    char input[4096 + 32];
+    std::memcpy(input, kDomain.data(), kDomain.size());
+    std::memcpy(input + kDomain.size(), token.data(), token.size());
+    DigestHex hex;
+    if (!token_digest(std::string_view(input, kDomain.size() + token.size()), secret, hex)) {
+        return false;
+    }
+    std::uint64_t n = 0;
+    for (std::size_t i = 0; i < 16; i++) {
+        char c = hex[i];
+        n = (n << 4) | static_cast<std::uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    for (std::size_t i = kImportedIdLength; i-- > 0;) {
+        out[i] = kBase36[n % 36];
+        n /= 36;
+    }
     return true;
 }
 

@@ -14,6 +14,7 @@ namespace apikey {
 // integer in a Lua double (below 2^53 microseconds, about 285 years).
 inline constexpr std::int64_t kMaxBurst = 1000000;
 inline constexpr std::int64_t kMaxWindowUs = 1000000000000000;  // burst * interval
+inline constexpr std::int64_t kMaxIntervalUs = 86400LL * 1000000;  // 1r/d
 
 struct Limit {
     std::int64_t count = 0;   // N of "Nr/u"

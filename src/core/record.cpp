@@ -35,6 +35,10 @@ std::vector<std::pair<std::string, std::string>> record_fields(const KeyRecord& 
         {"updated", std::to_string(r.updated)},
         {"expires", std::to_string(r.expires)},
         {"revoked", std::to_string(r.revoked_at)},
+        {"prev_digest", r.prev_digest},
+        {"prev_hint", r.prev_hint},
+        {"prev_until", std::to_string(r.prev_until)},
+        {"imported", r.imported ? "1" : "0"},
     };
 }
 
@@ -67,6 +71,9 @@ bool decode_record(std::string_view id, const std::map<std::string, std::string>
     out.status = get("status");
     out.hint = get("hint");
     out.limits = get("limits");
+    out.prev_digest = get("prev_digest");
+    out.prev_hint = get("prev_hint");
+    out.imported = get("imported") == "1";
 
     if (out.digest.empty()) {
         error = "no digest";
@@ -87,7 +94,7 @@ bool decode_record(std::string_view id, const std::map<std::string, std::string>
     }
     return number("created", out.created) && number("updated", out.updated) &&
            number("expires", out.expires) && number("revoked", out.revoked_at) &&
-           number("last_used", out.last_used);
+           number("last_used", out.last_used) && number("prev_until", out.prev_until);
 }
 
 std::string record_json(const KeyRecord& r, std::int64_t now, std::string_view token) {
@@ -134,6 +141,14 @@ std::string record_json(const KeyRecord& r, std::int64_t now, std::string_view t
     } else {
         json.null_field("last_used_at");
     }
+    if (r.in_grace(now)) {
+        JsonObject previous;
+        previous.field("hint", r.prev_hint).field("valid_until", format_utc(r.prev_until));
+        json.raw_field("previous_token", previous.str());
+    } else {
+        json.null_field("previous_token");
+    }
+    json.field("imported", r.imported);
     return json.str();
 }
 

@@ -27,6 +27,17 @@ struct KeyRecord {
     std::int64_t revoked_at = 0;
     std::int64_t last_used = 0;  // written by the module, at most once per interval
 
+    // rotation with grace: the previous token keeps working until prev_until
+    std::string prev_digest;
+    std::string prev_hint;
+    std::int64_t prev_until = 0;
+
+    bool imported = false;       // the hash of a token minted elsewhere
+
+    bool in_grace(std::int64_t now) const noexcept {
+        return !prev_digest.empty() && now < prev_until;
+    }
+
     // "active", "revoked" or "expired" (expired is derived, never stored)
     std::string_view effective_status(std::int64_t now) const noexcept;
 };

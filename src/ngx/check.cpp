@@ -7,6 +7,7 @@
 #include "check_script.hpp"
 #include "digest.hpp"
 #include "keyspace.hpp"
+#include "metrics.hpp"
 #include "rate_headers.hpp"
 #include "redis_client.hpp"
 #include "scope.hpp"
@@ -223,7 +224,7 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     ctx->argc = i;
 
-    pending = new (std::nothrow) RedisPending{ctx, false};
+    pending = new (std::nothrow) RedisPending{ctx, false, ngx_http_apikey_now_us()};
     if (pending == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -236,6 +237,8 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     ctx->pending = pending;
     ctx->state = NGX_HTTP_APIKEY_WAITING;
+    ctx->in_flight = 1;
+    ngx_http_apikey_count(in_flight, 1);
 
     ctx->wake.handler = ngx_http_apikey_wake_handler;
     ctx->wake.data = r;
@@ -251,6 +254,11 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 void
 ngx_http_apikey_cancel_check(ngx_http_apikey_ctx_t *ctx)
 {
+    if (ctx->in_flight) {
+        ctx->in_flight = 0;
+        ngx_http_apikey_count(in_flight, -1);
+    }
+
     if (ctx->pending) {
         ctx->pending->ctx = NULL;
         ctx->pending = NULL;
@@ -289,7 +297,14 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
         redis->note_reply();
     }
 
+    if (reply != NULL) {
+        ngx_http_apikey_count_round_trip(ngx_http_apikey_now_us() - pending->sent_us);
+    }
+
     if (ctx == NULL) {
+        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+            ngx_http_apikey_count(redis_errors, 1);
+        }
         delete pending;   // the request timed out or went away
         return;
     }
@@ -312,6 +327,7 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
         std::string         error;
 
         if (!apikey::decode_check_reply(reply, decoded, error)) {
+            ngx_http_apikey_count(redis_errors, 1);
             ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR,
                                         r->connection->log, 0,
                                         "apikey: redis check failed: %s", error.c_str());
@@ -329,6 +345,11 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
 
     ctx->pending = NULL;
     delete pending;
+
+    if (ctx->in_flight) {
+        ctx->in_flight = 0;
+        ngx_http_apikey_count(in_flight, -1);
+    }
 
     ctx->state = NGX_HTTP_APIKEY_DONE;
 
@@ -359,11 +380,16 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ctx->name = ngx_http_apikey_pool_copy(r->pool, reply.name);
     ctx->scopes = ngx_http_apikey_pool_copy(r->pool, reply.scopes);
     ctx->missing_scope = ngx_http_apikey_pool_copy(r->pool, reply.missing_scope);
+    ctx->hint = ngx_http_apikey_pool_copy(r->pool, reply.hint);
     ctx->expires = reply.expires;
+    ctx->created = reply.created;
+    ctx->last_used = reply.last_used;
+    ctx->token_until = reply.token_until;
 
     if ((reply.name.size() && ctx->name.data == NULL)
         || (reply.scopes.size() && ctx->scopes.data == NULL)
-        || (reply.missing_scope.size() && ctx->missing_scope.data == NULL))
+        || (reply.missing_scope.size() && ctx->missing_scope.data == NULL)
+        || (reply.hint.size() && ctx->hint.data == NULL))
     {
         return NGX_ERROR;
     }
@@ -411,6 +437,7 @@ ngx_http_apikey_wake_handler(ngx_event_t *ev)
                                         lcf->timeout);
 
             ngx_http_apikey_cancel_check(ctx);
+            ngx_http_apikey_count(redis_timeouts, 1);
             ctx->outcome = Outcome::kError;
             ctx->state = NGX_HTTP_APIKEY_DONE;
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "check_script.hpp"
+#include "metrics.hpp"
 #include "digest.hpp"
 #include "keyspace.hpp"
 #include "rate.hpp"
@@ -121,6 +122,34 @@ ngx_command_t  ngx_http_apikey_commands[] = {
       offsetof(ngx_http_apikey_loc_conf_t, require_tls),
       NULL },
 
+    { ngx_string("apikey_accept_imported"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, accept_imported),
+      NULL },
+
+    { ngx_string("apikey_expiry_warning"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, expiry_warning),
+      NULL },
+
+    { ngx_string("apikey_introspect"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_apikey_introspect_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apikey_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_apikey_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("apikey_hash_secret"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_apikey_guarded<ngx_http_apikey_hash_secret_directive>,
@@ -198,6 +227,8 @@ ngx_http_apikey_create_loc_conf(ngx_conf_t *cf)
     conf->log_level = NGX_CONF_UNSET_UINT;
     conf->fail_mode = NGX_CONF_UNSET_UINT;
     conf->require_tls = NGX_CONF_UNSET;
+    conf->accept_imported = NGX_CONF_UNSET;
+    conf->expiry_warning = NGX_CONF_UNSET;
     conf->last_used_interval = NGX_CONF_UNSET;
     conf->limit_lines = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
 
@@ -320,6 +351,17 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_apikey_loc_conf_t   *conf = static_cast<ngx_http_apikey_loc_conf_t *>(child);
     ngx_http_apikey_main_conf_t  *mcf;
 
+    // "who am I" needs a checked key: apikey_introspect turns the check on,
+    // and refuses to be combined with an explicit "apikey off"
+    if (conf->introspect) {
+        if (conf->enable == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"apikey_introspect\" cannot be used with \"apikey off\"");
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        conf->enable = 1;
+    }
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_ptr_value(conf->scopes, prev->scopes, NULL);
 
@@ -334,6 +376,8 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->fail_mode, prev->fail_mode,
                               static_cast<ngx_uint_t>(NGX_HTTP_APIKEY_FAIL_CLOSED));
     ngx_conf_merge_value(conf->require_tls, prev->require_tls, 0);
+    ngx_conf_merge_value(conf->accept_imported, prev->accept_imported, 0);
+    ngx_conf_merge_sec_value(conf->expiry_warning, prev->expiry_warning, 14 * 86400);
     ngx_conf_merge_sec_value(conf->last_used_interval, prev->last_used_interval, 60);
     ngx_conf_merge_ptr_value(conf->limit_lines, prev->limit_lines, NULL);
 

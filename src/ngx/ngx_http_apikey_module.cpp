@@ -11,6 +11,8 @@
 
 #include <new>
 
+#include "digest.hpp"
+#include "metrics.hpp"
 #include "redis_client.hpp"
 #include "scope.hpp"
 #include "token.hpp"
@@ -164,6 +166,11 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     ctx->state = NGX_HTTP_APIKEY_DONE;
 
+    if (!ctx->counted) {
+        ctx->counted = 1;
+        ngx_http_apikey_count_outcome(ctx->outcome);
+    }
+
     if (ctx->outcome == Outcome::kOk && ctx->checked_for != lcf) {
         // after an internal redirect: the key was checked and charged once;
         // only this location's scopes still need checking, locally
@@ -202,6 +209,35 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     if (lcf->strip_credentials && ngx_http_apikey_strip_credentials(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_apikey_imported_id(ngx_http_request_t *r, ngx_str_t *key, ngx_str_t *id)
+{
+    std::array<char, apikey::kImportedIdLength>  derived;
+    ngx_http_apikey_main_conf_t                  *mcf;
+
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
+
+    if (!apikey::imported_key_id(
+            std::string_view(reinterpret_cast<const char *>(key->data), key->len),
+            std::string_view(reinterpret_cast<const char *>(mcf->hash_secret.data),
+                             mcf->hash_secret.len),
+            derived))
+    {
+        return NGX_ERROR;
+    }
+
+    id->len = derived.size();
+    id->data = static_cast<u_char *>(ngx_pnalloc(r->pool, id->len));
+    if (id->data == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_memcpy(id->data, derived.data(), id->len);
 
     return NGX_OK;
 }
@@ -246,18 +282,29 @@ ngx_http_apikey_start(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     apikey::ParsedToken token = apikey::parse_token(
         std::string_view(reinterpret_cast<const char *>(key.data), key.len));
 
-    if (token.shape != apikey::TokenShape::kProject) {
+    // the id is public (it is in every log line about this key); keep a copy
+    if (token.shape == apikey::TokenShape::kProject) {
+        id.len = token.id.size();
+        id.data = static_cast<u_char *>(ngx_pnalloc(r->pool, id.len));
+        if (id.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_memcpy(id.data, token.id.data(), id.len);
+
+    } else if (token.shape == apikey::TokenShape::kForeign && lcf->accept_imported
+               && key.len >= apikey::kMinImportedTokenLength)
+    {
+        // an imported legacy token: no checksum to check, and its id is
+        // derived from the token (apikeyctl import computes the same)
+        if (ngx_http_apikey_imported_id(r, &key, &id) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else {
         ctx->outcome = Outcome::kMalformed;
         return ngx_http_apikey_decide(r, ctx, lcf);
     }
 
-    // the id is public (it is in every log line about this key); keep a copy
-    id.len = token.id.size();
-    id.data = static_cast<u_char *>(ngx_pnalloc(r->pool, id.len));
-    if (id.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    ngx_memcpy(id.data, token.id.data(), id.len);
     ctx->id = id;
 
     // 3. Redis: record, status, expiry, scopes and buckets in one round trip
@@ -352,6 +399,10 @@ ngx_http_apikey_init(ngx_conf_t *cf)
 
     *h = ngx_http_apikey_access_handler;
 
+    if (ngx_http_apikey_metrics_zone(cf, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_apikey_header_filter_init(cf);
 }
 
@@ -368,12 +419,15 @@ ngx_http_apikey_init_process(ngx_cycle_t *cycle)
     mcf = static_cast<ngx_http_apikey_main_conf_t *>(
         ngx_http_cycle_get_module_main_conf(cycle, ngx_http_apikey_module));
 
-    if (mcf == NULL || mcf->redis.len == 0) {
+    // only processes that serve requests count and talk to Redis (not the
+    // cache manager or loader)
+    if (mcf == NULL || (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)) {
         return NGX_OK;
     }
 
-    // only processes that serve requests talk to Redis (not the cache manager)
-    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE) {
+    ngx_http_apikey_metrics_attach(mcf);
+
+    if (mcf->redis.len == 0) {
         return NGX_OK;
     }
 

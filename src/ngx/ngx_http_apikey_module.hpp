@@ -11,6 +11,7 @@ extern "C" {
 #include <ngx_http.h>
 }
 
+#include <string_view>
 #include <type_traits>
 
 #include "check_reply.hpp"
@@ -57,6 +58,7 @@ struct ngx_http_apikey_main_conf_t {
     ngx_str_t    script_sha;      // SHA-1 of the check script, 40 hex digits
     ngx_str_t    hash_secret;     // apikey_hash_secret: HMAC key, or empty for SHA-256
     ngx_flag_t   used;            // some location has "apikey on"
+    ngx_shm_zone_t  *metrics;     // counters shared by all workers
 };
 
 struct ngx_http_apikey_loc_conf_t {
@@ -69,6 +71,9 @@ struct ngx_http_apikey_loc_conf_t {
     ngx_uint_t    log_level;
     ngx_uint_t    fail_mode;      // NGX_HTTP_APIKEY_FAIL_*
     ngx_flag_t    require_tls;
+    ngx_flag_t    accept_imported;
+    time_t        expiry_warning;
+    ngx_flag_t    introspect;     // apikey_introspect: this location answers "who am I"
     time_t        last_used_interval;
     ngx_array_t  *limit_lines;    // of ngx_http_apikey_limit_line_t; empty = off
     ngx_array_t  *bucket_sets;    // of ngx_http_apikey_bucket_set_t, built at merge
@@ -103,7 +108,11 @@ struct ngx_http_apikey_ctx_t {
     ngx_str_t                     name;
     ngx_str_t                     scopes;
     ngx_str_t                     missing_scope;
+    ngx_str_t                     hint;          // last characters of the token used
     int64_t                       expires;
+    int64_t                       created;
+    int64_t                       last_used;
+    int64_t                       token_until;   // > 0: previous token, valid until then
 
     // rate-limit header values
     int64_t                       rate_limit;
@@ -116,6 +125,8 @@ struct ngx_http_apikey_ctx_t {
     unsigned                      has_rate:1;
     unsigned                      carriers:3;    // apikey::CredentialHeader mask
     unsigned                      stripped:1;
+    unsigned                      counted:1;     // in apikey_requests_total
+    unsigned                      in_flight:1;   // in apikey_checks_in_flight
 };
 
 static_assert(std::is_trivially_destructible<ngx_http_apikey_ctx_t>::value,
@@ -147,7 +158,12 @@ void ngx_http_apikey_cancel_check(ngx_http_apikey_ctx_t *ctx);
 
 // responses.cpp
 ngx_int_t ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx);
+ngx_int_t ngx_http_apikey_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, std::string_view body);
 ngx_int_t ngx_http_apikey_header_filter_init(ngx_conf_t *cf);
+
+// introspect.cpp
+char *ngx_http_apikey_introspect_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 // variables.cpp
 ngx_int_t ngx_http_apikey_add_variables(ngx_conf_t *cf);

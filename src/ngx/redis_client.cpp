@@ -3,6 +3,7 @@
 #include <new>
 
 #include "check_script.hpp"
+#include "metrics.hpp"
 #include "redis_adapter.hpp"
 
 namespace apikey {
@@ -73,6 +74,11 @@ RedisClient::connect() noexcept
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log_, 0, "apikey: connecting to redis at \"%V\"",
                    &conf_->redis);
+
+    if (connected_once_) {
+        ngx_http_apikey_count(reconnects, 1);
+    }
+    connected_once_ = true;
 
     if (conf_->unix_path.len) {
         ac = redisAsyncConnectUnix(reinterpret_cast<const char *>(conf_->unix_path.data));

@@ -21,6 +21,7 @@ namespace apikey {
 struct RedisPending {
     ngx_http_apikey_ctx_t  *ctx;
     bool                    retried;  // NOSCRIPT already handled once
+    uint64_t                sent_us;  // for the round-trip histogram
 };
 
 class RedisClient {
@@ -73,6 +74,7 @@ private:
     ngx_msec_t                    last_progress_ = 0;
     ngx_event_t                   reconnect_ev_;
     ngx_event_t                   connect_timeout_ev_;
+    bool                          connected_once_ = false;
 };
 
 }  // namespace apikey

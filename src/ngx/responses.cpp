@@ -106,6 +106,44 @@ ngx_http_apikey_has_error_page(ngx_http_request_t *r, ngx_uint_t status)
 }
 
 
+// Sends a complete small response from memory; returns what a content
+// handler returns (the caller finalizes with it).
+ngx_int_t
+ngx_http_apikey_send_body(ngx_http_request_t *r, ngx_uint_t status, const char *content_type,
+    std::string_view body)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = body.size();
+    r->headers_out.content_type.data = reinterpret_cast<u_char *>(const_cast<char *>(content_type));
+    r->headers_out.content_type.len = ngx_strlen(content_type);
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_create_temp_buf(r->pool, body.size());
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, body.data(), body.size());
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
 // Refuses the request. Returns what the access handler returns: the status
 // itself when nginx should finish the response (an error_page is configured
 // for it, or `satisfy any` may still let another module allow the request),
@@ -113,10 +151,7 @@ ngx_http_apikey_has_error_page(ngx_http_request_t *r, ngx_uint_t status)
 ngx_int_t
 ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
 {
-    ngx_int_t                  rc;
-    ngx_buf_t                 *b;
     ngx_uint_t                 status;
-    ngx_chain_t                out;
     ngx_http_core_loc_conf_t  *clcf;
 
     status = apikey::http_status(ctx->outcome);
@@ -152,12 +187,6 @@ ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = body.size();
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
     u_char *nostore = (u_char *) "no-store";
     if (ngx_http_apikey_add_header(r, "Cache-Control", sizeof("Cache-Control") - 1, nostore,
                                    8) == NULL)
@@ -165,28 +194,51 @@ ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
-    }
-
-    b = ngx_create_temp_buf(r->pool, body.size());
-    if (b == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return NGX_DONE;
-    }
-
-    b->last = ngx_cpymem(b->last, body.data(), body.size());
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+    ngx_http_finalize_request(r, ngx_http_apikey_send_body(r, status, "application/json", body));
     return NGX_DONE;
+}
+
+
+// X-Api-Key-Expires: <HTTP-date> on every response to a key that stops working
+// within apikey_expiry_warning, or to the previous token of a rotation with
+// grace (which stops at the grace's end), so integrators notice in time.
+static ngx_int_t
+ngx_http_apikey_expiry_header(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
+{
+    time_t                       ends;
+    u_char                      *p;
+    ngx_http_apikey_loc_conf_t  *lcf;
+
+    if (ctx->outcome != Outcome::kOk && ctx->outcome != Outcome::kLimited
+        && ctx->outcome != Outcome::kForbidden)
+    {
+        return NGX_OK;
+    }
+
+    ends = static_cast<time_t>(ctx->expires);
+    if (ctx->token_until > 0 && (ends == 0 || ctx->token_until < ends)) {
+        ends = static_cast<time_t>(ctx->token_until);
+    }
+
+    if (ends == 0) {
+        return NGX_OK;
+    }
+
+    lcf = static_cast<ngx_http_apikey_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_apikey_module));
+
+    if (ctx->token_until == 0 && ends - ngx_time() > lcf->expiry_warning) {
+        return NGX_OK;
+    }
+
+    p = static_cast<u_char *>(ngx_pnalloc(r->pool, sizeof("Mon, 28 Sep 1970 06:00:00 GMT")));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_apikey_add_header(r, "X-Api-Key-Expires", sizeof("X-Api-Key-Expires") - 1,
+                                      p, ngx_http_time(p, ends) - p)
+           ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -203,7 +255,15 @@ ngx_http_apikey_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_apikey_get_ctx(r);
 
-    if (ctx == NULL || !ctx->has_rate) {
+    if (ctx == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ngx_http_apikey_expiry_header(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!ctx->has_rate) {
         return ngx_http_next_header_filter(r);
     }
 

@@ -34,8 +34,9 @@ std::string integer(long long n) { return ":" + std::to_string(n) + "\r\n"; }
 
 std::string head(const char* verdict, std::size_t buckets, const std::string& scopes = "read",
                  const std::string& missing = "") {
-    return "*" + std::to_string(5 + 5 * buckets) + "\r\n" + bulk(verdict) + bulk("my key") +
-           bulk(scopes) + integer(0) + bulk(missing);
+    return "*" + std::to_string(9 + 5 * buckets) + "\r\n" + bulk(verdict) + bulk("my key") +
+           bulk(scopes) + integer(0) + bulk(missing) + integer(1700000000) + integer(0) +
+           bulk("wxyz") + integer(0);
 }
 
 }  // namespace
@@ -61,6 +62,9 @@ TEST(CheckReply, OkWithBuckets) {
     ASSERT_EQ(out.bucket_count, 2u);
     EXPECT_EQ(out.buckets[1].burst, 10000);
     EXPECT_EQ(out.buckets[0].remaining, 9);
+    EXPECT_EQ(out.created, 1700000000);
+    EXPECT_EQ(out.hint, "wxyz");
+    EXPECT_EQ(out.token_until, 0);
 }
 
 TEST(CheckReply, Forbidden) {
@@ -111,16 +115,31 @@ INSTANTIATE_TEST_SUITE_P(
         "*1\r\n" + integer(1),
         "*1\r\n" + bulk("ok"),                                    // too short
         head("ok", 1),                                            // bucket missing
-        "*5\r\n" + bulk("ok") + integer(1) + bulk("") + integer(0) + bulk(""),  // name not string
-        "*5\r\n" + bulk("ok") + bulk("n") + bulk("bad\"scope") + integer(0) + bulk(""),
-        "*5\r\n" + bulk("ok") + bulk("line\r\nbreak") + bulk("") + integer(0) + bulk(""),
-        "*5\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(-5) + bulk(""),
+        "*9\r\n" + bulk("ok") + integer(1) + bulk("") + integer(0) + bulk("") + integer(0) +
+            integer(0) + bulk("") + integer(0),  // name not a string
+        "*9\r\n" + bulk("ok") + bulk("n") + bulk("bad\"scope") + integer(0) + bulk("") +
+            integer(0) + integer(0) + bulk("") + integer(0),
+        "*9\r\n" + bulk("ok") + bulk("line\r\nbreak") + bulk("") + integer(0) + bulk("") +
+            integer(0) + integer(0) + bulk("") + integer(0),
+        "*9\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(-5) + bulk("") + integer(0) +
+            integer(0) + bulk("") + integer(0),
+        "*9\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+            integer(0) + bulk("hint\n") + integer(0),                 // control byte in hint
+        "*9\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+            integer(0) + bulk("") + bulk("soon"),                     // token_until not a number
+        "*5\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk(""),  // old shape
         head("forbidden", 0, "read", ""),                         // forbidden without scope
         head("ok", 1) + integer(0) + integer(1) + integer(0) + integer(0) + integer(0),
         head("ok", 1) + integer(1) + integer(1) + integer(-1) + integer(0) + integer(0),
         head("ok", 1) + integer(1) + integer(1) + integer(0) + integer(0) + integer(5),
         head("limited", 1) + integer(1) + integer(1) + integer(0) + integer(0) + integer(0),
-        head("ok", 1) + integer(1) + bulk("1") + integer(0) + integer(0) + integer(0)));
+        head("ok", 1) + integer(1) + bulk("1") + integer(0) + integer(0) + integer(0),
+        // out of the bounds the module ever sends (found by fuzzing: burst *
+        // interval overflowed in the RateLimit-Policy arithmetic)
+        head("ok", 1) + integer(9000000000000000000LL) + integer(86400000000LL) + integer(0) +
+            integer(0) + integer(0),
+        head("ok", 1) + integer(10) + integer(86400000001LL) + integer(0) + integer(0) + integer(0),
+        head("ok", 1) + integer(10) + integer(1) + integer(11) + integer(0) + integer(0)));
 
 TEST(CheckReply, TooManyBuckets) {
     std::string resp = head("ok", kMaxBuckets + 1);

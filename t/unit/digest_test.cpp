@@ -26,3 +26,13 @@ TEST(Digest, Sha1) {
     ASSERT_TRUE(sha1_hex("abc", hex));
     EXPECT_EQ(std::string(hex.data(), hex.size()), "a9993e364706816aba3e25717850c26c9cd0d89d");
 }
+
+TEST(Digest, ImportedKeyIdIsStableAndShaped) {
+    std::array<char, kImportedIdLength> a, b, c;
+    ASSERT_TRUE(imported_key_id("legacy-token-0123456789", "", a));
+    ASSERT_TRUE(imported_key_id("legacy-token-0123456789", "", b));
+    ASSERT_TRUE(imported_key_id("legacy-token-0123456789", "pepper-0123456789", c));
+    EXPECT_EQ(std::string(a.data(), a.size()), std::string(b.data(), b.size()));
+    EXPECT_NE(std::string(a.data(), a.size()), std::string(c.data(), c.size()));
+    for (char ch : a) EXPECT_TRUE((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z'));
+}

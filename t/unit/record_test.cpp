@@ -76,7 +76,16 @@ TEST(Record, Json) {
     EXPECT_NE(json.find("\"scopes\":[\"read\",\"write\"]"), std::string::npos);
     EXPECT_NE(json.find("\"expires_at\":\"1970-01-01T00:16:40Z\""), std::string::npos);
     EXPECT_NE(json.find("\"status\":\"active\""), std::string::npos);
-    EXPECT_EQ(record_json(r, 500).find("token"), std::string::npos);
+    EXPECT_EQ(record_json(r, 500).find("\"token\""), std::string::npos);
+    EXPECT_NE(record_json(r, 500).find("\"previous_token\":null"), std::string::npos);
+    r.prev_digest = std::string(64, 'b');
+    r.prev_hint = "abcd";
+    r.prev_until = 600;
+    EXPECT_NE(record_json(r, 500).find(
+                  "\"previous_token\":{\"hint\":\"abcd\",\"valid_until\":\"1970-01-01T00:10:00Z\"}"),
+              std::string::npos);
+    EXPECT_NE(record_json(r, 600).find("\"previous_token\":null"), std::string::npos)
+        << "the grace is over at prev_until";
     r.expires = 0;
     EXPECT_NE(record_json(r, 500).find("\"expires_at\":null"), std::string::npos);
 }

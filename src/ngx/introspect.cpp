@@ -1,0 +1,124 @@
+// apikey_introspect: the calling key's own record, so an integrator can test a
+// key before wiring it into a larger job. The access phase has already checked
+// the key (apikey_introspect implies apikey on); this only renders what the
+// check returned, so it costs no extra Redis round trip.
+#include "ngx_http_apikey_module.hpp"
+
+#include <string>
+
+#include "duration.hpp"
+#include "json.hpp"
+#include "scope.hpp"
+
+static std::string_view
+ngx_http_apikey_sv(const ngx_str_t &s)
+{
+    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
+}
+
+
+static std::string
+ngx_http_apikey_introspection(ngx_http_apikey_ctx_t *ctx)
+{
+    apikey::JsonObject  json;
+    std::string         scopes = "[";
+
+    for (auto s : apikey::split_scopes(ngx_http_apikey_sv(ctx->scopes))) {
+        if (scopes.size() > 1) scopes.push_back(',');
+        apikey::append_json_string(scopes, s);
+    }
+    scopes.push_back(']');
+
+    json.field("id", ngx_http_apikey_sv(ctx->id));
+    json.field("name", ngx_http_apikey_sv(ctx->name));
+    json.raw_field("scopes", scopes);
+    json.field("status", "active");
+    json.field("hint", ngx_http_apikey_sv(ctx->hint));
+    json.field("created_at", apikey::format_utc(ctx->created));
+
+    if (ctx->expires > 0) {
+        json.field("expires_at", apikey::format_utc(ctx->expires));
+    } else {
+        json.null_field("expires_at");
+    }
+
+    if (ctx->last_used > 0) {
+        json.field("last_used_at", apikey::format_utc(ctx->last_used));
+    } else {
+        json.null_field("last_used_at");
+    }
+
+    // the token presented is the previous one of a rotation with grace
+    if (ctx->token_until > 0) {
+        json.field("token_valid_until", apikey::format_utc(ctx->token_until));
+    } else {
+        json.null_field("token_valid_until");
+    }
+
+    if (ctx->has_rate) {
+        apikey::JsonObject rate;
+        rate.field("limit", static_cast<std::int64_t>(ctx->rate_limit))
+            .field("remaining", static_cast<std::int64_t>(ctx->rate_remaining))
+            .field("reset", static_cast<std::int64_t>(ctx->rate_reset))
+            .field("policy", ngx_http_apikey_sv(ctx->rate_policy));
+        json.raw_field("rate_limit", rate.str());
+    } else {
+        json.null_field("rate_limit");
+    }
+
+    return json.str() + "\n";
+}
+
+
+static ngx_int_t
+ngx_http_apikey_introspect_handler(ngx_http_request_t *r)
+{
+    ngx_int_t               rc;
+    std::string             body;
+    ngx_http_apikey_ctx_t  *ctx;
+
+    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    ctx = ngx_http_apikey_get_ctx(r);
+
+    // only a key that passed the access phase gets here; anything else is a
+    // configuration the merge step refuses, or fail-open without Redis
+    if (ctx == NULL || ctx->outcome != apikey::Outcome::kOk) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    try {
+        body = ngx_http_apikey_introspection(ctx);
+    } catch (...) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_apikey_send_body(r, NGX_HTTP_OK, "application/json", body);
+}
+
+
+char *
+ngx_http_apikey_introspect_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apikey_loc_conf_t  *lcf = static_cast<ngx_http_apikey_loc_conf_t *>(conf);
+    ngx_http_core_loc_conf_t    *clcf;
+
+    if (lcf->introspect == 1) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    lcf->introspect = 1;
+
+    clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    clcf->handler = ngx_http_apikey_introspect_handler;
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,228 @@
+// apikey_metrics: Prometheus text exposition of the shared counters.
+#include "metrics.hpp"
+
+#include <ctime>
+#include <string>
+
+ngx_http_apikey_metrics_t  *ngx_http_apikey_metrics;
+
+
+uint64_t
+ngx_http_apikey_now_us()
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+
+static ngx_int_t
+ngx_http_apikey_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_slab_pool_t  *shpool;
+
+    if (data) {
+        shm_zone->data = data;   // a reload: keep counting where we were
+        return NGX_OK;
+    }
+
+    shpool = reinterpret_cast<ngx_slab_pool_t *>(shm_zone->shm.addr);
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    shm_zone->data = ngx_slab_calloc(shpool, sizeof(ngx_http_apikey_metrics_t));
+    if (shm_zone->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = shm_zone->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_apikey_metrics_zone(ngx_conf_t *cf, ngx_http_apikey_main_conf_t *mcf)
+{
+    static ngx_str_t  name = ngx_string("apikey_metrics");
+
+    mcf->metrics = ngx_shared_memory_add(cf, &name, 8 * ngx_pagesize, &ngx_http_apikey_module);
+    if (mcf->metrics == NULL) {
+        return NGX_ERROR;
+    }
+
+    mcf->metrics->init = ngx_http_apikey_metrics_init_zone;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_apikey_metrics_attach(ngx_http_apikey_main_conf_t *mcf)
+{
+    ngx_http_apikey_metrics = mcf->metrics
+        ? static_cast<ngx_http_apikey_metrics_t *>(mcf->metrics->data) : NULL;
+}
+
+
+void
+ngx_http_apikey_count_outcome(apikey::Outcome outcome)
+{
+    ngx_http_apikey_count(requests[static_cast<ngx_uint_t>(outcome)], 1);
+}
+
+
+void
+ngx_http_apikey_count_round_trip(uint64_t elapsed_us)
+{
+    ngx_uint_t  i;
+
+    if (ngx_http_apikey_metrics == NULL) {
+        return;
+    }
+
+    for (i = 0; i + 1 < ngx_http_apikey_latency_buckets; i++) {
+        if (elapsed_us <= ngx_http_apikey_latency_bounds_us[i]) {
+            break;
+        }
+    }
+
+    ngx_http_apikey_count(latency[i], 1);
+    ngx_http_apikey_count(latency_sum_us, elapsed_us);
+    ngx_http_apikey_count(round_trips, 1);
+}
+
+
+static void
+ngx_http_apikey_metric(std::string &out, const char *name, const char *type, const char *help)
+{
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+
+static std::string
+ngx_http_apikey_seconds(uint64_t us)
+{
+    char  buf[32];
+
+    ngx_snprintf(reinterpret_cast<u_char *>(buf), sizeof(buf), "%uL.%06uL%Z",
+                 us / 1000000, us % 1000000);
+    return buf;
+}
+
+
+static std::string
+ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
+{
+    std::string  out;
+    ngx_uint_t   i;
+    uint64_t     cumulative;
+
+    ngx_http_apikey_metric(out, "apikey_requests_total", "counter",
+                           "Requests checked by the module, by result.");
+    for (i = 0; i < ngx_http_apikey_outcomes; i++) {
+        auto outcome = static_cast<apikey::Outcome>(i);
+        if (outcome == apikey::Outcome::kAmbiguous) {
+            continue;   // counted with kMalformed: they share the result word
+        }
+        uint64_t n = m.requests[i];
+        if (outcome == apikey::Outcome::kMalformed) {
+            n += m.requests[static_cast<ngx_uint_t>(apikey::Outcome::kAmbiguous)];
+        }
+        out += "apikey_requests_total{result=\"";
+        out += apikey::result_word(outcome);
+        out += "\"} " + std::to_string(n) + "\n";
+    }
+
+    ngx_http_apikey_metric(out, "apikey_redis_round_trips_total", "counter",
+                           "Replies received from Redis to checks.");
+    out += "apikey_redis_round_trips_total " + std::to_string(m.round_trips) + "\n";
+
+    ngx_http_apikey_metric(out, "apikey_redis_errors_total", "counter",
+                           "Checks that Redis answered with an error or an unusable reply, "
+                           "or lost with the connection.");
+    out += "apikey_redis_errors_total " + std::to_string(m.redis_errors) + "\n";
+
+    ngx_http_apikey_metric(out, "apikey_redis_timeouts_total", "counter",
+                           "Checks that gave up waiting for Redis (apikey_redis_timeout).");
+    out += "apikey_redis_timeouts_total " + std::to_string(m.redis_timeouts) + "\n";
+
+    ngx_http_apikey_metric(out, "apikey_redis_reconnects_total", "counter",
+                           "Connection attempts to Redis after a worker's first.");
+    out += "apikey_redis_reconnects_total " + std::to_string(m.reconnects) + "\n";
+
+    ngx_http_apikey_metric(out, "apikey_checks_in_flight", "gauge",
+                           "Checks waiting for Redis now.");
+    out += "apikey_checks_in_flight " + std::to_string(m.in_flight) + "\n";
+
+    ngx_http_apikey_metric(out, "apikey_redis_round_trip_seconds", "histogram",
+                           "Time from sending a check to Redis to its reply.");
+    cumulative = 0;
+    for (i = 0; i < ngx_http_apikey_latency_buckets; i++) {
+        cumulative += m.latency[i];
+        out += "apikey_redis_round_trip_seconds_bucket{le=\"";
+        out += i + 1 < ngx_http_apikey_latency_buckets
+               ? ngx_http_apikey_seconds(ngx_http_apikey_latency_bounds_us[i]) : "+Inf";
+        out += "\"} " + std::to_string(cumulative) + "\n";
+    }
+    out += "apikey_redis_round_trip_seconds_sum " + ngx_http_apikey_seconds(m.latency_sum_us)
+           + "\n";
+    out += "apikey_redis_round_trip_seconds_count " + std::to_string(cumulative) + "\n";
+
+    return out;
+}
+
+
+static ngx_int_t
+ngx_http_apikey_metrics_handler(ngx_http_request_t *r)
+{
+    ngx_int_t     rc;
+    std::string   text;
+
+    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (ngx_http_apikey_metrics == NULL) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    try {
+        text = ngx_http_apikey_render(*ngx_http_apikey_metrics);
+    } catch (...) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_apikey_send_body(r, NGX_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                                     text);
+}
+
+
+char *
+ngx_http_apikey_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    clcf->handler = ngx_http_apikey_metrics_handler;
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,46 @@
+// Prometheus counters shared by every worker, in a small shared-memory zone
+// the module creates itself ("apikey_metrics"). They survive reloads.
+#pragma once
+
+#include "ngx_http_apikey_module.hpp"
+
+// Histogram of Redis round-trip times; upper bounds in microseconds.
+inline constexpr ngx_uint_t  ngx_http_apikey_latency_bounds_us[] = {
+    250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000
+};
+inline constexpr ngx_uint_t  ngx_http_apikey_latency_buckets =
+    sizeof(ngx_http_apikey_latency_bounds_us) / sizeof(ngx_http_apikey_latency_bounds_us[0]) + 1;
+
+inline constexpr ngx_uint_t  ngx_http_apikey_outcomes = static_cast<ngx_uint_t>(
+    apikey::Outcome::kInsecure) + 1;
+
+struct ngx_http_apikey_metrics_t {
+    ngx_atomic_t  requests[ngx_http_apikey_outcomes];
+    ngx_atomic_t  round_trips;
+    ngx_atomic_t  redis_errors;
+    ngx_atomic_t  redis_timeouts;
+    ngx_atomic_t  reconnects;
+    ngx_atomic_t  in_flight;
+    ngx_atomic_t  latency[ngx_http_apikey_latency_buckets];
+    ngx_atomic_t  latency_sum_us;
+};
+
+// NULL until init_process (and in processes that serve no requests).
+extern ngx_http_apikey_metrics_t  *ngx_http_apikey_metrics;
+
+#define ngx_http_apikey_count(field, n)                                       \
+    do {                                                                      \
+        if (ngx_http_apikey_metrics) {                                        \
+            (void) ngx_atomic_fetch_add(&ngx_http_apikey_metrics->field, n);  \
+        }                                                                     \
+    } while (0)
+
+ngx_int_t ngx_http_apikey_metrics_zone(ngx_conf_t *cf, ngx_http_apikey_main_conf_t *mcf);
+void ngx_http_apikey_metrics_attach(ngx_http_apikey_main_conf_t *mcf);
+void ngx_http_apikey_count_outcome(apikey::Outcome outcome);
+void ngx_http_apikey_count_round_trip(uint64_t elapsed_us);
+
+// Monotonic microseconds, for round-trip times (ngx_current_msec is too coarse).
+uint64_t ngx_http_apikey_now_us();
+
+char *ngx_http_apikey_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
