@@ -32,8 +32,10 @@ std::string current_user() {
     return std::to_string(getuid());
 }
 
-// Every change is written to the audit stream right after the record.
+// Every change is announced to nginx caches and written to the audit stream,
+// right after the record.
 void record_event(Store& store, const std::string& key_id, const char* action, const Args& args) {
+    store.invalidate(key_id);
     AuditEvent e;
     e.time = now();
     e.key_id = key_id;

@@ -154,6 +154,10 @@ void Store::remove(const std::string& id) {
 
 namespace apikey::cli {
 
+void Store::invalidate(const std::string& id) {
+    command({"PUBLISH", options_.prefix + "invalidate", id});
+}
+
 void Store::audit(const AuditEvent& e) {
     command({"XADD", options_.prefix + "audit", "MAXLEN", "~", std::to_string(kAuditLength), "*",
              "time", std::to_string(e.time), "key", e.key_id, "action", e.action, "user", e.user,

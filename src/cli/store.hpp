@@ -48,6 +48,10 @@ public:
     std::vector<KeyRecord> all();               // every record, sorted by creation
     void remove(const std::string& id);         // record and bucket state
 
+    // Tells every nginx with apikey_cache that this key changed
+    // (PUBLISH <prefix>invalidate <id>): cached entries go at once.
+    void invalidate(const std::string& id);
+
     // Appends to the audit stream, capped at about kAuditLength events.
     void audit(const AuditEvent& event);
     // Newest first; only those of one key when key_id is not empty.

@@ -9,7 +9,7 @@ namespace apikey {
 
 namespace {
 
-constexpr std::size_t kHead = 9;
+constexpr std::size_t kHead = 10;
 constexpr std::size_t kPerBucket = 5;
 constexpr std::size_t kMaxName = 1024;
 constexpr std::size_t kMaxScopes = 8192;
@@ -91,7 +91,8 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
         !as_integer(reply->element[5], out.created) ||
         !as_integer(reply->element[6], out.last_used) ||
         !as_string(reply->element[7], out.hint) ||
-        !as_integer(reply->element[8], out.token_until)) {
+        !as_integer(reply->element[8], out.token_until) ||
+        !as_string(reply->element[9], out.limits)) {
         error = "unexpected record fields";
         return false;
     }
@@ -99,7 +100,8 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
     // The record may have been written by another program: hold it to the same
     // rules the CLI does before any of it reaches a header, log line or variable.
     if (out.name.size() > kMaxName || !printable(out.name) || out.hint.size() > 8 ||
-        !printable(out.hint) || out.created < 0 || out.last_used < 0 || out.token_until < 0 || out.scopes.size() > kMaxScopes ||
+        !printable(out.hint) || out.created < 0 || out.last_used < 0 || out.token_until < 0 ||
+        out.limits.size() > 512 || !printable(out.limits) || out.scopes.size() > kMaxScopes ||
         !valid_scope_list(out.scopes) || out.expires < 0 ||
         (out.verdict == Verdict::kForbidden && !valid_scope(out.missing_scope))) {
         error = "malformed record";

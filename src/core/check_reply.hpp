@@ -34,6 +34,7 @@ struct CheckReply {
     std::int64_t last_used = 0;      // unix seconds, 0 = never
     std::string_view hint;           // last characters of the token presented
     std::int64_t token_until = 0;    // > 0: a previous token, valid until then (grace)
+    std::string_view limits;         // the key's own limits ("600r/m:50 ..."), or empty
     std::array<BucketState, kMaxBuckets> buckets{};
     std::size_t bucket_count = 0;
 };

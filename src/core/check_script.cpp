@@ -13,18 +13,22 @@ const std::string_view kCheckScript = R"lua(-- apikey check v1
 --
 -- KEYS[1]     <prefix>key:{<id>}             the key's record (HASH)
 -- KEYS[1+i]   <prefix>bucket:{<id>}:<name>   state of bucket set i (STRING)
--- ARGV[1]     "check", or "trace" (bucket arithmetic only, for tests)
--- ARGV[2]     digest of the presented token
--- ARGV[3]     scopes the request needs, space separated
--- ARGV[4]     superscopes, space separated
--- ARGV[5]     last-used resolution in seconds (0: do not record last use)
+-- ARGV[1]     "check"; "limit" (buckets only: the module already knows the
+--             record from its cache); "trace" (bucket arithmetic, for tests)
+-- ARGV[2]     check: digest of the presented token; limit: the key's own limits
+-- ARGV[3]     check: scopes the request needs, space separated
+-- ARGV[4]     check: superscopes, space separated
+-- ARGV[5]     check: last-used resolution in seconds (0: do not record last use)
+--             limit: 1 to record this use as the last, 0 not to
 -- ARGV[5+i]   limits of bucket set i: "K" (the key's own limits replace them)
 --             or "F" (fixed), then " interval_us:burst" per bucket
 --
 -- Reply: { verdict, name, scopes, expires, missing_scope, created, last_used, hint,
---          token_until, per bucket: burst, interval_us, remaining, reset_us, retry_us }
+--          token_until, limits, per bucket: burst, interval_us, remaining, reset_us,
+--          retry_us }
 -- token_until: 0, or when the token presented stops working because it is the
--- previous one of a rotation with grace (prev_digest, prev_until)
+-- previous one of a rotation with grace (prev_digest, prev_until); limits: the
+-- key's own. A "limit" reply has an empty head.
 -- verdict: ok | limited | forbidden | invalid | revoked | expired
 
 local UNIT = { s = 1, m = 60, h = 3600, d = 86400 }
@@ -43,6 +47,80 @@ local function take(tat, now, interval, burst)
   return true, nxt, math.floor((now - allow_at) / interval), nxt - now, 0
 end
 
+-- Takes a token from every bucket of every set, or from none: appends each
+-- bucket's state to reply and returns false when some bucket refused.
+local function take_all(now, own, reply)
+  local writes = {}
+  local denied = false
+
+  for i = 2, #KEYS do
+    local spec = ARGV[4 + i]
+    local limits = {}
+    if string.sub(spec, 1, 1) == "K" and own ~= "" then
+      for n, u, b in string.gmatch(own, "(%d+)r/(%a):(%d+)") do
+        local period, count, burst = UNIT[u], tonumber(n), tonumber(b)
+        if not period or count < 1 or burst < 1 or #limits >= MAX_OWN_LIMITS then
+          return nil, "apikey: record " .. KEYS[1] .. " has malformed limits"
+        end
+        local interval = math.floor(period * 1000000 / count)
+        if interval < 1 then
+          return nil, "apikey: record " .. KEYS[1] .. " has malformed limits"
+        end
+        limits[#limits + 1] = { interval, burst }
+      end
+    else
+      for iv, b in string.gmatch(spec, "(%d+):(%d+)") do
+        limits[#limits + 1] = { tonumber(iv), tonumber(b) }
+      end
+    end
+
+    -- state: "interval:burst:tat" items; other locations' buckets in the same
+    -- set are kept until they are full again
+    local state, order = {}, {}
+    local stored = redis.call("GET", KEYS[i])
+    if stored then
+      for iv, b, t in string.gmatch(stored, "(%d+):(%d+):(%d+)") do
+        local id = iv .. ":" .. b
+        if not state[id] then order[#order + 1] = id end
+        state[id] = tonumber(t)
+      end
+    end
+
+    for _, l in ipairs(limits) do
+      local id = string.format("%d:%d", l[1], l[2])
+      local ok, tat, remaining, reset, retry = take(state[id] or 0, now, l[1], l[2])
+      if not ok then denied = true end
+      if not state[id] then order[#order + 1] = id end
+      state[id] = tat
+      reply[#reply + 1] = l[2]
+      reply[#reply + 1] = l[1]
+      reply[#reply + 1] = remaining
+      reply[#reply + 1] = reset
+      reply[#reply + 1] = retry
+    end
+
+    local items, ttl = {}, 0
+    for _, id in ipairs(order) do
+      local tat = state[id]
+      if tat > now then
+        items[#items + 1] = id .. ":" .. string.format("%d", tat)
+        if tat - now > ttl then ttl = tat - now end
+      end
+    end
+    writes[#writes + 1] = { KEYS[i], table.concat(items, " "), ttl }
+  end
+
+  if denied then
+    return false
+  end
+  for _, w in ipairs(writes) do
+    if w[3] > 0 then
+      redis.call("SET", w[1], w[2], "PX", math.ceil(w[3] / 1000))
+    end
+  end
+  return true
+end
+
 if ARGV[1] == "trace" then
   local interval, burst, tat, out = tonumber(ARGV[2]), tonumber(ARGV[3]), 0, {}
   for i = 4, #ARGV do
@@ -55,6 +133,21 @@ if ARGV[1] == "trace" then
     out[#out + 1] = tat
   end
   return out
+end
+
+if ARGV[1] == "limit" then
+  local time = redis.call("TIME")
+  local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  local reply = { "", "", "", 0, "", 0, 0, "", 0, "" }
+  local passed, err = take_all(now, ARGV[2], reply)
+  if passed == nil then
+    return redis.error_reply(err)
+  end
+  if ARGV[5] == "1" then
+    redis.call("HSET", KEYS[1], "last_used", tonumber(time[1]))
+  end
+  reply[1] = passed and "ok" or "limited"
+  return reply
 end
 
 local rec = redis.call("HMGET", KEYS[1], "digest", "status", "expires", "scopes", "limits",
@@ -84,7 +177,7 @@ local created = tonumber(rec[8] or "0")
 if not expires or not last_used or not created then
   return redis.error_reply("apikey: record " .. KEYS[1] .. " has a malformed time field")
 end
-local head = { "", name, scopes, expires, "", created, last_used, hint, token_until }
+local head = { "", name, scopes, expires, "", created, last_used, hint, token_until, own }
 if status == "revoked" then
   head[1] = "revoked"
   return head
@@ -121,77 +214,11 @@ if not super then
 end
 
 local reply = head
-reply[1] = "ok"
-local writes = {}
-local denied = false
-
-for i = 2, #KEYS do
-  local spec = ARGV[4 + i]
-  local limits = {}
-  if string.sub(spec, 1, 1) == "K" and own ~= "" then
-    for n, u, b in string.gmatch(own, "(%d+)r/(%a):(%d+)") do
-      local period, count, burst = UNIT[u], tonumber(n), tonumber(b)
-      if not period or count < 1 or burst < 1 or #limits >= MAX_OWN_LIMITS then
-        return redis.error_reply("apikey: record " .. KEYS[1] .. " has malformed limits")
-      end
-      local interval = math.floor(period * 1000000 / count)
-      if interval < 1 then
-        return redis.error_reply("apikey: record " .. KEYS[1] .. " has malformed limits")
-      end
-      limits[#limits + 1] = { interval, burst }
-    end
-  else
-    for iv, b in string.gmatch(spec, "(%d+):(%d+)") do
-      limits[#limits + 1] = { tonumber(iv), tonumber(b) }
-    end
-  end
-
-  -- state: "interval:burst:tat" items; other locations' buckets in the same
-  -- set are kept until they are full again
-  local state, order = {}, {}
-  local stored = redis.call("GET", KEYS[i])
-  if stored then
-    for iv, b, t in string.gmatch(stored, "(%d+):(%d+):(%d+)") do
-      local id = iv .. ":" .. b
-      if not state[id] then order[#order + 1] = id end
-      state[id] = tonumber(t)
-    end
-  end
-
-  for _, l in ipairs(limits) do
-    local id = string.format("%d:%d", l[1], l[2])
-    local ok, tat, remaining, reset, retry = take(state[id] or 0, now, l[1], l[2])
-    if not ok then denied = true end
-    if not state[id] then order[#order + 1] = id end
-    state[id] = tat
-    reply[#reply + 1] = l[2]
-    reply[#reply + 1] = l[1]
-    reply[#reply + 1] = remaining
-    reply[#reply + 1] = reset
-    reply[#reply + 1] = retry
-  end
-
-  local items, ttl = {}, 0
-  for _, id in ipairs(order) do
-    local tat = state[id]
-    if tat > now then
-      items[#items + 1] = id .. ":" .. string.format("%d", tat)
-      if tat - now > ttl then ttl = tat - now end
-    end
-  end
-  writes[#writes + 1] = { KEYS[i], table.concat(items, " "), ttl }
+local passed, err = take_all(now, own, reply)
+if passed == nil then
+  return redis.error_reply(err)
 end
-
-if denied then
-  reply[1] = "limited"
-  return reply
-end
-
-for _, w in ipairs(writes) do
-  if w[3] > 0 then
-    redis.call("SET", w[1], w[2], "PX", math.ceil(w[3] / 1000))
-  end
-end
+reply[1] = passed and "ok" or "limited"
 return reply
 )lua";
 

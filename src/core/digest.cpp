@@ -41,6 +41,15 @@ bool token_digest(std::string_view token, std::string_view secret, DigestHex& ou
     return true;
 }
 
+void digest_bytes(const DigestHex& hex, unsigned char out[32]) noexcept {
+    auto nibble = [](char c) {
+        return static_cast<unsigned char>(c <= '9' ? c - '0' : c - 'a' + 10);
+    };
+    for (std::size_t i = 0; i < 32; i++) {
+        out[i] = static_cast<unsigned char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+    }
+}
+
 bool imported_key_id(std::string_view token, std::string_view secret,
                      std::array<char, kImportedIdLength>& out) noexcept {
     static constexpr std::string_view kDomain = "apikey-import-id\n";

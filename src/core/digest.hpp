@@ -18,6 +18,9 @@ using DigestHex = std::array<char, kDigestHexLength>;
 // Lower-case hex. Returns false only if OpenSSL fails.
 bool token_digest(std::string_view token, std::string_view secret, DigestHex& out) noexcept;
 
+// The 32 bytes a hex digest stands for (the cache's key).
+void digest_bytes(const DigestHex& hex, unsigned char out[32]) noexcept;
+
 // Where an imported key lives. A legacy token carries no id, so the id is
 // derived from the token: the first 8 bytes of the (peppered) digest of
 // "apikey-import-id\n" + token, in 12 base36 characters. The domain prefix keeps

@@ -4,7 +4,9 @@
 
 #include <new>
 
+#include "cache.hpp"
 #include "check_script.hpp"
+#include "local_limits.hpp"
 #include "digest.hpp"
 #include "keyspace.hpp"
 #include "metrics.hpp"
@@ -123,19 +125,19 @@ ngx_http_apikey_required_scopes(ngx_http_request_t *r, ngx_http_apikey_loc_conf_
 }
 
 
-// Sends the check. Returns NGX_AGAIN while waiting, NGX_ERROR when Redis is
-// not usable now (the caller answers 503), or NGX_HTTP_INTERNAL_SERVER_ERROR.
+// Sends the script: "check" (record and buckets) or, after a cache hit,
+// "limit" (buckets only). Returns NGX_AGAIN while waiting, NGX_ERROR when
+// Redis is not usable now (the caller answers 503), or
+// NGX_HTTP_INTERNAL_SERVER_ERROR.
 ngx_int_t
 ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
-    ngx_http_apikey_loc_conf_t *lcf, ngx_str_t *token, ngx_str_t *id)
+    ngx_http_apikey_loc_conf_t *lcf, bool limit_only, bool record_use)
 {
     int                            argc, i;
     char                           numkeys[NGX_INT_T_LEN];
     char                           last_used[NGX_TIME_T_LEN];
-    ngx_str_t                      required;
     ngx_uint_t                     nsets, k;
     RedisPending                  *pending;
-    apikey::DigestHex              digest;
     apikey::RedisClient           *redis;
     ngx_http_apikey_main_conf_t   *mcf;
     ngx_http_apikey_bucket_set_t  *sets;
@@ -143,31 +145,19 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     mcf = static_cast<ngx_http_apikey_main_conf_t *>(
         ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
 
-    if (ngx_http_apikey_required_scopes(r, lcf, &required) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     redis = ngx_http_apikey_redis();
     if (redis == NULL) {
         return NGX_ERROR;
     }
 
-    if (!apikey::token_digest(
-            std::string_view(reinterpret_cast<const char *>(token->data), token->len),
-            std::string_view(reinterpret_cast<const char *>(mcf->hash_secret.data),
-                             mcf->hash_secret.len),
-            digest))
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     std::string_view prefix(reinterpret_cast<const char *>(mcf->prefix.data), mcf->prefix.len);
-    std::string_view key_id(reinterpret_cast<const char *>(id->data), id->len);
+    std::string_view key_id(reinterpret_cast<const char *>(ctx->id.data), ctx->id.len);
 
-    nsets = lcf->bucket_sets ? lcf->bucket_sets->nelts : 0;
+    // store=local buckets are taken in nginx, not sent
+    nsets = (lcf->bucket_sets && !lcf->local_limits) ? lcf->bucket_sets->nelts : 0;
     sets = nsets ? static_cast<ngx_http_apikey_bucket_set_t *>(lcf->bucket_sets->elts) : NULL;
 
-    // EVALSHA sha numkeys record bucket... "check" digest required super last_used spec...
+    // EVALSHA sha numkeys record bucket... mode arg2 arg3 arg4 arg5 spec...
     argc = static_cast<int>(3 + 1 + nsets + 5 + nsets);
 
     ctx->argv = static_cast<const char **>(ngx_palloc(r->pool, argc * sizeof(char *)));
@@ -176,8 +166,9 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    // arguments either point at configuration (lives longer than the request)
-    // or are copied into the request pool: a NOSCRIPT retry sends them again
+    // arguments either point at configuration or request data (both live
+    // longer than the wait) or are copied into the request pool: a NOSCRIPT
+    // retry sends them again
     i = 0;
     auto push = [&](const void *data, size_t len) {
         ctx->argv[i] = len ? static_cast<const char *>(data) : "";
@@ -206,13 +197,22 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         ok = push_copy(apikey::bucket_key(prefix, key_id, bucket));
     }
 
-    push("check", 5);
-    ok = ok && push_copy(std::string_view(digest.data(), digest.size()));
-    push(required.data, required.len);
-    push(lcf->superscopes.data, lcf->superscopes.len);
+    if (limit_only) {
+        push("limit", 5);
+        push(ctx->own_limits.data, ctx->own_limits.len);
+        push("", 0);
+        push("", 0);
+        push(record_use ? "1" : "0", 1);
 
-    end = ngx_sprintf(reinterpret_cast<u_char *>(last_used), "%T", lcf->last_used_interval);
-    ok = ok && push_copy(std::string_view(last_used, end - reinterpret_cast<u_char *>(last_used)));
+    } else {
+        push("check", 5);
+        push(ctx->digest.data, ctx->digest.len);
+        push(ctx->required.data, ctx->required.len);
+        push(lcf->superscopes.data, lcf->superscopes.len);
+        end = ngx_sprintf(reinterpret_cast<u_char *>(last_used), "%T", lcf->last_used_interval);
+        ok = ok && push_copy(std::string_view(last_used,
+                                              end - reinterpret_cast<u_char *>(last_used)));
+    }
 
     for (k = 0; k < nsets; k++) {
         push(sets[k].spec.data, sets[k].spec.len);
@@ -223,6 +223,7 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     }
 
     ctx->argc = i;
+    ctx->limit_only = limit_only;
 
     pending = new (std::nothrow) RedisPending{ctx, false, ngx_http_apikey_now_us()};
     if (pending == NULL) {
@@ -361,18 +362,147 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
 }
 
 
+void
+ngx_http_apikey_set_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    const apikey::BucketState *buckets, size_t count)
+{
+    apikey::RateHeaders h = apikey::rate_headers(buckets, count);
+
+    if (!h.present) {
+        return;
+    }
+
+    ctx->rate_policy = ngx_http_apikey_pool_copy(r->pool, h.policy);
+    if (ctx->rate_policy.data == NULL) {
+        return;   // out of memory: no headers rather than wrong ones
+    }
+
+    ctx->has_rate = 1;
+    ctx->rate_limit = h.limit;
+    ctx->rate_remaining = h.remaining;
+    ctx->rate_reset = h.reset;
+    ctx->retry_after = h.retry_after;
+}
+
+
+// store=local: the buckets are in nginx; called once the record passed.
+ngx_int_t
+ngx_http_apikey_take_local(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf)
+{
+    size_t                        count = 0;
+    apikey::BucketState           buckets[apikey::kMaxBuckets];
+    ngx_http_apikey_main_conf_t  *mcf;
+
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
+
+    bool passed = ngx_http_apikey_local_take(
+        mcf->local, std::string_view(reinterpret_cast<const char *>(ctx->id.data), ctx->id.len),
+        lcf, std::string_view(reinterpret_cast<const char *>(ctx->own_limits.data),
+                              ctx->own_limits.len),
+        buckets, &count);
+
+    ctx->outcome = passed ? Outcome::kOk : Outcome::kLimited;
+    ngx_http_apikey_set_rate(r, ctx, buckets, count);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_apikey_ignore_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    apikey::RedisClient  *redis = ngx_http_apikey_redis();
+
+    if (redis) {
+        redis->note_reply();
+    }
+}
+
+
+// After a cache hit that needs no script: write the key's last use, at most
+// once per apikey_last_used_interval (the cache entry decides), without waiting.
+void
+ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
+{
+    char                          now[NGX_TIME_T_LEN];
+    apikey::RedisClient          *redis = ngx_http_apikey_redis();
+    ngx_http_apikey_main_conf_t  *mcf;
+
+    if (redis == NULL) {
+        return;
+    }
+
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
+
+    std::string key = apikey::record_key(
+        std::string_view(reinterpret_cast<const char *>(mcf->prefix.data), mcf->prefix.len),
+        std::string_view(reinterpret_cast<const char *>(ctx->id.data), ctx->id.len));
+    u_char *end = ngx_sprintf(reinterpret_cast<u_char *>(now), "%T", ngx_time());
+
+    // HSET would re-create a deleted record: only touch one that exists
+    const char *argv[] = {"EVAL",
+                          "if redis.call('EXISTS', KEYS[1]) == 1 then "
+                          "redis.call('HSET', KEYS[1], 'last_used', ARGV[1]) end",
+                          "1", key.c_str(), now};
+    size_t lens[] = {4, ngx_strlen(argv[1]), 1, key.size(),
+                     static_cast<size_t>(end - reinterpret_cast<u_char *>(now))};
+
+    redis->send(5, argv, lens, ngx_http_apikey_ignore_reply, NULL);
+}
+
+
 static ngx_int_t
 ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     const apikey::CheckReply &reply)
 {
+    ngx_http_apikey_loc_conf_t   *lcf = ctx->checked_for;
+    ngx_http_apikey_main_conf_t  *mcf;
+
+    if (ctx->limit_only) {
+        // after a cache hit the record is known: only the buckets are news
+        if (reply.verdict != apikey::Verdict::kOk && reply.verdict != apikey::Verdict::kLimited) {
+            return NGX_ERROR;
+        }
+        ctx->outcome = reply.verdict == apikey::Verdict::kOk ? Outcome::kOk : Outcome::kLimited;
+        ngx_http_apikey_set_rate(r, ctx, reply.buckets.data(), reply.bucket_count);
+        return NGX_OK;
+    }
+
     switch (reply.verdict) {
     case apikey::Verdict::kOk:        ctx->outcome = Outcome::kOk; break;
     case apikey::Verdict::kLimited:   ctx->outcome = Outcome::kLimited; break;
     case apikey::Verdict::kForbidden: ctx->outcome = Outcome::kForbidden; break;
     case apikey::Verdict::kRevoked:   ctx->outcome = Outcome::kRevoked; break;
     case apikey::Verdict::kExpired:   ctx->outcome = Outcome::kExpired; break;
-    case apikey::Verdict::kInvalid:
-        ctx->outcome = Outcome::kInvalid;
+    case apikey::Verdict::kInvalid:   ctx->outcome = Outcome::kInvalid; break;
+    }
+
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
+
+    if (ctx->cache_store && mcf->cache) {
+        apikey::CachedRecord cached;
+        cached.id = std::string_view(reinterpret_cast<const char *>(ctx->id.data), ctx->id.len);
+        if (reply.verdict != apikey::Verdict::kInvalid) {
+            cached.state = reply.verdict == apikey::Verdict::kRevoked
+                           ? apikey::CachedRecord::State::kRevoked
+                           : apikey::CachedRecord::State::kActive;
+            cached.name = reply.name;
+            cached.scopes = reply.scopes;
+            cached.hint = reply.hint;
+            cached.limits = reply.limits;
+            cached.expires = reply.expires;
+            cached.created = reply.created;
+            cached.last_used = reply.last_used;
+            cached.token_until = reply.token_until;
+        }
+        ngx_http_apikey_cache_store(mcf->cache, ctx->digest_bin, cached);
+    }
+
+    if (reply.verdict == apikey::Verdict::kInvalid) {
         ngx_str_null(&ctx->id);   // the secret did not match: the claimed id is not proven
         return NGX_OK;
     }
@@ -381,6 +511,7 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ctx->scopes = ngx_http_apikey_pool_copy(r->pool, reply.scopes);
     ctx->missing_scope = ngx_http_apikey_pool_copy(r->pool, reply.missing_scope);
     ctx->hint = ngx_http_apikey_pool_copy(r->pool, reply.hint);
+    ctx->own_limits = ngx_http_apikey_pool_copy(r->pool, reply.limits);
     ctx->expires = reply.expires;
     ctx->created = reply.created;
     ctx->last_used = reply.last_used;
@@ -389,22 +520,18 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     if ((reply.name.size() && ctx->name.data == NULL)
         || (reply.scopes.size() && ctx->scopes.data == NULL)
         || (reply.missing_scope.size() && ctx->missing_scope.data == NULL)
-        || (reply.hint.size() && ctx->hint.data == NULL))
+        || (reply.hint.size() && ctx->hint.data == NULL)
+        || (reply.limits.size() && ctx->own_limits.data == NULL))
     {
         return NGX_ERROR;
     }
 
-    apikey::RateHeaders h = apikey::rate_headers(reply.buckets.data(), reply.bucket_count);
-    if (h.present) {
-        ctx->has_rate = 1;
-        ctx->rate_limit = h.limit;
-        ctx->rate_remaining = h.remaining;
-        ctx->rate_reset = h.reset;
-        ctx->retry_after = h.retry_after;
-        ctx->rate_policy = ngx_http_apikey_pool_copy(r->pool, h.policy);
-        if (ctx->rate_policy.data == NULL) {
-            return NGX_ERROR;
-        }
+    ngx_http_apikey_set_rate(r, ctx, reply.buckets.data(), reply.bucket_count);
+
+    if (ctx->outcome == Outcome::kOk && lcf->local_limits && lcf->bucket_sets
+        && lcf->bucket_sets->nelts)
+    {
+        return ngx_http_apikey_take_local(r, ctx, lcf);
     }
 
     return NGX_OK;

@@ -4,7 +4,9 @@
 
 #include <string>
 
+#include "cache.hpp"
 #include "check_script.hpp"
+#include "local_limits.hpp"
 #include "metrics.hpp"
 #include "digest.hpp"
 #include "keyspace.hpp"
@@ -150,6 +152,20 @@ ngx_command_t  ngx_http_apikey_commands[] = {
       0,
       NULL },
 
+    { ngx_string("apikey_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_apikey_cache_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apikey_local_limits"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_apikey_local_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("apikey_hash_secret"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_apikey_guarded<ngx_http_apikey_hash_secret_directive>,
@@ -258,6 +274,7 @@ ngx_http_apikey_build_bucket_sets(ngx_conf_t *cf, ngx_http_apikey_loc_conf_t *co
         default_line.count = 100;
         default_line.unit = 'm';
         default_line.burst = 10;
+        default_line.local = 0;
         ngx_str_set(&default_line.bucket, "default");
         *static_cast<ngx_http_apikey_limit_line_t *>(ngx_array_push(&default_lines)) =
             default_line;
@@ -304,6 +321,8 @@ ngx_http_apikey_build_bucket_sets(ngx_conf_t *cf, ngx_http_apikey_loc_conf_t *co
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
             set->name = lines[i].bucket;
+            set->buckets = NULL;
+            set->overridable = is_default;
             spec.push_back(is_default ? apikey::kBucketSetOverridable
                                       : apikey::kBucketSetFixed);
         } else {
@@ -314,6 +333,26 @@ ngx_http_apikey_build_bucket_sets(ngx_conf_t *cf, ngx_http_apikey_loc_conf_t *co
         limit.count = lines[i].count;
         limit.unit = static_cast<char>(lines[i].unit);
         limit.burst = lines[i].burst;
+
+        if (i > 0 && lines[i].local != lines[0].local) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the \"apikey_limit\" lines of a location must all use the "
+                               "same store");
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        conf->local_limits = lines[i].local;
+
+        if (set->buckets == NULL) {
+            set->buckets = ngx_array_create(cf->pool, 2, sizeof(apikey::BucketParams));
+            if (set->buckets == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+        }
+        auto *params = static_cast<apikey::BucketParams *>(ngx_array_push(set->buckets));
+        if (params == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        *params = apikey::BucketParams{limit.interval_us(), limit.burst};
 
         spec += " " + std::to_string(limit.interval_us()) + ":" + std::to_string(limit.burst);
 
@@ -390,9 +429,17 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_apikey_module));
+
+    if (conf->local_limits && mcf->local == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"apikey_limit ... store=local\" needs \"apikey_local_limits "
+                           "zone=NAME:SIZE\" in the http block");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
     if (conf->enable == 1) {
-        mcf = static_cast<ngx_http_apikey_main_conf_t *>(
-            ngx_http_conf_get_module_main_conf(cf, ngx_http_apikey_module));
 
         if (mcf->redis.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -706,6 +753,7 @@ ngx_http_apikey_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     apikey::Limit limit = *rate;
     ngx_str_t bucket = ngx_string("default");
+    ngx_flag_t local = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -717,6 +765,19 @@ ngx_http_apikey_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
             limit.burst = burst;
+            continue;
+        }
+
+        if (ngx_http_apikey_starts_with(value[i], "store=", 6)) {
+            if (ngx_strcmp(value[i].data + 6, "local") == 0) {
+                local = 1;
+            } else if (ngx_strcmp(value[i].data + 6, "redis") == 0) {
+                local = 0;
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid store \"%V\" (expected redis or local)", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
             continue;
         }
 
@@ -764,6 +825,7 @@ ngx_http_apikey_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     line->unit = static_cast<u_char>(limit.unit);
     line->burst = limit.burst;
     line->bucket = bucket;
+    line->local = local;
 
     return NGX_CONF_OK;
 }

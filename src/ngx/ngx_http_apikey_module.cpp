@@ -11,6 +11,7 @@
 
 #include <new>
 
+#include "cache.hpp"
 #include "digest.hpp"
 #include "metrics.hpp"
 #include "redis_client.hpp"
@@ -59,6 +60,26 @@ ngx_module_t  ngx_http_apikey_module = {
 // The worker's Redis connection, made in init_process and released in
 // exit_process: one per worker, shared by all its requests.
 static apikey::RedisClient  *ngx_http_apikey_redis_client;
+
+// apikey_cache: the worker's subscription to <prefix>invalidate, and the cache
+// its messages act on.
+static apikey::RedisClient      *ngx_http_apikey_subscriber;
+static ngx_http_apikey_cache_t  *ngx_http_apikey_worker_cache;
+
+
+static void
+ngx_http_apikey_on_subscribed()
+{
+    // changes may have gone unseen while there was no subscription
+    ngx_http_apikey_cache_flush(ngx_http_apikey_worker_cache);
+}
+
+
+static void
+ngx_http_apikey_on_invalidation(std::string_view id)
+{
+    ngx_http_apikey_cache_invalidate(ngx_http_apikey_worker_cache, id);
+}
 
 static time_t  ngx_http_apikey_last_logged[NGX_HTTP_APIKEY_LOG_KINDS];
 
@@ -254,13 +275,119 @@ ngx_http_apikey_over_tls(ngx_http_request_t *r)
 }
 
 
+// What every path needs once: the token's digest (the script's argument and
+// the cache's key) and the scopes this location requires.
+static ngx_int_t
+ngx_http_apikey_prepare(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf, ngx_str_t *key)
+{
+    apikey::DigestHex             hex;
+    ngx_http_apikey_main_conf_t  *mcf;
+
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
+
+    if (!apikey::token_digest(
+            std::string_view(reinterpret_cast<const char *>(key->data), key->len),
+            std::string_view(reinterpret_cast<const char *>(mcf->hash_secret.data),
+                             mcf->hash_secret.len),
+            hex))
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->digest.data = static_cast<u_char *>(ngx_pnalloc(r->pool, hex.size()));
+    if (ctx->digest.data == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_memcpy(ctx->digest.data, hex.data(), hex.size());
+    ctx->digest.len = hex.size();
+
+    apikey::digest_bytes(hex, ctx->digest_bin);
+
+    return ngx_http_apikey_required_scopes(r, lcf, &ctx->required);
+}
+
+
+// A cache hit: the decision the script would make, made here; Redis is asked
+// only for the rate limit, and only when the buckets live there.
+static ngx_int_t
+ngx_http_apikey_from_cache(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf, const apikey::CachedRecord &cached, bool record_use)
+{
+    ngx_int_t         rc;
+    std::string_view  missing;
+
+    auto str = [](std::string_view s) {
+        ngx_str_t v = { s.size(), reinterpret_cast<u_char *>(const_cast<char *>(s.data())) };
+        return v;
+    };
+
+    apikey::Verdict verdict = apikey::decide_cached(
+        cached, ngx_time(),
+        std::string_view(reinterpret_cast<const char *>(ctx->required.data), ctx->required.len),
+        std::string_view(reinterpret_cast<const char *>(lcf->superscopes.data),
+                         lcf->superscopes.len),
+        missing);
+
+    if (verdict == apikey::Verdict::kInvalid) {
+        ngx_str_null(&ctx->id);
+        ctx->outcome = Outcome::kInvalid;
+        return ngx_http_apikey_decide(r, ctx, lcf);
+    }
+
+    ctx->name = str(cached.name);
+    ctx->scopes = str(cached.scopes);
+    ctx->hint = str(cached.hint);
+    ctx->own_limits = str(cached.limits);
+    ctx->missing_scope = str(missing);
+    ctx->expires = cached.expires;
+    ctx->created = cached.created;
+    ctx->last_used = cached.last_used;
+    ctx->token_until = cached.token_until;
+
+    switch (verdict) {
+    case apikey::Verdict::kRevoked:   ctx->outcome = Outcome::kRevoked; break;
+    case apikey::Verdict::kExpired:   ctx->outcome = Outcome::kExpired; break;
+    case apikey::Verdict::kForbidden: ctx->outcome = Outcome::kForbidden; break;
+    default:                          ctx->outcome = Outcome::kOk; break;
+    }
+
+    bool limited = lcf->bucket_sets && lcf->bucket_sets->nelts;
+
+    if (ctx->outcome != Outcome::kOk || !limited || lcf->local_limits) {
+        if (ctx->outcome == Outcome::kOk && limited) {
+            ngx_http_apikey_take_local(r, ctx, lcf);
+        }
+        if (record_use) {
+            ngx_http_apikey_record_use(r, ctx);
+        }
+        return ngx_http_apikey_decide(r, ctx, lcf);
+    }
+
+    // the buckets are in Redis: one cheaper round trip ("limit" mode)
+    rc = ngx_http_apikey_send_check(r, ctx, lcf, true, record_use);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_CONNECT, NGX_LOG_ERR,
+                                    r->connection->log, 0,
+                                    "apikey: redis is not connected, refusing the request");
+        ctx->outcome = Outcome::kError;
+        return ngx_http_apikey_decide(r, ctx, lcf);
+    }
+
+    return rc;
+}
+
+
 static ngx_int_t
 ngx_http_apikey_start(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ngx_http_apikey_loc_conf_t *lcf)
 {
-    ngx_int_t          rc;
-    ngx_str_t          key, id;
-    apikey::Outcome    found;
+    ngx_int_t                     rc;
+    ngx_str_t                     key, id;
+    apikey::Outcome               found;
+    ngx_http_apikey_main_conf_t  *mcf;
 
     ctx->checked_for = lcf;
 
@@ -307,8 +434,30 @@ ngx_http_apikey_start(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     ctx->id = id;
 
-    // 3. Redis: record, status, expiry, scopes and buckets in one round trip
-    rc = ngx_http_apikey_send_check(r, ctx, lcf, &key, &id);
+    if (ngx_http_apikey_prepare(r, ctx, lcf, &key) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    // 3. the cache, where one is configured and this worker's subscription
+    //    to invalidations stands
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
+
+    if (mcf->cache && ngx_http_apikey_subscriber && ngx_http_apikey_subscriber->subscribed()) {
+        apikey::CachedRecord  cached;
+        bool                  record_use;
+
+        if (ngx_http_apikey_cache_lookup(mcf->cache, ctx->digest_bin, r, &cached,
+                                         lcf->last_used_interval, &record_use) == NGX_OK)
+        {
+            return ngx_http_apikey_from_cache(r, ctx, lcf, cached, record_use);
+        }
+
+        ctx->cache_store = 1;
+    }
+
+    // 4. Redis: record, status, expiry, scopes and buckets in one round trip
+    rc = ngx_http_apikey_send_check(r, ctx, lcf, false, false);
 
     if (rc == NGX_AGAIN) {
         return NGX_AGAIN;
@@ -439,6 +588,18 @@ ngx_http_apikey_init_process(ngx_cycle_t *cycle)
     // connect now, so the first request does not pay for it
     ngx_http_apikey_redis_client->start();
 
+    if (mcf->cache) {
+        ngx_http_apikey_worker_cache = mcf->cache;
+        ngx_http_apikey_subscriber = new (std::nothrow) apikey::RedisClient(
+            mcf, cycle->log, apikey::RedisClient::Role::kSubscriber);
+        if (ngx_http_apikey_subscriber == NULL) {
+            return NGX_ERROR;
+        }
+        ngx_http_apikey_subscriber->on_subscribed = ngx_http_apikey_on_subscribed;
+        ngx_http_apikey_subscriber->on_invalidation = ngx_http_apikey_on_invalidation;
+        ngx_http_apikey_subscriber->start();
+    }
+
     return NGX_OK;
 }
 
@@ -447,8 +608,11 @@ static void
 ngx_http_apikey_exit_process(ngx_cycle_t *cycle)
 {
     apikey::RedisClient  *client = ngx_http_apikey_redis_client;
+    apikey::RedisClient  *subscriber = ngx_http_apikey_subscriber;
 
     // reply callbacks run while the client is destroyed: they must find none
     ngx_http_apikey_redis_client = NULL;
+    ngx_http_apikey_subscriber = NULL;
     delete client;
+    delete subscriber;
 }

@@ -14,6 +14,7 @@ extern "C" {
 #include <string_view>
 #include <type_traits>
 
+#include "bucket.hpp"
 #include "check_reply.hpp"
 #include "outcome.hpp"
 
@@ -38,12 +39,15 @@ struct ngx_http_apikey_limit_line_t {
     u_char      unit;
     ngx_int_t   burst;
     ngx_str_t   bucket;  // bucket set name, "default" unless bucket= is given
+    ngx_flag_t  local;   // store=local
 };
 
 // A bucket set as sent to Redis: one Redis key per set and request.
 struct ngx_http_apikey_bucket_set_t {
-    ngx_str_t   name;
-    ngx_str_t   spec;     // the script argument: "K 600000:10 8640000:10000"
+    ngx_str_t     name;
+    ngx_str_t     spec;       // the script argument: "K 600000:10 8640000:10000"
+    ngx_array_t  *buckets;    // of apikey::BucketParams, for store=local
+    unsigned      overridable:1;   // the key's own limits replace these
 };
 
 struct ngx_http_apikey_main_conf_t {
@@ -59,6 +63,8 @@ struct ngx_http_apikey_main_conf_t {
     ngx_str_t    hash_secret;     // apikey_hash_secret: HMAC key, or empty for SHA-256
     ngx_flag_t   used;            // some location has "apikey on"
     ngx_shm_zone_t  *metrics;     // counters shared by all workers
+    struct ngx_http_apikey_cache_t  *cache;   // apikey_cache, or NULL
+    struct ngx_http_apikey_local_t  *local;   // apikey_local_limits, or NULL
 };
 
 struct ngx_http_apikey_loc_conf_t {
@@ -77,6 +83,7 @@ struct ngx_http_apikey_loc_conf_t {
     time_t        last_used_interval;
     ngx_array_t  *limit_lines;    // of ngx_http_apikey_limit_line_t; empty = off
     ngx_array_t  *bucket_sets;    // of ngx_http_apikey_bucket_set_t, built at merge
+    ngx_flag_t    local_limits;   // the lines say store=local: buckets in nginx
 };
 
 enum ngx_http_apikey_fail_mode_e {
@@ -109,6 +116,10 @@ struct ngx_http_apikey_ctx_t {
     ngx_str_t                     scopes;
     ngx_str_t                     missing_scope;
     ngx_str_t                     hint;          // last characters of the token used
+    ngx_str_t                     own_limits;    // the key's own ("600r/m:50 ...")
+    ngx_str_t                     digest;        // hex, the script's argument
+    u_char                        digest_bin[32];    // the cache's key
+    ngx_str_t                     required;      // scopes this location needs
     int64_t                       expires;
     int64_t                       created;
     int64_t                       last_used;
@@ -127,6 +138,8 @@ struct ngx_http_apikey_ctx_t {
     unsigned                      stripped:1;
     unsigned                      counted:1;     // in apikey_requests_total
     unsigned                      in_flight:1;   // in apikey_checks_in_flight
+    unsigned                      limit_only:1;  // the script ran in "limit" mode
+    unsigned                      cache_store:1; // remember the reply (apikey_cache)
 };
 
 static_assert(std::is_trivially_destructible<ngx_http_apikey_ctx_t>::value,
@@ -153,7 +166,12 @@ ngx_int_t ngx_http_apikey_required_scopes(ngx_http_request_t *r,
     ngx_http_apikey_loc_conf_t *lcf, ngx_str_t *out);
 ngx_int_t ngx_http_apikey_send_check(ngx_http_request_t *r,
     ngx_http_apikey_ctx_t *ctx, ngx_http_apikey_loc_conf_t *lcf,
-    ngx_str_t *token, ngx_str_t *id);
+    bool limit_only, bool record_use);
+void ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx);
+ngx_int_t ngx_http_apikey_take_local(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf);
+void ngx_http_apikey_set_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    const apikey::BucketState *buckets, size_t count);
 void ngx_http_apikey_cancel_check(ngx_http_apikey_ctx_t *ctx);
 
 // responses.cpp

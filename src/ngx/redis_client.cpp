@@ -1,6 +1,7 @@
 #include "redis_client.hpp"
 
 #include <new>
+#include <string>
 
 #include "check_script.hpp"
 #include "metrics.hpp"
@@ -15,6 +16,7 @@ namespace {
 // retried with growing pauses too, never in a tight loop
 constexpr ngx_msec_t kFirstBackoff = 50;
 constexpr ngx_msec_t kMaxBackoff = 500;
+constexpr ngx_msec_t kSubscribeDeadline = 1000;
 
 RedisClient *client_of(const redisAsyncContext *ac) {
     return static_cast<RedisClient *>(ac->data);
@@ -23,8 +25,8 @@ RedisClient *client_of(const redisAsyncContext *ac) {
 }  // namespace
 
 
-RedisClient::RedisClient(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log) noexcept
-    : conf_(conf), log_(log)
+RedisClient::RedisClient(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log, Role role) noexcept
+    : conf_(conf), role_(role), log_(log)
 {
     ngx_memzero(&reconnect_ev_, sizeof(ngx_event_t));
     reconnect_ev_.handler = on_reconnect_timer;
@@ -135,6 +137,17 @@ RedisClient::queue_setup() noexcept
         send(2, argv, lens, on_setup_reply, nullptr);
     }
 
+    if (role_ == Role::kSubscriber) {
+        // channels are not per database: no SELECT
+        std::string channel(reinterpret_cast<const char *>(conf_->prefix.data),
+                            conf_->prefix.len);
+        channel += "invalidate";
+        const char *argv[] = {"SUBSCRIBE", channel.c_str()};
+        size_t lens[] = {9, channel.size()};
+        send(2, argv, lens, on_message, this);
+        return;
+    }
+
     if (conf_->db) {
         char db[NGX_INT_T_LEN];
         u_char *end = ngx_sprintf(reinterpret_cast<u_char *>(db), "%i", conf_->db);
@@ -226,6 +239,7 @@ RedisClient::drop(const char *reason) noexcept
     // forget it first: the callbacks that redisAsyncFree() runs must see a
     // client that no longer owns this context
     ac_ = nullptr;
+    subscribed_ = false;
     outstanding_ = 0;
     state_ = State::kIdle;
     redisAsyncFree(ac);
@@ -274,6 +288,7 @@ RedisClient::on_connect(const redisAsyncContext *ac, int status)
                                     &self->conf_->redis, ac->errstr);
         // hiredis frees the context when this callback returns
         self->ac_ = nullptr;
+        self->subscribed_ = false;
         self->outstanding_ = 0;
         self->schedule_reconnect();
         return;
@@ -282,6 +297,12 @@ RedisClient::on_connect(const redisAsyncContext *ac, int status)
     self->state_ = State::kReady;
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, self->log_, 0,
                    "apikey: connected to redis at \"%V\"", &self->conf_->redis);
+
+    // a refused SUBSCRIBE (ACL NOPERM) never reaches the callback in hiredis
+    // 0.14: give the confirmation a deadline, and start over without it
+    if (self->role_ == Role::kSubscriber) {
+        ngx_add_timer(&self->connect_timeout_ev_, kSubscribeDeadline);
+    }
 }
 
 
@@ -296,6 +317,7 @@ RedisClient::on_disconnect(const redisAsyncContext *ac, int status)
 
     self->ac_ = nullptr;
     self->outstanding_ = 0;
+    self->subscribed_ = false;
 
     ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_CONNECT, NGX_LOG_ERR, self->log_, 0,
                                 "apikey: lost the redis connection to \"%V\": %s",
@@ -331,6 +353,52 @@ RedisClient::on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 
 void
+RedisClient::on_message(redisAsyncContext *ac, void *r, void *privdata)
+{
+    RedisClient  *self = static_cast<RedisClient *>(privdata);
+    redisReply   *reply = static_cast<redisReply *>(r);
+
+    if (reply == nullptr) {
+        self->subscribed_ = false;   // the connection is gone
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR, self->log_, 0,
+                                    "apikey: redis at \"%V\" refused the subscription: %*s",
+                                    &self->conf_->redis, reply->len, reply->str);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    std::string_view kind(reply->element[0]->str, reply->element[0]->len);
+
+    if (kind == "subscribe") {
+        self->subscribed_ = true;
+        self->backoff_ = 0;
+        if (self->connect_timeout_ev_.timer_set) {
+            ngx_del_timer(&self->connect_timeout_ev_);
+        }
+        if (self->on_subscribed) {
+            self->on_subscribed();
+        }
+        return;
+    }
+
+    if (kind == "message" && reply->element[2]->type == REDIS_REPLY_STRING
+        && self->on_invalidation)
+    {
+        self->on_invalidation(std::string_view(reply->element[2]->str, reply->element[2]->len));
+    }
+}
+
+
+void
 RedisClient::on_reconnect_timer(ngx_event_t *ev)
 {
     RedisClient  *self = static_cast<RedisClient *>(ev->data);
@@ -350,6 +418,13 @@ RedisClient::on_connect_timeout(ngx_event_t *ev)
 
     if (self->state_ == State::kConnecting) {
         self->drop("connect timed out");
+    } else if (self->role_ == Role::kSubscriber && !self->subscribed_) {
+        // at most once per deadline, so no rate limit on this line
+        ngx_log_error(NGX_LOG_ERR, self->log_, 0,
+                      "apikey: the subscription to invalidations at \"%V\" was not confirmed "
+                      "(ACL channel permissions?); apikey_cache is bypassed until it is",
+                      &self->conf_->redis);
+        self->drop("subscription not confirmed");
     }
 }
 

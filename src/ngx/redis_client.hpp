@@ -26,7 +26,13 @@ struct RedisPending {
 
 class RedisClient {
 public:
-    explicit RedisClient(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log) noexcept;
+    // kCommands: the connection checks go through (SCRIPT LOAD at setup).
+    // kSubscriber: a connection of its own subscribed to <prefix>invalidate,
+    // for apikey_cache (a subscribed connection can send nothing else).
+    enum class Role { kCommands, kSubscriber };
+
+    RedisClient(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log,
+                Role role = Role::kCommands) noexcept;
     ~RedisClient();
 
     RedisClient(const RedisClient &) = delete;
@@ -51,6 +57,15 @@ public:
 
     ngx_log_t *log() const noexcept { return log_; }
 
+    // kSubscriber: true while the subscription stands; the cache may be used
+    // only then (a change could be missed otherwise)
+    bool subscribed() const noexcept { return subscribed_ && ac_ != nullptr; }
+
+    // kSubscriber: called when the subscription is (re)established, and with
+    // the key id of each invalidation message
+    void (*on_subscribed)() = nullptr;
+    void (*on_invalidation)(std::string_view id) = nullptr;
+
 private:
     enum class State { kIdle, kConnecting, kReady, kBackoff, kClosed };
 
@@ -62,10 +77,13 @@ private:
     static void on_connect(const redisAsyncContext *ac, int status);
     static void on_disconnect(const redisAsyncContext *ac, int status);
     static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata);
+    static void on_message(redisAsyncContext *ac, void *reply, void *privdata);
     static void on_reconnect_timer(ngx_event_t *ev);
     static void on_connect_timeout(ngx_event_t *ev);
 
     ngx_http_apikey_main_conf_t  *conf_;
+    Role                          role_;
+    bool                          subscribed_ = false;
     ngx_log_t                    *log_;
     redisAsyncContext            *ac_ = nullptr;
     State                         state_ = State::kIdle;

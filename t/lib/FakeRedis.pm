@@ -24,9 +24,9 @@ sub int_reply { ":$_[0]\r\n" }
 # A well-formed "ok" check reply for a key with one bucket of 10.
 sub ok_reply {
     my (%o) = @_;
-    return "*14\r\n" . bulk('ok') . bulk($o{name} // 'fake key') . bulk($o{scopes} // 'read')
+    return "*15\r\n" . bulk('ok') . bulk($o{name} // 'fake key') . bulk($o{scopes} // 'read')
          . int_reply(0) . bulk('') . int_reply(1700000000) . int_reply(0) . bulk('AAAA')
-         . int_reply(0)
+         . int_reply(0) . bulk('')
          . int_reply(10) . int_reply(600000) . int_reply(9) . int_reply(600000) . int_reply(0);
 }
 

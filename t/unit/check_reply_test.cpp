@@ -34,9 +34,9 @@ std::string integer(long long n) { return ":" + std::to_string(n) + "\r\n"; }
 
 std::string head(const char* verdict, std::size_t buckets, const std::string& scopes = "read",
                  const std::string& missing = "") {
-    return "*" + std::to_string(9 + 5 * buckets) + "\r\n" + bulk(verdict) + bulk("my key") +
+    return "*" + std::to_string(10 + 5 * buckets) + "\r\n" + bulk(verdict) + bulk("my key") +
            bulk(scopes) + integer(0) + bulk(missing) + integer(1700000000) + integer(0) +
-           bulk("wxyz") + integer(0);
+           bulk("wxyz") + integer(0) + bulk("600r/m:50");
 }
 
 }  // namespace
@@ -65,6 +65,7 @@ TEST(CheckReply, OkWithBuckets) {
     EXPECT_EQ(out.created, 1700000000);
     EXPECT_EQ(out.hint, "wxyz");
     EXPECT_EQ(out.token_until, 0);
+    EXPECT_EQ(out.limits, "600r/m:50");
 }
 
 TEST(CheckReply, Forbidden) {
@@ -115,19 +116,22 @@ INSTANTIATE_TEST_SUITE_P(
         "*1\r\n" + integer(1),
         "*1\r\n" + bulk("ok"),                                    // too short
         head("ok", 1),                                            // bucket missing
-        "*9\r\n" + bulk("ok") + integer(1) + bulk("") + integer(0) + bulk("") + integer(0) +
-            integer(0) + bulk("") + integer(0),  // name not a string
-        "*9\r\n" + bulk("ok") + bulk("n") + bulk("bad\"scope") + integer(0) + bulk("") +
-            integer(0) + integer(0) + bulk("") + integer(0),
-        "*9\r\n" + bulk("ok") + bulk("line\r\nbreak") + bulk("") + integer(0) + bulk("") +
-            integer(0) + integer(0) + bulk("") + integer(0),
-        "*9\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(-5) + bulk("") + integer(0) +
-            integer(0) + bulk("") + integer(0),
+        "*10\r\n" + bulk("ok") + integer(1) + bulk("") + integer(0) + bulk("") + integer(0) +
+            integer(0) + bulk("") + integer(0) + bulk(""),  // name not a string
+        "*10\r\n" + bulk("ok") + bulk("n") + bulk("bad\"scope") + integer(0) + bulk("") +
+            integer(0) + integer(0) + bulk("") + integer(0) + bulk(""),
+        "*10\r\n" + bulk("ok") + bulk("line\r\nbreak") + bulk("") + integer(0) + bulk("") +
+            integer(0) + integer(0) + bulk("") + integer(0) + bulk(""),
+        "*10\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(-5) + bulk("") + integer(0) +
+            integer(0) + bulk("") + integer(0) + bulk(""),
+        "*10\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+            integer(0) + bulk("hint\n") + integer(0) + bulk(""),                 // control byte in hint
+        "*10\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+            integer(0) + bulk("") + bulk("soon") + bulk(""),          // token_until not a number
+        "*10\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+            integer(0) + bulk("") + integer(0) + integer(5),         // limits not a string
         "*9\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
-            integer(0) + bulk("hint\n") + integer(0),                 // control byte in hint
-        "*9\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
-            integer(0) + bulk("") + bulk("soon"),                     // token_until not a number
-        "*5\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk(""),  // old shape
+            integer(0) + bulk("") + integer(0),                      // the older, shorter head
         head("forbidden", 0, "read", ""),                         // forbidden without scope
         head("ok", 1) + integer(0) + integer(1) + integer(0) + integer(0) + integer(0),
         head("ok", 1) + integer(1) + integer(1) + integer(-1) + integer(0) + integer(0),

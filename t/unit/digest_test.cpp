@@ -36,3 +36,13 @@ TEST(Digest, ImportedKeyIdIsStableAndShaped) {
     EXPECT_NE(std::string(a.data(), a.size()), std::string(c.data(), c.size()));
     for (char ch : a) EXPECT_TRUE((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z'));
 }
+
+TEST(Digest, Bytes) {
+    DigestHex hex;
+    ASSERT_TRUE(token_digest("abc", "", hex));
+    unsigned char bytes[32];
+    digest_bytes(hex, bytes);
+    EXPECT_EQ(bytes[0], 0xba);
+    EXPECT_EQ(bytes[1], 0x78);
+    EXPECT_EQ(bytes[31], 0xad);
+}

@@ -1,0 +1,453 @@
+#include "cache.hpp"
+
+#include <algorithm>
+
+#include "token.hpp"
+
+namespace {
+
+struct cache_shctx_t {
+    ngx_rbtree_t        rbtree;
+    ngx_rbtree_node_t   sentinel;
+    ngx_queue_t         lru;       // most recently used at the head
+    ngx_uint_t          epoch;
+};
+
+// One entry; the strings follow the struct in the same allocation.
+struct cache_node_t {
+    ngx_rbtree_node_t   node;      // key: the digest's first bytes
+    ngx_queue_t         queue;
+    u_char              digest[ngx_http_apikey_digest_size];
+    u_char              id[apikey::kIdLength];
+    u_char              state;     // apikey::CachedRecord::State
+    u_char              hint_len;
+    u_short             name_len;
+    u_short             scopes_len;
+    u_short             limits_len;
+    ngx_uint_t          epoch;
+    time_t              valid_until;
+    time_t              use_recorded;   // when this instance last wrote last_used
+    int64_t             expires;
+    int64_t             created;
+    int64_t             last_used;
+    int64_t             token_until;
+    u_char              data[1];
+};
+
+// The per-cycle view of the zone: the cache struct with its shared part typed.
+struct cache_zone_t {
+    cache_shctx_t      *sh;
+    ngx_slab_pool_t    *shpool;
+};
+
+cache_zone_t
+view(ngx_http_apikey_cache_t *cache)
+{
+    return cache_zone_t{static_cast<cache_shctx_t *>(cache->sh), cache->shpool};
+}
+
+ngx_rbtree_key_t
+digest_key(const u_char *digest)
+{
+    ngx_rbtree_key_t  key;
+
+    ngx_memcpy(&key, digest, sizeof(key));
+    return key;
+}
+
+
+cache_node_t *
+node_of(ngx_rbtree_node_t *n)
+{
+    return reinterpret_cast<cache_node_t *>(n);
+}
+
+
+void
+rbtree_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t  **p;
+
+    for ( ;; ) {
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+        } else {
+            p = (ngx_memcmp(node_of(node)->digest, node_of(temp)->digest,
+                            ngx_http_apikey_digest_size) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+cache_node_t *
+find_locked(cache_zone_t *z, const u_char *digest)
+{
+    ngx_rbtree_key_t    key = digest_key(digest);
+    ngx_rbtree_node_t  *n = z->sh->rbtree.root;
+    ngx_rbtree_node_t  *sentinel = z->sh->rbtree.sentinel;
+
+    while (n != sentinel) {
+        if (key != n->key) {
+            n = (key < n->key) ? n->left : n->right;
+            continue;
+        }
+
+        ngx_int_t rc = ngx_memcmp(digest, node_of(n)->digest, ngx_http_apikey_digest_size);
+        if (rc == 0) {
+            return node_of(n);
+        }
+        n = (rc < 0) ? n->left : n->right;
+    }
+
+    return NULL;
+}
+
+
+void
+remove_locked(cache_zone_t *z, cache_node_t *node)
+{
+    ngx_queue_remove(&node->queue);
+    ngx_rbtree_delete(&z->sh->rbtree, &node->node);
+    ngx_slab_free_locked(z->shpool, node);
+}
+
+
+// Frees up to n entries from the cold end that are stale (too old, or of an
+// older epoch), or any n when `force`: the allocation needs room.
+void
+evict_locked(cache_zone_t *z, ngx_uint_t n, bool force)
+{
+    time_t  now = ngx_time();
+
+    while (n-- && !ngx_queue_empty(&z->sh->lru)) {
+        ngx_queue_t   *q = ngx_queue_last(&z->sh->lru);
+        cache_node_t  *node = ngx_queue_data(q, cache_node_t, queue);
+
+        if (!force && node->valid_until > now && node->epoch == z->sh->epoch) {
+            return;
+        }
+
+        remove_locked(z, node);
+    }
+}
+
+
+ngx_int_t
+init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    auto  *cache = static_cast<ngx_http_apikey_cache_t *>(shm_zone->data);
+    auto  *old = static_cast<ngx_http_apikey_cache_t *>(data);
+
+    if (old) {   // a reload: the entries stay
+        cache->sh = old->sh;
+        cache->shpool = old->shpool;
+        return NGX_OK;
+    }
+
+    cache->shpool = reinterpret_cast<ngx_slab_pool_t *>(shm_zone->shm.addr);
+
+    if (shm_zone->shm.exists) {
+        cache->sh = cache->shpool->data;
+        return NGX_OK;
+    }
+
+    auto *sh = static_cast<cache_shctx_t *>(ngx_slab_alloc(cache->shpool, sizeof(cache_shctx_t)));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, rbtree_insert);
+    ngx_queue_init(&sh->lru);
+    sh->epoch = 0;
+
+    cache->sh = sh;
+    cache->shpool->data = sh;
+
+    // eviction makes room: a full zone is normal, not worth a log line
+    cache->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+}  // namespace
+
+
+char *
+ngx_http_apikey_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apikey_main_conf_t  *mcf = static_cast<ngx_http_apikey_main_conf_t *>(conf);
+
+    u_char      *colon;
+    ssize_t      size;
+    ngx_str_t   *value, name, s;
+    ngx_uint_t   i;
+
+    if (mcf->cache) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    mcf->cache = static_cast<ngx_http_apikey_cache_t *>(
+        ngx_pcalloc(cf->pool, sizeof(ngx_http_apikey_cache_t)));
+    if (mcf->cache == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    mcf->cache->ttl = 30;
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+    size = 0;
+    ngx_str_null(&name);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            name.data = value[i].data + 5;
+            colon = (u_char *) ngx_strchr(name.data, ':');
+            if (colon == NULL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone size \"%V\"", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            name.len = colon - name.data;
+            s.data = colon + 1;
+            s.len = value[i].data + value[i].len - s.data;
+            size = ngx_parse_size(&s);
+            if (size == NGX_ERROR || name.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone size \"%V\"", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            if (size < static_cast<ssize_t>(8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zone \"%V\" is too small", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+            mcf->cache->ttl = ngx_parse_time(&s, 1);
+            if (mcf->cache->ttl == static_cast<time_t>(NGX_ERROR) || mcf->cache->ttl == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid ttl \"%V\"", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", &value[i]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    mcf->cache->zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_apikey_module);
+    if (mcf->cache->zone == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (mcf->cache->zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zone \"%V\" is already used", &name);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    mcf->cache->zone->init = init_zone;
+    mcf->cache->zone->data = mcf->cache;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_apikey_copy_out(ngx_pool_t *pool, const u_char *from, size_t len,
+    std::string_view *to)
+{
+    u_char  *p = len ? static_cast<u_char *>(ngx_pnalloc(pool, len)) : NULL;
+
+    if (p) {
+        ngx_memcpy(p, from, len);
+        *to = std::string_view(reinterpret_cast<const char *>(p), len);
+    } else {
+        *to = std::string_view();
+    }
+}
+
+
+ngx_int_t
+ngx_http_apikey_cache_lookup(ngx_http_apikey_cache_t *cache, const u_char *digest,
+    ngx_http_request_t *r, apikey::CachedRecord *out, time_t interval, bool *record_use)
+{
+    time_t         now = ngx_time();
+    u_char        *p;
+    cache_zone_t   zone = view(cache);
+    cache_zone_t  *z = &zone;
+    cache_node_t  *node;
+
+    *record_use = false;
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    node = find_locked(z, digest);
+
+    if (node == NULL || node->epoch != z->sh->epoch || node->valid_until <= now) {
+        if (node) {
+            remove_locked(z, node);
+        }
+        ngx_shmtx_unlock(&z->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_remove(&node->queue);
+    ngx_queue_insert_head(&z->sh->lru, &node->queue);
+
+    out->state = static_cast<apikey::CachedRecord::State>(node->state);
+    out->expires = node->expires;
+    out->created = node->created;
+    out->last_used = node->last_used;
+    out->token_until = node->token_until;
+
+    p = node->data;
+    ngx_http_apikey_copy_out(r->pool, node->id, sizeof(node->id), &out->id);
+    ngx_http_apikey_copy_out(r->pool, p, node->name_len, &out->name);
+    p += node->name_len;
+    ngx_http_apikey_copy_out(r->pool, p, node->scopes_len, &out->scopes);
+    p += node->scopes_len;
+    ngx_http_apikey_copy_out(r->pool, p, node->hint_len, &out->hint);
+    p += node->hint_len;
+    ngx_http_apikey_copy_out(r->pool, p, node->limits_len, &out->limits);
+
+    // the module writes last_used at most once per interval per key; this
+    // instance's workers share the decision through the entry
+    if (interval > 0 && node->state == static_cast<u_char>(apikey::CachedRecord::State::kActive)
+        && now - std::max<time_t>(node->use_recorded, node->last_used) >= interval)
+    {
+        node->use_recorded = now;
+        node->last_used = now;
+        *record_use = true;
+    }
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest,
+    const apikey::CachedRecord &record)
+{
+    size_t         size;
+    u_char        *p;
+    cache_zone_t   zone = view(cache);
+    cache_zone_t  *z = &zone;
+    cache_node_t  *node;
+
+    if (record.id.size() != apikey::kIdLength || record.name.size() > 0xffff
+        || record.scopes.size() > 0xffff || record.hint.size() > 0xff
+        || record.limits.size() > 0xffff)
+    {
+        return;
+    }
+
+    size = offsetof(cache_node_t, data) + record.name.size() + record.scopes.size()
+           + record.hint.size() + record.limits.size();
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    node = find_locked(z, digest);
+    if (node) {
+        remove_locked(z, node);
+    }
+
+    evict_locked(z, 2, false);   // keep the cold end clean as we go
+
+    node = static_cast<cache_node_t *>(ngx_slab_alloc_locked(z->shpool, size));
+    if (node == NULL) {
+        evict_locked(z, 16, true);
+        node = static_cast<cache_node_t *>(ngx_slab_alloc_locked(z->shpool, size));
+        if (node == NULL) {
+            ngx_shmtx_unlock(&z->shpool->mutex);
+            return;   // not cached: the next request asks Redis again
+        }
+    }
+
+    ngx_memcpy(node->digest, digest, ngx_http_apikey_digest_size);
+    ngx_memcpy(node->id, record.id.data(), apikey::kIdLength);
+    node->node.key = digest_key(digest);
+    node->state = static_cast<u_char>(record.state);
+    node->name_len = static_cast<u_short>(record.name.size());
+    node->scopes_len = static_cast<u_short>(record.scopes.size());
+    node->hint_len = static_cast<u_char>(record.hint.size());
+    node->limits_len = static_cast<u_short>(record.limits.size());
+    node->epoch = z->sh->epoch;
+    node->valid_until = ngx_time() + cache->ttl;
+    node->use_recorded = 0;
+    node->expires = record.expires;
+    node->created = record.created;
+    node->last_used = record.last_used;
+    node->token_until = record.token_until;
+
+    p = node->data;
+    p = ngx_cpymem(p, record.name.data(), record.name.size());
+    p = ngx_cpymem(p, record.scopes.data(), record.scopes.size());
+    p = ngx_cpymem(p, record.hint.data(), record.hint.size());
+    ngx_memcpy(p, record.limits.data(), record.limits.size());
+
+    ngx_rbtree_insert(&z->sh->rbtree, &node->node);
+    ngx_queue_insert_head(&z->sh->lru, &node->queue);
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+}
+
+
+void
+ngx_http_apikey_cache_invalidate(ngx_http_apikey_cache_t *cache, std::string_view id)
+{
+    ngx_queue_t   *q, *next;
+    cache_zone_t   zone = view(cache);
+    cache_zone_t  *z = &zone;
+
+    if (id.size() != apikey::kIdLength) {
+        return;
+    }
+
+    // a walk over the whole cache: changes are rare (people running apikeyctl),
+    // lookups are not, so no second index is kept for them
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    for (q = ngx_queue_head(&z->sh->lru); q != ngx_queue_sentinel(&z->sh->lru); q = next) {
+        next = ngx_queue_next(q);
+        cache_node_t *node = ngx_queue_data(q, cache_node_t, queue);
+        if (ngx_memcmp(node->id, id.data(), apikey::kIdLength) == 0) {
+            remove_locked(z, node);
+        }
+    }
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+}
+
+
+void
+ngx_http_apikey_cache_flush(ngx_http_apikey_cache_t *cache)
+{
+    cache_zone_t   zone = view(cache);
+    cache_zone_t  *z = &zone;
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+    z->sh->epoch++;
+    ngx_shmtx_unlock(&z->shpool->mutex);
+}

@@ -1,0 +1,46 @@
+// apikey_cache: key records in a shared-memory zone, by token digest, for all
+// workers: slab allocation, an rbtree to find, a queue for LRU eviction, as
+// ngx_http_limit_req_module keeps its zone. Negative entries remember digests
+// Redis did not know.
+//
+// Freshness: the CLI publishes every change on the Redis channel
+// <prefix>invalidate; each worker subscribes on a connection of its own and
+// drops a changed key's entries the moment the message arrives. A worker whose
+// subscription is down does not use the cache at all, and when a subscription
+// is (re)established the whole cache is dropped (an epoch bump), since changes
+// may have been missed meanwhile. ttl= bounds the age of any entry regardless.
+#pragma once
+
+#include "ngx_http_apikey_module.hpp"
+
+#include "local_check.hpp"
+
+inline constexpr size_t  ngx_http_apikey_digest_size = 32;
+
+struct ngx_http_apikey_cache_t {
+    ngx_shm_zone_t   *zone;       // zone->data points back here
+    time_t            ttl;
+    void             *sh;         // the shared rbtree and LRU queue (cache.cpp)
+    ngx_slab_pool_t  *shpool;
+};
+
+// Parses "apikey_cache zone=NAME:SIZE [ttl=TIME]".
+char *ngx_http_apikey_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+// Finds a digest. On a hit, copies the record into r->pool and, when this
+// request should record the key's use (at most once per `interval` for the
+// whole nginx instance), sets *record_use. Returns NGX_OK on a hit,
+// NGX_DECLINED on a miss.
+ngx_int_t ngx_http_apikey_cache_lookup(ngx_http_apikey_cache_t *cache,
+    const u_char *digest, ngx_http_request_t *r, apikey::CachedRecord *out,
+    time_t interval, bool *record_use);
+
+// Remembers what Redis said about a digest (a negative entry for kUnknown).
+void ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest,
+    const apikey::CachedRecord &record);
+
+// Drops every entry of one key (a message on <prefix>invalidate).
+void ngx_http_apikey_cache_invalidate(ngx_http_apikey_cache_t *cache, std::string_view id);
+
+// Drops everything, lazily: entries of an older epoch count as absent.
+void ngx_http_apikey_cache_flush(ngx_http_apikey_cache_t *cache);

@@ -1,0 +1,310 @@
+#include "local_limits.hpp"
+
+#include <string>
+#include <vector>
+#include <sys/time.h>
+
+#include "rate.hpp"
+
+namespace {
+
+struct local_shctx_t {
+    ngx_rbtree_t        rbtree;
+    ngx_rbtree_node_t   sentinel;
+    ngx_queue_t         lru;
+};
+
+// One bucket: "<id>:<set>:<interval>:<burst>" -> tat.
+struct local_node_t {
+    ngx_rbtree_node_t   node;      // key: crc32 of the name
+    ngx_queue_t         queue;
+    int64_t             tat;
+    u_short             len;
+    u_char              name[1];
+};
+
+local_node_t *
+node_of(ngx_rbtree_node_t *n)
+{
+    return reinterpret_cast<local_node_t *>(n);
+}
+
+
+void
+rbtree_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t  **p;
+
+    for ( ;; ) {
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+        } else {
+            p = (ngx_memn2cmp(node_of(node)->name, node_of(temp)->name, node_of(node)->len,
+                              node_of(temp)->len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+local_node_t *
+find_locked(local_shctx_t *sh, const std::string &name, ngx_rbtree_key_t key)
+{
+    ngx_rbtree_node_t  *n = sh->rbtree.root;
+
+    while (n != sh->rbtree.sentinel) {
+        if (key != n->key) {
+            n = (key < n->key) ? n->left : n->right;
+            continue;
+        }
+        ngx_int_t rc = ngx_memn2cmp((u_char *) name.data(),
+                                    node_of(n)->name, name.size(), node_of(n)->len);
+        if (rc == 0) {
+            return node_of(n);
+        }
+        n = (rc < 0) ? n->left : n->right;
+    }
+
+    return NULL;
+}
+
+
+void
+remove_locked(local_shctx_t *sh, ngx_slab_pool_t *shpool, local_node_t *node)
+{
+    ngx_queue_remove(&node->queue);
+    ngx_rbtree_delete(&sh->rbtree, &node->node);
+    ngx_slab_free_locked(shpool, node);
+}
+
+
+// Full buckets carry no information: forget them from the cold end.
+void
+forget_full_locked(local_shctx_t *sh, ngx_slab_pool_t *shpool, int64_t now, ngx_uint_t n)
+{
+    while (n-- && !ngx_queue_empty(&sh->lru)) {
+        local_node_t *node = ngx_queue_data(ngx_queue_last(&sh->lru), local_node_t, queue);
+        if (node->tat > now) {
+            return;
+        }
+        remove_locked(sh, shpool, node);
+    }
+}
+
+
+int64_t
+now_us()
+{
+    struct timeval  tv;
+
+    ngx_gettimeofday(&tv);
+    return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+}
+
+
+ngx_int_t
+init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    auto  *local = static_cast<ngx_http_apikey_local_t *>(shm_zone->data);
+    auto  *old = static_cast<ngx_http_apikey_local_t *>(data);
+
+    if (old) {
+        local->sh = old->sh;
+        local->shpool = old->shpool;
+        return NGX_OK;
+    }
+
+    local->shpool = reinterpret_cast<ngx_slab_pool_t *>(shm_zone->shm.addr);
+
+    if (shm_zone->shm.exists) {
+        local->sh = local->shpool->data;
+        return NGX_OK;
+    }
+
+    auto *sh = static_cast<local_shctx_t *>(ngx_slab_alloc(local->shpool, sizeof(local_shctx_t)));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, rbtree_insert);
+    ngx_queue_init(&sh->lru);
+
+    local->sh = sh;
+    local->shpool->data = sh;
+
+    return NGX_OK;
+}
+
+struct wanted_t {
+    std::string               name;
+    ngx_rbtree_key_t          key;
+    apikey::BucketParams      params;
+    local_node_t             *node;
+    apikey::BucketDecision    decision;
+};
+
+}  // namespace
+
+
+char *
+ngx_http_apikey_local_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apikey_main_conf_t  *mcf = static_cast<ngx_http_apikey_main_conf_t *>(conf);
+
+    u_char     *colon;
+    ssize_t     size;
+    ngx_str_t  *value, name, s;
+
+    if (mcf->local) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (ngx_strncmp(value[1].data, "zone=", 5) != 0
+        || (colon = (u_char *) ngx_strchr(value[1].data + 5, ':')) == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\" (expected "
+                           "zone=NAME:SIZE)", &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    name.data = value[1].data + 5;
+    name.len = colon - name.data;
+    s.data = colon + 1;
+    s.len = value[1].data + value[1].len - s.data;
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR || name.len == 0 || size < static_cast<ssize_t>(8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone \"%V\"", &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    mcf->local = static_cast<ngx_http_apikey_local_t *>(
+        ngx_pcalloc(cf->pool, sizeof(ngx_http_apikey_local_t)));
+    if (mcf->local == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    mcf->local->zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_apikey_module);
+    if (mcf->local->zone == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (mcf->local->zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zone \"%V\" is already used", &name);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    mcf->local->zone->init = init_zone;
+    mcf->local->zone->data = mcf->local;
+
+    return NGX_CONF_OK;
+}
+
+
+bool
+ngx_http_apikey_local_take(ngx_http_apikey_local_t *local, std::string_view id,
+    ngx_http_apikey_loc_conf_t *lcf, std::string_view own, apikey::BucketState *out,
+    size_t *count)
+{
+    auto        *sh = static_cast<local_shctx_t *>(local->sh);
+    ngx_uint_t   k, i;
+    bool         passed = true;
+    wanted_t     wanted[apikey::kMaxBuckets];
+    size_t       n = 0;
+
+    // the buckets this request must take from, by name
+    std::vector<apikey::Limit> own_limits;
+    std::string error;
+    if (!own.empty()) {
+        if (auto parsed = apikey::parse_limit_list(own, error)) {
+            own_limits = std::move(*parsed);
+        }
+    }
+
+    auto *sets = static_cast<ngx_http_apikey_bucket_set_t *>(lcf->bucket_sets->elts);
+    for (k = 0; k < lcf->bucket_sets->nelts; k++) {
+        std::string prefix(id);
+        prefix.push_back(':');
+        prefix.append(reinterpret_cast<const char *>(sets[k].name.data), sets[k].name.len);
+
+        auto add = [&](apikey::BucketParams p) {
+            if (n == apikey::kMaxBuckets) return;
+            wanted_t &w = wanted[n++];
+            w.params = p;
+            w.name = prefix + ":" + std::to_string(p.interval_us) + ":" + std::to_string(p.burst);
+            w.key = ngx_crc32_short(reinterpret_cast<u_char *>(w.name.data()), w.name.size());
+        };
+
+        if (sets[k].overridable && !own_limits.empty()) {
+            for (const auto &l : own_limits) add({l.interval_us(), l.burst});
+        } else {
+            auto *params = static_cast<apikey::BucketParams *>(sets[k].buckets->elts);
+            for (i = 0; i < sets[k].buckets->nelts; i++) add(params[i]);
+        }
+    }
+
+    ngx_shmtx_lock(&local->shpool->mutex);
+
+    int64_t now = now_us();
+    forget_full_locked(sh, local->shpool, now, 2);
+
+    for (i = 0; i < n; i++) {
+        wanted[i].node = find_locked(sh, wanted[i].name, wanted[i].key);
+        wanted[i].decision = apikey::take_token(wanted[i].node ? wanted[i].node->tat : 0, now,
+                                                wanted[i].params);
+        passed = passed && wanted[i].decision.allowed;
+    }
+
+    // all or nothing, as in the script: a refused request takes no token
+    for (i = 0; passed && i < n; i++) {
+        local_node_t *node = wanted[i].node;
+        if (node == NULL) {
+            size_t size = offsetof(local_node_t, name) + wanted[i].name.size();
+            node = static_cast<local_node_t *>(ngx_slab_alloc_locked(local->shpool, size));
+            if (node == NULL) {
+                // full: make room at the cold end (losing that state refills
+                // those buckets early; size the zone for the active keys)
+                for (int e = 0; e < 8 && !ngx_queue_empty(&sh->lru); e++) {
+                    remove_locked(sh, local->shpool,
+                                  ngx_queue_data(ngx_queue_last(&sh->lru), local_node_t, queue));
+                }
+                node = static_cast<local_node_t *>(ngx_slab_alloc_locked(local->shpool, size));
+                if (node == NULL) {
+                    continue;
+                }
+            }
+            node->node.key = wanted[i].key;
+            node->len = static_cast<u_short>(wanted[i].name.size());
+            ngx_memcpy(node->name, wanted[i].name.data(), node->len);
+            ngx_rbtree_insert(&sh->rbtree, &node->node);
+        } else {
+            ngx_queue_remove(&node->queue);
+        }
+        node->tat = wanted[i].decision.tat;
+        ngx_queue_insert_head(&sh->lru, &node->queue);
+    }
+
+    ngx_shmtx_unlock(&local->shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+        out[i] = apikey::BucketState{wanted[i].params.burst, wanted[i].params.interval_us,
+                                     wanted[i].decision.remaining, wanted[i].decision.reset_us,
+                                     wanted[i].decision.retry_us};
+    }
+    *count = n;
+
+    return passed;
+}
