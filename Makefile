@@ -18,7 +18,7 @@ MODULE_LD_OPT ?= -fPIC -Wl,-z,relro -Wl,-z,now
 CMAKE_FLAGS   ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 .PHONY: all deps module cli unit test test-unit test-integration test-asan test-valgrind \
-        fuzz fuzz-deps deb test-deb run stop clean FORCE
+        fuzz fuzz-deps deb test-deb bench run stop clean FORCE
 
 all: module cli
 
@@ -132,6 +132,11 @@ deb:
 # not part of make test: it installs and purges a package on this machine
 test-deb: deb
 	prove -v -I t/lib t/deb/
+
+# wrk against plain nginx and the module's paths, in the same run (scripts/bench)
+bench: all
+	@scripts/install-deps check
+	scripts/bench
 
 run: deps
 	$(MAKE) all

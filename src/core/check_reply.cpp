@@ -48,9 +48,46 @@ bool parse_verdict(std::string_view word, Verdict& v) {
     return true;
 }
 
+// Bucket states from element `first` on; and the verdict must agree with them.
+bool decode_buckets(const redisReply* reply, std::size_t first, CheckReply& out,
+                    std::string& error) {
+    if ((reply->elements - first) % kPerBucket != 0 ||
+        (reply->elements - first) / kPerBucket > kMaxBuckets) {
+        error = "unexpected reply length";
+        return false;
+    }
+
+    out.bucket_count = (reply->elements - first) / kPerBucket;
+    bool any_refused = false;
+    for (std::size_t i = 0; i < out.bucket_count; i++) {
+        BucketState& b = out.buckets[i];
+        redisReply** e = reply->element + first + i * kPerBucket;
+        if (!as_integer(e[0], b.burst) || !as_integer(e[1], b.interval_us) ||
+            !as_integer(e[2], b.remaining) || !as_integer(e[3], b.reset_us) ||
+            !as_integer(e[4], b.retry_us) ||
+            // the bounds the module and the CLI accept (rate.hpp): beyond them
+            // the header arithmetic could overflow (found by fuzzing)
+            b.burst < 1 || b.burst > kMaxBurst || b.interval_us < 1 ||
+            b.interval_us > kMaxIntervalUs || b.remaining < 0 || b.remaining > b.burst ||
+            b.reset_us < 0 || b.reset_us > kMaxWindowUs || b.retry_us < 0 ||
+            b.retry_us > kMaxWindowUs) {
+            error = "malformed bucket state";
+            return false;
+        }
+        any_refused = any_refused || b.retry_us > 0;
+    }
+
+    if ((out.verdict == Verdict::kLimited) != any_refused) {
+        error = "inconsistent rate-limit verdict";
+        return false;
+    }
+    return true;
+}
+
 }  // namespace
 
-bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& error) {
+bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& error,
+                        bool limit_only) {
     out = CheckReply{};
 
     if (reply == nullptr) {
@@ -75,12 +112,19 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
         return false;
     }
 
+    if (limit_only) {
+        if (out.verdict != Verdict::kOk && out.verdict != Verdict::kLimited) {
+            error = "unexpected verdict";
+            return false;
+        }
+        return decode_buckets(reply, 1, out, error);
+    }
+
     if (out.verdict == Verdict::kInvalid) {
         return true;
     }
 
-    if (reply->elements < kHead || (reply->elements - kHead) % kPerBucket != 0 ||
-        (reply->elements - kHead) / kPerBucket > kMaxBuckets) {
+    if (reply->elements < kHead) {
         error = "unexpected reply length";
         return false;
     }
@@ -108,31 +152,7 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
         return false;
     }
 
-    out.bucket_count = (reply->elements - kHead) / kPerBucket;
-    bool any_refused = false;
-    for (std::size_t i = 0; i < out.bucket_count; i++) {
-        BucketState& b = out.buckets[i];
-        redisReply** e = reply->element + kHead + i * kPerBucket;
-        if (!as_integer(e[0], b.burst) || !as_integer(e[1], b.interval_us) ||
-            !as_integer(e[2], b.remaining) || !as_integer(e[3], b.reset_us) ||
-            !as_integer(e[4], b.retry_us) ||
-            // the bounds the module and the CLI accept (rate.hpp): beyond them
-            // the header arithmetic could overflow (found by fuzzing)
-            b.burst < 1 || b.burst > kMaxBurst || b.interval_us < 1 ||
-            b.interval_us > kMaxIntervalUs || b.remaining < 0 || b.remaining > b.burst ||
-            b.reset_us < 0 || b.reset_us > kMaxWindowUs || b.retry_us < 0 ||
-            b.retry_us > kMaxWindowUs) {
-            error = "malformed bucket state";
-            return false;
-        }
-        any_refused = any_refused || b.retry_us > 0;
-    }
-
-    if ((out.verdict == Verdict::kLimited) != any_refused) {
-        error = "inconsistent rate-limit verdict";
-        return false;
-    }
-    return true;
+    return decode_buckets(reply, kHead, out, error);
 }
 
 }  // namespace apikey

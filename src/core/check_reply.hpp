@@ -41,6 +41,8 @@ struct CheckReply {
 
 // Returns false and describes the problem in `error` when the reply is not a
 // well-formed check reply (including Redis error replies, whose text is copied).
-bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& error);
+// `limit_only`: the short reply of the script's "limit" mode (verdict, buckets).
+bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& error,
+                        bool limit_only = false);
 
 }  // namespace apikey

@@ -28,7 +28,8 @@ const std::string_view kCheckScript = R"lua(-- apikey check v1
 --          retry_us }
 -- token_until: 0, or when the token presented stops working because it is the
 -- previous one of a rotation with grace (prev_digest, prev_until); limits: the
--- key's own. A "limit" reply has an empty head.
+-- key's own. A "limit" reply is only { verdict, per bucket: ... } (every element
+-- is an allocation on both sides, and the module knows the record already).
 -- verdict: ok | limited | forbidden | invalid | revoked | expired
 
 local UNIT = { s = 1, m = 60, h = 3600, d = 86400 }
@@ -138,7 +139,7 @@ end
 if ARGV[1] == "limit" then
   local time = redis.call("TIME")
   local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-  local reply = { "", "", "", 0, "", 0, 0, "", 0, "" }
+  local reply = { "" }
   local passed, err = take_all(now, ARGV[2], reply)
   if passed == nil then
     return redis.error_reply(err)

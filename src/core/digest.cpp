@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <new>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -19,6 +20,22 @@ void to_hex(const unsigned char* bytes, std::size_t len, std::array<char, N>& ou
     }
 }
 
+// OpenSSL 3 looks an algorithm up on every EVP_Digest(..., EVP_sha256(), ...)
+// (an implicit fetch, with locks); fetching once and keeping a context saves
+// that on every request. One per process, kept for its life (nginx workers and
+// apikeyctl are single-threaded; no destructor to run from an unloaded module).
+bool sha256(std::string_view data, unsigned char* md, unsigned int* len) noexcept {
+    struct Sha256 {
+        EVP_MD* md;
+        EVP_MD_CTX* ctx;
+    };
+    static Sha256* s = new (std::nothrow) Sha256{EVP_MD_fetch(nullptr, "SHA256", nullptr),
+                                                 EVP_MD_CTX_new()};
+    return s && s->md && s->ctx && EVP_DigestInit_ex(s->ctx, s->md, nullptr) == 1 &&
+           EVP_DigestUpdate(s->ctx, data.data(), data.size()) == 1 &&
+           EVP_DigestFinal_ex(s->ctx, md, len) == 1;
+}
+
 }  // namespace
 
 bool token_digest(std::string_view token, std::string_view secret, DigestHex& out) noexcept {
@@ -26,7 +43,7 @@ bool token_digest(std::string_view token, std::string_view secret, DigestHex& ou
     unsigned int len = 0;
 
     if (secret.empty()) {
-        if (EVP_Digest(token.data(), token.size(), md, &len, EVP_sha256(), nullptr) != 1) {
+        if (!sha256(token, md, &len)) {
             return false;
         }
     } else if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),

@@ -50,6 +50,18 @@ int http_status(Outcome o) noexcept {
     }
 }
 
+std::string_view fixed_denial_body(Outcome o) noexcept {
+    static const std::string bodies[] = {
+        "", denial_body(Outcome::kMissing, {}), denial_body(Outcome::kMalformed, {}),
+        denial_body(Outcome::kAmbiguous, {}), denial_body(Outcome::kInvalid, {}),
+        denial_body(Outcome::kRevoked, {}), "", "", "", denial_body(Outcome::kError, {}),
+        denial_body(Outcome::kInsecure, {}),
+    };
+    static_assert(sizeof(bodies) / sizeof(bodies[0]) ==
+                  static_cast<std::size_t>(Outcome::kInsecure) + 1);
+    return bodies[static_cast<std::size_t>(o)];
+}
+
 std::string denial_body(Outcome o, const DenialDetails& d) {
     JsonObject json;
     json.field("error", error_code(o));

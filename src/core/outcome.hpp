@@ -41,4 +41,9 @@ struct DenialDetails {
 // The JSON body of a refusal: {"error":"...","message":"..."[, details]}
 std::string denial_body(Outcome o, const DenialDetails& details);
 
+// The same body, built once, for the refusals that carry no details (all but
+// expired, forbidden and limited); empty for the others. Floods of bad keys
+// are answered without building anything.
+std::string_view fixed_denial_body(Outcome o) noexcept;
+
 }  // namespace apikey

@@ -9,26 +9,47 @@ namespace {
 constexpr std::string_view kBase62 =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-constexpr std::array<std::uint32_t, 256> make_crc_table() {
-    std::array<std::uint32_t, 256> table{};
+// CRC-32 by slicing-by-8: eight tables, eight bytes a step. Every token the
+// module sees is checksummed, so this is on the hot path of garbage floods.
+constexpr std::array<std::array<std::uint32_t, 256>, 8> make_crc_tables() {
+    std::array<std::array<std::uint32_t, 256>, 8> t{};
     for (std::uint32_t n = 0; n < 256; n++) {
         std::uint32_t c = n;
         for (int k = 0; k < 8; k++) {
             c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
         }
-        table[n] = c;
+        t[0][n] = c;
     }
-    return table;
+    for (std::uint32_t n = 0; n < 256; n++) {
+        for (int k = 1; k < 8; k++) {
+            t[k][n] = (t[k - 1][n] >> 8) ^ t[0][t[k - 1][n] & 0xFF];
+        }
+    }
+    return t;
 }
 
-constexpr auto kCrcTable = make_crc_table();
+constexpr auto kCrc = make_crc_tables();
+
+// Character classes, one table lookup each.
+enum : std::uint8_t { kClassBase62 = 1, kB64Extra = 2, kIdChar = 4 };
+
+constexpr std::array<std::uint8_t, 256> make_classes() {
+    std::array<std::uint8_t, 256> c{};
+    for (int i = '0'; i <= '9'; i++) c[i] = kClassBase62 | kIdChar;
+    for (int i = 'a'; i <= 'z'; i++) c[i] = kClassBase62 | kIdChar;
+    for (int i = 'A'; i <= 'Z'; i++) c[i] = kClassBase62;
+    for (char x : {'-', '.', '_', '~', '+', '/'}) c[static_cast<unsigned char>(x)] = kB64Extra;
+    return c;
+}
+
+constexpr auto kClass = make_classes();
 
 bool is_base62(char c) noexcept {
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    return kClass[static_cast<unsigned char>(c)] & kClassBase62;
 }
 
 bool is_id_char(char c) noexcept {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z');
+    return kClass[static_cast<unsigned char>(c)] & kIdChar;
 }
 
 // Fixed-width base62 of a 32-bit value: 62^6 > 2^32, so six digits always fit.
@@ -45,8 +66,19 @@ std::array<char, kCheckLength> encode_check(std::uint32_t value) noexcept {
 
 std::uint32_t crc32(std::string_view data) noexcept {
     std::uint32_t c = 0xFFFFFFFFu;
-    for (unsigned char byte : data) {
-        c = kCrcTable[(c ^ byte) & 0xFF] ^ (c >> 8);
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    std::size_t n = data.size();
+    while (n >= 8) {
+        std::uint32_t lo = c ^ (p[0] | p[1] << 8 | p[2] << 16 | static_cast<std::uint32_t>(p[3]) << 24);
+        std::uint32_t hi = p[4] | p[5] << 8 | p[6] << 16 | static_cast<std::uint32_t>(p[7]) << 24;
+        c = kCrc[7][lo & 0xFF] ^ kCrc[6][(lo >> 8) & 0xFF] ^ kCrc[5][(lo >> 16) & 0xFF] ^
+            kCrc[4][lo >> 24] ^ kCrc[3][hi & 0xFF] ^ kCrc[2][(hi >> 8) & 0xFF] ^
+            kCrc[1][(hi >> 16) & 0xFF] ^ kCrc[0][hi >> 24];
+        p += 8;
+        n -= 8;
+    }
+    while (n--) {
+        c = kCrc[0][(c ^ *p++) & 0xFF] ^ (c >> 8);
     }
     return c ^ 0xFFFFFFFFu;
 }
@@ -65,13 +97,8 @@ bool valid_key_id(std::string_view id) noexcept {
 
 bool is_b64token(std::string_view s) noexcept {
     std::size_t i = 0;
-    for (; i < s.size(); i++) {
-        char c = s[i];
-        if (is_base62(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' ||
-            c == '/') {
-            continue;
-        }
-        break;
+    while (i < s.size() && kClass[static_cast<unsigned char>(s[i])] & (kClassBase62 | kB64Extra)) {
+        i++;
     }
     if (i == 0) {
         return false;

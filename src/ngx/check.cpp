@@ -160,19 +160,18 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     // EVALSHA sha numkeys record bucket... mode arg2 arg3 arg4 arg5 spec...
     argc = static_cast<int>(3 + 1 + nsets + 5 + nsets);
 
-    ctx->argv = static_cast<const char **>(ngx_palloc(r->pool, argc * sizeof(char *)));
-    ctx->argvlen = static_cast<size_t *>(ngx_palloc(r->pool, argc * sizeof(size_t)));
-    if (ctx->argv == NULL || ctx->argvlen == NULL) {
+    const char **argv = static_cast<const char **>(ngx_palloc(r->pool, argc * sizeof(char *)));
+    size_t *argvlen = static_cast<size_t *>(ngx_palloc(r->pool, argc * sizeof(size_t)));
+    if (argv == NULL || argvlen == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    // arguments either point at configuration or request data (both live
-    // longer than the wait) or are copied into the request pool: a NOSCRIPT
-    // retry sends them again
+    // arguments point at configuration or request data, or are copied into
+    // the request pool; all live until the command is formatted below
     i = 0;
     auto push = [&](const void *data, size_t len) {
-        ctx->argv[i] = len ? static_cast<const char *>(data) : "";
-        ctx->argvlen[i++] = len;
+        argv[i] = len ? static_cast<const char *>(data) : "";
+        argvlen[i++] = len;
     };
     auto push_copy = [&](std::string_view s) {
         u_char *copy = static_cast<u_char *>(ngx_pnalloc(r->pool, s.size() + 1));
@@ -222,7 +221,25 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->argc = i;
+    // RESP, formatted here into the pool once (hiredis would build it in a
+    // growing heap string per command); a NOSCRIPT retry sends it again as is
+    size_t len = sizeof("*\r\n") - 1 + NGX_INT_T_LEN;
+    for (k = 0; k < static_cast<ngx_uint_t>(i); k++) {
+        len += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + argvlen[k];
+    }
+    u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ctx->command.data = p;
+    p = ngx_sprintf(p, "*%d\r\n", i);
+    for (k = 0; k < static_cast<ngx_uint_t>(i); k++) {
+        p = ngx_sprintf(p, "$%uz\r\n", argvlen[k]);
+        p = ngx_cpymem(p, argv[k], argvlen[k]);
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    ctx->command.len = p - ctx->command.data;
     ctx->limit_only = limit_only;
 
     pending = new (std::nothrow) RedisPending{ctx, false, ngx_http_apikey_now_us()};
@@ -230,8 +247,7 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!redis->send(ctx->argc, ctx->argv, ctx->argvlen, ngx_http_apikey_check_reply, pending))
-    {
+    if (!redis->send_formatted(ctx->command, ngx_http_apikey_check_reply, pending)) {
         delete pending;
         return NGX_ERROR;
     }
@@ -317,9 +333,7 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
             // SCRIPT FLUSH or a restarted Redis: reload and retry once, in order
             pending->retried = true;
             redis->load_script();
-            if (redis->send(ctx->argc, ctx->argv, ctx->argvlen, ngx_http_apikey_check_reply,
-                            pending))
-            {
+            if (redis->send_formatted(ctx->command, ngx_http_apikey_check_reply, pending)) {
                 return;
             }
         }
@@ -327,7 +341,7 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
         apikey::CheckReply  decoded;
         std::string         error;
 
-        if (!apikey::decode_check_reply(reply, decoded, error)) {
+        if (!apikey::decode_check_reply(reply, decoded, error, ctx->limit_only)) {
             ngx_http_apikey_count(redis_errors, 1);
             ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR,
                                         r->connection->log, 0,

@@ -59,7 +59,7 @@ rbtree_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node, ngx_rbtree_node_
 
 
 local_node_t *
-find_locked(local_shctx_t *sh, const std::string &name, ngx_rbtree_key_t key)
+find_locked(local_shctx_t *sh, std::string_view name, ngx_rbtree_key_t key)
 {
     ngx_rbtree_node_t  *n = sh->rbtree.root;
 
@@ -147,7 +147,8 @@ init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 struct wanted_t {
-    std::string               name;
+    std::string_view          name;     // points into `text`
+    u_char                    text[160];
     ngx_rbtree_key_t          key;
     apikey::BucketParams      params;
     local_node_t             *node;
@@ -225,7 +226,7 @@ ngx_http_apikey_local_take(ngx_http_apikey_local_t *local, std::string_view id,
     wanted_t     wanted[apikey::kMaxBuckets];
     size_t       n = 0;
 
-    // the buckets this request must take from, by name
+    // the buckets this request must take from, by name: "<id>:<set>:<interval>:<burst>"
     std::vector<apikey::Limit> own_limits;
     std::string error;
     if (!own.empty()) {
@@ -236,16 +237,16 @@ ngx_http_apikey_local_take(ngx_http_apikey_local_t *local, std::string_view id,
 
     auto *sets = static_cast<ngx_http_apikey_bucket_set_t *>(lcf->bucket_sets->elts);
     for (k = 0; k < lcf->bucket_sets->nelts; k++) {
-        std::string prefix(id);
-        prefix.push_back(':');
-        prefix.append(reinterpret_cast<const char *>(sets[k].name.data), sets[k].name.len);
-
         auto add = [&](apikey::BucketParams p) {
             if (n == apikey::kMaxBuckets) return;
             wanted_t &w = wanted[n++];
             w.params = p;
-            w.name = prefix + ":" + std::to_string(p.interval_us) + ":" + std::to_string(p.burst);
-            w.key = ngx_crc32_short(reinterpret_cast<u_char *>(w.name.data()), w.name.size());
+            u_char *end = ngx_snprintf(w.text, sizeof(w.text), "%*s:%V:%L:%L",
+                                       id.size(), id.data(), &sets[k].name,
+                                       static_cast<int64_t>(p.interval_us),
+                                       static_cast<int64_t>(p.burst));
+            w.name = std::string_view(reinterpret_cast<const char *>(w.text), end - w.text);
+            w.key = ngx_crc32_short(w.text, end - w.text);
         };
 
         if (sets[k].overridable && !own_limits.empty()) {

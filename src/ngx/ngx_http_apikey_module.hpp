@@ -105,10 +105,8 @@ struct ngx_http_apikey_ctx_t {
     apikey::RedisPending         *pending;       // while a reply is awaited
     ngx_event_t                   wake;          // reply or timeout resumes the request
 
-    // the command, kept for one transparent retry after NOSCRIPT
-    int                           argc;
-    const char                  **argv;
-    size_t                       *argvlen;
+    // the command (RESP), kept for one transparent retry after NOSCRIPT
+    ngx_str_t                     command;
 
     apikey::Outcome               outcome;
     ngx_str_t                     id;            // set once the secret matched a record
@@ -193,6 +191,7 @@ enum ngx_http_apikey_log_kind_e {
     NGX_HTTP_APIKEY_LOG_TIMEOUT,
     NGX_HTTP_APIKEY_LOG_REPLY,
     NGX_HTTP_APIKEY_LOG_FAIL_OPEN,
+    NGX_HTTP_APIKEY_LOG_SUBSCRIBER,   // the apikey_cache subscription's connection
     NGX_HTTP_APIKEY_LOG_KINDS
 };
 

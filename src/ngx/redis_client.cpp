@@ -96,7 +96,7 @@ RedisClient::connect() noexcept
     }
 
     if (ac->err) {
-        ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_CONNECT, NGX_LOG_ERR, log_, 0,
+        ngx_http_apikey_log_limited(log_kind(), NGX_LOG_ERR, log_, 0,
                                     "apikey: cannot connect to redis at \"%V\": %s",
                                     &conf_->redis, ac->errstr);
         redisAsyncFree(ac);
@@ -170,32 +170,57 @@ RedisClient::load_script() noexcept
 
 
 bool
-RedisClient::send(int argc, const char **argv, const size_t *argvlen,
-                  redisCallbackFn *fn, void *privdata) noexcept
+RedisClient::usable() noexcept
 {
     switch (state_) {
     case State::kIdle:
         connect();
-        if (state_ != State::kConnecting) {
-            return false;
-        }
-        break;
+        return state_ == State::kConnecting;
     case State::kConnecting:
     case State::kReady:
-        break;
+        return true;
     case State::kBackoff:
     case State::kClosed:
-        return false;
+        break;
     }
+    return false;
+}
 
-    if (redisAsyncCommandArgv(ac_, fn, privdata, argc, argv, argvlen) != REDIS_OK) {
-        return false;
-    }
 
+void
+RedisClient::note_sent() noexcept
+{
     if (outstanding_++ == 0) {
         last_progress_ = ngx_current_msec;
     }
+}
 
+
+bool
+RedisClient::send(int argc, const char **argv, const size_t *argvlen,
+                  redisCallbackFn *fn, void *privdata) noexcept
+{
+    if (!usable() || redisAsyncCommandArgv(ac_, fn, privdata, argc, argv, argvlen) != REDIS_OK) {
+        return false;
+    }
+
+    note_sent();
+    return true;
+}
+
+
+bool
+RedisClient::send_formatted(const ngx_str_t &command, redisCallbackFn *fn, void *privdata) noexcept
+{
+    if (!usable()
+        || redisAsyncFormattedCommand(ac_, fn, privdata,
+                                      reinterpret_cast<const char *>(command.data), command.len)
+           != REDIS_OK)
+    {
+        return false;
+    }
+
+    note_sent();
     return true;
 }
 
@@ -228,7 +253,7 @@ RedisClient::drop(const char *reason) noexcept
         return;
     }
 
-    ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_CONNECT, NGX_LOG_ERR, log_, 0,
+    ngx_http_apikey_log_limited(log_kind(), NGX_LOG_ERR, log_, 0,
                                 "apikey: closing the redis connection to \"%V\": %s",
                                 &conf_->redis, reason);
 
@@ -283,7 +308,7 @@ RedisClient::on_connect(const redisAsyncContext *ac, int status)
     }
 
     if (status != REDIS_OK) {
-        ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_CONNECT, NGX_LOG_ERR, self->log_, 0,
+        ngx_http_apikey_log_limited(self->log_kind(), NGX_LOG_ERR, self->log_, 0,
                                     "apikey: cannot connect to redis at \"%V\": %s",
                                     &self->conf_->redis, ac->errstr);
         // hiredis frees the context when this callback returns
@@ -319,7 +344,7 @@ RedisClient::on_disconnect(const redisAsyncContext *ac, int status)
     self->outstanding_ = 0;
     self->subscribed_ = false;
 
-    ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_CONNECT, NGX_LOG_ERR, self->log_, 0,
+    ngx_http_apikey_log_limited(self->log_kind(), NGX_LOG_ERR, self->log_, 0,
                                 "apikey: lost the redis connection to \"%V\": %s",
                                 &self->conf_->redis,
                                 status == REDIS_OK ? "closed" : ac->errstr);

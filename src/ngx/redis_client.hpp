@@ -46,6 +46,10 @@ public:
     bool send(int argc, const char **argv, const size_t *argvlen,
               redisCallbackFn *fn, void *privdata) noexcept;
 
+    // The same, for a command already in RESP (the checks, formatted into the
+    // request pool by the caller).
+    bool send_formatted(const ngx_str_t &command, redisCallbackFn *fn, void *privdata) noexcept;
+
     // Queues SCRIPT LOAD (after NOSCRIPT: someone ran SCRIPT FLUSH).
     void load_script() noexcept;
 
@@ -70,6 +74,14 @@ private:
     enum class State { kIdle, kConnecting, kReady, kBackoff, kClosed };
 
     void connect() noexcept;
+    // each connection's faults are rate-limited apart, so the subscriber's
+    // never hide the command connection's (or the other way round)
+    ngx_uint_t log_kind() const noexcept {
+        return role_ == Role::kSubscriber ? NGX_HTTP_APIKEY_LOG_SUBSCRIBER
+                                          : NGX_HTTP_APIKEY_LOG_CONNECT;
+    }
+    bool usable() noexcept;      // connected or connecting (connects when idle)
+    void note_sent() noexcept;
     void drop(const char *reason) noexcept;
     void schedule_reconnect() noexcept;
     void queue_setup() noexcept;

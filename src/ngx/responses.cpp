@@ -175,13 +175,18 @@ ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
         return status;
     }
 
-    apikey::DenialDetails details;
-    details.required_scope = std::string_view(
-        reinterpret_cast<const char *>(ctx->missing_scope.data), ctx->missing_scope.len);
-    details.expired_at = ctx->expires;
-    details.retry_after = ctx->retry_after;
+    std::string       built;
+    std::string_view  body = apikey::fixed_denial_body(ctx->outcome);
 
-    std::string body = apikey::denial_body(ctx->outcome, details);
+    if (body.empty()) {
+        apikey::DenialDetails details;
+        details.required_scope = std::string_view(
+            reinterpret_cast<const char *>(ctx->missing_scope.data), ctx->missing_scope.len);
+        details.expired_at = ctx->expires;
+        details.retry_after = ctx->retry_after;
+        built = apikey::denial_body(ctx->outcome, details);
+        body = built;
+    }
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

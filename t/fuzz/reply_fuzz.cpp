@@ -24,10 +24,10 @@ void require(bool ok) {
     if (!ok) __builtin_trap();
 }
 
-void check_decoded(const redisReply* reply) {
+void check_decoded(const redisReply* reply, bool limit_only) {
     apikey::CheckReply out;
     std::string error;
-    if (!apikey::decode_check_reply(reply, out, error)) {
+    if (!apikey::decode_check_reply(reply, out, error, limit_only)) {
         require(!error.empty());
         return;
     }
@@ -93,7 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             void* out = nullptr;
             if (redisReaderGetReply(reader, &out) != REDIS_OK || out == nullptr) break;
             auto* reply = static_cast<redisReply*>(out);
-            check_decoded(reply);
+            check_decoded(reply, false);
+            check_decoded(reply, true);
             check_record(reply);
             freeReplyObject(reply);
         }

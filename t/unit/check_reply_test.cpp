@@ -155,3 +155,26 @@ TEST(CheckReply, TooManyBuckets) {
     std::string error;
     EXPECT_FALSE(decode_check_reply(r.reply, out, error));
 }
+
+TEST(CheckReply, LimitOnlyShape) {
+    Reply ok("*6\r\n" + bulk("ok") + integer(10) + integer(600000) + integer(9) + integer(600000) +
+             integer(0));
+    CheckReply out;
+    std::string error;
+    ASSERT_TRUE(decode_check_reply(ok.reply, out, error, true)) << error;
+    EXPECT_EQ(out.verdict, Verdict::kOk);
+    ASSERT_EQ(out.bucket_count, 1u);
+    EXPECT_EQ(out.buckets[0].remaining, 9);
+
+    Reply limited("*6\r\n" + bulk("limited") + integer(10) + integer(600000) + integer(0) +
+                  integer(6000000) + integer(600000));
+    ASSERT_TRUE(decode_check_reply(limited.reply, out, error, true)) << error;
+    EXPECT_EQ(out.verdict, Verdict::kLimited);
+
+    Reply forbidden(head("forbidden", 0, "read", "write"));
+    EXPECT_FALSE(decode_check_reply(forbidden.reply, out, error, true))
+        << "a limit-only reply is ok or limited, nothing else";
+    Reply full(head("ok", 1) + integer(10) + integer(600000) + integer(9) + integer(600000) +
+               integer(0));
+    EXPECT_FALSE(decode_check_reply(full.reply, out, error, true)) << "not the long shape";
+}

@@ -37,3 +37,13 @@ TEST(Outcome, Bodies) {
     d.expired_at = 0;
     EXPECT_NE(denial_body(Outcome::kExpired, d).find("1970-01-01T00:00:00Z"), std::string::npos);
 }
+
+TEST(Outcome, FixedBodiesMatchTheBuiltOnes) {
+    for (Outcome o : {Outcome::kMissing, Outcome::kMalformed, Outcome::kAmbiguous,
+                      Outcome::kInvalid, Outcome::kRevoked, Outcome::kError, Outcome::kInsecure}) {
+        EXPECT_EQ(fixed_denial_body(o), denial_body(o, {}));
+    }
+    for (Outcome o : {Outcome::kOk, Outcome::kExpired, Outcome::kForbidden, Outcome::kLimited}) {
+        EXPECT_TRUE(fixed_denial_body(o).empty());
+    }
+}
