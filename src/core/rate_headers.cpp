@@ -1,10 +1,12 @@
 #include "rate_headers.hpp"
 
+#include <cstdio>
+
 #include "bucket.hpp"
 
 namespace apikey {
 
-RateHeaders rate_headers(const BucketState* buckets, std::size_t count) {
+RateHeaders rate_headers(const BucketState* buckets, std::size_t count) noexcept {
     RateHeaders h;
     if (count == 0) {
         return h;
@@ -36,13 +38,23 @@ RateHeaders rate_headers(const BucketState* buckets, std::size_t count) {
         h.retry_after = retry_after_seconds(longest_retry);
     }
 
-    for (std::size_t i = 0; i < count; i++) {
-        if (i > 0) h.policy += ", ";
-        h.policy += std::to_string(buckets[i].burst);
-        h.policy += ";w=";
-        h.policy += std::to_string(ceil_seconds(buckets[i].burst * buckets[i].interval_us));
-    }
     return h;
+}
+
+std::size_t format_policy(const BucketState* buckets, std::size_t count, char* buf,
+                          std::size_t cap) noexcept {
+    std::size_t len = 0;
+    for (std::size_t i = 0; i < count; i++) {
+        int n = std::snprintf(buf + len, cap - len, "%s%lld;w=%lld", i ? ", " : "",
+                              static_cast<long long>(buckets[i].burst),
+                              static_cast<long long>(
+                                  ceil_seconds(buckets[i].burst * buckets[i].interval_us)));
+        if (n < 0 || static_cast<std::size_t>(n) >= cap - len) {
+            return 0;
+        }
+        len += static_cast<std::size_t>(n);
+    }
+    return len;
 }
 
 }  // namespace apikey

@@ -23,9 +23,15 @@ struct RateHeaders {
     std::int64_t remaining = 0;
     std::int64_t reset = 0;
     std::int64_t retry_after = 0;  // > 0 only when the request was refused
-    std::string policy;
 };
 
-RateHeaders rate_headers(const BucketState* buckets, std::size_t count);
+RateHeaders rate_headers(const BucketState* buckets, std::size_t count) noexcept;
+
+// RateLimit-Policy ("10;w=6, 10000;w=86400") into buf, without allocating: it
+// is on every response of a limited location. Returns the length written, or
+// 0 if it does not fit. kMaxPolicyLength always fits kMaxBuckets buckets.
+inline constexpr std::size_t kMaxPolicyLength = kMaxBuckets * 48;
+std::size_t format_policy(const BucketState* buckets, std::size_t count, char* buf,
+                          std::size_t cap) noexcept;
 
 }  // namespace apikey

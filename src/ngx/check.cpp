@@ -386,10 +386,12 @@ ngx_http_apikey_set_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         return;
     }
 
-    ctx->rate_policy = ngx_http_apikey_pool_copy(r->pool, h.policy);
+    ctx->rate_policy.data = static_cast<u_char *>(ngx_pnalloc(r->pool, apikey::kMaxPolicyLength));
     if (ctx->rate_policy.data == NULL) {
         return;   // out of memory: no headers rather than wrong ones
     }
+    ctx->rate_policy.len = apikey::format_policy(
+        buckets, count, reinterpret_cast<char *>(ctx->rate_policy.data), apikey::kMaxPolicyLength);
 
     ctx->has_rate = 1;
     ctx->rate_limit = h.limit;

@@ -45,6 +45,9 @@ void check_decoded(const redisReply* reply, bool limit_only) {
     apikey::RateHeaders h = apikey::rate_headers(out.buckets.data(), out.bucket_count);
     require(h.present == (out.bucket_count > 0));
     require(!refused || h.retry_after >= 1);
+    char policy[apikey::kMaxPolicyLength];
+    require(out.bucket_count == 0 ||
+            apikey::format_policy(out.buckets.data(), out.bucket_count, policy, sizeof(policy)) > 0);
 }
 
 void check_record(const redisReply* reply) {

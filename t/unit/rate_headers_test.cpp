@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "rate.hpp"
 #include "rate_headers.hpp"
 
 using namespace apikey;
@@ -16,7 +17,8 @@ TEST(RateHeaders, SingleBucket) {
     EXPECT_EQ(h.remaining, 9);
     EXPECT_EQ(h.reset, 1);
     EXPECT_EQ(h.retry_after, 0);
-    EXPECT_EQ(h.policy, "10;w=6");
+    char buf[kMaxPolicyLength];
+    EXPECT_EQ(std::string(buf, format_policy(&b, 1, buf, sizeof(buf))), "10;w=6");
 }
 
 TEST(RateHeaders, ReportsTheTightestBucket) {
@@ -25,7 +27,9 @@ TEST(RateHeaders, ReportsTheTightestBucket) {
     EXPECT_EQ(h.limit, 10000);
     EXPECT_EQ(h.remaining, 3);
     EXPECT_EQ(h.reset, 9);
-    EXPECT_EQ(h.policy, "10;w=6, 10000;w=86400");
+    char buf[kMaxPolicyLength];
+    EXPECT_EQ(std::string(buf, format_policy(b, 2, buf, sizeof(buf))), "10;w=6, 10000;w=86400");
+    EXPECT_EQ(format_policy(b, 2, buf, 10), 0u) << "too small a buffer: nothing";
 }
 
 TEST(RateHeaders, RefusedReportsTheLongestWait) {
@@ -34,4 +38,11 @@ TEST(RateHeaders, RefusedReportsTheLongestWait) {
     EXPECT_EQ(h.retry_after, 3);
     EXPECT_EQ(h.limit, 5);
     EXPECT_EQ(h.remaining, 0);
+}
+
+TEST(RateHeaders, PolicyOfTheLargestBucketsFits) {
+    BucketState b[kMaxBuckets];
+    for (auto& x : b) x = BucketState{kMaxBurst, kMaxIntervalUs, 0, 0, 0};
+    char buf[kMaxPolicyLength];
+    EXPECT_GT(format_policy(b, kMaxBuckets, buf, sizeof(buf)), 0u);
 }
