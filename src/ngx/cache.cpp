@@ -401,11 +401,15 @@ ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest
     node->last_used = record.last_used;
     node->token_until = record.token_until;
 
-    p = node->data;
-    p = ngx_cpymem(p, record.name.data(), record.name.size());
-    p = ngx_cpymem(p, record.scopes.data(), record.scopes.size());
-    p = ngx_cpymem(p, record.hint.data(), record.hint.size());
-    ngx_memcpy(p, record.limits.data(), record.limits.size());
+    // a negative entry has empty views with no data: memcpy must not see them
+    // (found by the UBSan build)
+    auto copy_in = [](u_char *to, std::string_view s) {
+        return s.empty() ? to : ngx_cpymem(to, s.data(), s.size());
+    };
+    p = copy_in(node->data, record.name);
+    p = copy_in(p, record.scopes);
+    p = copy_in(p, record.hint);
+    copy_in(p, record.limits);
 
     ngx_rbtree_insert(&z->sh->rbtree, &node->node);
     ngx_queue_insert_head(&z->sh->lru, &node->queue);
