@@ -103,6 +103,28 @@ std::string checked_limits(const std::vector<std::string>& items) {
     return format_limit_list(limits);
 }
 
+// The options create, import and update share, as the admin API's body.
+KeyChanges key_changes(const Args& args) {
+    KeyChanges c;
+    if (auto name = args.value("--name")) c.name = checked_name(*name);
+    auto scopes = args.values("--scope");
+    if (!scopes.empty() || args.flag("--no-scopes")) c.scopes = checked_scopes(scopes);
+    auto limits = args.values("--limit");
+    if (!limits.empty() || args.flag("--no-limits")) c.limits = checked_limits(limits);
+    if (auto e = args.value("--expires-in")) {
+        if (*e == "never") {
+            c.expires_in = 0;
+        } else if (auto seconds = parse_duration(*e)) {
+            c.expires_in = *seconds;
+        } else {
+            throw UsageError("invalid --expires-in \"" + *e +
+                             "\" (examples: 90d, 12h, 1h30m, 2w, 1y, never)");
+        }
+    }
+    c.reason = args.value("--reason").value_or("");
+    return c;
+}
+
 std::string one_id(const Args& args, const char* command) {
     if (args.positional().size() != 1) {
         throw UsageError(std::string(command) + " needs exactly one key ID");
@@ -135,26 +157,21 @@ int create(const std::vector<std::string>& argv, const StoreOptions& options) {
     auto name = args.value("--name");
     if (!name) throw UsageError("create needs --name");
 
-    KeyRecord r;
-    r.name = checked_name(*name);
-    r.scopes = checked_scopes(args.values("--scope"));
-    r.limits = checked_limits(args.values("--limit"));
-    r.created = r.updated = now();
-    r.expires = checked_expiry(args.value("--expires-in").value_or("90d"), r.created);
-    r.status = "active";
+    KeyChanges changes = key_changes(args);
 
     Store store(options);
-    for (int attempt = 0; attempt < 5 && r.id.empty(); attempt++) {
-        auto id = mint_id();
-        if (!id) throw Failure("the random number generator failed");
-        if (!store.exists(*id)) r.id = *id;
+    std::string id;
+    for (int attempt = 0; attempt < 5 && id.empty(); attempt++) {
+        auto candidate = mint_id();
+        if (!candidate) throw Failure("the random number generator failed");
+        if (!store.exists(*candidate)) id = *candidate;
     }
-    if (r.id.empty()) throw Failure("could not find a free key ID");
+    if (id.empty()) throw Failure("could not find a free key ID");
 
-    auto token = mint_token(r.id);
+    auto token = mint_token(id);
     if (!token) throw Failure("the random number generator failed");
-    r.digest = digest_of(*token, options);
-    r.hint = std::string(token_hint(*token));
+    KeyRecord r = new_key_record(changes, id, digest_of(*token, options),
+                                 std::string(token_hint(*token)), now());
     store.put(r);
     record_event(store, r.id, "create", args);
 
@@ -176,25 +193,17 @@ int list(const std::vector<std::string>& argv, const StoreOptions& options) {
         throw UsageError("--status must be active, revoked or expired");
     }
     std::int64_t t = now();
-    std::optional<std::int64_t> expiring, unused;
-    if (auto d = args.value("--expiring")) expiring = t + checked_duration("--expiring", *d);
-    if (auto d = args.value("--unused-since")) unused = t - checked_duration("--unused-since", *d);
+    ListQuery query;   // the same filter as GET keys of the admin API
+    query.status = status;
+    if (auto d = args.value("--expiring")) query.expiring_within = checked_duration("--expiring", *d);
+    if (auto d = args.value("--unused-since")) {
+        query.unused_since = checked_duration("--unused-since", *d);
+    }
 
     Store store(options);
     std::vector<KeyRecord> records;
     for (auto& r : store.all()) {
-        if (status && r.effective_status(t) != *status) continue;
-        // about to expire: still active, expiring within the window
-        if (expiring && !(r.effective_status(t) == "active" && r.expires > 0 &&
-                          r.expires <= *expiring)) {
-            continue;
-        }
-        // not used since: last used before the cutoff, or never used and
-        // created before it (a key minted yesterday is not "unused for 30 days")
-        if (unused && (r.last_used > 0 ? r.last_used >= *unused : r.created >= *unused)) {
-            continue;
-        }
-        records.push_back(std::move(r));
+        if (list_matches(r, query, t)) records.push_back(std::move(r));
     }
     if (args.flag("--json")) {
         print_json_array(records, t);
@@ -237,21 +246,10 @@ int update(const std::vector<std::string>& argv, const StoreOptions& options) {
                          "--limit or --no-limits)");
     }
 
+    KeyChanges changes = key_changes(args);
     Store store(options);
     KeyRecord r = existing(store, id);
-    if (auto name = args.value("--name")) {
-        r.name = checked_name(*name);
-    }
-    if (!scopes.empty() || args.flag("--no-scopes")) {
-        r.scopes = checked_scopes(scopes);
-    }
-    if (!limits.empty() || args.flag("--no-limits")) {
-        r.limits = checked_limits(limits);
-    }
-    if (auto expires = args.value("--expires-in")) {
-        r.expires = checked_expiry(*expires, now());
-    }
-    r.updated = now();
+    apply_changes(r, changes, now());
     store.put(r);
     record_event(store, r.id, "update", args);
 
@@ -413,17 +411,10 @@ int import(const std::vector<std::string>& argv, const StoreOptions& options) {
         throw Failure("cannot hash the token (OpenSSL)");
     }
 
-    KeyRecord r;
-    r.id.assign(derived.data(), derived.size());
-    r.name = checked_name(*name);
-    r.scopes = checked_scopes(args.values("--scope"));
-    r.limits = checked_limits(args.values("--limit"));
-    r.created = r.updated = now();
-    r.expires = checked_expiry(args.value("--expires-in").value_or("90d"), r.created);
-    r.status = "active";
+    KeyRecord r = new_key_record(key_changes(args), std::string(derived.data(), derived.size()),
+                                 digest_of(token, options), std::string(token_hint(token)),
+                                 now());
     r.imported = true;
-    r.digest = digest_of(token, options);
-    r.hint = std::string(token_hint(token));
 
     Store store(options);
     if (store.exists(r.id)) throw Failure("this token was already imported as key " + r.id);

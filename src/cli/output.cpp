@@ -124,15 +124,7 @@ void print_audit(const std::vector<AuditEvent>& events, std::int64_t now) {
 void print_audit_json(const std::vector<AuditEvent>& events) {
     std::cout << "[";
     for (std::size_t i = 0; i < events.size(); i++) {
-        const auto& e = events[i];
-        JsonObject json;
-        json.field("time", format_utc(e.time))
-            .field("id", e.key_id)
-            .field("action", e.action)
-            .field("user", e.user)
-            .field("reason", e.reason)
-            .field("via", e.via);
-        std::cout << (i ? "," : "") << json.str();
+        std::cout << (i ? "," : "") << audit_json(events[i]);
     }
     std::cout << "]\n";
 }

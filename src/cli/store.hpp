@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "admin.hpp"
 #include "record.hpp"
 
 namespace apikey::cli {
@@ -25,17 +26,6 @@ struct StoreOptions {
     int db = 0;
     std::string prefix = "apikey:";
     std::string hash_secret;   // the same pepper as apikey_hash_secret, or empty
-};
-
-// One event of the audit stream <prefix>audit.
-struct AuditEvent {
-    std::string stream_id;   // Redis stream entry id
-    std::int64_t time = 0;
-    std::string key_id;
-    std::string action;      // create update rotate revoke delete extend import
-    std::string user;        // the OS user (or sudo's caller) who ran apikeyctl
-    std::string reason;
-    std::string via;         // "cli"
 };
 
 class Store {

@@ -1,0 +1,93 @@
+// Key management over HTTP (apikey_admin): routes, request bodies, query
+// strings and the list filter, with no nginx dependency. The records, their
+// JSON and the list filter are the same the CLI uses, so the two never disagree.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "record.hpp"
+
+namespace apikey {
+
+inline constexpr std::size_t kMaxAdminBody = 16 * 1024;
+
+enum class AdminRoute {
+    kPage,         // GET /            the "API Keys" page
+    kOpenApi,      // GET keys/openapi.json
+    kList,         // GET keys
+    kCreate,       // POST keys
+    kGet,          // GET keys/{id}
+    kUpdate,       // PATCH keys/{id}
+    kRotate,       // POST keys/{id}/rotate
+    kRevoke,       // POST keys/{id}/revoke
+    kDelete,       // DELETE keys/{id}
+    kAudit,        // GET keys/{id}/audit
+    kNotFound,
+    kMethodNotAllowed,
+};
+
+struct AdminTarget {
+    AdminRoute route = AdminRoute::kNotFound;
+    std::string_view id;
+};
+
+// `path` is what follows the admin location's prefix ("", "keys", "keys/abc/rotate").
+AdminTarget admin_route(std::string_view method, std::string_view path) noexcept;
+
+// A request body, validated. Absent members keep their "unset" value.
+struct KeyChanges {
+    std::optional<std::string> name;
+    std::optional<std::string> scopes;     // joined, validated
+    std::optional<std::int64_t> expires_in;   // seconds; 0 = never
+    std::optional<std::string> limits;     // formatted, validated
+    std::int64_t grace = 0;                // rotate only
+    std::string reason;
+};
+
+// Parses and validates the body of create, update, rotate or revoke. Unknown
+// members are refused (a typo must not be silently ignored). Returns an error
+// message, or an empty string when the body is fine.
+std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChanges& out);
+
+// GET keys: filters and paging from the query string.
+struct ListQuery {
+    std::optional<std::string> status;         // active, revoked, expired
+    std::string name_prefix;
+    std::optional<std::int64_t> expiring_within;   // seconds
+    std::optional<std::int64_t> unused_since;      // seconds
+    std::size_t limit = 50;
+    std::string cursor = "0";                  // Redis SCAN cursor
+};
+
+std::string parse_list_query(std::string_view query, ListQuery& out);
+
+// The list filter shared with `apikeyctl list`.
+bool list_matches(const KeyRecord& r, const ListQuery& q, std::int64_t now) noexcept;
+
+// A new key's record, as apikeyctl create and POST keys make it.
+KeyRecord new_key_record(const KeyChanges& changes, std::string id, std::string digest,
+                         std::string hint, std::int64_t now);
+
+// Applies changes to a record (PATCH keys/{id}, apikeyctl update).
+void apply_changes(KeyRecord& r, const KeyChanges& changes, std::int64_t now);
+
+// One audit event, as stored in <prefix>audit and as both interfaces print it.
+struct AuditEvent {
+    std::string stream_id;
+    std::int64_t time = 0;
+    std::string key_id;
+    std::string action;
+    std::string user;
+    std::string reason;
+    std::string via;
+};
+
+std::string audit_json(const AuditEvent& e);
+
+// An error body: {"error":"...","message":"..."}
+std::string admin_error(std::string_view code, std::string_view message);
+
+}  // namespace apikey
