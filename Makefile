@@ -32,7 +32,7 @@ $(BUILD)/nginx-src: FORCE
 
 # nginx's configure only runs again when the module's build script or the
 # nginx source tree changes
-$(BUILD)/nginx/Makefile: config $(BUILD)/nginx-src
+$(BUILD)/nginx/Makefile: config $(BUILD)/nginx-src $(wildcard src/admin/*)
 	@rm -rf $(BUILD)/nginx
 	@mkdir -p $(BUILD)/nginx
 	cd $(NGINX_SRC) && { [ -f conf_flags ] && . ./conf_flags || NGX_CONF_FLAGS=(--with-compat); } \

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "admin_script.hpp"
 #include "cache.hpp"
 #include "check_script.hpp"
 #include "local_limits.hpp"
@@ -145,6 +146,13 @@ ngx_command_t  ngx_http_apikey_commands[] = {
       0,
       NULL },
 
+    { ngx_string("apikey_admin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_apikey_admin_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("apikey_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_apikey_metrics_directive,
@@ -200,18 +208,21 @@ ngx_http_apikey_create_main_conf(ngx_conf_t *cf)
     mcf->connect_timeout = NGX_CONF_UNSET_MSEC;
     ngx_str_set(&mcf->prefix, "apikey:");
 
-    // the script is fixed at build time, so is its name in Redis's script cache
-    if (!apikey::sha1_hex(apikey::kCheckScript, sha)) {
-        return NULL;
+    // the scripts are fixed at build time, so are their names in Redis's cache
+    for (auto [script, out] : {std::pair{apikey::kCheckScript, &mcf->script_sha},
+                               std::pair{apikey::kAdminScript, &mcf->admin_sha}})
+    {
+        if (!apikey::sha1_hex(script, sha)) {
+            return NULL;
+        }
+        out->data = static_cast<u_char *>(ngx_pnalloc(cf->pool, sha.size() + 1));
+        if (out->data == NULL) {
+            return NULL;
+        }
+        ngx_memcpy(out->data, sha.data(), sha.size());
+        out->data[sha.size()] = '\0';
+        out->len = sha.size();
     }
-
-    mcf->script_sha.data = static_cast<u_char *>(ngx_pnalloc(cf->pool, sha.size() + 1));
-    if (mcf->script_sha.data == NULL) {
-        return NULL;
-    }
-    ngx_memcpy(mcf->script_sha.data, sha.data(), sha.size());
-    mcf->script_sha.data[sha.size()] = '\0';
-    mcf->script_sha.len = sha.size();
 
     return mcf;
 }

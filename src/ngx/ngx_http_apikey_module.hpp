@@ -60,6 +60,7 @@ struct ngx_http_apikey_main_conf_t {
     ngx_str_t    prefix;
     ngx_msec_t   connect_timeout; // the http-level apikey_redis_timeout
     ngx_str_t    script_sha;      // SHA-1 of the check script, 40 hex digits
+    ngx_str_t    admin_sha;       // and of the admin script
     ngx_str_t    hash_secret;     // apikey_hash_secret: HMAC key, or empty for SHA-256
     ngx_flag_t   used;            // some location has "apikey on"
     ngx_shm_zone_t  *metrics;     // counters shared by all workers
@@ -177,6 +178,9 @@ ngx_int_t ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx
 ngx_int_t ngx_http_apikey_send_body(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, std::string_view body);
 ngx_int_t ngx_http_apikey_header_filter_init(ngx_conf_t *cf);
+
+// admin.cpp
+char *ngx_http_apikey_admin_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 // introspect.cpp
 char *ngx_http_apikey_introspect_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -3,6 +3,7 @@
 #include <new>
 #include <string>
 
+#include "admin_script.hpp"
 #include "check_script.hpp"
 #include "metrics.hpp"
 #include "redis_adapter.hpp"
@@ -163,9 +164,11 @@ RedisClient::queue_setup() noexcept
 void
 RedisClient::load_script() noexcept
 {
-    const char *argv[] = {"SCRIPT", "LOAD", kCheckScript.data()};
-    size_t lens[] = {6, 4, kCheckScript.size()};
-    send(3, argv, lens, on_setup_reply, nullptr);
+    for (std::string_view script : {kCheckScript, kAdminScript}) {
+        const char *argv[] = {"SCRIPT", "LOAD", script.data()};
+        size_t lens[] = {6, 4, script.size()};
+        send(3, argv, lens, on_setup_reply, nullptr);
+    }
 }
 
 

@@ -1,0 +1,139 @@
+// Decoding the admin script's replies: input like any other, checked before use.
+#include <hiredis/hiredis.h>
+
+#include <map>
+
+#include "admin_script.hpp"
+#include "keyspace.hpp"
+#include "number.hpp"
+
+namespace apikey {
+
+namespace {
+
+bool is_string(const redisReply* r) {
+    return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS;
+}
+
+std::string_view text(const redisReply* r) { return std::string_view(r->str, r->len); }
+
+// HGETALL's flat field, value, field, value... into a record.
+bool decode_fields(const redisReply* fields, std::string_view id, KeyRecord& out,
+                   std::string& error) {
+    if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0) {
+        error = "unexpected record reply";
+        return false;
+    }
+    std::map<std::string, std::string> map;
+    for (std::size_t i = 0; i < fields->elements; i += 2) {
+        if (!is_string(fields->element[i]) || !is_string(fields->element[i + 1])) {
+            error = "unexpected record reply";
+            return false;
+        }
+        map.emplace(text(fields->element[i]), text(fields->element[i + 1]));
+    }
+    if (map.empty()) {
+        error = "no such key";
+        return false;
+    }
+    return decode_record(id, map, out, error);
+}
+
+}  // namespace
+
+AdminReply decode_admin_record(const redisReply* reply, std::string_view id) {
+    AdminReply out;
+    if (reply == nullptr) {
+        out.message = "no reply (connection lost)";
+        return out;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        out.message.assign(reply->str, reply->len);
+        return out;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 || !is_string(reply->element[0])) {
+        out.message = "unexpected reply";
+        return out;
+    }
+
+    std::string_view word = text(reply->element[0]);
+    if (word == "not_found") {
+        out.status = AdminReply::Status::kNotFound;
+    } else if (word == "exists") {
+        out.status = AdminReply::Status::kExists;
+    } else if (word == "conflict" && reply->elements == 2 && is_string(reply->element[1])) {
+        out.status = AdminReply::Status::kConflict;
+        out.message = std::string(text(reply->element[1]));
+    } else if (word == "ok" && reply->elements == 1) {
+        out.status = AdminReply::Status::kOk;   // delete: nothing left to show
+    } else if (word == "ok" && reply->elements == 2) {
+        if (reply->element[1]->type == REDIS_REPLY_ARRAY && reply->element[1]->elements == 0) {
+            out.status = AdminReply::Status::kNotFound;   // get of a missing key
+        } else if (decode_fields(reply->element[1], id, out.record, out.message)) {
+            out.status = AdminReply::Status::kOk;
+        } else {
+            out.message = "the record is damaged: " + out.message;
+        }
+    } else {
+        out.message = "unexpected reply";
+    }
+    return out;
+}
+
+bool decode_admin_list(const redisReply* reply, std::string_view prefix, AdminPage& out,
+                       std::string& error) {
+    out = AdminPage{};
+    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->elements % 2 != 1 || !is_string(reply->element[0]) ||
+        !parse_decimal(text(reply->element[0]))) {
+        error = reply && reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
+                                                          : "unexpected reply";
+        return false;
+    }
+    out.cursor = std::string(text(reply->element[0]));
+    for (std::size_t i = 1; i + 1 < reply->elements; i += 2) {
+        if (!is_string(reply->element[i])) continue;
+        std::string_view id = id_of_record_key(prefix, text(reply->element[i]));
+        KeyRecord record;
+        std::string ignored;
+        // a key deleted between SCAN and HGETALL, or a damaged one: skipped
+        if (!id.empty() && decode_fields(reply->element[i + 1], id, record, ignored)) {
+            out.records.push_back(std::move(record));
+        }
+    }
+    return true;
+}
+
+bool decode_admin_audit(const redisReply* reply, std::vector<AuditEvent>& out,
+                        std::string& error) {
+    out.clear();
+    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) {
+        error = reply && reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
+                                                          : "unexpected reply";
+        return false;
+    }
+    for (std::size_t i = 0; i < reply->elements; i++) {
+        const redisReply* entry = reply->element[i];
+        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+            !is_string(entry->element[0]) || entry->element[1]->type != REDIS_REPLY_ARRAY) {
+            continue;
+        }
+        AuditEvent e;
+        e.stream_id = std::string(text(entry->element[0]));
+        const redisReply* f = entry->element[1];
+        for (std::size_t k = 0; k + 1 < f->elements; k += 2) {
+            if (!is_string(f->element[k]) || !is_string(f->element[k + 1])) continue;
+            std::string_view name = text(f->element[k]), value = text(f->element[k + 1]);
+            if (name == "time") e.time = parse_decimal(value).value_or(0);
+            else if (name == "key") e.key_id = std::string(value);
+            else if (name == "action") e.action = std::string(value);
+            else if (name == "user") e.user = std::string(value);
+            else if (name == "reason") e.reason = std::string(value);
+            else if (name == "via") e.via = std::string(value);
+        }
+        out.push_back(std::move(e));
+    }
+    return true;
+}
+
+}  // namespace apikey

@@ -1,0 +1,662 @@
+// apikey_admin: key management over HTTP, and the "API Keys" page.
+//
+// A content handler. Who may call it is the operator's business, decided the
+// nginx way around the location (allow/deny, auth_basic, auth_request, or
+// apikey with an admin scope). Each API call is one EVALSHA of the admin
+// script on the worker's Redis connection, without blocking: the handler
+// returns NGX_DONE and the reply's posted event finishes the request.
+#include "ngx_http_apikey_module.hpp"
+
+#include <new>
+#include <string>
+
+#include "admin.hpp"
+#include "admin_script.hpp"
+#include "digest.hpp"
+#include "json.hpp"
+#include "keyspace.hpp"
+#include "mint.hpp"
+#include "redis_client.hpp"
+#include "token.hpp"
+
+extern const std::string_view  ngx_http_apikey_admin_page;
+extern const std::string_view  ngx_http_apikey_admin_openapi;
+
+using apikey::AdminRoute;
+
+namespace {
+
+struct admin_ctx_t;
+
+// What hiredis's privdata points to: never the request (see check.cpp).
+struct admin_pending_t {
+    admin_ctx_t  *ctx;
+    bool          retried;
+};
+
+struct admin_ctx_t {
+    ngx_http_request_t   *request;
+    AdminRoute            route;
+    ngx_str_t             id;
+    ngx_str_t             command;     // RESP, kept for one retry after NOSCRIPT
+    ngx_str_t             token;       // create and rotate: shown once, in the reply
+    admin_pending_t      *pending;
+    ngx_event_t           wake;
+    ngx_uint_t            status;      // the response, once known
+    ngx_str_t             body;
+};
+
+static_assert(std::is_trivially_destructible<admin_ctx_t>::value,
+              "admin contexts live in r->pool");
+
+std::string_view
+sv(const ngx_str_t &s)
+{
+    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
+}
+
+
+ngx_str_t
+pool_copy(ngx_pool_t *pool, std::string_view s)
+{
+    ngx_str_t  out = ngx_null_string;
+
+    out.data = static_cast<u_char *>(ngx_pnalloc(pool, s.size() ? s.size() : 1));
+    if (out.data) {
+        ngx_memcpy(out.data, s.data(), s.size());
+        out.len = s.size();
+    }
+    return out;
+}
+
+
+ngx_int_t
+respond(ngx_http_request_t *r, ngx_uint_t status, std::string_view body)
+{
+    if (status == NGX_HTTP_NO_CONTENT) {
+        r->header_only = 1;
+    }
+    return ngx_http_apikey_send_body(r, status, "application/json", body);
+}
+
+
+ngx_int_t
+respond_error(ngx_http_request_t *r, ngx_uint_t status, std::string_view code,
+    std::string_view message)
+{
+    return respond(r, status, apikey::admin_error(code, message));
+}
+
+
+void
+cleanup(void *data)
+{
+    auto  *ctx = static_cast<admin_ctx_t *>(data);
+
+    if (ctx->pending) {
+        ctx->pending->ctx = NULL;
+        ctx->pending = NULL;
+    }
+    if (ctx->wake.timer_set) {
+        ngx_del_timer(&ctx->wake);
+    }
+    if (ctx->wake.posted) {
+        ngx_delete_posted_event(&ctx->wake);
+    }
+}
+
+
+// The request's admin context. Not in r->ctx: that slot of the module is the
+// access check's (a location may have both apikey on and apikey_admin, and the
+// header filter reads it), so the context is found through its pool cleanup.
+admin_ctx_t *
+admin_ctx_of(ngx_http_request_t *r)
+{
+    for (ngx_pool_cleanup_t *cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == cleanup) {
+            return static_cast<admin_ctx_t *>(cln->data);
+        }
+    }
+    return NULL;
+}
+
+
+// Who made the change, for the audit stream: the basic-auth user, else the
+// admin key's id, else the client's address.
+std::string
+caller(ngx_http_request_t *r)
+{
+    if (r->headers_in.authorization && ngx_http_auth_basic_user(r) == NGX_OK
+        && r->headers_in.user.len)
+    {
+        return std::string(sv(r->headers_in.user));
+    }
+
+    ngx_http_apikey_ctx_t *k = ngx_http_apikey_get_ctx(r);
+    if (k && k->outcome == apikey::Outcome::kOk && k->id.len) {
+        return "key:" + std::string(sv(k->id));
+    }
+
+    return "addr:" + std::string(sv(r->connection->addr_text));
+}
+
+
+// RESP for EVALSHA admin 2 <record> <audit> mode time action user reason via channel id args...
+ngx_str_t
+format_command(ngx_pool_t *pool, const std::vector<std::string> &args)
+{
+    std::string  resp = "*" + std::to_string(args.size()) + "\r\n";
+
+    for (const auto &a : args) {
+        resp += "$" + std::to_string(a.size()) + "\r\n";
+        resp += a;
+        resp += "\r\n";
+    }
+    return pool_copy(pool, resp);
+}
+
+
+void ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *reply, void *privdata);
+void ngx_http_apikey_admin_wake(ngx_event_t *ev);
+
+
+// Builds the script call for this route and sends it. Returns NGX_AGAIN while
+// waiting, or a final status with ctx->body set.
+ngx_int_t
+send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
+{
+    auto *mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
+    auto *lcf = static_cast<ngx_http_apikey_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_apikey_module));
+    apikey::RedisClient *redis = ngx_http_apikey_redis();
+
+    auto fail = [&](ngx_uint_t status, std::string_view code, std::string_view message) {
+        ctx->status = status;
+        ctx->body = pool_copy(r->pool, apikey::admin_error(code, message));
+        return static_cast<ngx_int_t>(status);
+    };
+
+    std::string_view prefix = sv(mcf->prefix);
+    time_t now = ngx_time();
+    apikey::KeyChanges changes;
+    apikey::ListQuery query;
+
+    if (ctx->route == AdminRoute::kCreate || ctx->route == AdminRoute::kUpdate
+        || ctx->route == AdminRoute::kRotate || ctx->route == AdminRoute::kRevoke)
+    {
+        std::string problem = apikey::parse_key_changes(ctx->route, body, changes);
+        if (!problem.empty()) {
+            return fail(NGX_HTTP_BAD_REQUEST, "invalid_request", problem);
+        }
+    }
+
+    if (ctx->route == AdminRoute::kList || ctx->route == AdminRoute::kAudit) {
+        std::string problem = apikey::parse_list_query(sv(r->args), query);
+        if (!problem.empty()) {
+            return fail(NGX_HTTP_BAD_REQUEST, "invalid_request", problem);
+        }
+    }
+
+    if (redis == NULL) {
+        return fail(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", "Redis is not configured");
+    }
+
+    static const char *modes[] = {"", "", "list", "create", "get", "update", "rotate",
+                                  "revoke", "delete", "audit"};
+    std::string mode = modes[static_cast<int>(ctx->route)];
+    std::string id(sv(ctx->id));
+    std::vector<std::string> extra;
+
+    if (ctx->route == AdminRoute::kCreate || ctx->route == AdminRoute::kRotate) {
+        if (ctx->route == AdminRoute::kCreate) {
+            auto minted = apikey::mint_id();
+            if (!minted) {
+                return fail(NGX_HTTP_INTERNAL_SERVER_ERROR, "internal", "no randomness");
+            }
+            id = *minted;
+            ctx->id = pool_copy(r->pool, id);
+        }
+        auto token = apikey::mint_token(id);
+        apikey::DigestHex digest;
+        if (!token || !apikey::token_digest(*token, sv(mcf->hash_secret), digest)) {
+            return fail(NGX_HTTP_INTERNAL_SERVER_ERROR, "internal", "no randomness");
+        }
+        ctx->token = pool_copy(r->pool, *token);
+        std::string digest_hex(digest.data(), digest.size());
+        std::string hint(apikey::token_hint(*token));
+
+        if (ctx->route == AdminRoute::kCreate) {
+            apikey::KeyRecord record = apikey::new_key_record(changes, id, digest_hex, hint, now);
+            for (auto &[field, value] : apikey::record_fields(record)) {
+                extra.push_back(field);
+                extra.push_back(value);
+            }
+        } else {
+            extra = {digest_hex, hint,
+                     std::to_string(changes.grace > 0 ? now + changes.grace : 0),
+                     std::to_string(now)};
+        }
+
+    } else if (ctx->route == AdminRoute::kUpdate) {
+        // only what changes, through the same function apikeyctl update uses
+        apikey::KeyRecord changed;
+        apikey::apply_changes(changed, changes, now);
+        if (changes.name) { extra.push_back("name"); extra.push_back(changed.name); }
+        if (changes.scopes) { extra.push_back("scopes"); extra.push_back(changed.scopes); }
+        if (changes.limits) { extra.push_back("limits"); extra.push_back(changed.limits); }
+        if (changes.expires_in) {
+            extra.push_back("expires");
+            extra.push_back(std::to_string(changed.expires));
+        }
+        extra.push_back("updated");
+        extra.push_back(std::to_string(now));
+
+    } else if (ctx->route == AdminRoute::kRevoke) {
+        extra.push_back(std::to_string(now));
+
+    } else if (ctx->route == AdminRoute::kDelete) {
+        extra.push_back(apikey::bucket_pattern(prefix, id));
+
+    } else if (ctx->route == AdminRoute::kList) {
+        extra = {query.cursor, apikey::record_pattern(prefix), std::to_string(query.limit)};
+
+    } else if (ctx->route == AdminRoute::kAudit) {
+        extra = {id, std::to_string(query.limit == 50 ? 100 : query.limit)};
+    }
+
+    static const char *actions[] = {"", "", "", "create", "", "update", "rotate", "revoke",
+                                    "delete", ""};
+    std::string record_key = id.empty() ? std::string(prefix) + "audit"
+                                        : apikey::record_key(prefix, id);
+
+    std::vector<std::string> args = {
+        "EVALSHA", std::string(sv(mcf->admin_sha)), "2", record_key,
+        std::string(prefix) + "audit", mode, std::to_string(now),
+        actions[static_cast<int>(ctx->route)], caller(r), changes.reason, "admin-api",
+        std::string(prefix) + "invalidate", id,
+    };
+    args.insert(args.end(), extra.begin(), extra.end());
+
+    ctx->command = format_command(r->pool, args);
+    if (ctx->command.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    auto *pending = new (std::nothrow) admin_pending_t{ctx, false};
+    if (pending == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!redis->send_formatted(ctx->command, ngx_http_apikey_admin_reply, pending)) {
+        delete pending;
+        return fail(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable",
+                    "Redis is not reachable; retry shortly");
+    }
+
+    ctx->pending = pending;
+    ctx->wake.handler = ngx_http_apikey_admin_wake;
+    ctx->wake.data = r;
+    ctx->wake.log = r->connection->log;
+    ngx_add_timer(&ctx->wake, lcf->timeout);
+
+    return NGX_AGAIN;
+}
+
+
+std::string
+key_json(const apikey::KeyRecord &record, const ngx_str_t &token)
+{
+    return apikey::record_json(record, ngx_time(), sv(token)) + "\n";
+}
+
+
+// Turns the script's reply into the response (ctx->status, ctx->body).
+void
+decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
+{
+    auto *mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
+    std::string body;
+
+    auto error = [&](ngx_uint_t status, std::string_view code, std::string_view message) {
+        ctx->status = status;
+        body = apikey::admin_error(code, message);
+    };
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR, r->connection->log, 0,
+                                    "apikey: admin request failed in redis: %*s",
+                                    reply ? reply->len : 4, reply ? reply->str : "lost");
+        error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", "Redis could not be used");
+
+    } else if (ctx->route == AdminRoute::kList) {
+        apikey::AdminPage page;
+        apikey::ListQuery query;
+        std::string problem;
+        apikey::parse_list_query(sv(r->args), query);
+        if (!apikey::decode_admin_list(reply, sv(mcf->prefix), page, problem)) {
+            error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", problem);
+        } else {
+            ctx->status = NGX_HTTP_OK;
+            body = "{\"keys\":[";
+            bool first = true;
+            for (const auto &record : page.records) {
+                if (!apikey::list_matches(record, query, ngx_time())) continue;
+                body += first ? "" : ",";
+                body += apikey::record_json(record, ngx_time());
+                first = false;
+            }
+            body += "],\"next_cursor\":";
+            if (page.cursor == "0") {
+                body += "null";
+            } else {
+                apikey::append_json_string(body, page.cursor);
+            }
+            body += "}\n";
+        }
+
+    } else if (ctx->route == AdminRoute::kAudit) {
+        std::vector<apikey::AuditEvent> events;
+        std::string problem;
+        if (!apikey::decode_admin_audit(reply, events, problem)) {
+            error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", problem);
+        } else {
+            ctx->status = NGX_HTTP_OK;
+            body = "{\"events\":[";
+            for (std::size_t i = 0; i < events.size(); i++) {
+                body += (i ? "," : "") + apikey::audit_json(events[i]);
+            }
+            body += "]}\n";
+        }
+
+    } else {
+        apikey::AdminReply result = apikey::decode_admin_record(reply, sv(ctx->id));
+        switch (result.status) {
+        case apikey::AdminReply::Status::kOk:
+            if (ctx->route == AdminRoute::kDelete) {
+                ctx->status = NGX_HTTP_NO_CONTENT;
+            } else {
+                ctx->status = ctx->route == AdminRoute::kCreate ? NGX_HTTP_CREATED : NGX_HTTP_OK;
+                body = key_json(result.record, ctx->token);
+            }
+            break;
+        case apikey::AdminReply::Status::kNotFound:
+            error(NGX_HTTP_NOT_FOUND, "not_found", "no key with id " + std::string(sv(ctx->id)));
+            break;
+        case apikey::AdminReply::Status::kConflict:
+            error(NGX_HTTP_CONFLICT, "conflict", result.message);
+            break;
+        case apikey::AdminReply::Status::kExists:
+            error(NGX_HTTP_CONFLICT, "conflict", "a key with this id exists; retry");
+            break;
+        case apikey::AdminReply::Status::kError:
+            ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR,
+                                        r->connection->log, 0, "apikey: admin request: %s",
+                                        result.message.c_str());
+            error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", result.message);
+            break;
+        }
+    }
+
+    ctx->body = pool_copy(r->pool, body);
+}
+
+
+void
+ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *r_, void *privdata)
+{
+    auto                  *reply = static_cast<redisReply *>(r_);
+    auto                  *pending = static_cast<admin_pending_t *>(privdata);
+    admin_ctx_t           *ctx = pending->ctx;
+    apikey::RedisClient   *redis = ngx_http_apikey_redis();
+
+    if (redis) {
+        redis->note_reply();
+    }
+
+    if (ctx == NULL) {
+        delete pending;
+        return;
+    }
+
+    ngx_http_request_t *r = ctx->request;
+
+    if (reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8
+        && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0 && !pending->retried && redis)
+    {
+        pending->retried = true;
+        redis->load_script();
+        if (redis->send_formatted(ctx->command, ngx_http_apikey_admin_reply, pending)) {
+            return;
+        }
+    }
+
+    try {
+        decode(r, ctx, reply);
+    } catch (...) {
+        ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_str_null(&ctx->body);
+    }
+
+    ctx->pending = NULL;
+    delete pending;
+
+    if (ctx->wake.timer_set) {
+        ngx_del_timer(&ctx->wake);
+    }
+    ngx_post_event(&ctx->wake, &ngx_posted_events);
+}
+
+
+// The reply is in, or the time is up: answer and finish the request.
+void
+ngx_http_apikey_admin_wake(ngx_event_t *ev)
+{
+    auto                *r = static_cast<ngx_http_request_t *>(ev->data);
+    auto                *ctx = admin_ctx_of(r);
+    ngx_connection_t    *c = r->connection;
+    ngx_int_t            rc;
+
+    if (ev->timedout) {
+        ev->timedout = 0;
+        cleanup(ctx);
+        ctx->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        ctx->body = pool_copy(r->pool, apikey::admin_error("auth_unavailable",
+                                                           "Redis did not answer in time"));
+    }
+
+    ngx_http_set_log_request(c->log, r);
+
+    try {
+        rc = ctx->body.data
+             ? respond(r, ctx->status, sv(ctx->body))
+             : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    } catch (...) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+// Starts the Redis step; the request stays open (its count was raised) until
+// the wake handler finalizes it.
+void
+start(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
+{
+    ngx_int_t  rc;
+
+    try {
+        rc = send_admin(r, ctx, body);
+    } catch (...) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_AGAIN) {
+        return;
+    }
+
+    if (ctx->body.data) {
+        rc = respond(r, ctx->status, sv(ctx->body));
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+void
+body_read(ngx_http_request_t *r)
+{
+    auto          *ctx = admin_ctx_of(r);
+    std::string    body;
+    ngx_chain_t   *cl;
+
+    if (r->request_body == NULL) {
+        start(r, ctx, "");
+        return;
+    }
+
+    try {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            ngx_buf_t *b = cl->buf;
+            if (b->in_file) {
+                // larger than client_body_buffer_size: read it back once
+                size_t len = b->file_last - b->file_pos;
+                if (body.size() + len > apikey::kMaxAdminBody) break;
+                std::string part(len, '\0');
+                if (ngx_read_file(b->file, reinterpret_cast<u_char *>(part.data()), len,
+                                  b->file_pos) != static_cast<ssize_t>(len))
+                {
+                    ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                    return;
+                }
+                body += part;
+            } else {
+                body.append(reinterpret_cast<const char *>(b->pos), b->last - b->pos);
+            }
+        }
+    } catch (...) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (body.size() > apikey::kMaxAdminBody) {
+        ngx_http_finalize_request(r, respond_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                                   "payload_too_large",
+                                                   "the body is larger than 16 KiB"));
+        return;
+    }
+
+    start(r, ctx, body);
+}
+
+
+ngx_int_t
+ngx_http_apikey_admin_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_core_loc_conf_t  *clcf;
+    admin_ctx_t               *ctx;
+
+    clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+
+    // the route is what follows the location's prefix
+    std::string_view uri = sv(r->uri), prefix = sv(clcf->name);
+    if (uri.substr(0, prefix.size()) != prefix) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    apikey::AdminTarget target = apikey::admin_route(sv(r->method_name),
+                                                     uri.substr(prefix.size()));
+
+    try {
+        switch (target.route) {
+        case AdminRoute::kPage:
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) return rc;
+            return ngx_http_apikey_send_body(r, NGX_HTTP_OK, "text/html; charset=utf-8",
+                                             ngx_http_apikey_admin_page);
+        case AdminRoute::kOpenApi:
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) return rc;
+            return ngx_http_apikey_send_body(r, NGX_HTTP_OK, "application/json",
+                                             ngx_http_apikey_admin_openapi);
+        case AdminRoute::kNotFound:
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) return rc;
+            return respond_error(r, NGX_HTTP_NOT_FOUND, "not_found", "no such resource");
+        case AdminRoute::kMethodNotAllowed:
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) return rc;
+            return respond_error(r, NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
+                                 "this method is not allowed here");
+        default:
+            break;
+        }
+    } catch (...) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(admin_ctx_t));
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ctx = static_cast<admin_ctx_t *>(cln->data);
+    ngx_memzero(ctx, sizeof(admin_ctx_t));
+    ctx->request = r;
+    ctx->route = target.route;
+    ctx->id.data = reinterpret_cast<u_char *>(const_cast<char *>(target.id.data()));
+    ctx->id.len = target.id.size();
+    cln->handler = cleanup;
+
+    if (target.route == AdminRoute::kCreate || target.route == AdminRoute::kUpdate
+        || target.route == AdminRoute::kRotate || target.route == AdminRoute::kRevoke)
+    {
+        if (r->headers_in.content_length_n > static_cast<off_t>(apikey::kMaxAdminBody)) {
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) return rc;
+            return respond_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "payload_too_large",
+                                 "the body is larger than 16 KiB");
+        }
+
+        r->request_body_in_single_buf = 1;
+        rc = ngx_http_read_client_request_body(r, body_read);
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+        return NGX_DONE;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    r->main->count++;
+    start(r, ctx, "");
+    return NGX_DONE;
+}
+
+}  // namespace
+
+
+char *
+ngx_http_apikey_admin_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+
+    if (clcf->regex || clcf->named) {
+        return const_cast<char *>("needs a prefix location (location /admin/ { ... })");
+    }
+
+    clcf->handler = ngx_http_apikey_admin_handler;
+
+    return NGX_CONF_OK;
+}

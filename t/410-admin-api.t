@@ -1,0 +1,201 @@
+# apikey_admin: key management over HTTP. Every endpoint, every error, the
+# audit trail, and each change seen through a protected location.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(sleep time);
+use ApikeyTest;
+
+my $redis = ApikeyTest::Redis->start;
+my $nginx = ApikeyTest::Nginx->start(
+    redis => $redis,
+    http => 'apikey_cache zone=apikeys:1m;',
+    location => 'apikey on; apikey_scope read GET;',
+    server => <<'EOF',
+        location /admin/ {
+            allow 127.0.0.1;
+            deny all;
+            apikey_admin;
+        }
+        location /keyadmin/ {
+            apikey on;
+            apikey_scope admin;
+            apikey_admin;
+        }
+        location /basicadmin/ {
+            apikey_admin;
+        }
+EOF
+);
+sleep 0.4;
+
+my $J = JSON::PP->new->utf8->canonical;
+
+sub call {
+    my ($method, $path, $body, @headers) = @_;
+    my $res = $nginx->request($method, $path,
+        defined $body ? (':body' => ref $body ? $J->encode($body) : $body,
+                         'Content-Type' => 'application/json') : (), @headers);
+    $res->{json} = json_of($res->{body}) if length($res->{body} // '');
+    return $res;
+}
+
+sub api_status { $nginx->get('/api/x', 'X-API-Key' => $_[0])->{status} }
+
+# the page and the OpenAPI document
+my $page = $nginx->get('/admin/');
+is $page->{status}, 200, 'GET /admin/: the page';
+like ApikeyTest::Nginx::header($page, 'Content-Type'), qr{^text/html}, 'as HTML';
+my $spec = call('GET', '/admin/keys/openapi.json');
+is $spec->{status}, 200, 'GET keys/openapi.json';
+ok $spec->{json}, 'is JSON';
+
+# create
+my $res = call('POST', '/admin/keys', {name => 'over http', scopes => ['read', 'write'],
+                                        expires_in => '30d', limits => ['600r/m:50'],
+                                        reason => 'ticket 7'});
+is $res->{status}, 201, 'POST keys: 201';
+my $key = $res->{json};
+like $key->{token}, qr/^ak_[0-9a-z]{12}_[0-9A-Za-z]{46}$/, 'the token, this once';
+is_deeply $key->{scopes}, ['read', 'write'], 'scopes';
+is_deeply $key->{limits}, ['600r/m:50'], 'limits';
+like $key->{expires_at}, qr/^\d{4}-/, 'expiry';
+is $redis->cmd('HGET', "apikey:key:{$key->{id}}", 'digest') =~ /^[0-9a-f]{64}$/ ? 1 : 0, 1,
+    'only a digest in Redis';
+is api_status($key->{token}), 200, 'a key created over HTTP works at once';
+
+# the CLI sees the same record, in the same JSON
+my (undef, $shown) = $redis->cli('show', $key->{id}, '--json');
+is_deeply json_of($shown), call('GET', "/admin/keys/$key->{id}")->{json},
+    'apikeyctl show --json and GET keys/{id} print the same object';
+
+# get, list
+$res = call('GET', "/admin/keys/$key->{id}");
+is $res->{status}, 200, 'GET keys/{id}';
+ok !exists $res->{json}{token}, 'no token';
+$redis->create_key(name => 'cli made', scopes => ['read']);
+$res = call('GET', '/admin/keys');
+is $res->{status}, 200, 'GET keys';
+my @all;
+my $cursor;
+for (1 .. 50) {   # follow the cursor to the end
+    push @all, @{ $res->{json}{keys} };
+    $cursor = $res->{json}{next_cursor} // last;
+    $res = call('GET', "/admin/keys?cursor=$cursor");
+}
+is_deeply [sort map { $_->{name} } @all], ['cli made', 'over http'], 'every key, HTTP or CLI made';
+$res = call('GET', '/admin/keys?name_prefix=over%20h');
+is_deeply [map { $_->{name} } @{ $res->{json}{keys} }], ['over http'], 'name_prefix';
+$res = call('GET', '/admin/keys?expiring_within=60d');
+is_deeply [map { $_->{name} } @{ $res->{json}{keys} }], ['over http'], 'expiring_within';
+
+# update
+$res = call('PATCH', "/admin/keys/$key->{id}", {scopes => ['write'], name => 'renamed'});
+is $res->{status}, 200, 'PATCH';
+is $res->{json}{name}, 'renamed', 'name changed';
+is_deeply $res->{json}{scopes}, ['write'], 'scopes replaced';
+is_deeply $res->{json}{limits}, ['600r/m:50'], 'the rest untouched';
+my $t0 = time;
+my $st;
+do { $st = api_status($key->{token}); sleep 0.05 } while ($st != 403 && time - $t0 < 1.5);
+is $st, 403, 'the scope change is seen through nginx';
+call('PATCH', "/admin/keys/$key->{id}", {scopes => ['read']});
+
+# rotate with grace
+$res = call('POST', "/admin/keys/$key->{id}/rotate", {grace => '1h', reason => 'rolling'});
+is $res->{status}, 200, 'rotate';
+my $new = $res->{json}{token};
+like $new, qr/^ak_$key->{id}_/, 'a new token, same id';
+ok $res->{json}{previous_token}, 'the previous token in its grace';
+is api_status($new), 200, 'new token works';
+is api_status($key->{token}), 200, 'old token works during the grace';
+
+# revoke: at once (within a second, with the cache on)
+$res = call('POST', "/admin/keys/$key->{id}/revoke", {reason => 'done'});
+is $res->{status}, 200, 'revoke';
+is $res->{json}{status}, 'revoked', 'revoked';
+$t0 = time;
+do { $st = api_status($new); sleep 0.05 } while ($st != 401 && time - $t0 < 1.5);
+is $st, 401, 'a revoke over HTTP stops the key';
+ok time - $t0 < 1.0, 'within a second';
+$res = call('POST', "/admin/keys/$key->{id}/revoke", '');
+is $res->{status}, 409, 'revoking a revoked key: 409';
+is $res->{json}{error}, 'conflict', 'conflict';
+is call('POST', "/admin/keys/$key->{id}/rotate", '')->{status}, 409, 'rotating a revoked key: 409';
+$res = call('GET', '/admin/keys?status=revoked');
+is_deeply [map { $_->{id} } @{ $res->{json}{keys} }], [$key->{id}], 'status filter';
+
+# audit
+$res = call('GET', "/admin/keys/$key->{id}/audit");
+is $res->{status}, 200, 'audit';
+my @actions = map { $_->{action} } @{ $res->{json}{events} };
+is_deeply \@actions, [qw(revoke rotate update update create)], 'every change, newest first';
+is $res->{json}{events}[0]{via}, 'admin-api', 'via the admin API';
+is $res->{json}{events}[0]{user}, 'addr:127.0.0.1', 'caller: the client address';
+is $res->{json}{events}[-1]{reason}, 'ticket 7', 'the reason';
+my (undef, $cli_audit) = $redis->cli('audit', $key->{id}, '--json');
+is scalar(@{ json_of($cli_audit) }), 5, 'the same stream apikeyctl audit reads';
+
+# delete
+is call('DELETE', "/admin/keys/$key->{id}")->{status}, 204, 'DELETE: 204';
+is call('GET', "/admin/keys/$key->{id}")->{status}, 404, 'then 404';
+is call('DELETE', "/admin/keys/$key->{id}")->{status}, 404, 'deleting again: 404';
+is $redis->cmd('EXISTS', "apikey:key:{$key->{id}}"), '0', 'gone from Redis';
+
+# errors
+for my $c (
+    ['POST', '/admin/keys', '{"name":', 400, 'invalid_request', 'malformed JSON'],
+    ['POST', '/admin/keys', '[]', 400, 'invalid_request', 'not an object'],
+    ['POST', '/admin/keys', {scopes => ['x']}, 400, 'invalid_request', 'name missing'],
+    ['POST', '/admin/keys', {name => 'x', scopes => ['a b']}, 400, 'invalid_request', 'bad scope'],
+    ['POST', '/admin/keys', {name => 'x', expires_in => 'soon'}, 400, 'invalid_request', 'bad duration'],
+    ['POST', '/admin/keys', {name => 'x', limits => ['7r/w']}, 400, 'invalid_request', 'bad limit'],
+    ['POST', '/admin/keys', {name => 'x', colour => 'red'}, 400, 'invalid_request', 'unknown member'],
+    ['POST', '/admin/keys', {name => 'x' x 20000}, 413, 'payload_too_large', 'oversized body'],
+    ['GET', '/admin/keys?status=sleeping', undef, 400, 'invalid_request', 'bad status filter'],
+    ['GET', '/admin/keys/zzzzzzzzzzzz', undef, 404, 'not_found', 'unknown id'],
+    ['PATCH', '/admin/keys/zzzzzzzzzzzz', {name => 'y'}, 404, 'not_found', 'patch unknown id'],
+    ['POST', '/admin/keys/zzzzzzzzzzzz/revoke', '', 404, 'not_found', 'revoke unknown id'],
+    ['GET', '/admin/keys/NOT-AN-ID', undef, 404, 'not_found', 'not an id'],
+    ['PUT', '/admin/keys', '{}', 405, 'method_not_allowed', 'PUT'],
+) {
+    my ($m, $p, $b, $status, $code, $what) = @$c;
+    my $r = call($m, $p, $b);
+    is $r->{status}, $status, "$what: $status";
+    is(($r->{json} // {})->{error}, $code, "$what: $code");
+}
+
+# who may call it is nginx's business
+is $nginx->get('/admin/keys', 'X-Forwarded-For' => '10.1.1.1')->{status}, 200, 'allow 127.0.0.1';
+my $admin = $redis->create_key(name => 'admin key', scopes => ['admin']);
+my $plain = $redis->create_key(name => 'no admin', scopes => ['read']);
+is $nginx->get('/keyadmin/keys')->{status}, 401, 'apikey on: no key, 401';
+is $nginx->get('/keyadmin/keys', 'X-API-Key' => $plain->{token})->{status}, 403, 'without the admin scope: 403';
+$res = $nginx->request('POST', '/keyadmin/keys', 'X-API-Key' => $admin->{token},
+                       ':body' => '{"name":"made by an admin key"}');
+is $res->{status}, 201, 'with the admin scope: allowed';
+my $made = json_of($res->{body});
+$res = call('GET', "/admin/keys/$made->{id}/audit");
+is $res->{json}{events}[0]{user}, "key:$admin->{id}", 'caller: the admin key';
+$res = $nginx->request('POST', '/basicadmin/keys', 'Authorization' => 'Basic YWxpY2U6c2VjcmV0',
+                       ':body' => '{"name":"made by alice"}');
+my $alice = json_of($res->{body});
+$res = call('GET', "/admin/keys/$alice->{id}/audit");
+is $res->{json}{events}[0]{user}, 'alice', 'caller: the basic-auth user';
+
+# Redis down: 503, never a hang
+$redis->stop;
+$res = call('GET', '/admin/keys');
+is $res->{status}, 503, 'Redis down: 503';
+is $res->{json}{error}, 'auth_unavailable', 'auth_unavailable';
+
+$nginx->stop;
+
+my ($ok, $out) = ApikeyTest::Nginx->test_conf(redis_address => '127.0.0.1:6379',
+    server => 'location ~ ^/admin { apikey_admin; }');
+ok !$ok, 'apikey_admin in a regex location is refused';
+like $out, qr/needs a prefix location/, 'with a clear message';
+
+done_testing;
