@@ -649,6 +649,8 @@ ngx_http_apikey_admin_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_core_loc_conf_t  *clcf;
 
+    static_cast<ngx_http_apikey_loc_conf_t *>(conf)->admin = 1;
+
     clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
 

@@ -450,6 +450,12 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
+    if (conf->admin && mcf->redis.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"apikey_admin\" needs \"apikey_redis\" in the http block");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
     if (conf->enable == 1) {
 
         if (mcf->redis.len == 0) {

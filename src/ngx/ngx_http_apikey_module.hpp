@@ -81,6 +81,7 @@ struct ngx_http_apikey_loc_conf_t {
     ngx_flag_t    accept_imported;
     time_t        expiry_warning;
     ngx_flag_t    introspect;     // apikey_introspect: this location answers "who am I"
+    ngx_flag_t    admin;          // apikey_admin: this location manages keys
     time_t        last_used_interval;
     ngx_array_t  *limit_lines;    // of ngx_http_apikey_limit_line_t; empty = off
     ngx_array_t  *bucket_sets;    // of ngx_http_apikey_bucket_set_t, built at merge
