@@ -1,0 +1,257 @@
+// Drives the admin page (src/admin/index.html) in Debian's Chromium the way a
+// person would: create a key, copy its token from the reveal-once dialog, use
+// it, revoke it through the page, and check that no token stays in the page or
+// in browser storage.
+//
+//   node t/browser/admin-page.mjs ADMIN_URL PROTECTED_URL ARTIFACTS_DIR
+//   e.g. node t/browser/admin-page.mjs http://127.0.0.1:8080/admin/ http://127.0.0.1:8080/api/x build/artifacts/admin-page
+//
+// playwright-core comes from NODE_PATH (t/400-admin-page.t installs it into
+// build/browser/node_modules); it never downloads a browser. Progress lines
+// start with "# " (TAP comments, as the .t runs this); exit 0 when every check
+// passed, 1 with the failed check on stderr, 2 on a usage error.
+
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const TOKEN_RE = /^ak_[0-9a-z]{12}_[0-9A-Za-z]{46}$/;
+const WATCHDOG_MS = 120000;
+
+const [adminUrl, protectedUrl, artifacts] = process.argv.slice(2);
+if (!adminUrl || !protectedUrl || !artifacts) {
+  console.error('usage: node admin-page.mjs ADMIN_URL PROTECTED_URL ARTIFACTS_DIR');
+  process.exit(2);
+}
+
+// ESM imports ignore NODE_PATH; require() honours it.
+const require = createRequire(import.meta.url);
+let chromium;
+try {
+  ({ chromium } = require('playwright-core'));
+} catch (e) {
+  console.error(`admin-page: FAIL: playwright-core not found (set NODE_PATH to an installed node_modules): ${e.message}`);
+  process.exit(1);
+}
+
+class CheckFailed extends Error {}
+const say = (msg) => console.log('# ' + msg);
+function check(cond, what, detail) {
+  if (!cond) throw new CheckFailed(what + (detail === undefined ? '' : `: ${detail}`));
+  say('ok: ' + what);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function statusOf(token) {
+  const res = await fetch(protectedUrl, { headers: token ? { 'X-API-Key': token } : {} });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+// Everything that could have kept a token: the markup, every field's value,
+// the visible text.
+async function pageHolds(page, token) {
+  return page.evaluate((t) => {
+    const values = [...document.querySelectorAll('input, textarea')].map((i) => i.value).join('\n');
+    return document.documentElement.outerHTML.includes(t) || values.includes(t) || document.body.innerText.includes(t);
+  }, token);
+}
+
+// A V8 heap snapshot of the page after a full garbage collection, searched for
+// the token and for a stretch of its secret: finds a copy any script (the
+// page's or an injected one) still holds, which a DOM scan cannot see.
+async function heapHolds(context, page, token) {
+  const cdp = await context.newCDPSession(page);
+  const chunks = [];
+  cdp.on('HeapProfiler.addHeapSnapshotChunk', (e) => chunks.push(e.chunk));
+  await cdp.send('HeapProfiler.enable');
+  await cdp.send('HeapProfiler.collectGarbage');
+  await cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+  await cdp.detach();
+  const snapshot = chunks.join('');
+  return snapshot.includes(token) || snapshot.includes(token.slice(16, 40));
+}
+
+async function storageOf(page) {
+  return page.evaluate(() => {
+    const dump = (s) => { const o = {}; for (let i = 0; i < s.length; i++) o[s.key(i)] = s.getItem(s.key(i)); return o; };
+    return { local: dump(localStorage), session: dump(sessionStorage), cookie: document.cookie };
+  });
+}
+
+async function main() {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'apikey-admin-chromium-'));
+  const adminBase = new URL('.', adminUrl).href;
+  const origin = new URL(adminUrl).origin;
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+             '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1280, height: 800 },
+      timeout: 30000,
+    });
+    context.setDefaultTimeout(10000);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
+    const page = context.pages()[0] || await context.newPage();
+
+    const problems = [];
+    const requests = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+    page.on('request', (r) => requests.push(r.url()));
+
+    // --- the list -----------------------------------------------------------
+    const res = await page.goto(adminUrl, { waitUntil: 'load' });
+    check(res && res.status() === 200, 'the page loads', res && res.status());
+    check(/text\/html/.test(res.headers()['content-type'] || ''), 'as HTML', res.headers()['content-type']);
+    const table = page.locator('[data-testid=keys-table]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=keys-table]').getAttribute('aria-busy') === 'false');
+    check(await table.isVisible(), 'the key table renders');
+    check((await table.locator('caption').textContent()).includes('API keys'), 'with a caption');
+    check(await table.locator('thead th').count() === 8, 'and column headers');
+    check(await page.locator('[data-testid=error-alert]').textContent() === '', 'no error shown after loading');
+
+    // --- create, by keyboard where a person would use it -----------------------
+    await page.locator('[data-testid=create-button]').focus();
+    await page.keyboard.press('Enter');
+    const createDialog = page.locator('[data-testid=create-dialog]');
+    await createDialog.waitFor({ state: 'visible' });
+    check(await page.evaluate(() => document.activeElement && document.activeElement.id) === 'create-name',
+          'the create dialog opens with the name field focused');
+    await page.keyboard.press('Escape');
+    await createDialog.waitFor({ state: 'hidden' });
+    check(true, 'Escape closes it');
+
+    await page.locator('[data-testid=create-button]').click();
+    await createDialog.waitFor({ state: 'visible' });
+    check(await createDialog.evaluate((d) => d.open && d.matches(':modal')), 'the dialog is modal (showModal)');
+    await page.locator('#create-name').pressSequentially('browser test');
+    await page.locator('#create-scopes').fill('read');
+    await createDialog.getByLabel('30 days').check();
+    check(await createDialog.getByLabel('90 days').isChecked() === false, 'the 30-day preset replaces the 90-day default');
+    const created = page.waitForResponse((r) => r.url() === new URL('keys', adminBase).href && r.request().method() === 'POST');
+    await createDialog.locator('[data-testid=create-submit]').click();
+    const createdRes = await created;
+    check(createdRes.status() === 201, 'POST keys answers 201', createdRes.status());
+    const sent = createdRes.request().postDataJSON();
+    check(sent.name === 'browser test' && JSON.stringify(sent.scopes) === '["read"]' && sent.expires_in === '30d',
+          'with the name, the scope and expires_in 30d', JSON.stringify(sent));
+
+    // --- reveal once -----------------------------------------------------------
+    const reveal = page.locator('[data-testid=reveal-dialog]');
+    await reveal.waitFor({ state: 'visible' });
+    const token = await page.locator('[data-testid=reveal-token]').inputValue();
+    check(TOKEN_RE.test(token), 'the reveal dialog shows a token of the right shape', token.replace(/_[0-9A-Za-z]+$/, '_...'));
+    check(await page.locator('[data-testid=reveal-token]').evaluate((i) => i.readOnly), 'in a read-only field');
+    check((await reveal.textContent()).includes('Store this token in a secret manager now. It will not be shown again.'),
+          'with the warning');
+    const id = token.slice(3, 15);
+
+    await page.locator('[data-testid=copy-button]').click();
+    await page.locator('[data-testid=copy-status]').filter({ hasText: 'Copied' }).waitFor();
+    check(true, 'Copy says "Copied"');
+    const clip = await page.evaluate(() => navigator.clipboard.readText().catch((e) => 'unreadable: ' + e.message));
+    check(clip === token, 'and the clipboard holds the token');
+    await reveal.screenshot({ path: path.join(artifacts, 'reveal.png') });
+    say(`screenshot ${path.join(artifacts, 'reveal.png')}`);
+
+    await page.locator('[data-testid=done-button]').click();
+    await reveal.waitFor({ state: 'hidden' });
+    check(!(await pageHolds(page, token)), 'after Done the token is nowhere in the page');
+    await page.evaluate(() => navigator.clipboard.writeText(''));   // the test's own copy, not the page's
+    check(!(await heapHolds(context, page, token)), 'nor in its JavaScript heap (snapshot after garbage collection)');
+
+    const row = page.locator(`[data-testid=key-row][data-key-id="${id}"]`);
+    check(await row.count() === 1, 'the new key is listed');
+    check((await row.textContent()).includes('browser test'), 'with its name');
+    check(await row.locator('.chips li', { hasText: 'read' }).count() === 1, 'its scope as a chip');
+    check((await row.locator('[data-testid=token-hint]').textContent()) === '...' + token.slice(-4), 'its token hint');
+    const expires = await row.locator('.cell-expires time').getAttribute('datetime');
+    const days = (Date.parse(expires) - Date.now()) / 86400000;
+    check(days > 29 && days < 31, 'expiring in 30 days', expires);
+    check(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/.test(await row.locator('.cell-expires time').getAttribute('title')),
+          'with the UTC time as a tooltip');
+    check((await row.locator('.cell-last-used').textContent()).trim() === 'never', 'last used: never');
+    check((await row.locator('[data-testid=status-badge]').textContent()).trim() === 'active', 'status: active');
+
+    // --- the token works -----------------------------------------------------
+    const before = await statusOf(token);
+    check(before === 200, 'the token is accepted by the protected location', before);
+
+    // --- revoke through the page -----------------------------------------------
+    await row.locator('[data-testid=revoke-button]').click();
+    const revokeDialog = page.locator('[data-testid=revoke-dialog]');
+    await revokeDialog.waitFor({ state: 'visible' });
+    check((await revokeDialog.locator('h2').textContent()).includes('browser test'), 'the revoke dialog names the key');
+    await revokeDialog.locator('[data-testid=confirm-button]').click();
+    await revokeDialog.waitFor({ state: 'hidden' });
+    const deadline = Date.now() + 1000;
+    let after = await statusOf(token);
+    while (after !== 401 && Date.now() < deadline) { await sleep(50); after = await statusOf(token); }
+    check(after === 401, 'within a second the token is refused', after);
+    await row.locator('[data-testid=status-badge]', { hasText: 'revoked' }).waitFor();
+    check(true, 'the row shows the "revoked" badge');
+    check(await row.locator('[data-testid=revoke-button], [data-testid=rotate-button]').count() === 0,
+          'and offers no Revoke or Rotate');
+
+    await page.locator('[data-testid=status-filter]').selectOption('revoked');
+    await page.waitForFunction(() => document.querySelector('[data-testid=keys-table]').getAttribute('aria-busy') === 'false');
+    await row.waitFor();
+    const statuses = await page.locator('[data-testid=key-row]').evaluateAll((rows) => rows.map((r) => r.dataset.status));
+    check(statuses.length > 0 && statuses.every((s) => s === 'revoked'), 'the "revoked" filter lists it, and only revoked keys',
+          statuses.join(','));
+    check(requests.some((u) => /\/keys\?(.*&)?status=revoked/.test(u)), 'through the status parameter');
+
+    // --- screenshots -----------------------------------------------------------
+    await page.locator('[data-testid=status-filter]').selectOption('');
+    await page.waitForFunction(() => document.querySelector('[data-testid=keys-table]').getAttribute('aria-busy') === 'false');
+    await row.waitFor();
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: path.join(artifacts, 'list.png') });
+    say(`screenshot ${path.join(artifacts, 'list.png')}`);
+    await page.setViewportSize({ width: 390, height: 844 });
+    check(await row.evaluate((r) => getComputedStyle(r).display) === 'block', 'at phone width rows become cards');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(overflow <= 390, 'with nothing wider than the screen', overflow);
+    await page.screenshot({ path: path.join(artifacts, 'list-phone.png'), fullPage: true });
+    say(`screenshot ${path.join(artifacts, 'list-phone.png')}`);
+
+    // --- nothing kept --------------------------------------------------------
+    const storage = await storageOf(page);
+    const stored = JSON.stringify(storage);
+    check(!stored.includes(token) && !/ak_[0-9a-z]{12}_/.test(stored), 'no token in localStorage, sessionStorage or cookies', stored);
+    check(!(await pageHolds(page, token)), 'nor anywhere in the page');
+    const cookies = await context.cookies();
+    check(!JSON.stringify(cookies).includes(token), 'nor in the browser\'s cookie jar');
+
+    const foreign = requests.filter((u) => !u.startsWith(adminBase) && !u.startsWith('data:'));
+    check(foreign.length === 0, 'the page fetched nothing outside its own location', foreign.join(' '));
+    check(await page.locator('[data-testid=error-alert]').textContent() === '', 'no error shown');
+    check(problems.length === 0, 'no script errors', problems.join('; '));
+  } finally {
+    if (context) await context.close().catch(() => {});
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  }
+}
+
+const watchdog = setTimeout(() => {
+  console.error(`admin-page: FAIL: gave up after ${WATCHDOG_MS / 1000} s`);
+  process.exit(1);
+}, WATCHDOG_MS);
+
+main().then(() => {
+  clearTimeout(watchdog);
+  say('admin page: all checks passed');
+  process.exit(0);
+}, (e) => {
+  clearTimeout(watchdog);
+  console.error(`admin-page: FAIL: ${e instanceof CheckFailed ? e.message : (e && e.stack) || e}`);
+  process.exit(1);
+});
