@@ -59,6 +59,7 @@ my $res = call('POST', '/admin/keys', {name => 'over http', scopes => ['read', '
 is $res->{status}, 201, 'POST keys: 201';
 my $key = $res->{json};
 like $key->{token}, qr/^ak_[0-9a-z]{12}_[0-9A-Za-z]{46}$/, 'the token, this once';
+is ApikeyTest::Nginx::header($res, 'Cache-Control'), 'no-store', 'and never cached';
 is_deeply $key->{scopes}, ['read', 'write'], 'scopes';
 is_deeply $key->{limits}, ['600r/m:50'], 'limits';
 like $key->{expires_at}, qr/^\d{4}-/, 'expiry';

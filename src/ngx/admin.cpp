@@ -76,6 +76,9 @@ respond(ngx_http_request_t *r, ngx_uint_t status, std::string_view body)
     if (status == NGX_HTTP_NO_CONTENT) {
         r->header_only = 1;
     }
+    if (ngx_http_apikey_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
     return ngx_http_apikey_send_body(r, status, "application/json", body);
 }
 
@@ -578,6 +581,7 @@ ngx_http_apikey_admin_handler(ngx_http_request_t *r)
         case AdminRoute::kPage:
             rc = ngx_http_discard_request_body(r);
             if (rc != NGX_OK) return rc;
+            if (ngx_http_apikey_no_store(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
             return ngx_http_apikey_send_body(r, NGX_HTTP_OK, "text/html; charset=utf-8",
                                              ngx_http_apikey_admin_page);
         case AdminRoute::kOpenApi:

@@ -178,6 +178,7 @@ void ngx_http_apikey_cancel_check(ngx_http_apikey_ctx_t *ctx);
 ngx_int_t ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx);
 ngx_int_t ngx_http_apikey_send_body(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, std::string_view body);
+ngx_int_t ngx_http_apikey_no_store(ngx_http_request_t *r);
 ngx_int_t ngx_http_apikey_header_filter_init(ngx_conf_t *cf);
 
 // admin.cpp

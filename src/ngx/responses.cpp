@@ -106,6 +106,19 @@ ngx_http_apikey_has_error_page(ngx_http_request_t *r, ngx_uint_t status)
 }
 
 
+// Cache-Control: no-store, on refusals and on every admin response (some
+// carry a token, shown once: no cache may keep a copy).
+ngx_int_t
+ngx_http_apikey_no_store(ngx_http_request_t *r)
+{
+    static u_char  no_store[] = "no-store";
+
+    return ngx_http_apikey_add_header(r, "Cache-Control", sizeof("Cache-Control") - 1, no_store,
+                                      sizeof(no_store) - 1)
+           ? NGX_OK : NGX_ERROR;
+}
+
+
 // Sends a complete small response from memory; returns what a content
 // handler returns (the caller finalizes with it).
 ngx_int_t
@@ -192,10 +205,7 @@ ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    u_char *nostore = (u_char *) "no-store";
-    if (ngx_http_apikey_add_header(r, "Cache-Control", sizeof("Cache-Control") - 1, nostore,
-                                   8) == NULL)
-    {
+    if (ngx_http_apikey_no_store(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
