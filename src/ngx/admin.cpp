@@ -56,15 +56,15 @@ sv(const ngx_str_t &s)
 }
 
 
+// the body of a response, even an empty one, must not be NULL: see respond()
 ngx_str_t
 pool_copy(ngx_pool_t *pool, std::string_view s)
 {
-    ngx_str_t  out = ngx_null_string;
+    static u_char  empty[1];
+    ngx_str_t      out = ngx_http_apikey_pool_copy(pool, s);
 
-    out.data = static_cast<u_char *>(ngx_pnalloc(pool, s.size() ? s.size() : 1));
-    if (out.data) {
-        ngx_memcpy(out.data, s.data(), s.size());
-        out.len = s.size();
+    if (s.empty()) {
+        out.data = empty;
     }
     return out;
 }

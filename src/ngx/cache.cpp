@@ -190,10 +190,9 @@ ngx_http_apikey_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_apikey_main_conf_t  *mcf = static_cast<ngx_http_apikey_main_conf_t *>(conf);
 
-    u_char      *colon;
-    ssize_t      size;
-    ngx_str_t   *value, name, s;
-    ngx_uint_t   i;
+    ngx_str_t       *value, s;
+    ngx_uint_t       i;
+    ngx_shm_zone_t  *zone = NULL;
 
     if (mcf->cache) {
         return const_cast<char *>("is duplicate");
@@ -207,28 +206,12 @@ ngx_http_apikey_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     mcf->cache->ttl = 30;
     value = static_cast<ngx_str_t *>(cf->args->elts);
-    size = 0;
-    ngx_str_null(&name);
 
     for (i = 1; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-            name.data = value[i].data + 5;
-            colon = (u_char *) ngx_strchr(name.data, ':');
-            if (colon == NULL) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone size \"%V\"", &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
-            }
-            name.len = colon - name.data;
-            s.data = colon + 1;
-            s.len = value[i].data + value[i].len - s.data;
-            size = ngx_parse_size(&s);
-            if (size == NGX_ERROR || name.len == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone size \"%V\"", &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
-            }
-            if (size < static_cast<ssize_t>(8 * ngx_pagesize)) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zone \"%V\" is too small", &value[i]);
+            zone = ngx_http_apikey_shared_zone(cf, &value[i]);
+            if (zone == NULL) {
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
             continue;
@@ -249,24 +232,15 @@ ngx_http_apikey_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    if (name.len == 0) {
+    if (zone == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" must have \"zone\" parameter",
                            &cmd->name);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    mcf->cache->zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_apikey_module);
-    if (mcf->cache->zone == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    if (mcf->cache->zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zone \"%V\" is already used", &name);
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    mcf->cache->zone->init = init_zone;
-    mcf->cache->zone->data = mcf->cache;
+    mcf->cache->zone = zone;
+    zone->init = init_zone;
+    zone->data = mcf->cache;
 
     return NGX_CONF_OK;
 }

@@ -24,7 +24,7 @@ static ngx_int_t ngx_http_apikey_store_reply(ngx_http_request_t *r,
     ngx_http_apikey_ctx_t *ctx, const apikey::CheckReply &reply);
 
 
-static ngx_str_t
+ngx_str_t
 ngx_http_apikey_pool_copy(ngx_pool_t *pool, std::string_view s)
 {
     ngx_str_t  out = ngx_null_string;

@@ -860,6 +860,52 @@ ngx_http_apikey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+ngx_shm_zone_t *
+ngx_http_apikey_shared_zone(ngx_conf_t *cf, ngx_str_t *arg)
+{
+    u_char          *colon;
+    ssize_t          size;
+    ngx_str_t        name, s;
+    ngx_shm_zone_t  *zone;
+
+    if (!ngx_http_apikey_starts_with(*arg, "zone=", 5)
+        || (colon = (u_char *) ngx_strlchr(arg->data + 5, arg->data + arg->len, ':')) == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" (expected zone=NAME:SIZE)", arg);
+        return NULL;
+    }
+
+    name.data = arg->data + 5;
+    name.len = colon - name.data;
+    s.data = colon + 1;
+    s.len = arg->data + arg->len - s.data;
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR || name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone size \"%V\"", arg);
+        return NULL;
+    }
+
+    if (size < static_cast<ssize_t>(8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zone \"%V\" is too small", arg);
+        return NULL;
+    }
+
+    zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_apikey_module);
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    if (zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zone \"%V\" is already used", &name);
+        return NULL;
+    }
+
+    return zone;
+}
+
+
 // apikey_hash_secret /path/to/file;
 //
 // The file holds the HMAC key (surrounding whitespace ignored). It is read

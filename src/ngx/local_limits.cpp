@@ -162,33 +162,14 @@ char *
 ngx_http_apikey_local_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_apikey_main_conf_t  *mcf = static_cast<ngx_http_apikey_main_conf_t *>(conf);
-
-    u_char     *colon;
-    ssize_t     size;
-    ngx_str_t  *value, name, s;
+    ngx_shm_zone_t               *zone;
 
     if (mcf->local) {
         return const_cast<char *>("is duplicate");
     }
 
-    value = static_cast<ngx_str_t *>(cf->args->elts);
-
-    if (ngx_strncmp(value[1].data, "zone=", 5) != 0
-        || (colon = (u_char *) ngx_strchr(value[1].data + 5, ':')) == NULL)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\" (expected "
-                           "zone=NAME:SIZE)", &value[1]);
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    name.data = value[1].data + 5;
-    name.len = colon - name.data;
-    s.data = colon + 1;
-    s.len = value[1].data + value[1].len - s.data;
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR || name.len == 0 || size < static_cast<ssize_t>(8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone \"%V\"", &value[1]);
+    zone = ngx_http_apikey_shared_zone(cf, static_cast<ngx_str_t *>(cf->args->elts) + 1);
+    if (zone == NULL) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
@@ -198,18 +179,9 @@ ngx_http_apikey_local_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    mcf->local->zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_apikey_module);
-    if (mcf->local->zone == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    if (mcf->local->zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zone \"%V\" is already used", &name);
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    mcf->local->zone->init = init_zone;
-    mcf->local->zone->data = mcf->local;
+    mcf->local->zone = zone;
+    zone->init = init_zone;
+    zone->data = mcf->local;
 
     return NGX_CONF_OK;
 }

@@ -309,13 +309,31 @@ ngx_http_apikey_prepare(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 }
 
 
+// Sends the script and waits (NGX_AGAIN), or refuses at once when there is no
+// usable Redis connection (the worker is backing off: fail fast, never hang).
+static ngx_int_t
+ngx_http_apikey_ask_redis(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf, bool limit_only, bool record_use)
+{
+    ngx_int_t  rc = ngx_http_apikey_send_check(r, ctx, lcf, limit_only, record_use);
+
+    if (rc != NGX_ERROR) {
+        return rc;
+    }
+
+    ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_CONNECT, NGX_LOG_ERR, r->connection->log, 0,
+                                "apikey: redis is not connected, refusing the request");
+    ctx->outcome = Outcome::kError;
+    return ngx_http_apikey_decide(r, ctx, lcf);
+}
+
+
 // A cache hit: the decision the script would make, made here; Redis is asked
 // only for the rate limit, and only when the buckets live there.
 static ngx_int_t
 ngx_http_apikey_from_cache(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ngx_http_apikey_loc_conf_t *lcf, const apikey::CachedRecord &cached, bool record_use)
 {
-    ngx_int_t         rc;
     std::string_view  missing;
 
     auto str = [](std::string_view s) {
@@ -366,17 +384,7 @@ ngx_http_apikey_from_cache(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     }
 
     // the buckets are in Redis: one cheaper round trip ("limit" mode)
-    rc = ngx_http_apikey_send_check(r, ctx, lcf, true, record_use);
-
-    if (rc == NGX_ERROR) {
-        ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_CONNECT, NGX_LOG_ERR,
-                                    r->connection->log, 0,
-                                    "apikey: redis is not connected, refusing the request");
-        ctx->outcome = Outcome::kError;
-        return ngx_http_apikey_decide(r, ctx, lcf);
-    }
-
-    return rc;
+    return ngx_http_apikey_ask_redis(r, ctx, lcf, true, record_use);
 }
 
 
@@ -384,7 +392,6 @@ static ngx_int_t
 ngx_http_apikey_start(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ngx_http_apikey_loc_conf_t *lcf)
 {
-    ngx_int_t                     rc;
     ngx_str_t                     key, id;
     apikey::Outcome               found;
     ngx_http_apikey_main_conf_t  *mcf;
@@ -457,21 +464,7 @@ ngx_http_apikey_start(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     }
 
     // 4. Redis: record, status, expiry, scopes and buckets in one round trip
-    rc = ngx_http_apikey_send_check(r, ctx, lcf, false, false);
-
-    if (rc == NGX_AGAIN) {
-        return NGX_AGAIN;
-    }
-
-    if (rc == NGX_ERROR) {
-        ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_CONNECT, NGX_LOG_ERR,
-                                    r->connection->log, 0,
-                                    "apikey: redis is not connected, refusing the request");
-        ctx->outcome = Outcome::kError;
-        return ngx_http_apikey_decide(r, ctx, lcf);
-    }
-
-    return rc;
+    return ngx_http_apikey_ask_redis(r, ctx, lcf, false, false);
 }
 
 

@@ -161,6 +161,10 @@ apikey::Outcome ngx_http_apikey_find_credential(ngx_http_request_t *r,
 ngx_int_t ngx_http_apikey_strip_credentials(ngx_http_request_t *r,
     ngx_http_apikey_ctx_t *ctx);
 
+// A copy of s in the pool ({0, NULL} for an empty s, or when out of memory
+// with a non-empty one: callers check data against a non-zero size).
+ngx_str_t ngx_http_apikey_pool_copy(ngx_pool_t *pool, std::string_view s);
+
 // check.cpp
 ngx_int_t ngx_http_apikey_required_scopes(ngx_http_request_t *r,
     ngx_http_apikey_loc_conf_t *lcf, ngx_str_t *out);
@@ -183,6 +187,11 @@ ngx_int_t ngx_http_apikey_header_filter_init(ngx_conf_t *cf);
 
 // admin.cpp
 char *ngx_http_apikey_admin_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+// Adds the shared memory zone named by a "zone=NAME:SIZE" argument (as
+// limit_req_zone writes it), refusing a bad, too small or already used zone
+// with a clear message. NULL on error (already logged).
+ngx_shm_zone_t *ngx_http_apikey_shared_zone(ngx_conf_t *cf, ngx_str_t *arg);
 
 // introspect.cpp
 char *ngx_http_apikey_introspect_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
