@@ -4,63 +4,131 @@
 #include <map>
 #include <sys/time.h>
 
+#include "admin_script.hpp"
+#include "args.hpp"
 #include "keyspace.hpp"
 #include "number.hpp"
+#include "topology.hpp"
+#include "topology_reply.hpp"
 
 namespace apikey::cli {
 
 namespace {
 
-redisContext* connect(const std::string& address) {
+redisContext* connect_to(const std::string& address) {
     timeval timeout{2, 0};
     if (address.rfind("unix:", 0) == 0) {
         return redisConnectUnixWithTimeout(address.substr(5).c_str(), timeout);
     }
+    auto hp = parse_host_port(address, 6379);
+    if (!hp) throw Failure("invalid Redis address \"" + address + "\"");
+    return redisConnectWithTimeout(hp->host.c_str(), hp->port, timeout);
+}
 
-    std::string host = address;
-    int port = 6379;
-    std::size_t colon = address.rfind(':');
-    if (!address.empty() && address.front() == '[') {   // [::1]:6379
-        std::size_t close = address.find(']');
-        if (close == std::string::npos) throw Failure("invalid Redis address \"" + address + "\"");
-        host = address.substr(1, close - 1);
-        colon = address.find(':', close);
-    } else if (colon != std::string::npos) {
-        host = address.substr(0, colon);
+std::string node_name(const std::string& host, long long port) {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+           std::to_string(port);
+}
+
+// "sentinel=h:p,h:p master=NAME": asks each sentinel in turn for the master.
+std::string master_from_sentinels(const std::string& address) {
+    std::size_t space = address.find(' ');
+    std::string list = address.substr(9, space == std::string::npos ? std::string::npos : space - 9);
+    std::string rest = space == std::string::npos ? "" : address.substr(space + 1);
+    while (!rest.empty() && rest.front() == ' ') rest.erase(0, 1);
+    if (rest.rfind("master=", 0) != 0 || rest.size() == 7) {
+        throw UsageError("a sentinel address needs master=NAME: \"sentinel=H:P,H:P master=NAME\"");
     }
-    if (colon != std::string::npos) {
-        auto p = parse_decimal(address.substr(colon + 1));
-        if (!p || *p < 1 || *p > 65535) {
-            throw Failure("invalid Redis address \"" + address + "\"");
+    std::string master = rest.substr(7);
+    auto sentinels = parse_seed_list(list, 26379);
+    if (!sentinels) throw UsageError("invalid sentinel list \"" + list + "\"");
+
+    std::string errors;
+    for (const auto& s : *sentinels) {
+        timeval timeout{2, 0};
+        std::unique_ptr<redisContext, void (*)(redisContext*)> ctx(
+            redisConnectWithTimeout(s.host.c_str(), s.port, timeout), redisFree);
+        if (!ctx || ctx->err) {
+            errors += " " + node_name(s.host, s.port) + ": " + (ctx ? ctx->errstr : "no memory") + ";";
+            continue;
         }
-        port = static_cast<int>(*p);
+        redisSetTimeout(ctx.get(), timeout);
+        auto* r = static_cast<redisReply*>(
+            redisCommand(ctx.get(), "SENTINEL get-master-addr-by-name %s", master.c_str()));
+        auto found = decode_master_address(r);
+        if (r) freeReplyObject(r);
+        if (found) return node_name(found->host, found->port);
+        errors += " " + node_name(s.host, s.port) + ": does not know master \"" + master + "\";";
     }
-    if (host.empty()) throw Failure("invalid Redis address \"" + address + "\"");
-    return redisConnectWithTimeout(host.c_str(), port, timeout);
+    throw Failure("no sentinel could name the master \"" + master + "\":" + errors);
 }
 
 }  // namespace
 
-Store::Store(const StoreOptions& options) : options_(options), ctx_(nullptr, redisFree) {
-    ctx_.reset(connect(options.address));
-    if (!ctx_) {
-        throw Failure("cannot allocate a Redis connection");
+Store::Store(const StoreOptions& options) : options_(options) {
+    const std::string& a = options.address;
+    if (a.rfind("sentinel=", 0) == 0) {
+        default_node_ = master_from_sentinels(a);
+    } else if (a.rfind("cluster=", 0) == 0) {
+        auto seeds = parse_seed_list(a.substr(8), 0);
+        if (!seeds) throw UsageError("invalid cluster seed list \"" + a.substr(8) + "\"");
+        if (options.db != 0) throw UsageError("Redis Cluster has only database 0");
+        cluster_ = true;
+        std::string errors;
+        for (const auto& s : *seeds) {
+            try {
+                default_node_ = node_name(s.host, s.port);
+                load_slots();
+                errors.clear();
+                break;
+            } catch (const Failure& e) {
+                errors += std::string(" ") + e.what() + ";";
+            }
+        }
+        if (!errors.empty()) throw Failure("no cluster node answered:" + errors);
+    } else {
+        default_node_ = a;
     }
-    if (ctx_->err) {
-        throw Failure("cannot connect to Redis at " + options.address + ": " + ctx_->errstr);
-    }
-    timeval timeout{5, 0};
-    redisSetTimeout(ctx_.get(), timeout);
+    node(default_node_);
+}
 
-    if (!options.password.empty()) {
-        command({"AUTH", options.password});
+redisContext* Store::node(const std::string& address) {
+    auto it = nodes_.find(address);
+    if (it != nodes_.end()) return it->second.get();
+
+    Context ctx(connect_to(address), redisFree);
+    if (!ctx) throw Failure("cannot allocate a Redis connection");
+    if (ctx->err) throw Failure("cannot connect to Redis at " + address + ": " + ctx->errstr);
+    timeval timeout{5, 0};
+    redisSetTimeout(ctx.get(), timeout);
+    redisContext* raw = ctx.get();
+    nodes_.emplace(address, std::move(ctx));
+
+    if (!options_.password.empty()) run(raw, address, {"AUTH", options_.password});
+    if (options_.db != 0) run(raw, address, {"SELECT", std::to_string(options_.db)});
+    return raw;
+}
+
+// CLUSTER SLOTS: which master serves which slots.
+void Store::load_slots() {
+    Reply reply = run(node(default_node_), default_node_, {"CLUSTER", "SLOTS"});
+    std::vector<SlotRange> ranges;
+    std::string error;
+    auto queried = parse_host_port(default_node_);
+    if (!decode_cluster_slots(reply.get(), queried ? queried->host : "", ranges, error)) {
+        throw Failure("Redis at " + default_node_ + ": " + error);
     }
-    if (options.db != 0) {
-        command({"SELECT", std::to_string(options.db)});
+    slot_owner_.assign(kClusterSlots, std::string());
+    for (const auto& range : ranges) {
+        std::string owner = node_name(range.master.host, range.master.port);
+        for (int slot = range.first; slot <= range.last; slot++) {
+            slot_owner_[static_cast<std::size_t>(slot)] = owner;
+        }
     }
 }
 
-Store::Reply Store::command(const std::vector<std::string>& args) {
+Store::Reply Store::run(redisContext* ctx, const std::string& where,
+                        const std::vector<std::string>& args, bool allow_redirect_error) {
     std::vector<const char*> argv;
     std::vector<std::size_t> lens;
     for (const auto& a : args) {
@@ -68,15 +136,40 @@ Store::Reply Store::command(const std::vector<std::string>& args) {
         lens.push_back(a.size());
     }
     Reply reply(static_cast<redisReply*>(
-        redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data())));
+        redisCommandArgv(ctx, static_cast<int>(argv.size()), argv.data(), lens.data())));
     if (!reply) {
-        throw Failure("Redis at " + options_.address + ": " + ctx_->errstr);
+        throw Failure("Redis at " + where + ": " + ctx->errstr);
     }
     if (reply->type == REDIS_REPLY_ERROR) {
+        std::string_view text(reply->str, reply->len);
+        if (allow_redirect_error && (text.rfind("MOVED ", 0) == 0 || text.rfind("ASK ", 0) == 0)) {
+            return reply;
+        }
         // the AUTH argument is never echoed: Redis's message does not contain it
-        throw Failure("Redis refused " + args[0] + ": " + std::string(reply->str, reply->len));
+        throw Failure("Redis refused " + args[0] + ": " + std::string(text));
     }
     return reply;
+}
+
+Store::Reply Store::command(const std::vector<std::string>& args, int key) {
+    if (!cluster_ || key < 0) {
+        return run(node(default_node_), default_node_, args);
+    }
+
+    std::string owner = slot_owner_[static_cast<std::size_t>(key_slot(args[key]))];
+    if (owner.empty()) owner = default_node_;
+    Reply reply = run(node(owner), owner, args, true);
+    if (reply->type != REDIS_REPLY_ERROR) return reply;
+
+    // MOVED slot host:port (the map changed) or ASK slot host:port (a slot
+    // being migrated): follow it once
+    auto redirect = parse_redirect(std::string_view(reply->str, reply->len));
+    if (!redirect) throw Failure("Redis refused " + args[0] + ": " + std::string(reply->str, reply->len));
+    std::string target = node_name(redirect->to.host, redirect->to.port);
+    if (!redirect->ask) load_slots();
+    redisContext* ctx = node(target);
+    if (redirect->ask) run(ctx, target, {"ASKING"});
+    return run(ctx, target, args);
 }
 
 bool Store::exists(const std::string& id) {
@@ -110,20 +203,35 @@ void Store::put(const KeyRecord& record) {
     command(args);
 }
 
+// SCAN on every master of a cluster (each holds its own slots), or the one node.
 std::vector<std::string> Store::scan(const std::string& pattern) {
+    std::vector<std::string> masters;
+    if (cluster_) {
+        for (const auto& owner : slot_owner_) {
+            if (!owner.empty() && std::find(masters.begin(), masters.end(), owner) == masters.end()) {
+                masters.push_back(owner);
+            }
+        }
+    } else {
+        masters.push_back(default_node_);
+    }
+
     std::vector<std::string> keys;
-    std::string cursor = "0";
-    do {
-        Reply reply = command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-            throw Failure("unexpected reply to SCAN");
-        }
-        cursor.assign(reply->element[0]->str, reply->element[0]->len);
-        redisReply* batch = reply->element[1];
-        for (std::size_t i = 0; i < batch->elements; i++) {
-            keys.emplace_back(batch->element[i]->str, batch->element[i]->len);
-        }
-    } while (cursor != "0");
+    for (const auto& master : masters) {
+        std::string cursor = "0";
+        do {
+            Reply reply = run(node(master), master,
+                              {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+            if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+                throw Failure("unexpected reply to SCAN");
+            }
+            cursor.assign(reply->element[0]->str, reply->element[0]->len);
+            redisReply* batch = reply->element[1];
+            for (std::size_t i = 0; i < batch->elements; i++) {
+                keys.emplace_back(batch->element[i]->str, batch->element[i]->len);
+            }
+        } while (cursor != "0");
+    }
     return keys;
 }
 
@@ -143,6 +251,7 @@ std::vector<KeyRecord> Store::all() {
 }
 
 void Store::remove(const std::string& id) {
+    // the record and its buckets share the hash tag {id}: one slot, one DEL
     std::vector<std::string> args{"DEL", record_key(options_.prefix, id)};
     for (auto& key : scan(bucket_pattern(options_.prefix, id))) {
         args.push_back(key);
@@ -155,7 +264,8 @@ void Store::remove(const std::string& id) {
 namespace apikey::cli {
 
 void Store::invalidate(const std::string& id) {
-    command({"PUBLISH", options_.prefix + "invalidate", id});
+    // a cluster delivers a PUBLISH to the subscribers of every node
+    command({"PUBLISH", options_.prefix + "invalidate", id}, -1);
 }
 
 void Store::audit(const AuditEvent& e) {
@@ -170,29 +280,17 @@ std::vector<AuditEvent> Store::audit_log(const std::string& key_id, std::size_t 
     // read newest first in pages, filtering by key, until enough or no more
     while (events.size() < limit) {
         Reply reply = command({"XREVRANGE", options_.prefix + "audit", end, "-", "COUNT", "1000"});
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) break;
-        for (std::size_t i = 0; i < reply->elements && events.size() < limit; i++) {
-            redisReply* entry = reply->element[i];
-            if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) continue;
-            AuditEvent e;
-            e.stream_id.assign(entry->element[0]->str, entry->element[0]->len);
-            redisReply* fields = entry->element[1];
-            for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
-                std::string name(fields->element[f]->str, fields->element[f]->len);
-                std::string value(fields->element[f + 1]->str, fields->element[f + 1]->len);
-                if (name == "time") e.time = parse_decimal(value).value_or(0);
-                else if (name == "key") e.key_id = value;
-                else if (name == "action") e.action = value;
-                else if (name == "user") e.user = value;
-                else if (name == "reason") e.reason = value;
-                else if (name == "via") e.via = value;
+        std::vector<AuditEvent> page;
+        std::string error;
+        if (!decode_admin_audit(reply.get(), page, error)) throw Failure(error);
+        for (auto& e : page) {
+            if (events.size() < limit && (key_id.empty() || e.key_id == key_id)) {
+                events.push_back(std::move(e));
             }
-            if (key_id.empty() || e.key_id == key_id) events.push_back(std::move(e));
         }
-        if (reply->elements < 1000) break;
+        if (page.size() < 1000) break;
         // continue before the oldest entry seen ("(" makes the bound exclusive)
-        redisReply* last = reply->element[reply->elements - 1];
-        end = "(" + std::string(last->element[0]->str, last->element[0]->len);
+        end = "(" + page.back().stream_id;
     }
     return events;
 }

@@ -4,6 +4,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -21,7 +22,9 @@ struct Failure : std::runtime_error {
 };
 
 struct StoreOptions {
-    std::string address = "127.0.0.1:6379";   // host:port, [v6]:port or unix:/path
+    // host:port, [v6]:port, unix:/path, "sentinel=H:P[,H:P...] master=NAME"
+    // or "cluster=H:P[,H:P...]" (topology.hpp)
+    std::string address = "127.0.0.1:6379";
     std::string password;
     int db = 0;
     std::string prefix = "apikey:";
@@ -54,12 +57,22 @@ private:
         void operator()(redisReply* r) const { freeReplyObject(r); }
     };
     using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+    using Context = std::unique_ptr<redisContext, void (*)(redisContext*)>;
 
-    Reply command(const std::vector<std::string>& args);
+    // Runs a command on the node that owns args[key] (a cluster follows one
+    // MOVED or ASK redirect); key < 0: any node.
+    Reply command(const std::vector<std::string>& args, int key = 1);
+    Reply run(redisContext* ctx, const std::string& node, const std::vector<std::string>& args,
+              bool allow_redirect_error = false);
+    redisContext* node(const std::string& address);
+    void load_slots();
     std::vector<std::string> scan(const std::string& pattern);
 
     StoreOptions options_;
-    std::unique_ptr<redisContext, void (*)(redisContext*)> ctx_;
+    std::map<std::string, Context> nodes_;       // "host:port" (or unix:path) -> connection
+    std::string default_node_;
+    bool cluster_ = false;
+    std::vector<std::string> slot_owner_;        // cluster: slot -> "host:port"
 };
 
 }  // namespace apikey::cli
