@@ -16,7 +16,7 @@
 #include "json.hpp"
 #include "keyspace.hpp"
 #include "mint.hpp"
-#include "redis_client.hpp"
+#include "redis_topology.hpp"
 #include "token.hpp"
 
 extern const std::string_view  ngx_http_apikey_admin_page;
@@ -172,7 +172,8 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
         ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
     auto *lcf = static_cast<ngx_http_apikey_loc_conf_t *>(
         ngx_http_get_module_loc_conf(r, ngx_http_apikey_module));
-    apikey::RedisClient *redis = ngx_http_apikey_redis();
+    apikey::RedisTopology *topology = ngx_http_apikey_redis();
+    apikey::RedisClient *redis = topology ? topology->primary() : NULL;
 
     auto fail = [&](ngx_uint_t status, std::string_view code, std::string_view message) {
         ctx->status = status;
@@ -199,6 +200,13 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
         if (!problem.empty()) {
             return fail(NGX_HTTP_BAD_REQUEST, "invalid_request", problem);
         }
+    }
+
+    if (topology != NULL && topology->cluster()) {
+        // a change and its audit event are written by one script, and a
+        // cluster runs a script only on keys of one slot
+        return fail(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable",
+                    "the admin API is not available on Redis Cluster; use apikeyctl");
     }
 
     if (redis == NULL) {
@@ -412,11 +420,9 @@ ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *r_, void *privdata)
     auto                  *reply = static_cast<redisReply *>(r_);
     auto                  *pending = static_cast<admin_pending_t *>(privdata);
     admin_ctx_t           *ctx = pending->ctx;
-    apikey::RedisClient   *redis = ngx_http_apikey_redis();
+    apikey::RedisClient   *redis = apikey::RedisClient::of(ac);
 
-    if (redis) {
-        redis->note_reply();
-    }
+    redis->note_reply();
 
     if (ctx == NULL) {
         delete pending;
@@ -426,13 +432,19 @@ ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *r_, void *privdata)
     ngx_http_request_t *r = ctx->request;
 
     if (reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8
-        && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0 && !pending->retried && redis)
+        && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0 && !pending->retried)
     {
         pending->retried = true;
         redis->load_script();
         if (redis->send_formatted(ctx->command, ngx_http_apikey_admin_reply, pending)) {
             return;
         }
+    }
+
+    if (reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8
+        && ngx_strncmp(reply->str, "READONLY", 8) == 0 && ngx_http_apikey_redis())
+    {
+        ngx_http_apikey_redis()->note_readonly();   // a demoted master
     }
 
     try {

@@ -3,6 +3,7 @@
 #include "ngx_http_apikey_module.hpp"
 
 #include <new>
+#include <optional>
 
 #include "cache.hpp"
 #include "check_script.hpp"
@@ -11,14 +12,43 @@
 #include "keyspace.hpp"
 #include "metrics.hpp"
 #include "rate_headers.hpp"
-#include "redis_client.hpp"
+#include "redis_topology.hpp"
 #include "scope.hpp"
+#include "topology.hpp"
 
 using apikey::Outcome;
+using apikey::RedisClient;
+
+// What a request hands to Redis while it waits. hiredis's privdata points
+// here, never at the request: when the request goes away first, `ctx` is set
+// to NULL and the late reply lands harmlessly.
+struct apikey::RedisPending {
+    ngx_http_apikey_ctx_t  *ctx;
+    int                     slot;      // of the key's hash tag (Redis Cluster)
+    RedisClient            *sent_to;   // the connection it is waiting on
+    uint64_t                sent_us;   // for the round-trip histogram
+    bool                    retried;   // NOSCRIPT already handled once
+    ngx_uint_t              hops;      // cluster redirects in a row
+    ngx_event_t             retry;     // TRYAGAIN: send again shortly
+};
+
 using apikey::RedisPending;
+
+// MOVED and ASK redirects followed in a row: more means the nodes disagree
+// about the map, and the check fails rather than bounce.
+static constexpr ngx_uint_t  ngx_http_apikey_max_hops = 16;
+
+// While a cluster slot is being migrated, a check whose keys are not all on
+// one side (some moved, or a bucket that does not exist yet) is refused with
+// -TRYAGAIN until the slot is handed over: tried again this often, until the
+// request's apikey_redis_timeout.
+static constexpr ngx_msec_t  ngx_http_apikey_tryagain_delay = 5;
 
 static void ngx_http_apikey_check_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
+static void ngx_http_apikey_ignore_reply(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static void ngx_http_apikey_finish_check(ngx_http_apikey_ctx_t *ctx, RedisPending *pending);
 static void ngx_http_apikey_wake_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_apikey_store_reply(ngx_http_request_t *r,
     ngx_http_apikey_ctx_t *ctx, const apikey::CheckReply &reply);
@@ -125,6 +155,46 @@ ngx_http_apikey_required_scopes(ngx_http_request_t *r, ngx_http_apikey_loc_conf_
 }
 
 
+// Sends a formatted check to `to` (after ASKING, for a cluster's ASK).
+static bool
+ngx_http_apikey_dispatch(RedisPending *pending, RedisClient *to, bool asking)
+{
+    static const char  *asking_argv[] = {"ASKING"};
+    static const size_t asking_len[] = {6};
+
+    if (to == NULL
+        || (asking && !to->send(1, asking_argv, asking_len, ngx_http_apikey_ignore_reply, NULL)))
+    {
+        return false;
+    }
+
+    pending->sent_to = to;
+    pending->sent_us = ngx_http_apikey_now_us();
+
+    return to->send_formatted(pending->ctx->command, ngx_http_apikey_check_reply, pending);
+}
+
+
+// TRYAGAIN: the slot's keys were split by a migration a moment ago.
+static void
+ngx_http_apikey_retry_check(ngx_event_t *ev)
+{
+    auto                   *pending = static_cast<RedisPending *>(ev->data);
+    ngx_http_apikey_ctx_t  *ctx = pending->ctx;
+    apikey::RedisTopology  *redis = ngx_http_apikey_redis();
+
+    if (ctx == NULL) {
+        delete pending;   // the request went away meanwhile
+        return;
+    }
+
+    if (redis == NULL || !ngx_http_apikey_dispatch(pending, redis->for_slot(pending->slot), false)) {
+        ctx->outcome = Outcome::kError;
+        ngx_http_apikey_finish_check(ctx, pending);
+    }
+}
+
+
 // Sends the script: "check" (record and buckets) or, after a cache hit,
 // "limit" (buckets only). Returns NGX_AGAIN while waiting, NGX_ERROR when
 // Redis is not usable now (the caller answers 503), or
@@ -138,7 +208,7 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     char                           last_used[NGX_TIME_T_LEN];
     ngx_uint_t                     nsets, k;
     RedisPending                  *pending;
-    apikey::RedisClient           *redis;
+    apikey::RedisTopology         *redis;
     ngx_http_apikey_main_conf_t   *mcf;
     ngx_http_apikey_bucket_set_t  *sets;
 
@@ -186,9 +256,10 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     push("EVALSHA", 7);
     push(mcf->script_sha.data, mcf->script_sha.len);
 
+    std::string record = apikey::record_key(prefix, key_id);
     u_char *end = ngx_sprintf(reinterpret_cast<u_char *>(numkeys), "%ui", 1 + nsets);
     bool ok = push_copy(std::string_view(numkeys, end - reinterpret_cast<u_char *>(numkeys)))
-              && push_copy(apikey::record_key(prefix, key_id));
+              && push_copy(record);
 
     for (k = 0; ok && k < nsets; k++) {
         std::string_view bucket(reinterpret_cast<const char *>(sets[k].name.data),
@@ -242,12 +313,14 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ctx->command.len = p - ctx->command.data;
     ctx->limit_only = limit_only;
 
-    pending = new (std::nothrow) RedisPending{ctx, false, ngx_http_apikey_now_us()};
+    pending = new (std::nothrow) RedisPending();
     if (pending == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+    pending->ctx = ctx;
+    pending->slot = apikey::key_slot(record);
 
-    if (!redis->send_formatted(ctx->command, ngx_http_apikey_check_reply, pending)) {
+    if (!ngx_http_apikey_dispatch(pending, redis->for_slot(pending->slot), false)) {
         delete pending;
         return NGX_ERROR;
     }
@@ -292,10 +365,72 @@ ngx_http_apikey_cancel_check(ngx_http_apikey_ctx_t *ctx)
 
 
 static bool
-ngx_http_apikey_is_noscript(const redisReply *reply)
+ngx_http_apikey_error_is(const redisReply *reply, std::string_view code)
 {
-    return reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->len >= 8
-           && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0;
+    return reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->len >= code.size()
+           && std::string_view(reply->str, code.size()) == code;
+}
+
+
+// Errors that are about where the data is, not about the check: follow a
+// cluster's redirect, retry a TRYAGAIN, reload a flushed script. True when
+// the check was sent again and this reply is not its last.
+static bool
+ngx_http_apikey_reroute(RedisClient *client, const redisReply *reply, RedisPending *pending)
+{
+    apikey::RedisTopology  *redis = ngx_http_apikey_redis();
+    ngx_http_apikey_ctx_t  *ctx = pending->ctx;
+
+    if (redis == NULL || reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+        return false;
+    }
+
+    if (ngx_http_apikey_error_is(reply, "NOSCRIPT")) {
+        // SCRIPT FLUSH or a restarted Redis: reload and retry once, in order
+        if (pending->retried) {
+            return false;
+        }
+        pending->retried = true;
+        client->load_script();
+        return client->send_formatted(ctx->command, ngx_http_apikey_check_reply, pending);
+    }
+
+    if (ngx_http_apikey_error_is(reply, "READONLY")) {
+        redis->note_readonly();   // a demoted master: this check fails, the next goes on
+        return false;
+    }
+
+    if (ngx_http_apikey_error_is(reply, "CLUSTERDOWN")) {
+        redis->refresh_soon();
+        return false;
+    }
+
+    if (ngx_http_apikey_error_is(reply, "TRYAGAIN")) {
+        pending->hops = 0;
+        ngx_http_apikey_count(redirects[NGX_HTTP_APIKEY_TRYAGAIN], 1);
+        pending->retry.handler = ngx_http_apikey_retry_check;
+        pending->retry.data = pending;
+        pending->retry.log = ctx->request->connection->log;
+        pending->retry.cancelable = 1;
+        ngx_add_timer(&pending->retry, ngx_http_apikey_tryagain_delay);
+        return true;
+    }
+
+    std::optional<apikey::Redirect> redirect;
+    try {
+        redirect = apikey::parse_redirect(std::string_view(reply->str, reply->len));
+    } catch (...) {
+        return false;
+    }
+    if (!redirect || pending->hops >= ngx_http_apikey_max_hops) {
+        return false;
+    }
+
+    pending->hops++;
+    ngx_http_apikey_count(redirects[redirect->ask ? NGX_HTTP_APIKEY_ASK : NGX_HTTP_APIKEY_MOVED],
+                          1);
+
+    return ngx_http_apikey_dispatch(pending, redis->follow(*redirect), redirect->ask);
 }
 
 
@@ -307,12 +442,10 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
     redisReply             *reply = static_cast<redisReply *>(r_);
     RedisPending           *pending = static_cast<RedisPending *>(privdata);
     ngx_http_apikey_ctx_t  *ctx = pending->ctx;
-    apikey::RedisClient    *redis = ngx_http_apikey_redis();
+    RedisClient            *client = RedisClient::of(ac);
     ngx_http_request_t     *r;
 
-    if (redis) {
-        redis->note_reply();
-    }
+    client->note_reply();
 
     if (reply != NULL) {
         ngx_http_apikey_count_round_trip(ngx_http_apikey_now_us() - pending->sent_us);
@@ -329,13 +462,8 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
     r = ctx->request;
 
     try {
-        if (ngx_http_apikey_is_noscript(reply) && !pending->retried && redis) {
-            // SCRIPT FLUSH or a restarted Redis: reload and retry once, in order
-            pending->retried = true;
-            redis->load_script();
-            if (redis->send_formatted(ctx->command, ngx_http_apikey_check_reply, pending)) {
-                return;
-            }
+        if (ngx_http_apikey_reroute(client, reply, pending)) {
+            return;
         }
 
         apikey::CheckReply  decoded;
@@ -358,6 +486,14 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
         ctx->outcome = Outcome::kError;
     }
 
+    ngx_http_apikey_finish_check(ctx, pending);
+}
+
+
+// The check has its answer (in ctx->outcome): wake the request.
+static void
+ngx_http_apikey_finish_check(ngx_http_apikey_ctx_t *ctx, RedisPending *pending)
+{
     ctx->pending = NULL;
     delete pending;
 
@@ -429,10 +565,13 @@ ngx_http_apikey_take_local(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 static void
 ngx_http_apikey_ignore_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    apikey::RedisClient  *redis = ngx_http_apikey_redis();
+    apikey::RedisTopology  *redis = ngx_http_apikey_redis();
 
-    if (redis) {
-        redis->note_reply();
+    RedisClient::of(ac)->note_reply();
+
+    // a last-used write that missed its node still tells where the key went
+    if (redis && ngx_http_apikey_error_is(static_cast<redisReply *>(reply), "MOVED")) {
+        redis->refresh_soon();
     }
 }
 
@@ -443,7 +582,8 @@ void
 ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
 {
     char                          now[NGX_TIME_T_LEN];
-    apikey::RedisClient          *redis = ngx_http_apikey_redis();
+    apikey::RedisTopology        *redis = ngx_http_apikey_redis();
+    RedisClient                  *to;
     ngx_http_apikey_main_conf_t  *mcf;
 
     if (redis == NULL) {
@@ -466,7 +606,10 @@ ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
     size_t lens[] = {4, ngx_strlen(argv[1]), 1, key.size(),
                      static_cast<size_t>(end - reinterpret_cast<u_char *>(now))};
 
-    redis->send(5, argv, lens, ngx_http_apikey_ignore_reply, NULL);
+    to = redis->for_key(key);
+    if (to != NULL) {
+        to->send(5, argv, lens, ngx_http_apikey_ignore_reply, NULL);
+    }
 }
 
 
@@ -562,7 +705,7 @@ ngx_http_apikey_wake_handler(ngx_event_t *ev)
     ngx_connection_t        *c;
     ngx_http_request_t      *r;
     ngx_http_apikey_ctx_t   *ctx;
-    apikey::RedisClient     *redis;
+    RedisClient             *sent_to;
 
     r = static_cast<ngx_http_request_t *>(ev->data);
     c = r->connection;
@@ -579,14 +722,15 @@ ngx_http_apikey_wake_handler(ngx_event_t *ev)
                                         "apikey: redis did not answer within %M ms",
                                         lcf->timeout);
 
+            sent_to = ctx->pending ? ctx->pending->sent_to : NULL;
+
             ngx_http_apikey_cancel_check(ctx);
             ngx_http_apikey_count(redis_timeouts, 1);
             ctx->outcome = Outcome::kError;
             ctx->state = NGX_HTTP_APIKEY_DONE;
 
-            redis = ngx_http_apikey_redis();
-            if (redis) {
-                redis->note_timeout(lcf->timeout);
+            if (sent_to != NULL) {
+                sent_to->note_timeout(lcf->timeout);
             }
         }
     }

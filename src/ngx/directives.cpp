@@ -495,17 +495,94 @@ ngx_http_apikey_cstring(ngx_pool_t *pool, u_char *data, size_t len)
 }
 
 
-// apikey_redis host:port | unix:/path [db=N] [password=SECRET] [prefix=STRING];
+// Resolves "host[:port]" once, at load time (the request path must never wait
+// for DNS), to a numeric address.
+static ngx_int_t
+ngx_http_apikey_resolve(ngx_conf_t *cf, ngx_str_t url, in_port_t default_port, ngx_str_t *host,
+    ngx_int_t *port)
+{
+    u_char     text[NGX_SOCKADDR_STRLEN];
+    size_t     len;
+    ngx_url_t  u;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = url;
+    u.default_port = default_port;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid redis address \"%V\": %s",
+                           &url, u.err ? u.err : "host not found");
+        return NGX_ERROR;
+    }
+
+    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, text, NGX_SOCKADDR_STRLEN, 0);
+    if (u.addrs[0].sockaddr->sa_family == AF_INET6 && len > 2) {
+        *host = ngx_http_apikey_cstring(cf->pool, text + 1, len - 2);   // strip []
+    } else {
+        *host = ngx_http_apikey_cstring(cf->pool, text, len);
+    }
+    if (host->data == NULL) {
+        return NGX_ERROR;
+    }
+    *port = ngx_inet_get_port(u.addrs[0].sockaddr);
+
+    return NGX_OK;
+}
+
+
+// sentinel=H:P,H:P or cluster=H:P,H:P: every address of the list, resolved.
+static ngx_int_t
+ngx_http_apikey_seed_list(ngx_conf_t *cf, ngx_http_apikey_main_conf_t *mcf, ngx_str_t list,
+    in_port_t default_port)
+{
+    u_char                  *p, *last, *comma;
+    ngx_str_t                one;
+    ngx_http_apikey_seed_t  *seed;
+
+    mcf->seeds = ngx_array_create(cf->pool, 4, sizeof(ngx_http_apikey_seed_t));
+    if (mcf->seeds == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = list.data;
+    last = list.data + list.len;
+
+    for ( ;; ) {
+        comma = static_cast<u_char *>(ngx_strlchr(p, last, ','));
+        one.data = p;
+        one.len = (comma ? comma : last) - p;
+
+        if (one.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty address in \"%V\"", &list);
+            return NGX_ERROR;
+        }
+
+        seed = static_cast<ngx_http_apikey_seed_t *>(ngx_array_push(mcf->seeds));
+        if (seed == NULL
+            || ngx_http_apikey_resolve(cf, one, default_port, &seed->host, &seed->port) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (comma == NULL) {
+            return NGX_OK;
+        }
+        p = comma + 1;
+    }
+}
+
+
+// apikey_redis host:port | unix:/path
+//              | sentinel=HOST:PORT[,HOST:PORT...] master=NAME
+//              | cluster=HOST:PORT[,HOST:PORT...]
+//              [db=N] [password=SECRET] [prefix=STRING];
 static char *
 ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_apikey_main_conf_t  *mcf = static_cast<ngx_http_apikey_main_conf_t *>(conf);
 
-    u_char      text[NGX_SOCKADDR_STRLEN];
-    size_t      len;
-    ngx_str_t  *value;
+    ngx_str_t  *value, list;
     ngx_uint_t  i;
-    ngx_url_t   u;
 
     if (mcf->redis.len) {
         return const_cast<char *>("is duplicate");
@@ -513,8 +590,25 @@ ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = static_cast<ngx_str_t *>(cf->args->elts);
     mcf->redis = value[1];
+    mcf->topology = NGX_HTTP_APIKEY_SINGLE;
 
-    if (ngx_http_apikey_starts_with(value[1], "unix:", 5)) {
+    if (ngx_http_apikey_starts_with(value[1], "sentinel=", 9)) {
+        mcf->topology = NGX_HTTP_APIKEY_SENTINEL;
+        list.data = value[1].data + 9;
+        list.len = value[1].len - 9;
+        if (ngx_http_apikey_seed_list(cf, mcf, list, 26379) != NGX_OK) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+    } else if (ngx_http_apikey_starts_with(value[1], "cluster=", 8)) {
+        mcf->topology = NGX_HTTP_APIKEY_CLUSTER;
+        list.data = value[1].data + 8;
+        list.len = value[1].len - 8;
+        if (ngx_http_apikey_seed_list(cf, mcf, list, 6379) != NGX_OK) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+    } else if (ngx_http_apikey_starts_with(value[1], "unix:", 5)) {
         if (value[1].len == 5) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid redis address \"%V\"", &value[1]);
             return static_cast<char *>(NGX_CONF_ERROR);
@@ -524,29 +618,8 @@ ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return static_cast<char *>(NGX_CONF_ERROR);
         }
 
-    } else {
-        // resolved here, once: the request path must never wait for DNS
-        ngx_memzero(&u, sizeof(ngx_url_t));
-        u.url = value[1];
-        u.default_port = 6379;
-
-        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid redis address \"%V\": %s",
-                               &value[1], u.err ? u.err : "host not found");
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-
-        len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, text,
-                            NGX_SOCKADDR_STRLEN, 0);
-        if (u.addrs[0].sockaddr->sa_family == AF_INET6 && len > 2) {
-            mcf->host = ngx_http_apikey_cstring(cf->pool, text + 1, len - 2);   // strip []
-        } else {
-            mcf->host = ngx_http_apikey_cstring(cf->pool, text, len);
-        }
-        if (mcf->host.data == NULL) {
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-        mcf->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+    } else if (ngx_http_apikey_resolve(cf, value[1], 6379, &mcf->host, &mcf->port) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -573,6 +646,21 @@ ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_http_apikey_starts_with(value[i], "master=", 7)
+            && mcf->topology == NGX_HTTP_APIKEY_SENTINEL)
+        {
+            if (value[i].len == 7) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty master name");
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            mcf->master_name = ngx_http_apikey_cstring(cf->pool, value[i].data + 7,
+                                                       value[i].len - 7);
+            if (mcf->master_name.data == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
+
         if (ngx_http_apikey_starts_with(value[i], "prefix=", 7)) {
             std::string_view prefix(reinterpret_cast<const char *>(value[i].data + 7),
                                     value[i].len - 7);
@@ -589,13 +677,25 @@ ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         // never echo the argument: it may be a mistyped password
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter %ui of \"apikey_redis\" (expected db=, "
-                           "password= or prefix=)", i);
+                           "invalid parameter %ui of \"apikey_redis\" (expected %sdb=, "
+                           "password= or prefix=)", i,
+                           mcf->topology == NGX_HTTP_APIKEY_SENTINEL ? "master=, " : "");
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
     if (mcf->db == NGX_CONF_UNSET) {
         mcf->db = 0;
+    }
+
+    if (mcf->topology == NGX_HTTP_APIKEY_SENTINEL && mcf->master_name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"apikey_redis sentinel=...\" needs \"master=NAME\"");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (mcf->topology == NGX_HTTP_APIKEY_CLUSTER && mcf->db != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "Redis Cluster has only database 0 (no \"db=\")");
+        return static_cast<char *>(NGX_CONF_ERROR);
     }
 
     return NGX_CONF_OK;

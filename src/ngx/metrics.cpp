@@ -163,6 +163,24 @@ ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
                            "Connection attempts to Redis after a worker's first.");
     out += "apikey_redis_reconnects_total " + std::to_string(m.reconnects) + "\n";
 
+    ngx_http_apikey_metric(out, "apikey_redis_redirects_total", "counter",
+                           "Redis Cluster redirects followed: MOVED (the slot has a new "
+                           "owner), ASK (the slot is being migrated), TRYAGAIN (retried "
+                           "while a key's slot is split by a migration).");
+    static const char *kinds[] = {"moved", "ask", "tryagain"};
+    for (i = 0; i < 3; i++) {
+        out += std::string("apikey_redis_redirects_total{kind=\"") + kinds[i] + "\"} "
+               + std::to_string(m.redirects[i]) + "\n";
+    }
+
+    ngx_http_apikey_metric(out, "apikey_redis_slot_map_loads_total", "counter",
+                           "Redis Cluster slot maps loaded (CLUSTER SLOTS).");
+    out += "apikey_redis_slot_map_loads_total " + std::to_string(m.slot_map_loads) + "\n";
+
+    ngx_http_apikey_metric(out, "apikey_redis_master_switches_total", "counter",
+                           "Redis Sentinel: times a worker moved to a newly named master.");
+    out += "apikey_redis_master_switches_total " + std::to_string(m.master_switches) + "\n";
+
     ngx_http_apikey_metric(out, "apikey_checks_in_flight", "gauge",
                            "Checks waiting for Redis now.");
     out += "apikey_checks_in_flight " + std::to_string(m.in_flight) + "\n";

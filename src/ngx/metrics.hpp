@@ -20,9 +20,18 @@ struct ngx_http_apikey_metrics_t {
     ngx_atomic_t  redis_errors;
     ngx_atomic_t  redis_timeouts;
     ngx_atomic_t  reconnects;
+    ngx_atomic_t  redirects[3];      // cluster: MOVED, ASK, TRYAGAIN
+    ngx_atomic_t  slot_map_loads;    // cluster: CLUSTER SLOTS answered
+    ngx_atomic_t  master_switches;   // sentinel: a new master was named
     ngx_atomic_t  in_flight;
     ngx_atomic_t  latency[ngx_http_apikey_latency_buckets];
     ngx_atomic_t  latency_sum_us;
+};
+
+enum ngx_http_apikey_redirect_e {
+    NGX_HTTP_APIKEY_MOVED = 0,
+    NGX_HTTP_APIKEY_ASK,
+    NGX_HTTP_APIKEY_TRYAGAIN,
 };
 
 // NULL until init_process (and in processes that serve no requests).

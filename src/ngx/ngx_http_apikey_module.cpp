@@ -14,7 +14,7 @@
 #include "cache.hpp"
 #include "digest.hpp"
 #include "metrics.hpp"
-#include "redis_client.hpp"
+#include "redis_topology.hpp"
 #include "scope.hpp"
 #include "token.hpp"
 
@@ -57,13 +57,12 @@ ngx_module_t  ngx_http_apikey_module = {
 };
 
 
-// The worker's Redis connection, made in init_process and released in
-// exit_process: one per worker, shared by all its requests.
-static apikey::RedisClient  *ngx_http_apikey_redis_client;
+// The worker's Redis connections (and, with apikey_cache, its subscription to
+// <prefix>invalidate), made in init_process and released in exit_process:
+// shared by all the worker's requests.
+static apikey::RedisTopology    *ngx_http_apikey_worker_redis;
 
-// apikey_cache: the worker's subscription to <prefix>invalidate, and the cache
-// its messages act on.
-static apikey::RedisClient      *ngx_http_apikey_subscriber;
+// apikey_cache: the cache the invalidation messages act on.
 static ngx_http_apikey_cache_t  *ngx_http_apikey_worker_cache;
 
 
@@ -84,10 +83,10 @@ ngx_http_apikey_on_invalidation(std::string_view id)
 static time_t  ngx_http_apikey_last_logged[NGX_HTTP_APIKEY_LOG_KINDS];
 
 
-apikey::RedisClient *
+apikey::RedisTopology *
 ngx_http_apikey_redis()
 {
-    return ngx_http_apikey_redis_client;
+    return ngx_http_apikey_worker_redis;
 }
 
 
@@ -450,7 +449,7 @@ ngx_http_apikey_start(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     mcf = static_cast<ngx_http_apikey_main_conf_t *>(
         ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
 
-    if (mcf->cache && ngx_http_apikey_subscriber && ngx_http_apikey_subscriber->subscribed()) {
+    if (mcf->cache && ngx_http_apikey_worker_redis && ngx_http_apikey_worker_redis->subscribed()) {
         apikey::CachedRecord  cached;
         bool                  record_use;
 
@@ -573,24 +572,18 @@ ngx_http_apikey_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    ngx_http_apikey_redis_client = new (std::nothrow) apikey::RedisClient(mcf, cycle->log);
-    if (ngx_http_apikey_redis_client == NULL) {
+    ngx_http_apikey_worker_redis = new (std::nothrow) apikey::RedisTopology(mcf, cycle->log);
+    if (ngx_http_apikey_worker_redis == NULL) {
         return NGX_ERROR;
     }
 
-    // connect now, so the first request does not pay for it
-    ngx_http_apikey_redis_client->start();
+    ngx_http_apikey_worker_cache = mcf->cache;
 
-    if (mcf->cache) {
-        ngx_http_apikey_worker_cache = mcf->cache;
-        ngx_http_apikey_subscriber = new (std::nothrow) apikey::RedisClient(
-            mcf, cycle->log, apikey::RedisClient::Role::kSubscriber);
-        if (ngx_http_apikey_subscriber == NULL) {
-            return NGX_ERROR;
-        }
-        ngx_http_apikey_subscriber->on_subscribed = ngx_http_apikey_on_subscribed;
-        ngx_http_apikey_subscriber->on_invalidation = ngx_http_apikey_on_invalidation;
-        ngx_http_apikey_subscriber->start();
+    if (!ngx_http_apikey_worker_redis->start(
+            mcf->cache ? ngx_http_apikey_on_subscribed : NULL,
+            mcf->cache ? ngx_http_apikey_on_invalidation : NULL))
+    {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -600,12 +593,10 @@ ngx_http_apikey_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_apikey_exit_process(ngx_cycle_t *cycle)
 {
-    apikey::RedisClient  *client = ngx_http_apikey_redis_client;
-    apikey::RedisClient  *subscriber = ngx_http_apikey_subscriber;
+    apikey::RedisTopology  *redis = ngx_http_apikey_worker_redis;
 
-    // reply callbacks run while the client is destroyed: they must find none
-    ngx_http_apikey_redis_client = NULL;
-    ngx_http_apikey_subscriber = NULL;
-    delete client;
-    delete subscriber;
+    // reply callbacks run while the connections are closed: they must find
+    // no topology
+    ngx_http_apikey_worker_redis = NULL;
+    delete redis;
 }

@@ -20,6 +20,7 @@ extern "C" {
 
 namespace apikey {
 class RedisClient;
+class RedisTopology;
 struct RedisPending;
 }  // namespace apikey
 
@@ -50,8 +51,23 @@ struct ngx_http_apikey_bucket_set_t {
     unsigned      overridable:1;   // the key's own limits replace these
 };
 
+enum ngx_http_apikey_topology_e {
+    NGX_HTTP_APIKEY_SINGLE = 0,   // one server: host/port or unix_path
+    NGX_HTTP_APIKEY_SENTINEL,     // seeds are sentinels; master_name is asked for
+    NGX_HTTP_APIKEY_CLUSTER,      // seeds are cluster nodes; the slot map is loaded
+};
+
+// A sentinel or cluster node named in apikey_redis, resolved at load time.
+struct ngx_http_apikey_seed_t {
+    ngx_str_t    host;            // numeric, NUL-terminated
+    ngx_int_t    port;
+};
+
 struct ngx_http_apikey_main_conf_t {
     ngx_str_t    redis;           // address as written, for log lines
+    ngx_uint_t   topology;        // NGX_HTTP_APIKEY_SINGLE, _SENTINEL or _CLUSTER
+    ngx_array_t *seeds;           // of ngx_http_apikey_seed_t (sentinel, cluster)
+    ngx_str_t    master_name;     // sentinel: master=NAME, NUL-terminated
     ngx_str_t    host;            // numeric address, NUL-terminated; empty for unix
     ngx_int_t    port;
     ngx_str_t    unix_path;       // NUL-terminated
@@ -147,7 +163,7 @@ static_assert(std::is_trivially_destructible<ngx_http_apikey_ctx_t>::value,
 
 // ngx_http_apikey_module.cpp
 ngx_http_apikey_ctx_t *ngx_http_apikey_get_ctx(ngx_http_request_t *r);
-apikey::RedisClient *ngx_http_apikey_redis();
+apikey::RedisTopology *ngx_http_apikey_redis();
 
 // directives.cpp
 extern ngx_command_t ngx_http_apikey_commands[];
@@ -207,6 +223,8 @@ enum ngx_http_apikey_log_kind_e {
     NGX_HTTP_APIKEY_LOG_REPLY,
     NGX_HTTP_APIKEY_LOG_FAIL_OPEN,
     NGX_HTTP_APIKEY_LOG_SUBSCRIBER,   // the apikey_cache subscription's connection
+    NGX_HTTP_APIKEY_LOG_SENTINEL,     // the connection to a sentinel
+    NGX_HTTP_APIKEY_LOG_TOPOLOGY,     // redirects, slot maps, master switches
     NGX_HTTP_APIKEY_LOG_KINDS
 };
 

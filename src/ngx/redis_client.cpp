@@ -1,12 +1,14 @@
 #include "redis_client.hpp"
 
 #include <new>
+#include <optional>
 #include <string>
 
 #include "admin_script.hpp"
 #include "check_script.hpp"
 #include "metrics.hpp"
 #include "redis_adapter.hpp"
+#include "topology_reply.hpp"
 
 namespace apikey {
 
@@ -20,14 +22,15 @@ constexpr ngx_msec_t kMaxBackoff = 500;
 constexpr ngx_msec_t kSubscribeDeadline = 1000;
 
 RedisClient *client_of(const redisAsyncContext *ac) {
-    return static_cast<RedisClient *>(ac->data);
+    return RedisClient::of(ac);
 }
 
 }  // namespace
 
 
-RedisClient::RedisClient(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log, Role role) noexcept
-    : conf_(conf), role_(role), log_(log)
+RedisClient::RedisClient(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log, Role role,
+                         Listener *listener) noexcept
+    : conf_(conf), role_(role), listener_(listener), log_(log)
 {
     ngx_memzero(&reconnect_ev_, sizeof(ngx_event_t));
     reconnect_ev_.handler = on_reconnect_timer;
@@ -64,9 +67,77 @@ RedisClient::~RedisClient()
 
 
 void
+RedisClient::set_target(const std::string &host, int port, bool at_once) noexcept
+{
+    if (host == host_ && port == port_) {
+        return;
+    }
+
+    try {
+        host_ = host;
+        port_ = port;
+        if (port == 0) {
+            name_text_ = "unix:" + host;
+        } else if (host.find(':') != std::string::npos) {
+            name_text_ = "[" + host + "]:" + std::to_string(port);
+        } else {
+            name_text_ = host + ":" + std::to_string(port);
+        }
+    } catch (...) {
+        host_.clear();   // out of memory: no target rather than a wrong one
+        name_text_.clear();
+    }
+    name_.data = reinterpret_cast<u_char *>(name_text_.data());
+    name_.len = name_text_.size();
+
+    if (!started_ || state_ == State::kClosed) {
+        return;
+    }
+
+    if (ac_ != nullptr) {
+        // the old server is no longer where the data is: its pending commands
+        // fail now rather than at their timeout
+        drop("the server moved", NGX_LOG_NOTICE);
+    }
+
+    if (at_once) {
+        backoff_ = 0;
+        if (reconnect_ev_.timer_set) {
+            ngx_del_timer(&reconnect_ev_);
+        }
+    }
+
+    if (!reconnect_ev_.timer_set) {
+        schedule_reconnect(false);
+    }
+}
+
+
+void
 RedisClient::start() noexcept
 {
+    started_ = true;
     connect();
+}
+
+
+void
+RedisClient::restart() noexcept
+{
+    if (state_ == State::kClosed) {
+        return;
+    }
+
+    if (ac_ != nullptr) {
+        drop("asking again", NGX_LOG_INFO);
+    }
+
+    // at once, whatever the backoff: the caller has rate-limited this
+    if (reconnect_ev_.timer_set) {
+        ngx_del_timer(&reconnect_ev_);
+    }
+    state_ = State::kBackoff;
+    ngx_add_timer(&reconnect_ev_, 1);
 }
 
 
@@ -75,19 +146,22 @@ RedisClient::connect() noexcept
 {
     redisAsyncContext  *ac;
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log_, 0, "apikey: connecting to redis at \"%V\"",
-                   &conf_->redis);
+    if (host_.empty()) {
+        state_ = State::kIdle;   // not known yet (a sentinel or the slot map will say)
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log_, 0, "apikey: connecting to redis at \"%V\"", &name_);
 
     if (connected_once_) {
         ngx_http_apikey_count(reconnects, 1);
     }
     connected_once_ = true;
 
-    if (conf_->unix_path.len) {
-        ac = redisAsyncConnectUnix(reinterpret_cast<const char *>(conf_->unix_path.data));
+    if (port_ == 0) {
+        ac = redisAsyncConnectUnix(host_.c_str());
     } else {
-        ac = redisAsyncConnect(reinterpret_cast<const char *>(conf_->host.data),
-                               static_cast<int>(conf_->port));
+        ac = redisAsyncConnect(host_.c_str(), port_);   // numeric: no DNS
     }
 
     if (ac == nullptr) {
@@ -99,7 +173,7 @@ RedisClient::connect() noexcept
     if (ac->err) {
         ngx_http_apikey_log_limited(log_kind(), NGX_LOG_ERR, log_, 0,
                                     "apikey: cannot connect to redis at \"%V\": %s",
-                                    &conf_->redis, ac->errstr);
+                                    &name_, ac->errstr);
         redisAsyncFree(ac);
         schedule_reconnect();
         return;
@@ -132,6 +206,20 @@ RedisClient::connect() noexcept
 void
 RedisClient::queue_setup() noexcept
 {
+    if (role_ == Role::kSentinel) {
+        // sentinels have their own (usually no) password: apikey_redis's is
+        // the data nodes'
+        const char *ask[] = {"SENTINEL", "get-master-addr-by-name",
+                             reinterpret_cast<const char *>(conf_->master_name.data)};
+        size_t ask_lens[] = {8, 23, conf_->master_name.len};
+        send(3, ask, ask_lens, on_master_address, this);
+
+        const char *sub[] = {"SUBSCRIBE", "+switch-master"};
+        size_t sub_lens[] = {9, 14};
+        send(2, sub, sub_lens, on_message, this);
+        return;
+    }
+
     if (conf_->password.len) {
         const char *argv[] = {"AUTH", reinterpret_cast<const char *>(conf_->password.data)};
         size_t lens[] = {4, conf_->password.len};
@@ -248,7 +336,7 @@ RedisClient::note_timeout(ngx_msec_t timeout) noexcept
 
 
 void
-RedisClient::drop(const char *reason) noexcept
+RedisClient::drop(const char *reason, ngx_uint_t level) noexcept
 {
     redisAsyncContext  *ac = ac_;
 
@@ -256,9 +344,14 @@ RedisClient::drop(const char *reason) noexcept
         return;
     }
 
-    ngx_http_apikey_log_limited(log_kind(), NGX_LOG_ERR, log_, 0,
-                                "apikey: closing the redis connection to \"%V\": %s",
-                                &conf_->redis, reason);
+    if (level == NGX_LOG_ERR) {
+        ngx_http_apikey_log_limited(log_kind(), NGX_LOG_ERR, log_, 0,
+                                    "apikey: closing the redis connection to \"%V\": %s",
+                                    &name_, reason);
+    } else {
+        ngx_log_error(level, log_, 0, "apikey: closing the redis connection to \"%V\": %s",
+                      &name_, reason);
+    }
 
     if (connect_timeout_ev_.timer_set) {
         ngx_del_timer(&connect_timeout_ev_);
@@ -266,18 +359,27 @@ RedisClient::drop(const char *reason) noexcept
 
     // forget it first: the callbacks that redisAsyncFree() runs must see a
     // client that no longer owns this context
-    ac_ = nullptr;
-    subscribed_ = false;
-    outstanding_ = 0;
+    forget_context();
     state_ = State::kIdle;
     redisAsyncFree(ac);
 
-    schedule_reconnect();
+    if (level == NGX_LOG_ERR) {
+        schedule_reconnect();
+    }
 }
 
 
 void
-RedisClient::schedule_reconnect() noexcept
+RedisClient::forget_context() noexcept
+{
+    ac_ = nullptr;
+    subscribed_ = false;
+    outstanding_ = 0;
+}
+
+
+void
+RedisClient::schedule_reconnect(bool failed) noexcept
 {
     ngx_msec_t  delay;
 
@@ -293,6 +395,11 @@ RedisClient::schedule_reconnect() noexcept
     state_ = State::kBackoff;
     if (!reconnect_ev_.timer_set) {
         ngx_add_timer(&reconnect_ev_, delay);
+    }
+
+    // last: the listener may move this client to another server
+    if (failed && listener_ != nullptr) {
+        listener_->on_down(*this);
     }
 }
 
@@ -313,22 +420,20 @@ RedisClient::on_connect(const redisAsyncContext *ac, int status)
     if (status != REDIS_OK) {
         ngx_http_apikey_log_limited(self->log_kind(), NGX_LOG_ERR, self->log_, 0,
                                     "apikey: cannot connect to redis at \"%V\": %s",
-                                    &self->conf_->redis, ac->errstr);
+                                    &self->name_, ac->errstr);
         // hiredis frees the context when this callback returns
-        self->ac_ = nullptr;
-        self->subscribed_ = false;
-        self->outstanding_ = 0;
+        self->forget_context();
         self->schedule_reconnect();
         return;
     }
 
     self->state_ = State::kReady;
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, self->log_, 0,
-                   "apikey: connected to redis at \"%V\"", &self->conf_->redis);
+                   "apikey: connected to redis at \"%V\"", &self->name_);
 
     // a refused SUBSCRIBE (ACL NOPERM) never reaches the callback in hiredis
     // 0.14: give the confirmation a deadline, and start over without it
-    if (self->role_ == Role::kSubscriber) {
+    if (self->subscribes()) {
         ngx_add_timer(&self->connect_timeout_ev_, kSubscribeDeadline);
     }
 }
@@ -343,13 +448,11 @@ RedisClient::on_disconnect(const redisAsyncContext *ac, int status)
         return;   // we dropped it ourselves
     }
 
-    self->ac_ = nullptr;
-    self->outstanding_ = 0;
-    self->subscribed_ = false;
+    self->forget_context();
 
     ngx_http_apikey_log_limited(self->log_kind(), NGX_LOG_ERR, self->log_, 0,
                                 "apikey: lost the redis connection to \"%V\": %s",
-                                &self->conf_->redis,
+                                &self->name_,
                                 status == REDIS_OK ? "closed" : ac->errstr);
 
     self->schedule_reconnect();
@@ -371,7 +474,7 @@ RedisClient::on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
     if (reply->type == REDIS_REPLY_ERROR) {
         ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR, self->log_, 0,
                                     "apikey: redis at \"%V\" refused the connection setup: %*s",
-                                    &self->conf_->redis, reply->len, reply->str);
+                                    &self->name_, reply->len, reply->str);
         return;
     }
 
@@ -394,7 +497,7 @@ RedisClient::on_message(redisAsyncContext *ac, void *r, void *privdata)
     if (reply->type == REDIS_REPLY_ERROR) {
         ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR, self->log_, 0,
                                     "apikey: redis at \"%V\" refused the subscription: %*s",
-                                    &self->conf_->redis, reply->len, reply->str);
+                                    &self->name_, reply->len, reply->str);
         return;
     }
 
@@ -418,10 +521,68 @@ RedisClient::on_message(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
-    if (kind == "message" && reply->element[2]->type == REDIS_REPLY_STRING
-        && self->on_invalidation)
-    {
-        self->on_invalidation(std::string_view(reply->element[2]->str, reply->element[2]->len));
+    if (kind != "message" || reply->element[2]->type != REDIS_REPLY_STRING) {
+        return;
+    }
+
+    std::string_view text(reply->element[2]->str, reply->element[2]->len);
+
+    if (self->role_ == Role::kSentinel) {
+        std::optional<MasterSwitch> s;
+        try {
+            s = parse_switch_master(text);
+        } catch (...) {
+            return;
+        }
+        if (s && s->name == std::string_view(reinterpret_cast<const char *>(
+                                                  self->conf_->master_name.data),
+                                              self->conf_->master_name.len)
+            && self->listener_ != nullptr)
+        {
+            ngx_log_error(NGX_LOG_NOTICE, self->log_, 0,
+                          "apikey: sentinel at \"%V\" announced a new master for \"%V\"",
+                          &self->name_, &self->conf_->master_name);
+            self->listener_->on_master(*self, s->to);
+        }
+        return;
+    }
+
+    if (self->on_invalidation) {
+        self->on_invalidation(text);
+    }
+}
+
+
+// kSentinel: the answer to SENTINEL get-master-addr-by-name.
+void
+RedisClient::on_master_address(redisAsyncContext *ac, void *r, void *privdata)
+{
+    RedisClient  *self = static_cast<RedisClient *>(privdata);
+    redisReply   *reply = static_cast<redisReply *>(r);
+
+    self->note_reply();
+
+    if (reply == nullptr || self->ac_ != ac) {
+        return;
+    }
+
+    std::optional<HostPort> master;
+    try {
+        master = decode_master_address(reply);
+    } catch (...) {
+    }
+
+    if (!master) {
+        ngx_http_apikey_log_limited(self->log_kind(), NGX_LOG_ERR, self->log_, 0,
+                                    "apikey: sentinel at \"%V\" does not know the master \"%V\"",
+                                    &self->name_, &self->conf_->master_name);
+        self->drop("no master named");   // the listener asks another sentinel
+        return;
+    }
+
+    self->backoff_ = 0;
+    if (self->listener_ != nullptr) {
+        self->listener_->on_master(*self, *master);
     }
 }
 
@@ -446,12 +607,17 @@ RedisClient::on_connect_timeout(ngx_event_t *ev)
 
     if (self->state_ == State::kConnecting) {
         self->drop("connect timed out");
+    } else if (self->role_ == Role::kSentinel && !self->subscribed_) {
+        ngx_log_error(NGX_LOG_ERR, self->log_, 0,
+                      "apikey: the subscription to +switch-master at sentinel \"%V\" was not "
+                      "confirmed", &self->name_);
+        self->drop("subscription not confirmed");
     } else if (self->role_ == Role::kSubscriber && !self->subscribed_) {
         // at most once per deadline, so no rate limit on this line
         ngx_log_error(NGX_LOG_ERR, self->log_, 0,
                       "apikey: the subscription to invalidations at \"%V\" was not confirmed "
                       "(ACL channel permissions?); apikey_cache is bypassed until it is",
-                      &self->conf_->redis);
+                      &self->name_);
         self->drop("subscription not confirmed");
     }
 }

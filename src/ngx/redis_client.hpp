@@ -1,4 +1,5 @@
-// One Redis connection per worker, shared by every request of that worker.
+// One Redis connection of a worker, shared by every request of that worker
+// that goes to this server (redis_topology.hpp decides which server that is).
 //
 // hiredis pipelines: every command issued while a write is pending goes out in
 // the same write, and replies come back in order. The client reconnects with
@@ -13,32 +14,65 @@
 
 #include <hiredis/async.h>
 
-namespace apikey {
+#include <string>
 
-// What a request hands to the client while it waits. hiredis's privdata points
-// here, never at the request: when the request goes away first, `ctx` is set
-// to NULL and the late reply lands harmlessly.
-struct RedisPending {
-    ngx_http_apikey_ctx_t  *ctx;
-    bool                    retried;  // NOSCRIPT already handled once
-    uint64_t                sent_us;  // for the round-trip histogram
-};
+#include "topology.hpp"
+
+namespace apikey {
 
 class RedisClient {
 public:
     // kCommands: the connection checks go through (SCRIPT LOAD at setup).
     // kSubscriber: a connection of its own subscribed to <prefix>invalidate,
     // for apikey_cache (a subscribed connection can send nothing else).
-    enum class Role { kCommands, kSubscriber };
+    // kSentinel: a connection to a sentinel: asks for the master's address,
+    // then listens for +switch-master.
+    enum class Role { kCommands, kSubscriber, kSentinel };
+
+    // Told what happens to a connection; the topology acts on it.
+    class Listener {
+    public:
+        // lost, refused or timed out (a reconnect is scheduled)
+        virtual void on_down(RedisClient &client) noexcept = 0;
+        // kSentinel: the sentinel named the master (asked, or +switch-master)
+        virtual void on_master(RedisClient &client, const HostPort &master) noexcept = 0;
+
+    protected:
+        ~Listener() = default;
+    };
 
     RedisClient(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log,
-                Role role = Role::kCommands) noexcept;
+                Role role = Role::kCommands, Listener *listener = nullptr) noexcept;
     ~RedisClient();
 
     RedisClient(const RedisClient &) = delete;
     RedisClient &operator=(const RedisClient &) = delete;
 
+    // The client of a hiredis context, from reply callbacks.
+    static RedisClient *of(const redisAsyncContext *ac) noexcept {
+        return static_cast<RedisClient *>(ac->data);
+    }
+
+    // Where to connect: a numeric host and port, or port 0 and a unix socket
+    // path. Changing it closes the connection to the old server (its pending
+    // commands fail) and connects to the new one: at once when `at_once`
+    // (a new master), else after the current backoff (the next sentinel of
+    // a list, none of which may answer).
+    void set_target(const std::string &host, int port, bool at_once = true) noexcept;
+    bool has_target() const noexcept { return !host_.empty(); }
+    bool is_target(const HostPort &hp) const noexcept {
+        return port_ == hp.port && host_ == hp.host;
+    }
+    const ngx_str_t &name() const noexcept { return name_; }
+
     void start() noexcept;
+
+    // Closes the connection and connects again at once (a sentinel is asked
+    // afresh this way).
+    void restart() noexcept;
+
+    // Connected and set up, or about to be: a command sent now goes out.
+    bool ready() const noexcept { return state_ == State::kReady || state_ == State::kConnecting; }
 
     // Queues a command; `fn` is called exactly once with the reply, or with
     // NULL if the connection is lost first. Returns false when there is no
@@ -74,27 +108,37 @@ private:
     enum class State { kIdle, kConnecting, kReady, kBackoff, kClosed };
 
     void connect() noexcept;
+    bool subscribes() const noexcept { return role_ != Role::kCommands; }
     // each connection's faults are rate-limited apart, so the subscriber's
     // never hide the command connection's (or the other way round)
     ngx_uint_t log_kind() const noexcept {
-        return role_ == Role::kSubscriber ? NGX_HTTP_APIKEY_LOG_SUBSCRIBER
-                                          : NGX_HTTP_APIKEY_LOG_CONNECT;
+        return role_ == Role::kCommands   ? NGX_HTTP_APIKEY_LOG_CONNECT
+               : role_ == Role::kSentinel ? NGX_HTTP_APIKEY_LOG_SENTINEL
+                                          : NGX_HTTP_APIKEY_LOG_SUBSCRIBER;
     }
     bool usable() noexcept;      // connected or connecting (connects when idle)
     void note_sent() noexcept;
-    void drop(const char *reason) noexcept;
-    void schedule_reconnect() noexcept;
+    void drop(const char *reason, ngx_uint_t level = NGX_LOG_ERR) noexcept;
+    void forget_context() noexcept;
+    // `failed`: tell the listener (not when we closed it to move on)
+    void schedule_reconnect(bool failed = true) noexcept;
     void queue_setup() noexcept;
 
     static void on_connect(const redisAsyncContext *ac, int status);
     static void on_disconnect(const redisAsyncContext *ac, int status);
     static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata);
     static void on_message(redisAsyncContext *ac, void *reply, void *privdata);
+    static void on_master_address(redisAsyncContext *ac, void *reply, void *privdata);
     static void on_reconnect_timer(ngx_event_t *ev);
     static void on_connect_timeout(ngx_event_t *ev);
 
     ngx_http_apikey_main_conf_t  *conf_;
     Role                          role_;
+    Listener                     *listener_;
+    std::string                   host_;       // numeric, or a unix socket path
+    int                           port_ = 0;   // 0: unix socket
+    std::string                   name_text_;  // "host:port" or "unix:/path", for logs
+    ngx_str_t                     name_ = ngx_null_string;
     bool                          subscribed_ = false;
     ngx_log_t                    *log_;
     redisAsyncContext            *ac_ = nullptr;
@@ -105,6 +149,7 @@ private:
     ngx_event_t                   reconnect_ev_;
     ngx_event_t                   connect_timeout_ev_;
     bool                          connected_once_ = false;
+    bool                          started_ = false;
 };
 
 }  // namespace apikey

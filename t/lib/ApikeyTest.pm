@@ -177,6 +177,16 @@ sub restart {
     $self->_spawn;
 }
 
+# SIGKILL: a server that dies without a word (a crashed or unplugged host).
+sub crash {
+    my ($self) = @_;
+    my $pid = $self->pid or return;
+    kill 'KILL', $pid;
+    for (1 .. 200) { last unless kill 0, $pid; sleep 0.02 }
+    unlink "$self->{dir}/redis.pid";
+    delete $self->{pid};
+}
+
 sub cli {
     my ($self, @args) = @_;
     return ApikeyTest::cli({ APIKEY_REDIS => $self->address }, @args);

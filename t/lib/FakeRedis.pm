@@ -10,6 +10,10 @@ package FakeRedis;
 # Options: delay (seconds before each EVALSHA reply), split (send each EVALSHA
 # reply in two writes this many seconds apart), drop (close the connection on
 # EVALSHA instead of answering), evalsha (raw RESP to answer EVALSHA with).
+#
+# As a sentinel: sentinel_file names a file holding "host port" of the master,
+# read at each SENTINEL get-master-addr-by-name; with announce, a subscriber
+# to +switch-master is sent a message whenever the file changes.
 
 use strict;
 use warnings;
@@ -80,9 +84,21 @@ sub parse_commands {
     return @commands;
 }
 
+sub read_master {
+    my ($file) = @_;
+    open my $f, '<', $file or return;
+    my $line = <$f> // '';
+    return split ' ', $line;
+}
+
 sub reply_for {
     my ($cmd, $opt) = @_;
     my $name = uc($cmd->[0] // '');
+    if ($name eq 'SENTINEL' && $opt->{sentinel_file}) {
+        my ($host, $port) = read_master($opt->{sentinel_file});
+        return $port ? "*2\r\n" . bulk($host) . bulk($port) : "*-1\r\n";
+    }
+    return "*3\r\n" . bulk('subscribe') . bulk($cmd->[1] // '') . ":1\r\n" if $name eq 'SUBSCRIBE';
     return bulk('0' x 40) if $name eq 'SCRIPT';
     return $opt->{evalsha} // ok_reply() if $name eq 'EVALSHA' || $name eq 'EVAL';
     return "+PONG\r\n" if $name eq 'PING';
@@ -96,15 +112,28 @@ sub serve {
     my $buf = '';
     my @queue;   # [due time, reply, is check]
     my $sel = IO::Select->new($c);
+    my $announced;   # the master last told to a +switch-master subscriber
     while (1) {
         my $wait = @queue ? $queue[0][0] - Time::HiRes::time() : undef;
         $wait = 0 if defined $wait && $wait < 0;
+        if (defined $announced) {
+            $wait = 0.05 if !defined $wait || $wait > 0.05;
+            my $now = join ' ', read_master($opt->{sentinel_file});
+            if ($now ne $announced) {
+                my ($old_host, $old_port) = split ' ', $announced;
+                syswrite $c, "*3\r\n" . bulk('message') . bulk('+switch-master')
+                           . bulk("$opt->{announce} $old_host $old_port $now");
+                $announced = $now;
+            }
+        }
         if ($sel->can_read($wait)) {
             my $n = sysread $c, my $chunk, 65536;
             return unless $n;
             $buf .= $chunk;
             for my $cmd (parse_commands(\$buf)) {
                 my $check = uc($cmd->[0] // '') =~ /^EVAL/;
+                $announced = join ' ', read_master($opt->{sentinel_file})
+                    if uc($cmd->[0] // '') eq 'SUBSCRIBE' && $opt->{announce};
                 return if $check && $opt->{drop};   # hang up instead of answering
                 my $due = Time::HiRes::time() + ($check ? $opt->{delay} // 0 : 0);
                 push @queue, [$due, reply_for($cmd, $opt), $check];

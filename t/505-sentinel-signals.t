@@ -1,0 +1,112 @@
+# The two ways a sentinel-configured nginx learns of a new master, each alone,
+# with a fake sentinel whose answer the test controls (a real one does both
+# at once, see 500-sentinel.t): the +switch-master announcement, and a
+# -READONLY reply from a demoted master, which makes the module ask again.
+# Also: a dead sentinel first in the list, and configuration errors.
+use strict;
+use warnings;
+use lib 't/lib';
+use File::Temp qw(tempdir);
+use Test::More;
+use Time::HiRes qw(sleep time);
+use ApikeyTest;
+use FakeRedis;
+
+my $dir = tempdir(CLEANUP => 1);
+my $redis = ApikeyTest::Redis->start;
+my $key = $redis->create_key(name => 'real');
+
+sub point_at {
+    my ($file, $port) = @_;
+    open my $f, '>', "$file.new" or die;
+    print $f "127.0.0.1 $port\n";
+    close $f;
+    rename "$file.new", $file or die;
+}
+
+sub name_seen {
+    my ($nginx) = @_;
+    my $res = $nginx->get('/api/x', 'X-API-Key' => $key->{token});
+    return $res->{status} == 200 && $res->{body} =~ /x-key-name=\[([^\]]*)\]/ ? $1 : "status $res->{status}";
+}
+
+sub wait_for_name {
+    my ($nginx, $want, $seconds) = @_;
+    my $until = time + $seconds;
+    my $seen = '';
+    while (time < $until) {
+        $seen = name_seen($nginx);
+        return $seen if $seen eq $want;
+        sleep 0.05;
+    }
+    return $seen;
+}
+
+my $location = 'apikey on; apikey_limit off; proxy_set_header X-Key-Name $apikey_name;';
+
+# --- +switch-master: the old master stays healthy, only the announcement moves us
+{
+    my $old = FakeRedis->start(evalsha => FakeRedis::ok_reply(name => 'at the old master'));
+    my $file = "$dir/announce";
+    point_at($file, $old->port);
+    my $sentinel = FakeRedis->start(sentinel_file => $file, announce => 'mymaster');
+    my $nginx = ApikeyTest::Nginx->start(
+        apikey_redis => "apikey_redis sentinel=127.0.0.1:1," . $sentinel->address
+                      . " master=mymaster;",
+        location => $location, server => 'location = /metrics { apikey_metrics; }');
+
+    is wait_for_name($nginx, 'at the old master', 5), 'at the old master',
+        'the master the sentinel names is used (the dead sentinel first in the list is skipped)';
+
+    point_at($file, $redis->port);
+    is wait_for_name($nginx, 'real', 1), 'real', '+switch-master: moved to the new master within a second';
+    like $nginx->get('/metrics')->{body}, qr/^apikey_redis_master_switches_total [1-9]/m,
+        'counted in apikey_redis_master_switches_total';
+    like $nginx->error_log, qr/apikey: redis master "mymaster" is at "127\.0\.0\.1:@{[ $redis->port ]}"/,
+        'the switch is logged';
+    $nginx->stop;
+}
+
+# --- -READONLY: no announcement; the demoted master's reply makes us ask again
+{
+    my $demoted = FakeRedis->start(
+        evalsha => "-READONLY You can't write against a read only replica.\r\n");
+    my $file = "$dir/ask";
+    point_at($file, $demoted->port);
+    my $sentinel = FakeRedis->start(sentinel_file => $file);
+    my $nginx = ApikeyTest::Nginx->start(
+        apikey_redis => "apikey_redis sentinel=" . $sentinel->address . " master=mymaster;",
+        location => $location);
+
+    is wait_for_name($nginx, 'status 503', 5), 'status 503',
+        'a READONLY reply is a Redis failure: 503, never 401 or 403';
+    # what the sentinel names next is read only if the module asks again
+    sleep 0.3;
+    point_at($file, $redis->port);
+    is name_seen($nginx), 'status 503', 'one more failure: the check that meets READONLY';
+    is wait_for_name($nginx, 'real', 1), 'real', 'READONLY: asked the sentinel again and moved';
+    $nginx->stop;
+}
+
+# --- configuration
+for my $case (
+    ['sentinel=127.0.0.1:26379', qr/needs "master=NAME"/, 'sentinel without master='],
+    ['sentinel=127.0.0.1:26379 master=', qr/empty master name/, 'empty master name'],
+    ['sentinel=127.0.0.1:26379,,127.0.0.1:1 master=m', qr/empty address/, 'empty address in a list'],
+    ['cluster=127.0.0.1:7000 db=1', qr/Redis Cluster has only database 0/, 'db= on a cluster'],
+    ['cluster=127.0.0.1:7000 master=m', qr/invalid parameter 2 of "apikey_redis"/, 'master= on a cluster'],
+    ['cluster=no.such.host.invalid:7000', qr/invalid redis address "no\.such\.host\.invalid:7000"/, 'unresolvable seed'],
+) {
+    my ($args, $error, $name) = @$case;
+    my ($ok, $out) = ApikeyTest::Nginx->test_conf(apikey_redis => "apikey_redis $args;");
+    ok !$ok, "nginx -t refuses: $name";
+    like $out, $error, "... with a clear message: $name";
+}
+my ($ok, $out) = ApikeyTest::Nginx->test_conf(
+    apikey_redis => 'apikey_redis sentinel=127.0.0.1:26379,localhost master=mymaster password=x db=2;');
+ok $ok, 'sentinel list with a default port, password= and db=' or diag $out;
+($ok, $out) = ApikeyTest::Nginx->test_conf(
+    apikey_redis => 'apikey_redis cluster=127.0.0.1:7000,127.0.0.1:7001 password=x prefix=t:;');
+ok $ok, 'cluster seeds with password= and prefix=' or diag $out;
+
+done_testing;

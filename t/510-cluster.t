@@ -1,0 +1,202 @@
+# Redis Cluster: six real nodes (three masters, three replicas) created with
+# redis-cli --cluster create on loopback ports. Keys spread over every master;
+# verification and rate limits hold on each; a reshard under load (MOVED), a
+# slot migrated by hand step by step (ASK, TRYAGAIN, then MOVED) and a killed
+# master whose replica is promoted, all without a wrong answer.
+use strict;
+use warnings;
+use lib 't/lib';
+use POSIX ();
+use Test::More;
+use Time::HiRes qw(sleep time);
+use ApikeyTest;
+use ApikeyTopology;
+
+my $timeout_ms = 500;
+my $c = ApikeyTopology::Cluster->start;
+my @masters = $c->masters;
+is scalar(@masters), 3, 'three masters';
+
+sub slot_of { ApikeyTopology::key_slot("{$_[0]{id}}") }
+sub owner_of { $c->owner(slot_of($_[0])) }
+
+# keys until every master owns two steady keys and one limited key
+my (%steady, %limited);
+for my $i (1 .. 80) {
+    my $limit = $i % 2;
+    # steady keys: a bucket that never runs out in this test but exists for
+    # a minute after each request (its keys are all there when a slot moves)
+    my $key = $c->create_key(name => "key $i", limits => [$limit ? '1r/m:3' : '1r/m:100000']);
+    my $owner = owner_of($key)->address;
+    my $pool = $limit ? \%limited : \%steady;
+    push @{ $pool->{$owner} }, $key if @{ $pool->{$owner} // [] } < ($limit ? 1 : 2);
+    last if 3 == grep { @{ $steady{$_->address} // [] } == 2 && @{ $limited{$_->address} // [] } == 1 }
+                     @masters;
+}
+for my $m (@masters) {
+    is scalar @{ $steady{ $m->address } // [] }, 2, 'apikeyctl spread keys over master ' . $m->address;
+}
+my @steady = map { @{ $steady{ $_->address } } } @masters;
+
+my $nginx = ApikeyTest::Nginx->start(
+    apikey_redis => "apikey_redis @{[ $c->address ]};",
+    http => "apikey_redis_timeout ${timeout_ms}ms;",
+    location => 'apikey on; apikey_limit 60000r/m burst=1000;',
+    workers => 2,
+    server => 'location = /metrics { apikey_metrics; }');
+
+sub get_key { $nginx->get('/api/x', 'X-API-Key' => $_[0]{token}) }
+sub metric {
+    my ($name) = @_;
+    my $body = $nginx->get('/metrics')->{body};
+    return $body =~ /^\Q$name\E (\d+)/m ? $1 : -1;
+}
+
+ApikeyTopology::wait_until('nginx to load the slot map', 5,
+                           sub { !grep { get_key($_)->{status} != 200 } @steady });
+
+# --- every slot's master verifies and limits
+for my $m (@masters) {
+    my $a = $m->address;
+    for my $key (@{ $steady{$a} }) {
+        is get_key($key)->{status}, 200, "key on $a is verified";
+        is $m->cmd('EXISTS', "apikey:bucket:{$key->{id}}:default"), 1, "... and its bucket is on $a";
+    }
+    my $key = $limited{$a}[0];
+    is_deeply [map { get_key($key)->{status} } 1 .. 5], [200, 200, 200, 429, 429],
+        "rate limit on $a: burst 3, then 429";
+}
+is $nginx->get('/api/x', 'X-API-Key' => ApikeyTest::with_checksum('ak_bbbbbbbbbbbb_' . 'B' x 40))->{status},
+    401, 'an unknown key is 401';
+
+# --- load: a child sends requests for the steady keys until told to stop;
+# every status goes to a file
+sub start_load {
+    my ($file) = @_;
+    my $pid = fork // die;
+    if ($pid == 0) {
+        open my $out, '>', $file or POSIX::_exit(1);
+        $out->autoflush(1);
+        my $stop = 0;
+        $SIG{TERM} = sub { $stop = 1 };
+        my $i = 0;
+        while (!$stop) {
+            my $key = $steady[$i++ % @steady];
+            my $t = time;
+            my $res = get_key($key);
+            last if $stop;   # cut short by the signal
+            printf $out "%s %d %.3f\n", $key->{id}, $res->{status}, time - $t;
+        }
+        close $out;
+        POSIX::_exit(0);
+    }
+    return $pid;
+}
+sub stop_load {
+    my ($pid, $file) = @_;
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    open my $f, '<', $file or die;
+    return map { [split ' '] } <$f>;
+}
+my $dir = $nginx->dir;
+
+# --- 1. reshard under load: the lowest slots of one master, including a key's
+my ($from) = grep { @{ $steady{ $_->address } } } @masters;
+my ($to) = grep { $_ != $from } @masters;
+my ($moving) = sort { slot_of($a) <=> slot_of($b) } @{ $steady{ $from->address } };
+my ($first_slot) = $c->table->{ $from->address }{slots}[0] =~ /^(\d+)/;
+my $count = slot_of($moving) - $first_slot + 1;
+my $moved_before = metric('apikey_redis_redirects_total{kind="moved"}');
+
+my $load = start_load("$dir/reshard.load");
+sleep 0.3;
+my $out = `redis-cli --cluster reshard @{[ $from->address ]} --cluster-from @{[ $c->id_of($from) ]} --cluster-to @{[ $c->id_of($to) ]} --cluster-slots $count --cluster-yes 2>&1`;
+is $?, 0, "redis-cli --cluster reshard moved $count slots" or diag $out;
+sleep 0.5;
+my @results = stop_load($load, "$dir/reshard.load");
+is owner_of($moving)->address, $to->address, "the key's slot is on the other master now";
+my @bad = grep { $_->[1] != 200 } @results;
+ok @results > 50 && !@bad, sprintf('reshard under load: %d requests, all 200', scalar @results)
+    or diag explain [@bad[0 .. ($#bad < 4 ? $#bad : 4)]];
+cmp_ok metric('apikey_redis_redirects_total{kind="moved"}'), '>', $moved_before,
+    'MOVED was followed (apikey_redis_redirects_total{kind="moved"})';
+is get_key($moving)->{status}, 200, 'the moved key is verified on its new master';
+
+# --- 2. one slot migrated by hand: ASK while the keys are on the target,
+# TRYAGAIN while they are split, MOVED once the slot is handed over
+{
+    my ($key) = grep { owner_of($_)->address eq $to->address } @steady;
+    my $slot = slot_of($key);
+    my ($src, $dst) = ($to, grep { $_ != $to } @masters);
+    my ($src_id, $dst_id) = ($c->id_of($src), $c->id_of($dst));
+    $dst->cmd('CLUSTER', 'SETSLOT', $slot, 'IMPORTING', $src_id);
+    $src->cmd('CLUSTER', 'SETSLOT', $slot, 'MIGRATING', $dst_id);
+    is get_key($key)->{status}, 200, 'migrating slot, keys still on the source: answered there';
+
+    my $record = "apikey:key:{$key->{id}}";
+    my $bucket = "apikey:bucket:{$key->{id}}:default";
+    my $ask_before = metric('apikey_redis_redirects_total{kind="ask"}');
+    my $tryagain_before = metric('apikey_redis_redirects_total{kind="tryagain"}');
+
+    # the record alone first: the check's keys are split between the nodes
+    like $src->cmd('MIGRATE', '127.0.0.1', $dst->port, '', 0, 5000, 'KEYS', $record), qr/OK/,
+        'the record migrated alone';
+    my $sock = $nginx->send_request('GET', '/api/x', 'X-API-Key' => $key->{token});
+    sleep 0.1;
+    like $src->cmd('MIGRATE', '127.0.0.1', $dst->port, '', 0, 5000, 'KEYS', $bucket), qr/OK/,
+        'then the bucket';
+    is $nginx->read_response($sock)->{status}, 200, 'a check that met a split slot was answered once it was whole';
+    cmp_ok metric('apikey_redis_redirects_total{kind="tryagain"}'), '>', $tryagain_before,
+        'TRYAGAIN was retried (apikey_redis_redirects_total{kind="tryagain"})';
+
+    is get_key($key)->{status}, 200, 'keys on the importing node: answered after ASK';
+    cmp_ok metric('apikey_redis_redirects_total{kind="ask"}'), '>', $ask_before,
+        'ASK was followed (apikey_redis_redirects_total{kind="ask"})';
+
+    my $moved_before = metric('apikey_redis_redirects_total{kind="moved"}');
+    $_->cmd('CLUSTER', 'SETSLOT', $slot, 'NODE', $dst_id) for $dst, $src, grep { $_ != $dst && $_ != $src } @masters;
+    is get_key($key)->{status}, 200, 'slot handed over: answered by the new owner';
+    cmp_ok metric('apikey_redis_redirects_total{kind="moved"}'), '>', $moved_before,
+        'MOVED from the old owner once the slot is handed over';
+    is $dst->cmd('EXISTS', $bucket), 1, 'the bucket lives on the new owner';
+}
+
+# --- 3. a master killed: its replica is promoted; other masters never fail
+{
+    my ($victim) = grep { @{ $steady{ $_->address } } } $c->masters;
+    my @victim_keys = grep { owner_of($_)->address eq $victim->address } @steady;
+    my $replica = $c->replica_of($victim);
+    ok $replica, 'the master to kill has a replica';
+    ok @victim_keys, 'and owns some of the keys';
+    my $load = start_load("$dir/failover.load");
+    sleep 0.3;
+    $victim->crash;
+    ApikeyTopology::wait_until('the replica to be promoted', 20,
+                               sub { $c->owner(slot_of($victim_keys[0]))->address eq $replica->address });
+    # answers for the victim's keys again, then a little more load
+    ApikeyTopology::wait_until('nginx to use the promoted replica', 10,
+                               sub { get_key($victim_keys[0])->{status} == 200 });
+    sleep 0.5;
+    my @results = stop_load($load, "$dir/failover.load");
+    my %victim = map { $_->{id} => 1 } @victim_keys;
+    my @others = grep { !$victim{ $_->[0] } } @results;
+    my @mine = grep { $victim{ $_->[0] } } @results;
+    ok @others && !grep({ $_->[1] != 200 } @others),
+        sprintf('keys on the other masters: %d requests, all 200', scalar @others);
+    my @wrong = grep { $_->[1] != 200 && $_->[1] != 503 } @mine;
+    ok !@wrong, "keys on the killed master: only 200 or 503" or diag explain [@wrong[0 .. 2]];
+    my ($slowest) = sort { $b <=> $a } map { $_->[2] } @results;
+    ok $slowest < $timeout_ms / 1000 + 1, sprintf('no request waited past the timeout (slowest %.3f s)', $slowest);
+    note sprintf 'killed master: %d of %d requests for its keys refused with 503 during the failover',
+        scalar(grep { $_->[1] == 503 } @mine), scalar @mine;
+    is get_key($_)->{status}, 200, 'key of the killed master answered by the promoted replica' for @victim_keys;
+
+    my ($status) = $c->cli('revoke', $victim_keys[0]{id});
+    is $status, 0, 'apikeyctl revoke after the failover';
+    is get_key($victim_keys[0])->{status}, 401, 'the revoked key is refused';
+}
+
+$nginx->stop;
+$c->stop;
+done_testing;
