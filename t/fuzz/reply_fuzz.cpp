@@ -2,8 +2,10 @@
 //
 // The bytes are fed to hiredis's RESP reader exactly as the module's socket
 // would; every reply it produces goes through the check-reply decoder and the
-// RateLimit header arithmetic, and arrays of strings also through the CLI's
-// record decoder. Invariants beyond "no crash, no UB": a decoded reply holds
+// RateLimit header arithmetic, arrays of strings also through the CLI's
+// record decoder, and every reply through the topology decoders (CLUSTER
+// SLOTS, a sentinel's master address) and error replies through the
+// redirect parser. Invariants beyond "no crash, no UB": a decoded reply holds
 // only printable names, valid scopes, at most kMaxBuckets sane buckets, and a
 // "limited" verdict exactly when some bucket refused.
 #include <hiredis/hiredis.h>
@@ -17,6 +19,7 @@
 #include "rate_headers.hpp"
 #include "record.hpp"
 #include "scope.hpp"
+#include "topology_reply.hpp"
 
 namespace {
 
@@ -67,6 +70,33 @@ void check_record(const redisReply* reply) {
     }
 }
 
+void check_topology(const redisReply* reply) {
+    std::vector<apikey::SlotRange> ranges;
+    std::string error;
+    if (apikey::decode_cluster_slots(reply, "127.0.0.1", ranges, error)) {
+        require(!ranges.empty());
+        for (const auto& r : ranges) {
+            require(r.first >= 0 && r.first <= r.last && r.last < apikey::kClusterSlots);
+            require(!r.master.host.empty() && r.master.port >= 1 && r.master.port <= 65535);
+        }
+    } else {
+        require(!error.empty());
+    }
+    if (auto master = apikey::decode_master_address(reply)) {
+        require(!master->host.empty() && master->port >= 1 && master->port <= 65535);
+    }
+    if (reply->type == REDIS_REPLY_ERROR || reply->type == REDIS_REPLY_STRING) {
+        std::string_view text(reply->str, reply->len);
+        if (auto redirect = apikey::parse_redirect(text)) {
+            require(redirect->slot >= 0 && redirect->slot < apikey::kClusterSlots);
+            require(redirect->to.port >= 1 && redirect->to.port <= 65535);
+        }
+        if (auto s = apikey::parse_switch_master(text)) {
+            require(!s->name.empty() && s->to.port >= 1);
+        }
+    }
+}
+
 }  // namespace
 
 // hiredis 0.14 allocates an array's element table from its declared size
@@ -99,6 +129,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             check_decoded(reply, false);
             check_decoded(reply, true);
             check_record(reply);
+            check_topology(reply);
             freeReplyObject(reply);
         }
     }
