@@ -27,7 +27,7 @@ my $nginx = ApikeyTest::Nginx->start(
     apikey_redis => "apikey_redis @{[ join ' ', $s->address ]};",
     http => "apikey_redis_timeout ${timeout_ms}ms;",
     location => 'apikey on; apikey_limit 60000r/m burst=1000;',
-    server => 'location = /metrics { apikey_metrics; }');
+    server => 'location = /metrics { apikey_metrics; } location /admin/ { apikey_admin; }');
 
 sub get_key { $nginx->get('/api/x', 'X-API-Key' => $_[0]{token}) }
 
@@ -103,6 +103,15 @@ ApikeyTopology::wait_until('the sentinels to list the old master as a replica', 
 my $killed = $s->master;
 check_switch('master killed', through_switch(sub { $killed->crash }));
 is $s->master_address, $old_master->address, 'the first master is master again';
+
+# --- the admin API writes to the master of the moment
+{
+    my $res = $nginx->request('POST', '/admin/keys', ':body' => '{"name":"over http"}',
+                              'Content-Type' => 'application/json');
+    is $res->{status}, 201, 'admin API through the sentinels: key created';
+    my $made = ApikeyTest::json_of($res->{body}) // {};
+    is get_key($made)->{status}, 200, '... and it works';
+}
 
 # --- changes through apikeyctl reach the new master and nginx
 ($status) = $s->cli('revoke', $steady->{id});

@@ -88,6 +88,20 @@ my $location = 'apikey on; apikey_limit off; proxy_set_header X-Key-Name $apikey
     $nginx->stop;
 }
 
+# --- apikeyctl with no sentinel that answers
+{
+    my ($status, undef, $err) = ApikeyTest::cli({ APIKEY_REDIS => 'sentinel=127.0.0.1:1,127.0.0.1:2 master=mymaster' },
+                                               'list');
+    is $status, 1, 'apikeyctl: no sentinel answers: exit status 1';
+    like $err, qr/no sentinel could name the master "mymaster"/, '... with a clear message';
+    ($status, undef, $err) = ApikeyTest::cli({ APIKEY_REDIS => 'sentinel=127.0.0.1:1' }, 'list');
+    isnt $status, 0, 'apikeyctl: a sentinel address without master=';
+    like $err, qr/needs master=NAME/, '... says what is missing';
+    ($status, undef, $err) = ApikeyTest::cli({ APIKEY_REDIS => 'cluster=127.0.0.1:1' }, 'list');
+    is $status, 1, 'apikeyctl: no cluster node answers: exit status 1';
+    like $err, qr/no cluster node answered/, '... with a clear message';
+}
+
 # --- configuration
 for my $case (
     ['sentinel=127.0.0.1:26379', qr/needs "master=NAME"/, 'sentinel without master='],

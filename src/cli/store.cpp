@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "admin_script.hpp"
 #include "args.hpp"
@@ -142,7 +143,8 @@ Store::Reply Store::run(redisContext* ctx, const std::string& where,
     }
     if (reply->type == REDIS_REPLY_ERROR) {
         std::string_view text(reply->str, reply->len);
-        if (allow_redirect_error && (text.rfind("MOVED ", 0) == 0 || text.rfind("ASK ", 0) == 0)) {
+        if (allow_redirect_error && (text.rfind("MOVED ", 0) == 0 || text.rfind("ASK ", 0) == 0
+                                     || text.rfind("TRYAGAIN", 0) == 0)) {
             return reply;
         }
         // the AUTH argument is never echoed: Redis's message does not contain it
@@ -156,20 +158,35 @@ Store::Reply Store::command(const std::vector<std::string>& args, int key) {
         return run(node(default_node_), default_node_, args);
     }
 
-    std::string owner = slot_owner_[static_cast<std::size_t>(key_slot(args[key]))];
-    if (owner.empty()) owner = default_node_;
-    Reply reply = run(node(owner), owner, args, true);
-    if (reply->type != REDIS_REPLY_ERROR) return reply;
+    // a slot being migrated refuses a multi-key command while its keys are
+    // split between the two nodes (-TRYAGAIN): wait for the migration, a while
+    for (int attempt = 0;; attempt++) {
+        std::string owner = slot_owner_[static_cast<std::size_t>(key_slot(args[key]))];
+        if (owner.empty()) owner = default_node_;
+        Reply reply = run(node(owner), owner, args, true);
+        if (reply->type != REDIS_REPLY_ERROR) return reply;
 
-    // MOVED slot host:port (the map changed) or ASK slot host:port (a slot
-    // being migrated): follow it once
-    auto redirect = parse_redirect(std::string_view(reply->str, reply->len));
-    if (!redirect) throw Failure("Redis refused " + args[0] + ": " + std::string(reply->str, reply->len));
-    std::string target = node_name(redirect->to.host, redirect->to.port);
-    if (!redirect->ask) load_slots();
-    redisContext* ctx = node(target);
-    if (redirect->ask) run(ctx, target, {"ASKING"});
-    return run(ctx, target, args);
+        std::string_view text(reply->str, reply->len);
+        if (text.rfind("TRYAGAIN", 0) == 0 && attempt < 40) {
+            usleep(50000);
+            continue;
+        }
+
+        // MOVED slot host:port (the map changed) or ASK slot host:port (a
+        // slot being migrated): follow it once
+        auto redirect = parse_redirect(text);
+        if (!redirect) throw Failure("Redis refused " + args[0] + ": " + std::string(text));
+        std::string target = node_name(redirect->to.host, redirect->to.port);
+        if (!redirect->ask) load_slots();
+        redisContext* ctx = node(target);
+        if (redirect->ask) run(ctx, target, {"ASKING"});
+        reply = run(ctx, target, args, true);
+        if (reply->type != REDIS_REPLY_ERROR) return reply;
+        if (std::string_view(reply->str, reply->len).rfind("TRYAGAIN", 0) != 0 || attempt >= 40) {
+            throw Failure("Redis refused " + args[0] + ": " + std::string(reply->str, reply->len));
+        }
+        usleep(50000);
+    }
 }
 
 bool Store::exists(const std::string& id) {

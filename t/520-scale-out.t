@@ -1,0 +1,82 @@
+# Many nginx instances on one Redis, and on one Redis Cluster: three
+# instances of two workers each, all with apikey_cache. A key's passes across
+# all of them add up to its one bucket (within one), and a revoke through
+# apikeyctl is seen by every instance within a second.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(sleep time);
+use ApikeyTest;
+use ApikeyTopology;
+
+sub instances {
+    my ($address) = @_;
+    return map {
+        ApikeyTest::Nginx->start(apikey_redis => "apikey_redis $address;", workers => 2,
+                                 http => "apikey_cache zone=apikeys$_:1m ttl=60s;",
+                                 location => 'apikey on;')
+    } 1 .. 3;
+}
+
+sub check_shared {
+    my ($what, $store, @nginx) = @_;
+
+    # --- one bucket: 10 passes (burst 10, one more a minute), in any mix of instances
+    my $key = $store->create_key(name => 'shared', limits => ['1r/m:10']);
+    my @socks;
+    for my $i (0 .. 44) {
+        my $n = $nginx[$i % 3];
+        push @socks, [$n, $n->send_request('GET', '/api/x', 'X-API-Key' => $key->{token})];
+    }
+    my @status = map { $_->[0]->read_response($_->[1])->{status} } @socks;
+    my $passed = grep { $_ == 200 } @status;
+    ok abs($passed - 10) <= 1, "$what: combined passes across three instances: $passed (bucket of 10, within one)";
+    is scalar(grep { $_ != 200 && $_ != 429 } @status), 0, "$what: the rest are 429";
+    my @per = map { my $n = $_; scalar grep { $_ % 3 == $n && $status[$_] == 200 } 0 .. $#status } 0 .. 2;
+    ok !grep({ $_ == 0 } @per), "$what: every instance passed some (@per)";
+
+    # --- a revoke reaches every instance's cache within a second
+    my $victim = $store->create_key(name => 'to revoke');
+    for my $n (@nginx) {
+        # twice per instance, so both workers have seen it (and cached it)
+        is $n->get('/api/x', 'X-API-Key' => $victim->{token})->{status}, 200, "$what: key valid on " . $n->port
+            for 1 .. 2;
+    }
+    my $t = time;
+    my ($status, undef, $err) = $store->cli('revoke', $victim->{id});
+    is $status, 0, "$what: apikeyctl revoke" or diag $err;
+    my %seen;
+    while (time - $t < 3 && keys %seen < 3) {
+        for my $i (0 .. 2) {
+            next if $seen{$i};
+            # both workers must refuse it: two requests in a row
+            my @s = map { $nginx[$i]->get('/api/x', 'X-API-Key' => $victim->{token})->{status} } 1 .. 2;
+            $seen{$i} = time - $t if !grep { $_ != 401 } @s;
+        }
+        sleep 0.02;
+    }
+    for my $i (0 .. 2) {
+        ok defined $seen{$i} && $seen{$i} < 1,
+            sprintf("$what: instance %d refuses the revoked key %.3f s after apikeyctl started", $i + 1,
+                    $seen{$i} // -1);
+    }
+}
+
+{
+    my $redis = ApikeyTest::Redis->start;
+    my @nginx = instances($redis->address);
+    check_shared('one Redis', $redis, @nginx);
+    $_->stop for @nginx;
+}
+
+{
+    my $cluster = ApikeyTopology::Cluster->start;
+    my @nginx = instances($cluster->address);
+    sleep 0.3;   # the slot maps
+    check_shared('Redis Cluster', $cluster, @nginx);
+    $_->stop for @nginx;
+    $cluster->stop;
+}
+
+done_testing;
