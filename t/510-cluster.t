@@ -213,6 +213,13 @@ is get_key($moving)->{status}, 200, 'the moved key is verified on its new master
         scalar(grep { $_->[1] == 503 } @mine), scalar @mine;
     is get_key($_)->{status}, 200, 'key of the killed master answered by the promoted replica' for @victim_keys;
 
+    # the dead node serves no slot now: no worker keeps reconnecting to it
+    sleep 0.5;
+    my $reconnects = metric('apikey_redis_reconnects_total');
+    sleep 1.5;
+    is metric('apikey_redis_reconnects_total'), $reconnects,
+        'no reconnecting to the dead master once the map no longer names it';
+
     ($status) = $c->cli('revoke', $victim_keys[0]{id});
     is $status, 0, 'apikeyctl revoke after the failover';
     is get_key($victim_keys[0])->{status}, 401, 'the revoked key is refused';

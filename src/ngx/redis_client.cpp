@@ -122,6 +122,25 @@ RedisClient::start() noexcept
 
 
 void
+RedisClient::park() noexcept
+{
+    if (state_ == State::kClosed || state_ == State::kIdle) {
+        return;
+    }
+
+    if (ac_ != nullptr) {
+        drop("it serves no slot now", NGX_LOG_INFO);
+    }
+
+    if (reconnect_ev_.timer_set) {
+        ngx_del_timer(&reconnect_ev_);
+    }
+
+    state_ = State::kIdle;   // usable() connects again on demand
+}
+
+
+void
 RedisClient::restart() noexcept
 {
     if (state_ == State::kClosed) {

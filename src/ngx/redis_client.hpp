@@ -71,6 +71,17 @@ public:
     // afresh this way).
     void restart() noexcept;
 
+    // Closes the connection and stops reconnecting until a command is sent
+    // again (a cluster node that no longer serves any slot).
+    void park() noexcept;
+
+    // Connects now if parked (or never needed yet).
+    void wake() noexcept {
+        if (state_ == State::kIdle && started_) {
+            connect();
+        }
+    }
+
     // Connected and set up, or about to be: a command sent now goes out.
     bool ready() const noexcept { return state_ == State::kReady || state_ == State::kConnecting; }
 

@@ -147,6 +147,18 @@ RedisTopology::for_slot(int slot) noexcept
 }
 
 
+bool
+RedisTopology::serves(const RedisClient &client) const noexcept
+{
+    for (size_t i = 0; i < nodes_.size() && i < serving_.size(); i++) {
+        if (nodes_[i] == &client) {
+            return serving_[i];
+        }
+    }
+    return false;
+}
+
+
 RedisClient *
 RedisTopology::any_ready_node() noexcept
 {
@@ -216,6 +228,9 @@ RedisTopology::follow(const Redirect &redirect) noexcept
         for (size_t i = 0; i < nodes_.size(); i++) {
             if (nodes_[i] == to) {
                 slots_[redirect.slot] = static_cast<uint16_t>(i + 1);
+                if (i < serving_.size()) {
+                    serving_[i] = true;
+                }
             }
         }
         schedule_refresh(kRefreshSoon);
@@ -346,13 +361,30 @@ RedisTopology::load_slots(RedisClient &from, const redisReply *reply) noexcept
             for (int slot = range.first; slot <= range.last; slot++) {
                 slots[slot] = index;
             }
-            reachable = reachable && owner->ready();
+        }
+
+        std::vector<bool> serving(nodes_.size(), false);
+        for (uint16_t owner : slots) {
+            if (owner != 0) {
+                serving[owner - 1] = true;
+            }
         }
 
         slots_.swap(slots);
+        serving_.swap(serving);
 
     } catch (...) {
         return false;
+    }
+
+    // the others are not needed: no reconnecting to a dead master forever
+    for (size_t i = 0; i < nodes_.size(); i++) {
+        if (serving_[i]) {
+            nodes_[i]->wake();
+            reachable = reachable && nodes_[i]->ready();
+        } else {
+            nodes_[i]->park();
+        }
     }
 
     ngx_http_apikey_count(slot_map_loads, 1);
@@ -390,7 +422,7 @@ RedisTopology::on_down(RedisClient &client) noexcept
     case NGX_HTTP_APIKEY_CLUSTER:
         if (&client == subscriber_) {
             move_subscriber();
-        } else {
+        } else if (serving_.empty() || serves(client)) {
             schedule_refresh(kRefreshSoon);   // a failover may follow
         }
         break;

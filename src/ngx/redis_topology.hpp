@@ -16,6 +16,8 @@
 // The slot map comes from CLUSTER SLOTS: at start, after a MOVED (the slot is
 // updated at once from the redirect itself), while a master is unreachable
 // (every 250 ms, so a promoted replica is found quickly) and every 10 s.
+// A node that serves no slot in the map (a replica given as a seed, a failed
+// master) is disconnected and left alone until a redirect names it again.
 #pragma once
 
 #include <cstdint>
@@ -74,6 +76,7 @@ private:
 
     RedisClient *node(const HostPort &hp) noexcept;   // found or added (cluster)
     RedisClient *any_ready_node() noexcept;
+    bool serves(const RedisClient &client) const noexcept;
     HostPort seed(ngx_uint_t i) const;
     void refresh() noexcept;
     void schedule_refresh(ngx_msec_t delay) noexcept;
@@ -91,6 +94,7 @@ private:
     RedisClient                  *subscriber_ = nullptr;  // apikey_cache
     std::vector<RedisClient *>    nodes_;                 // cluster: every node seen
     std::vector<uint16_t>         slots_;                 // cluster: node index + 1, 0: unknown
+    std::vector<bool>             serving_;               // cluster: by node index
     ngx_uint_t                    next_ = 0;              // the sentinel, or node, to try next
     bool                          started_ = false;
     bool                          refreshing_ = false;
