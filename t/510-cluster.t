@@ -163,6 +163,11 @@ is get_key($moving)->{status}, 200, 'the moved key is verified on its new master
     # the record alone first: the check's keys are split between the nodes
     like $src->cmd('MIGRATE', '127.0.0.1', $dst->port, '', 0, 5000, 'KEYS', $record), qr/OK/,
         'the record migrated alone';
+    # a migration that stalls: the check waits out TRYAGAIN until the timeout
+    my $t = time;
+    is get_key($key)->{status}, 503, 'a slot split for longer than apikey_redis_timeout: 503';
+    cmp_ok time - $t, '<', $timeout_ms / 1000 + 0.5, 'answered within the timeout';
+
     my $sock = $nginx->send_request('GET', '/api/x', 'X-API-Key' => $key->{token});
     sleep 0.1;
     like $src->cmd('MIGRATE', '127.0.0.1', $dst->port, '', 0, 5000, 'KEYS', $bucket), qr/OK/,

@@ -176,7 +176,12 @@ Store::Reply Store::command(const std::vector<std::string>& args, int key) {
         // slot being migrated): follow it once
         auto redirect = parse_redirect(text);
         if (!redirect) throw Failure("Redis refused " + args[0] + ": " + std::string(text));
-        std::string target = node_name(redirect->to.host, redirect->to.port);
+        std::string host = redirect->to.host;
+        if (host.empty()) {   // ":port": the node that answered
+            auto asked = parse_host_port(owner);
+            if (asked) host = asked->host;
+        }
+        std::string target = node_name(host, redirect->to.port);
         if (!redirect->ask) load_slots();
         redisContext* ctx = node(target);
         if (redirect->ask) run(ctx, target, {"ASKING"});

@@ -99,10 +99,24 @@ std::optional<Redirect> parse_redirect(std::string_view error) {
     if (space == std::string_view::npos) return std::nullopt;
     auto slot = parse_decimal(error.substr(0, space));
     if (!slot || *slot >= kClusterSlots) return std::nullopt;
-    auto to = parse_host_port(error.substr(space + 1));
-    if (!to) return std::nullopt;
+
+    // Redis writes the endpoint as "ip:port" with a bare IPv6 address
+    // ("::1:6381"), or ":port" when the node's address is unknown (then it
+    // is the node that answered: an empty host)
+    std::string_view endpoint = error.substr(space + 1);
+    std::size_t colon = endpoint.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    std::string_view host = endpoint.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    if (host.find_first_of(" []") != std::string_view::npos) return std::nullopt;
+    auto port = parse_decimal(endpoint.substr(colon + 1));
+    if (!port || *port < 1 || *port > 65535) return std::nullopt;
+
     r.slot = static_cast<int>(*slot);
-    r.to = std::move(*to);
+    r.to.host = std::string(host);
+    r.to.port = static_cast<int>(*port);
     return r;
 }
 

@@ -34,7 +34,8 @@ int key_slot(std::string_view key) noexcept;
 
 // A cluster's redirect error: "MOVED 3999 127.0.0.1:6381" (the slot has a new
 // owner: refresh the map) or "ASK 3999 127.0.0.1:6381" (the slot is being
-// migrated: send this one command there, after ASKING).
+// migrated: send this one command there, after ASKING). IPv6 hosts come bare
+// ("::1:6381"); an empty host (":6381") means the node that answered.
 struct Redirect {
     bool ask = false;
     int slot = 0;

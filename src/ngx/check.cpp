@@ -27,7 +27,8 @@ struct apikey::RedisPending {
     int                     slot;      // of the key's hash tag (Redis Cluster)
     RedisClient            *sent_to;   // the connection it is waiting on
     uint64_t                sent_us;   // for the round-trip histogram
-    bool                    retried;   // NOSCRIPT already handled once
+    bool                    retried;   // NOSCRIPT already handled once, on sent_to
+    bool                    asking;    // sent after ASKING (a cluster's ASK)
     ngx_uint_t              hops;      // cluster redirects in a row
     ngx_event_t             retry;     // TRYAGAIN: send again shortly
 };
@@ -168,7 +169,11 @@ ngx_http_apikey_dispatch(RedisPending *pending, RedisClient *to, bool asking)
         return false;
     }
 
+    if (pending->sent_to != to) {
+        pending->retried = false;   // a script load is per node
+    }
     pending->sent_to = to;
+    pending->asking = asking;
     pending->sent_us = ngx_http_apikey_now_us();
 
     return to->send_formatted(pending->ctx->command, ngx_http_apikey_check_reply, pending);
@@ -350,7 +355,13 @@ ngx_http_apikey_cancel_check(ngx_http_apikey_ctx_t *ctx)
     }
 
     if (ctx->pending) {
-        ctx->pending->ctx = NULL;
+        if (ctx->pending->retry.timer_set) {
+            // waiting out a TRYAGAIN: nothing in hiredis refers to it
+            ngx_del_timer(&ctx->pending->retry);
+            delete ctx->pending;
+        } else {
+            ctx->pending->ctx = NULL;   // the reply will find no request
+        }
         ctx->pending = NULL;
     }
 
@@ -379,7 +390,6 @@ static bool
 ngx_http_apikey_reroute(RedisClient *client, const redisReply *reply, RedisPending *pending)
 {
     apikey::RedisTopology  *redis = ngx_http_apikey_redis();
-    ngx_http_apikey_ctx_t  *ctx = pending->ctx;
 
     if (redis == NULL || reply == NULL || reply->type != REDIS_REPLY_ERROR) {
         return false;
@@ -392,7 +402,7 @@ ngx_http_apikey_reroute(RedisClient *client, const redisReply *reply, RedisPendi
         }
         pending->retried = true;
         client->load_script();
-        return client->send_formatted(ctx->command, ngx_http_apikey_check_reply, pending);
+        return ngx_http_apikey_dispatch(pending, client, pending->asking);
     }
 
     if (ngx_http_apikey_error_is(reply, "READONLY")) {
@@ -410,7 +420,7 @@ ngx_http_apikey_reroute(RedisClient *client, const redisReply *reply, RedisPendi
         ngx_http_apikey_count(redirects[NGX_HTTP_APIKEY_TRYAGAIN], 1);
         pending->retry.handler = ngx_http_apikey_retry_check;
         pending->retry.data = pending;
-        pending->retry.log = ctx->request->connection->log;
+        pending->retry.log = ngx_cycle->log;   // not the request's: freed with it
         pending->retry.cancelable = 1;
         ngx_add_timer(&pending->retry, ngx_http_apikey_tryagain_delay);
         return true;
@@ -422,7 +432,13 @@ ngx_http_apikey_reroute(RedisClient *client, const redisReply *reply, RedisPendi
     } catch (...) {
         return false;
     }
-    if (!redirect || pending->hops >= ngx_http_apikey_max_hops) {
+    if (!redirect) {
+        if (ngx_http_apikey_error_is(reply, "MOVED")) {
+            redis->refresh_soon();   // a redirect we cannot read: ask for the map
+        }
+        return false;
+    }
+    if (pending->hops >= ngx_http_apikey_max_hops) {
         return false;
     }
 
@@ -430,7 +446,7 @@ ngx_http_apikey_reroute(RedisClient *client, const redisReply *reply, RedisPendi
     ngx_http_apikey_count(redirects[redirect->ask ? NGX_HTTP_APIKEY_ASK : NGX_HTTP_APIKEY_MOVED],
                           1);
 
-    return ngx_http_apikey_dispatch(pending, redis->follow(*redirect), redirect->ask);
+    return ngx_http_apikey_dispatch(pending, redis->follow(*redirect, *client), redirect->ask);
 }
 
 

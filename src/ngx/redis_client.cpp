@@ -124,19 +124,16 @@ RedisClient::start() noexcept
 void
 RedisClient::park() noexcept
 {
-    if (state_ == State::kClosed || state_ == State::kIdle) {
-        return;
-    }
+    // a connection that works stays: checks may be waiting on it (sent after
+    // an ASK, or before the first map)
+    parked_ = true;
 
-    if (ac_ != nullptr) {
-        drop("it serves no slot now", NGX_LOG_INFO);
+    if (ac_ == nullptr && state_ != State::kClosed) {
+        if (reconnect_ev_.timer_set) {
+            ngx_del_timer(&reconnect_ev_);
+        }
+        state_ = State::kIdle;   // usable() connects again on demand
     }
-
-    if (reconnect_ev_.timer_set) {
-        ngx_del_timer(&reconnect_ev_);
-    }
-
-    state_ = State::kIdle;   // usable() connects again on demand
 }
 
 
@@ -284,6 +281,7 @@ RedisClient::usable() noexcept
 {
     switch (state_) {
     case State::kIdle:
+        parked_ = false;
         connect();
         return state_ == State::kConnecting;
     case State::kConnecting:
@@ -403,6 +401,11 @@ RedisClient::schedule_reconnect(bool failed) noexcept
     ngx_msec_t  delay;
 
     if (state_ == State::kClosed) {
+        return;
+    }
+
+    if (parked_) {
+        state_ = State::kIdle;   // not needed: connect again only on demand
         return;
     }
 

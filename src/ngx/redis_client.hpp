@@ -71,12 +71,13 @@ public:
     // afresh this way).
     void restart() noexcept;
 
-    // Closes the connection and stops reconnecting until a command is sent
-    // again (a cluster node that no longer serves any slot).
+    // Stops reconnecting once the connection is lost, until a command is
+    // sent again (a cluster node that serves no slot now).
     void park() noexcept;
 
     // Connects now if parked (or never needed yet).
     void wake() noexcept {
+        parked_ = false;
         if (state_ == State::kIdle && started_) {
             connect();
         }
@@ -161,6 +162,7 @@ private:
     ngx_event_t                   connect_timeout_ev_;
     bool                          connected_once_ = false;
     bool                          started_ = false;
+    bool                          parked_ = false;
 };
 
 }  // namespace apikey

@@ -204,9 +204,26 @@ RedisTopology::node(const HostPort &hp) noexcept
 
 
 RedisClient *
-RedisTopology::follow(const Redirect &redirect) noexcept
+RedisTopology::follow(const Redirect &given, const RedisClient &from) noexcept
 {
     if (!cluster()) {
+        return nullptr;
+    }
+
+    Redirect redirect;
+    try {
+        redirect = given;
+        if (redirect.to.host.empty()) {
+            // ":port": a node that does not know its address, i.e. the one
+            // that answered
+            auto asked = parse_host_port(std::string_view(
+                reinterpret_cast<const char *>(from.name().data), from.name().len));
+            if (!asked) {
+                return nullptr;
+            }
+            redirect.to.host = asked->host;
+        }
+    } catch (...) {
         return nullptr;
     }
 
@@ -274,8 +291,20 @@ RedisTopology::on_refresh_timer(ngx_event_t *ev)
 void
 RedisTopology::refresh() noexcept
 {
-    if (refreshing_ || closing_) {
+    if (closing_) {
         return;
+    }
+
+    if (refreshing_) {
+        if (ngx_current_msec - refresh_sent_ < kRefreshDeadline) {
+            schedule_refresh(kRefreshDegraded);   // look again then
+            return;
+        }
+        // no answer: a connection that died without a word. Dropping it
+        // answers the pending CLUSTER SLOTS with NULL (on_slots), so a late
+        // reply can never be mistaken for a new one.
+        refresh_from_->note_timeout(kRefreshDeadline);
+        refreshing_ = false;
     }
 
     // ask a connected node; when none is, the next one in turn (it connects)
@@ -285,6 +314,8 @@ RedisTopology::refresh() noexcept
 
     if (from != nullptr && from->send(2, argv, lens, on_slots, this)) {
         refreshing_ = true;
+        refresh_from_ = from;
+        refresh_sent_ = ngx_current_msec;
         return;
     }
 

@@ -54,9 +54,9 @@ public:
     // be missed otherwise.
     bool subscribed() const noexcept { return subscriber_ && subscriber_->subscribed(); }
 
-    // A MOVED or ASK from a cluster node: the connection to send the command
-    // to instead (after ASKING, for ASK), or nullptr.
-    RedisClient *follow(const Redirect &redirect) noexcept;
+    // A MOVED or ASK from cluster node `from`: the connection to send the
+    // command to instead (after ASKING, for ASK), or nullptr.
+    RedisClient *follow(const Redirect &redirect, const RedisClient &from) noexcept;
 
     // -TRYAGAIN or -CLUSTERDOWN: the slot map is changing.
     void refresh_soon() noexcept { schedule_refresh(kRefreshSoon); }
@@ -71,6 +71,7 @@ private:
     static constexpr ngx_msec_t kRefreshSoon = 100;
     static constexpr ngx_msec_t kRefreshDegraded = 250;
     static constexpr ngx_msec_t kRefreshPeriod = 10000;
+    static constexpr ngx_msec_t kRefreshDeadline = 1000;
     static constexpr ngx_msec_t kSentinelAskInterval = 250;
     static constexpr size_t kMaxNodes = 1000;
 
@@ -98,6 +99,8 @@ private:
     ngx_uint_t                    next_ = 0;              // the sentinel, or node, to try next
     bool                          started_ = false;
     bool                          refreshing_ = false;
+    RedisClient                  *refresh_from_ = nullptr;
+    ngx_msec_t                    refresh_sent_ = 0;
     bool                          closing_ = false;
     ngx_msec_t                    last_sentinel_ask_ = 0;
     ngx_event_t                   refresh_ev_;

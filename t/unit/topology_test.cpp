@@ -45,8 +45,15 @@ TEST(Topology, Redirects) {
     ASSERT_TRUE(ask);
     EXPECT_TRUE(ask->ask);
     EXPECT_EQ(ask->to.host, "::1");
+    auto bare_v6 = parse_redirect("MOVED 5 ::1:7001");
+    ASSERT_TRUE(bare_v6);
+    EXPECT_EQ(bare_v6->to, (HostPort{"::1", 7001}));
+    auto unknown = parse_redirect("MOVED 5 :7001");
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->to, (HostPort{"", 7001})) << "the node that answered";
     for (const char* bad : {"MOVED", "MOVED 3999", "MOVED 16384 a:1", "MOVED x a:1",
-                            "MOVED 1 a", "ASK  1 a:1", "ERR MOVED 1 a:1", "READONLY x"}) {
+                            "MOVED 1 a", "ASK  1 a:1", "ERR MOVED 1 a:1", "READONLY x",
+                            "MOVED 1 a:0", "MOVED 1 a:x", "MOVED 1 a b:1"}) {
         EXPECT_FALSE(parse_redirect(bad)) << bad;
     }
 }
