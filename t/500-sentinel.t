@@ -8,6 +8,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(sleep time);
 use ApikeyTest;
 use ApikeyTopology;
@@ -111,6 +112,36 @@ is $s->master_address, $old_master->address, 'the first master is master again';
     is $res->{status}, 201, 'admin API through the sentinels: key created';
     my $made = ApikeyTest::json_of($res->{body}) // {};
     is get_key($made)->{status}, 200, '... and it works';
+}
+
+# --- reloads under load: each new worker holds its first checks until a
+# sentinel has named the master, so none is refused
+{
+    my $file = $nginx->dir . '/reload.load';
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open my $out, '>', $file or die;
+        my $stop = 0;
+        $SIG{TERM} = sub { $stop = 1 };
+        while (!$stop) {
+            my $res = get_key($steady);
+            print $out "$res->{status}\n" unless $stop;
+        }
+        close $out;
+        POSIX::_exit(0);
+    }
+    for (1 .. 5) {
+        sleep 0.3;
+        $nginx->reload;
+    }
+    sleep 0.5;
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    open my $f, '<', $file or die;
+    my %count;
+    $count{ 0 + $_ }++ for grep { /\d/ } <$f>;
+    ok $count{200} && keys %count == 1, sprintf('5 reloads under load: %d requests, all 200', $count{200} // 0)
+        or diag explain \%count;
 }
 
 # --- changes through apikeyctl reach the new master and nginx

@@ -2,7 +2,8 @@
 # with a fake sentinel whose answer the test controls (a real one does both
 # at once, see 500-sentinel.t): the +switch-master announcement, and a
 # -READONLY reply from a demoted master, which makes the module ask again.
-# Also: a dead sentinel first in the list, and configuration errors.
+# Also: a dead sentinel first in the list, checks that arrive before any
+# sentinel has answered, and configuration errors.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -64,6 +65,30 @@ my $location = 'apikey on; apikey_limit off; proxy_set_header X-Key-Name $apikey
         'counted in apikey_redis_master_switches_total';
     like $nginx->error_log, qr/apikey: redis master "mymaster" is at "127\.0\.0\.1:@{[ $redis->port ]}"/,
         'the switch is logged';
+    $nginx->stop;
+}
+
+# --- a worker that has just started (a reload): checks wait for the sentinel's
+# first answer instead of failing
+{
+    my $file = "$dir/slow";
+    point_at($file, $redis->port);
+    my $sentinel = FakeRedis->start(sentinel_file => $file, sentinel_delay => 0.3);
+    my $nginx = ApikeyTest::Nginx->start(
+        apikey_redis => "apikey_redis sentinel=" . $sentinel->address . " master=mymaster;",
+        http => 'apikey_redis_timeout 2s;', location => $location);
+    my $t = time;
+    is name_seen($nginx), 'real', 'a check sent before any sentinel answered waits for the master';
+    cmp_ok time - $t, '>=', 0.2, '... which took the sentinel\'s delay';
+    $nginx->stop;
+
+    # no sentinel answers at all: the timeout, then 503
+    $nginx = ApikeyTest::Nginx->start(
+        apikey_redis => 'apikey_redis sentinel=127.0.0.1:1 master=mymaster;',
+        http => 'apikey_redis_timeout 300ms;', location => $location);
+    $t = time;
+    is name_seen($nginx), 'status 503', 'no sentinel answers: 503';
+    cmp_ok time - $t, '<', 1, '... within the timeout';
     $nginx->stop;
 }
 

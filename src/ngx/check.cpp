@@ -42,14 +42,16 @@ static constexpr ngx_uint_t  ngx_http_apikey_max_hops = 16;
 // While a cluster slot is being migrated, a check whose keys are not all on
 // one side (some moved, or a bucket that does not exist yet) is refused with
 // -TRYAGAIN until the slot is handed over: tried again this often, until the
-// request's apikey_redis_timeout.
-static constexpr ngx_msec_t  ngx_http_apikey_tryagain_delay = 5;
+// request's apikey_redis_timeout. So is a check waiting for the sentinels to
+// name the master.
+static constexpr ngx_msec_t  ngx_http_apikey_retry_delay = 5;
 
 static void ngx_http_apikey_check_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_http_apikey_ignore_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_http_apikey_finish_check(ngx_http_apikey_ctx_t *ctx, RedisPending *pending);
+static void ngx_http_apikey_retry_check(ngx_event_t *ev);
 static void ngx_http_apikey_wake_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_apikey_store_reply(ngx_http_request_t *r,
     ngx_http_apikey_ctx_t *ctx, const apikey::CheckReply &reply);
@@ -180,7 +182,20 @@ ngx_http_apikey_dispatch(RedisPending *pending, RedisClient *to, bool asking)
 }
 
 
-// TRYAGAIN: the slot's keys were split by a migration a moment ago.
+// Sends the check again shortly: after a TRYAGAIN (the slot's keys were split
+// by a migration a moment ago), or while the sentinels have not yet named the
+// master. The request's own timeout bounds the waiting.
+static void
+ngx_http_apikey_send_later(RedisPending *pending)
+{
+    pending->retry.handler = ngx_http_apikey_retry_check;
+    pending->retry.data = pending;
+    pending->retry.log = ngx_cycle->log;   // not the request's: freed with it
+    pending->retry.cancelable = 1;
+    ngx_add_timer(&pending->retry, ngx_http_apikey_retry_delay);
+}
+
+
 static void
 ngx_http_apikey_retry_check(ngx_event_t *ev)
 {
@@ -193,10 +208,17 @@ ngx_http_apikey_retry_check(ngx_event_t *ev)
         return;
     }
 
-    if (redis == NULL || !ngx_http_apikey_dispatch(pending, redis->for_slot(pending->slot), false)) {
-        ctx->outcome = Outcome::kError;
-        ngx_http_apikey_finish_check(ctx, pending);
+    if (redis != NULL && ngx_http_apikey_dispatch(pending, redis->for_slot(pending->slot), false)) {
+        return;
     }
+
+    if (redis != NULL && redis->awaiting_master()) {
+        ngx_http_apikey_send_later(pending);
+        return;
+    }
+
+    ctx->outcome = Outcome::kError;
+    ngx_http_apikey_finish_check(ctx, pending);
 }
 
 
@@ -326,8 +348,11 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     pending->slot = apikey::key_slot(record);
 
     if (!ngx_http_apikey_dispatch(pending, redis->for_slot(pending->slot), false)) {
-        delete pending;
-        return NGX_ERROR;
+        if (!redis->awaiting_master()) {
+            delete pending;
+            return NGX_ERROR;
+        }
+        ngx_http_apikey_send_later(pending);
     }
 
     ctx->pending = pending;
@@ -418,11 +443,7 @@ ngx_http_apikey_reroute(RedisClient *client, const redisReply *reply, RedisPendi
     if (ngx_http_apikey_error_is(reply, "TRYAGAIN")) {
         pending->hops = 0;
         ngx_http_apikey_count(redirects[NGX_HTTP_APIKEY_TRYAGAIN], 1);
-        pending->retry.handler = ngx_http_apikey_retry_check;
-        pending->retry.data = pending;
-        pending->retry.log = ngx_cycle->log;   // not the request's: freed with it
-        pending->retry.cancelable = 1;
-        ngx_add_timer(&pending->retry, ngx_http_apikey_tryagain_delay);
+        ngx_http_apikey_send_later(pending);
         return true;
     }
 

@@ -105,6 +105,10 @@ RedisClient::set_target(const std::string &host, int port, bool at_once) noexcep
         if (reconnect_ev_.timer_set) {
             ngx_del_timer(&reconnect_ev_);
         }
+        if (ac_ == nullptr) {
+            connect();   // now: checks may be waiting for this server
+            return;
+        }
     }
 
     if (!reconnect_ev_.timer_set) {

@@ -50,6 +50,13 @@ public:
     RedisClient *primary() noexcept { return commands_; }
     bool cluster() const noexcept { return conf_->topology == NGX_HTTP_APIKEY_CLUSTER; }
 
+    // Sentinel mode before any sentinel has named the master (a worker just
+    // started, e.g. by a reload): checks wait for it rather than fail.
+    bool awaiting_master() const noexcept {
+        return conf_->topology == NGX_HTTP_APIKEY_SENTINEL && commands_ != nullptr
+               && !commands_->has_target() && !closing_;
+    }
+
     // apikey_cache may be used only while this holds: an invalidation could
     // be missed otherwise.
     bool subscribed() const noexcept { return subscriber_ && subscriber_->subscribed(); }

@@ -13,7 +13,8 @@ package FakeRedis;
 #
 # As a sentinel: sentinel_file names a file holding "host port" of the master,
 # read at each SENTINEL get-master-addr-by-name; with announce, a subscriber
-# to +switch-master is sent a message whenever the file changes.
+# to +switch-master is sent a message whenever the file changes;
+# sentinel_delay holds each SENTINEL answer back this many seconds.
 
 use strict;
 use warnings;
@@ -135,7 +136,9 @@ sub serve {
                 $announced = join ' ', read_master($opt->{sentinel_file})
                     if uc($cmd->[0] // '') eq 'SUBSCRIBE' && $opt->{announce};
                 return if $check && $opt->{drop};   # hang up instead of answering
-                my $due = Time::HiRes::time() + ($check ? $opt->{delay} // 0 : 0);
+                my $held = $check ? $opt->{delay}
+                         : uc($cmd->[0] // '') eq 'SENTINEL' ? $opt->{sentinel_delay} : 0;
+                my $due = Time::HiRes::time() + ($held // 0);
                 push @queue, [$due, reply_for($cmd, $opt), $check];
             }
         }
