@@ -5,15 +5,20 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
+use File::Temp ();
 use Time::HiRes qw(sleep time);
 use ApikeyTest;
 
 my $redis = ApikeyTest::Redis->start;
+my $htpasswd = File::Temp->new;
+print $htpasswd 'alice:' . `openssl passwd -apr1 secret`;
+close $htpasswd;
+chmod 0644, $htpasswd->filename;   # read by the worker, not only root
 my $nginx = ApikeyTest::Nginx->start(
     redis => $redis,
     http => 'apikey_cache zone=apikeys:1m;',
     location => 'apikey on; apikey_scope read GET;',
-    server => <<'EOF',
+    server => <<"EOF",
         location /admin/ {
             allow 127.0.0.1;
             deny all;
@@ -25,6 +30,8 @@ my $nginx = ApikeyTest::Nginx->start(
             apikey_admin;
         }
         location /basicadmin/ {
+            auth_basic "key admin";
+            auth_basic_user_file @{[ $htpasswd->filename ]};
             apikey_admin;
         }
 EOF
@@ -92,12 +99,51 @@ is_deeply [map { $_->{name} } @{ $res->{json}{keys} }], ['over http'], 'name_pre
 $res = call('GET', '/admin/keys?expiring_within=60d');
 is_deeply [map { $_->{name} } @{ $res->{json}{keys} }], ['over http'], 'expiring_within';
 
+# unused_since: last used before the cutoff, or never used and made before it
+{
+    my ($day, $now) = (86400, int time);
+    my %stale = map { $_ => $redis->create_key(name => "stale $_") } qw(idle used fresh);
+    $redis->cmd('HSET', "apikey:key:{$stale{$_}{id}}", 'created', $now - 40 * $day) for qw(idle used);
+    $redis->cmd('HSET', "apikey:key:{$stale{idle}{id}}", 'last_used', $now - 35 * $day);
+    $redis->cmd('HSET', "apikey:key:{$stale{used}{id}}", 'last_used', $now - $day);
+    $res = call('GET', '/admin/keys?name_prefix=stale&unused_since=30d');
+    is_deeply [map { $_->{name} } @{ $res->{json}{keys} }], ['stale idle'],
+        'unused_since: only the key not used for 30 days (not the recently used one, not a new one)';
+    call('DELETE', "/admin/keys/$_->{id}") for values %stale;
+}
+
+# pagination: limit= pages through every key once, following the cursor
+{
+    my %made = map { $_->{id} => 1 } map { $redis->create_key(name => "page $_") } 1 .. 6;
+    my (%seen, $pages);
+    my $path = '/admin/keys?name_prefix=page&limit=1';
+    while (defined $path && $pages++ < 200) {
+        $res = call('GET', $path);
+        last unless $res->{status} == 200;
+        $seen{ $_->{id} }++ for @{ $res->{json}{keys} };
+        my $next = $res->{json}{next_cursor};
+        $path = defined $next ? "/admin/keys?name_prefix=page&limit=1&cursor=$next" : undef;
+    }
+    is_deeply [sort keys %seen], [sort keys %made], 'limit=1: every key, following next_cursor';
+    ok !grep({ $_ != 1 } values %seen), 'each key on one page only';
+    cmp_ok $pages, '>', 1, "more than one page ($pages)";
+    is call('GET', '/admin/keys?limit=0')->{status}, 400, 'limit=0: 400';
+    call('DELETE', "/admin/keys/$_") for keys %made;
+}
+
 # update
 $res = call('PATCH', "/admin/keys/$key->{id}", {scopes => ['write'], name => 'renamed'});
 is $res->{status}, 200, 'PATCH';
 is $res->{json}{name}, 'renamed', 'name changed';
 is_deeply $res->{json}{scopes}, ['write'], 'scopes replaced';
 is_deeply $res->{json}{limits}, ['600r/m:50'], 'the rest untouched';
+$res = call('PATCH', "/admin/keys/$key->{id}", {expires_in => '7d', limits => ['100r/s:20', '1000r/d']});
+is $res->{status}, 200, 'PATCH expires_in and limits';
+is_deeply $res->{json}{limits}, ['100r/s:20', '1000r/d:1000'], 'limits replaced';
+my $expires = $redis->cmd('HGET', "apikey:key:{$key->{id}}", 'expires');
+ok $expires > time + 6 * 86400 && $expires < time + 8 * 86400, 'expiry moved to 7 days from now';
+is_deeply call('PATCH', "/admin/keys/$key->{id}", {expires_in => '30d', limits => ['600r/m:50']})
+    ->{json}{limits}, ['600r/m:50'], 'and back';
 my $t0 = time;
 my $st;
 do { $st = api_status($key->{token}); sleep 0.05 } while ($st != 403 && time - $t0 < 1.5);
@@ -132,18 +178,21 @@ is_deeply [map { $_->{id} } @{ $res->{json}{keys} }], [$key->{id}], 'status filt
 $res = call('GET', "/admin/keys/$key->{id}/audit");
 is $res->{status}, 200, 'audit';
 my @actions = map { $_->{action} } @{ $res->{json}{events} };
-is_deeply \@actions, [qw(revoke rotate update update create)], 'every change, newest first';
+is_deeply \@actions, [qw(revoke rotate update update update update create)], 'every change, newest first';
 is $res->{json}{events}[0]{via}, 'admin-api', 'via the admin API';
 is $res->{json}{events}[0]{user}, 'addr:127.0.0.1', 'caller: the client address';
 is $res->{json}{events}[-1]{reason}, 'ticket 7', 'the reason';
 my (undef, $cli_audit) = $redis->cli('audit', $key->{id}, '--json');
-is scalar(@{ json_of($cli_audit) }), 5, 'the same stream apikeyctl audit reads';
+is scalar(@{ json_of($cli_audit) }), 7, 'the same stream apikeyctl audit reads';
 
 # delete
 is call('DELETE', "/admin/keys/$key->{id}")->{status}, 204, 'DELETE: 204';
 is call('GET', "/admin/keys/$key->{id}")->{status}, 404, 'then 404';
 is call('DELETE', "/admin/keys/$key->{id}")->{status}, 404, 'deleting again: 404';
 is $redis->cmd('EXISTS', "apikey:key:{$key->{id}}"), '0', 'gone from Redis';
+$res = call('GET', "/admin/keys/$key->{id}/audit");
+is $res->{status}, 200, "a deleted key's audit is still there";
+is $res->{json}{events}[0]{action}, 'delete', '... with the delete first';
 
 # errors
 for my $c (
@@ -154,11 +203,14 @@ for my $c (
     ['POST', '/admin/keys', {name => 'x', expires_in => 'soon'}, 400, 'invalid_request', 'bad duration'],
     ['POST', '/admin/keys', {name => 'x', limits => ['7r/w']}, 400, 'invalid_request', 'bad limit'],
     ['POST', '/admin/keys', {name => 'x', colour => 'red'}, 400, 'invalid_request', 'unknown member'],
-    ['POST', '/admin/keys', {name => 'x' x 20000}, 413, 'payload_too_large', 'oversized body'],
+    ['POST', '/admin/keys', {name => 'x' x 20000}, 400, 'invalid_request', 'oversized body'],
     ['GET', '/admin/keys?status=sleeping', undef, 400, 'invalid_request', 'bad status filter'],
     ['GET', '/admin/keys/zzzzzzzzzzzz', undef, 404, 'not_found', 'unknown id'],
     ['PATCH', '/admin/keys/zzzzzzzzzzzz', {name => 'y'}, 404, 'not_found', 'patch unknown id'],
     ['POST', '/admin/keys/zzzzzzzzzzzz/revoke', '', 404, 'not_found', 'revoke unknown id'],
+    ['POST', '/admin/keys/zzzzzzzzzzzz/rotate', '', 404, 'not_found', 'rotate unknown id'],
+    ['DELETE', '/admin/keys/zzzzzzzzzzzz', undef, 404, 'not_found', 'delete unknown id'],
+    ['GET', '/admin/keys/zzzzzzzzzzzz/audit', undef, 404, 'not_found', 'audit unknown id'],
     ['GET', '/admin/keys/NOT-AN-ID', undef, 404, 'not_found', 'not an id'],
     ['PUT', '/admin/keys', '{}', 405, 'method_not_allowed', 'PUT'],
 ) {
@@ -185,6 +237,14 @@ $res = $nginx->request('POST', '/basicadmin/keys', 'Authorization' => 'Basic YWx
 my $alice = json_of($res->{body});
 $res = call('GET', "/admin/keys/$alice->{id}/audit");
 is $res->{json}{events}[0]{user}, 'alice', 'caller: the basic-auth user';
+is $nginx->request('POST', '/basicadmin/keys', 'Authorization' => 'Basic YWxpY2U6d3Jvbmc=',
+                   ':body' => '{"name":"x"}')->{status}, 401, 'a wrong password: nginx says 401';
+$res = $nginx->request('POST', '/keyadmin/keys', 'X-API-Key' => $admin->{token},
+                       'Authorization' => 'Basic bWFsbG9yeTp4', ':body' => '{"name":"not mallory"}');
+my $not_mallory = json_of($res->{body});
+$res = call('GET', "/admin/keys/$not_mallory->{id}/audit");
+is $res->{json}{events}[0]{user}, "key:$admin->{id}",
+    'caller: the verified admin key, not a basic-auth name sent beside it';
 
 # Redis down: 503, never a hang
 $redis->stop;

@@ -104,6 +104,11 @@ bool decode_admin_list(const redisReply* reply, std::string_view prefix, AdminPa
     return true;
 }
 
+bool is_admin_not_found(const redisReply* reply) {
+    return reply != nullptr && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
+           is_string(reply->element[0]) && text(reply->element[0]) == "not_found";
+}
+
 bool decode_admin_audit(const redisReply* reply, std::vector<AuditEvent>& out,
                         std::string& error) {
     out.clear();

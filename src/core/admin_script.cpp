@@ -65,6 +65,11 @@ elseif mode == "audit" then
     if #page < 1000 then break end
     last = "(" .. page[#page][1]
   end
+  -- an id with no record and no event was never a key here (a deleted
+  -- key's events are still shown)
+  if #out == 0 and ARGV[9] ~= "" and redis.call("EXISTS", KEYS[1]) == 0 then
+    return { "not_found" }
+  end
   return out
 end
 

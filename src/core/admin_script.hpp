@@ -36,4 +36,7 @@ bool decode_admin_list(const redisReply* reply, std::string_view prefix, AdminPa
 bool decode_admin_audit(const redisReply* reply, std::vector<AuditEvent>& out,
                         std::string& error);
 
+// The audit mode's answer for an id that has neither a record nor an event.
+bool is_admin_not_found(const redisReply* reply);
+
 }  // namespace apikey

@@ -124,20 +124,22 @@ admin_ctx_of(ngx_http_request_t *r)
 }
 
 
-// Who made the change, for the audit stream: the basic-auth user, else the
-// admin key's id, else the client's address.
+// Who made the change, for the audit stream: the admin key's id (verified by
+// this module), else the basic-auth user ($remote_user: as sent, so only as
+// trustworthy as the auth_basic or auth_request that guards the location),
+// else the client's address.
 std::string
 caller(ngx_http_request_t *r)
 {
+    ngx_http_apikey_ctx_t *k = ngx_http_apikey_get_ctx(r);
+    if (k && k->outcome == apikey::Outcome::kOk && k->id.len) {
+        return "key:" + std::string(sv(k->id));
+    }
+
     if (r->headers_in.authorization && ngx_http_auth_basic_user(r) == NGX_OK
         && r->headers_in.user.len)
     {
         return std::string(sv(r->headers_in.user));
-    }
-
-    ngx_http_apikey_ctx_t *k = ngx_http_apikey_get_ctx(r);
-    if (k && k->outcome == apikey::Outcome::kOk && k->id.len) {
-        return "key:" + std::string(sv(k->id));
     }
 
     return "addr:" + std::string(sv(r->connection->addr_text));
@@ -370,7 +372,9 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
     } else if (ctx->route == AdminRoute::kAudit) {
         std::vector<apikey::AuditEvent> events;
         std::string problem;
-        if (!apikey::decode_admin_audit(reply, events, problem)) {
+        if (apikey::is_admin_not_found(reply)) {
+            error(NGX_HTTP_NOT_FOUND, "not_found", "no key with id " + std::string(sv(ctx->id)));
+        } else if (!apikey::decode_admin_audit(reply, events, problem)) {
             error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", problem);
         } else {
             ctx->status = NGX_HTTP_OK;
@@ -558,8 +562,7 @@ body_read(ngx_http_request_t *r)
     }
 
     if (body.size() > apikey::kMaxAdminBody) {
-        ngx_http_finalize_request(r, respond_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                                   "payload_too_large",
+        ngx_http_finalize_request(r, respond_error(r, NGX_HTTP_BAD_REQUEST, "invalid_request",
                                                    "the body is larger than 16 KiB"));
         return;
     }
@@ -635,7 +638,7 @@ ngx_http_apikey_admin_handler(ngx_http_request_t *r)
         if (r->headers_in.content_length_n > static_cast<off_t>(apikey::kMaxAdminBody)) {
             rc = ngx_http_discard_request_body(r);
             if (rc != NGX_OK) return rc;
-            return respond_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "payload_too_large",
+            return respond_error(r, NGX_HTTP_BAD_REQUEST, "invalid_request",
                                  "the body is larger than 16 KiB");
         }
 
