@@ -4,7 +4,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(sleep time);
 use ApikeyTest;
 
 my $redis = ApikeyTest::Redis->start;
@@ -45,6 +45,36 @@ my $warnings = () = $nginx->error_log =~ /\[warn\].*passing requests unchecked \
 ok $warnings >= 1 && $warnings <= 2, "a warning, at most once a second ($warnings)";
 
 $nginx->stop;
+
+# two workers: still one warning a second, not one per worker
+{
+    my $two = ApikeyTest::Nginx->start(
+        redis => $redis, workers => 2,
+        location => 'apikey on; apikey_fail_mode open; add_header X-Worker $pid always;');
+    my (%workers, $answered);
+    my $until = time + 2.2;
+    while (time < $until) {
+        for ($two->parallel(20, 'GET', '/api/x', 'X-API-Key' => $key->{token})) {
+            $answered++ if $_->{status} == 200;
+            my $pid = ApikeyTest::Nginx::header($_, 'X-Worker');
+            $workers{$pid}++ if $pid;
+        }
+    }
+    ok $answered, "fail open with two workers: $answered requests passed";
+    my %per_second;
+    open my $log, '<', $two->dir . '/logs/error.log' or die;
+    while (<$log>) {
+        next unless index($_, '[warn]') > 0 && /^(\S+ \S+) \[warn\].*passing requests unchecked/;
+        $per_second{$1}++;
+    }
+    my ($most) = sort { $b <=> $a } values %per_second;
+    SKIP: {
+        skip 'one worker took every connection', 1 if keys %workers < 2;
+        is $most, 1, sprintf('both workers answered (%s), one warning a second between them',
+                             join(' and ', map { "$_ requests" } values %workers));
+    }
+    $two->stop;
+}
 
 my ($ok, $out) = ApikeyTest::Nginx->test_conf(redis_address => '127.0.0.1:6379',
                                               location => 'apikey on; apikey_fail_mode ajar;');

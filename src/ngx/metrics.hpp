@@ -26,6 +26,10 @@ struct ngx_http_apikey_metrics_t {
     ngx_atomic_t  in_flight;
     ngx_atomic_t  latency[ngx_http_apikey_latency_buckets];
     ngx_atomic_t  latency_sum_us;
+
+    // not a metric: the second each kind of rate-limited log line was last
+    // written in, so "at most once a second" holds for all workers together
+    ngx_atomic_t  last_logged[NGX_HTTP_APIKEY_LOG_KINDS];
 };
 
 enum ngx_http_apikey_redirect_e {

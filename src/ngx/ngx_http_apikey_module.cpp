@@ -93,7 +93,18 @@ ngx_http_apikey_redis()
 ngx_uint_t
 ngx_http_apikey_log_allowed(ngx_uint_t kind)
 {
-    time_t  now = ngx_time();
+    time_t              now = ngx_time();
+    ngx_atomic_t       *shared;
+    ngx_atomic_uint_t   last;
+
+    if (ngx_http_apikey_metrics != NULL) {
+        // one line a second from every worker together: the first to claim
+        // this second writes it
+        shared = &ngx_http_apikey_metrics->last_logged[kind];
+        last = *shared;
+        return last != static_cast<ngx_atomic_uint_t>(now)
+               && ngx_atomic_cmp_set(shared, last, static_cast<ngx_atomic_uint_t>(now));
+    }
 
     if (ngx_http_apikey_last_logged[kind] == now) {
         return 0;
