@@ -129,12 +129,71 @@ for my $case (
     like $e, $re, "message: @$args";
 }
 
-# help
+# help: every command, and for each command every option it takes. The table
+# is this test's reading of the option lists in src/cli/commands.cpp; each
+# entry is checked against the program below (it must be accepted), so it
+# cannot name an option the command does not have.
+my %OPTIONS = (
+    create => [qw(--name --scope --expires-in --limit --reason --json)],
+    import => [qw(--name --token-file --scope --expires-in --limit --reason --json)],
+    list   => [qw(--status --expiring --unused-since --json)],
+    show   => [qw(--json)],
+    update => [qw(--name --scope --no-scopes --expires-in --limit --no-limits --reason --json)],
+    extend => [qw(--expires-in --reason --json)],
+    revoke => [qw(--reason --json)],
+    delete => [qw(--reason)],
+    rotate => [qw(--grace --reason --json)],
+    audit  => [qw(--limit --json)],
+);
+my %FLAG = map { $_ => 1 } qw(--json --no-scopes --no-limits);   # take no value
+my @GLOBAL = qw(--redis --db --prefix --hash-secret-file --help --version);
+
 ($st, $out) = $redis->cli('--help');
 is $st, 0, '--help exits 0';
-like $out, qr/create.*list.*show.*update.*revoke.*delete.*rotate/s, '--help lists every command';
-($st, $out) = $redis->cli('create', '--help');
-like $out, qr/--expires-in DURATION/, 'create --help';
+my $global = $out;
+my @listed = $global =~ /^  ([a-z]+) {2,}\S/mg;
+is_deeply [sort @listed], [sort keys %OPTIONS], '--help lists every command, and no other';
+like $global, qr/\Q$_\E\b/, "--help explains $_" for @GLOBAL;
+like $global, qr/\Q$_\E/, "--help names the address form $_"
+    for 'host:port', '[ipv6]:port', 'unix:/path', 'sentinel=H:P[,H:P...] master=NAME',
+        'cluster=H:P[,H:P...]';
+like $global, qr/\Q$_\E/, "--help names $_"
+    for qw(APIKEY_REDIS APIKEY_REDIS_DB APIKEY_PREFIX APIKEY_HASH_SECRET_FILE
+           APIKEY_REDIS_PASSWORD 127.0.0.1:6379);
+($st, $out) = $redis->cli('help');
+is $st, 0, 'help exits 0';
+is $out, $global, 'help is --help';
+($st, undef, $err) = $redis->cli();
+is $st, 2, 'no command: exit 2';
+is $err, $global, 'and the usage on stderr';
+
+for my $cmd (sort keys %OPTIONS) {
+    ($st, $out) = $redis->cli($cmd, '--help');
+    is $st, 0, "$cmd --help exits 0";
+    my ($own, $common) = split /^Options \(anywhere on the line\):$/m, $out, 2;
+    like $own, qr/^usage: apikeyctl \Q$cmd\E\b/, "$cmd --help starts with its usage";
+    for my $opt (@{ $OPTIONS{$cmd} }) {
+        # in the usage line and explained below it
+        my @seen = $own =~ /(?<![\w-])\Q$opt\E(?![\w-])/g;
+        ok @seen >= 2, "$cmd --help: usage and text mention $opt" or diag $own;
+        # the command really takes it: an unknown option after it is the one refused
+        my ($s, undef, $e) = $redis->cli($cmd, $FLAG{$opt} ? $opt : "$opt=x", '--zz-not-an-option');
+        like $e, qr/unknown option "--zz-not-an-option"/, "$cmd takes $opt";
+    }
+    # the usage lines name exactly the command's options; the text may refer to
+    # another command's or a global one, but never to one that does not exist
+    my ($usage) = split /\n\n/, $own, 2;
+    my %in_usage = map { $_ => 1 } $usage =~ /(?<![\w-])(--[a-z][a-z-]*)/g;
+    is_deeply [sort keys %in_usage], [sort @{ $OPTIONS{$cmd} }], "$cmd usage line is complete";
+    my %exists = map { $_ => 1 } @GLOBAL, map { @$_ } values %OPTIONS;
+    my @unknown = grep { !$exists{$_} } $own =~ /(?<![\w-])(--[a-z][a-z-]*)/g;
+    is_deeply \@unknown, [], "$cmd --help names no option that does not exist";
+    like $common // '', qr/\Q$_\E\b/, "$cmd --help explains the global $_" for @GLOBAL;
+    my ($s, $o) = $redis->cli('help', $cmd);
+    is $o, $out, "help $cmd is $cmd --help";
+}
+($st, $out) = $redis->cli('show', '--help');
+like $out, qr/previous\s+token's\s+hint/, 'show --help: a rotation grace shows the previous token';
 
 # unreachable Redis: exit 1, clear message
 my ($s2, undef, $e2) = ApikeyTest::cli({ APIKEY_REDIS => '127.0.0.1:' . free_port() }, 'list');

@@ -460,14 +460,17 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"create", "mint a new key and print its token once",
          "usage: apikeyctl create --name NAME [--scope SCOPE]... [--expires-in DURATION|never]\n"
-         "                        [--limit RATE[:BURST]]... [--json]\n\n"
+         "                        [--limit RATE[:BURST]]... [--reason TEXT] [--json]\n\n"
          "Mints a key and prints its token. The token is shown this once and never\n"
-         "stored: only its SHA-256 digest is kept in Redis.\n\n"
+         "stored: only its SHA-256 digest (HMAC-SHA256 with --hash-secret-file) is kept\n"
+         "in Redis.\n\n"
          "  --name NAME            what the key is for (1-128 characters)\n"
          "  --scope SCOPE          a scope the key holds; repeat for more\n"
          "  --expires-in DURATION  lifetime: 90d (default), 12h, 1h30m, 2w, 1y, or never\n"
          "  --limit RATE[:BURST]   the key's own rate limit (e.g. 600r/m:50), replacing the\n"
-         "                         key-wide apikey_limit lines of nginx.conf; repeatable\n"
+         "                         key-wide apikey_limit lines of nginx.conf; repeat for\n"
+         "                         several (at most 8). BURST defaults to RATE's count\n"
+         "                         (600r/m means 600r/m:600, one period's worth)\n"
          "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print one JSON object (id, token, name, scopes, status,\n"
          "                         expires_at, ...)\n",
@@ -477,55 +480,95 @@ const std::vector<Command>& commands() {
          "                        [--expires-in DURATION|never] [--limit RATE[:BURST]]...\n"
          "                        [--reason TEXT] [--json]\n\n"
          "Keeps a legacy system's token working: only its digest is stored, under an id\n"
-         "derived from the token (it has none of its own). The file holds the token\n"
-         "alone. nginx accepts imported tokens where apikey_accept_imported is on; they\n"
-         "have no checksum, so a typo in one costs a Redis round trip.\n",
+         "derived from the token (it has none of its own). nginx accepts imported tokens\n"
+         "where apikey_accept_imported is on; they have no checksum, so a typo in one\n"
+         "costs a Redis round trip. An imported key cannot be rotated.\n\n"
+         "  --name NAME            what the key is for (1-128 characters)\n"
+         "  --token-file FILE      a file holding the token alone (16 to 512 characters\n"
+         "                         of an RFC 6750 token), so it never appears in a shell\n"
+         "                         history or in ps\n"
+         "  --scope SCOPE          a scope the key holds; repeat for more\n"
+         "  --expires-in DURATION  lifetime: 90d (default), 12h, 1h30m, 2w, 1y, or never\n"
+         "  --limit RATE[:BURST]   the key's own rate limit, as for create; repeatable\n"
+         "  --reason TEXT          recorded in the audit stream\n"
+         "  --json                 print one JSON object (no token)\n",
          import},
         {"list", "list keys (never their tokens)",
          "usage: apikeyctl list [--status active|revoked|expired] [--expiring DURATION]\n"
          "                      [--unused-since DURATION] [--json]\n\n"
-         "Lists keys: id, name, token hint, scopes, created, last used, expiry, status.\n\n"
+         "Lists keys: id, name, token hint, scopes, created, last used, expiry, status\n"
+         "(\"active (rotating)\" during a rotation grace).\n\n"
          "  --status S             only keys in that state\n"
          "  --expiring 14d         active keys that expire within that time\n"
          "  --unused-since 30d     keys not used for that long (never-used keys older\n"
-         "                         than that too): candidates for deletion\n",
+         "                         than that too): candidates for deletion\n"
+         "  --json                 print a JSON array of objects, as show --json\n",
          list},
         {"show", "show one key",
-         "usage: apikeyctl show ID [--json]\n", show},
+         "usage: apikeyctl show ID [--json]\n\n"
+         "Prints one key: id, name, status, token hint, scopes, limits (or \"configured\n"
+         "in nginx\"), created, last used, expiry and, once revoked, when. Never the\n"
+         "token. During a rotation grace (rotate --grace) it also shows the previous\n"
+         "token's hint and when that token stops working.\n\n"
+         "  --json                 print one JSON object: id, name, scopes, status, hint,\n"
+         "                         limits, created_at, expires_at, revoked_at,\n"
+         "                         last_used_at, previous_token ({hint, valid_until}\n"
+         "                         during a grace, else null), imported\n",
+         show},
         {"update", "change a key's name, scopes, expiry or limits",
          "usage: apikeyctl update ID [--name NAME] [--scope SCOPE]... [--no-scopes]\n"
          "                           [--expires-in DURATION|never] [--limit RATE[:BURST]]...\n"
-         "                           [--no-limits] [--json]\n\n"
-         "--scope replaces the key's scopes with the ones given; --limit replaces its\n"
-         "limits; --expires-in counts from now. Takes effect on the next request.\n"
-         "--reason TEXT is recorded in the audit stream.\n",
+         "                           [--no-limits] [--reason TEXT] [--json]\n\n"
+         "Changes what is given; at least one change is needed. Takes effect on the next\n"
+         "request.\n\n"
+         "  --name NAME            a new name (1-128 characters)\n"
+         "  --scope SCOPE          replaces the key's scopes with the ones given; repeat\n"
+         "  --no-scopes            removes every scope\n"
+         "  --expires-in DURATION  a new lifetime, counted from now, or never\n"
+         "  --limit RATE[:BURST]   replaces the key's own limits with the ones given\n"
+         "                         (BURST defaults to RATE's count); repeat\n"
+         "  --no-limits            removes them: the apikey_limit lines apply again\n"
+         "  --reason TEXT          recorded in the audit stream\n"
+         "  --json                 print the updated key as one JSON object\n",
          update},
         {"extend", "move a key's expiry",
          "usage: apikeyctl extend ID --expires-in DURATION|never [--reason TEXT] [--json]\n\n"
-         "The new expiry counts from now.\n",
+         "Moves the expiry of a key that is not revoked (an expired one works again).\n\n"
+         "  --expires-in DURATION  the new expiry, counted from now, or never\n"
+         "  --reason TEXT          recorded in the audit stream\n"
+         "  --json                 print the key as one JSON object\n",
          extend},
         {"revoke", "stop a key at once, keeping its record",
          "usage: apikeyctl revoke ID [--reason TEXT] [--json]\n\n"
          "The key is refused (401 revoked_key) from the next request on. The record stays\n"
-         "for audit; \"delete\" removes it.\n",
+         "for audit; \"delete\" removes it.\n\n"
+         "  --reason TEXT          recorded in the audit stream\n"
+         "  --json                 print the key as one JSON object\n",
          revoke},
         {"delete", "remove a key's record and rate-limit state",
          "usage: apikeyctl delete ID [--reason TEXT]\n\n"
-         "Afterwards the key is unknown (401 invalid_key).\n",
+         "Afterwards the key is unknown (401 invalid_key).\n\n"
+         "  --reason TEXT          recorded in the audit stream\n",
          remove},
         {"rotate", "give a key a new token; the old one stops at once or after a grace",
          "usage: apikeyctl rotate ID [--grace DURATION] [--reason TEXT] [--json]\n\n"
          "Same id, name, scopes, limits and expiry; a new secret, shown once, working at\n"
-         "once. Without --grace (or with --grace 0) the old token stops at once; with\n"
-         "--grace 1h it keeps working for that long, so an integration can roll over\n"
-         "without an outage, then stops. Rate limits are shared by both.\n",
+         "once. Rate limits are shared by both tokens. Revoked and imported keys cannot\n"
+         "be rotated.\n\n"
+         "  --grace DURATION       how long the previous token keeps working, e.g. 1h, so\n"
+         "                         an integration can roll over without an outage;\n"
+         "                         default 0: it stops at once\n"
+         "  --reason TEXT          recorded in the audit stream\n"
+         "  --json                 print one JSON object with the new token\n",
          rotate},
         {"audit", "show the audit stream of changes",
          "usage: apikeyctl audit [ID] [--limit N] [--json]\n\n"
-         "Every create, import, update, extend, rotate, revoke and delete, newest first:\n"
-         "time, key, action, the OS user who ran apikeyctl (sudo's caller under sudo),\n"
-         "and the --reason given. Kept in the Redis stream <prefix>audit, capped at about\n"
-         "100000 events. --limit defaults to 100.\n",
+         "Every create, import, update, extend, rotate, revoke and delete, newest first\n"
+         "(only those of key ID when given): time, key, action, the OS user who ran\n"
+         "apikeyctl (sudo's caller under sudo), and the --reason given. Kept in the Redis\n"
+         "stream <prefix>audit, capped at about 100000 events.\n\n"
+         "  --limit N              show at most N events (default 100)\n"
+         "  --json                 print a JSON array of events\n",
          audit},
     };
     return table;

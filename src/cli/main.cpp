@@ -1,4 +1,5 @@
-// apikeyctl: mint, list, show, update, rotate, revoke and delete API keys.
+// apikeyctl: mint, import, list, show, update, extend, rotate, revoke and delete API
+// keys, and read the audit stream of those changes.
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -17,21 +18,31 @@ using namespace apikey::cli;
 namespace {
 
 const char* kGlobalHelp =
-    "usage: apikeyctl [--redis ADDRESS] [--db N] [--prefix PREFIX] COMMAND [ARGS]\n\n"
+    "usage: apikeyctl [--redis ADDRESS] [--db N] [--prefix PREFIX]\n"
+    "                 [--hash-secret-file FILE] COMMAND [ARGS]\n"
+    "       apikeyctl --help | --version\n"
+    "       apikeyctl COMMAND --help   (or: apikeyctl help COMMAND)\n\n"
     "Manages the API keys that ngx_http_apikey_module checks.\n\n"
     "Commands:\n";
 
 const char* kGlobalOptions =
     "\nOptions (anywhere on the line):\n"
-    "  --redis ADDRESS   host:port, [ipv6]:port or unix:/path (env APIKEY_REDIS;\n"
-    "                    default 127.0.0.1:6379)\n"
-    "  --db N            Redis database number (env APIKEY_REDIS_DB; default 0)\n"
+    "  --redis ADDRESS   the Redis of apikey_redis, in one of these forms:\n"
+    "                      host:port, [ipv6]:port or unix:/path\n"
+    "                      \"sentinel=H:P[,H:P...] master=NAME\" (one argument; the\n"
+    "                      master the first answering sentinel names; port 26379\n"
+    "                      when omitted)\n"
+    "                      \"cluster=H:P[,H:P...]\" (some nodes of a Redis Cluster)\n"
+    "                    (env APIKEY_REDIS; default 127.0.0.1:6379)\n"
+    "  --db N            Redis database number, not on a cluster (env\n"
+    "                    APIKEY_REDIS_DB; default 0)\n"
     "  --prefix PREFIX   key prefix, as apikey_redis prefix= (env APIKEY_PREFIX;\n"
     "                    default apikey:)\n"
     "  --hash-secret-file FILE\n"
     "                    the pepper of apikey_hash_secret: digests become\n"
     "                    HMAC-SHA256 (env APIKEY_HASH_SECRET_FILE)\n"
-    "  --help            this text; \"apikeyctl COMMAND --help\" for a command\n\n"
+    "  --help, -h        this text; \"apikeyctl COMMAND --help\" for a command\n"
+    "  --version         the version\n\n"
     "The Redis password is read from the APIKEY_REDIS_PASSWORD environment variable,\n"
     "never from the command line (where other users could see it in ps).\n\n"
     "Exit status: 0 success, 1 failure (Redis unreachable, unknown key, ...),\n"
