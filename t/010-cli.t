@@ -2,6 +2,7 @@
 use strict;
 use warnings;
 use lib 't/lib';
+use IO::Socket::INET;
 use Test::More;
 use ApikeyTest;
 
@@ -206,6 +207,57 @@ my ($s3, $o3) = ApikeyTest::cli({ APIKEY_REDIS => '127.0.0.1:1' }, '--redis', $r
 is $s3, 0, '--redis and --prefix';
 my $p = json_of($o3);
 is $redis->cmd('EXISTS', "other:key:{$p->{id}}"), '1', 'record under the other prefix';
+
+# --limit twice: both limits are the key's
+($st, $out) = $redis->cli('create', '--name', 'two limits', '--limit', '600r/m:50',
+                          '--limit', '10000r/d:200', '--json');
+is $st, 0, 'create with two --limit';
+my $two = json_of($out);
+($st, $out) = $redis->cli('show', $two->{id}, '--json');
+is_deeply json_of($out)->{limits}, ['600r/m:50', '10000r/d:200'], 'show --json: both limits';
+is $redis->cmd('HGET', "apikey:key:{$two->{id}}", 'limits'), '600r/m:50 10000r/d:200',
+   'both stored in the record';
+
+# --limit RATE without :BURST: the burst is the rate's count, one period's worth
+($st, $out) = $redis->cli('create', '--name', 'no burst', '--limit', '120r/m', '--json');
+is $st, 0, 'create --limit without a burst';
+my $nb = json_of($out);
+($st, $out) = $redis->cli('show', $nb->{id}, '--json');
+is_deeply json_of($out)->{limits}, ['120r/m:120'], 'burst defaults to the count';
+is $redis->cmd('HGET', "apikey:key:{$nb->{id}}", 'limits'), '120r/m:120', 'and is stored so';
+
+# --db and APIKEY_REDIS_DB: the record lands in that database and no other
+for my $case ([{}, ['--db', '3'], 3, '--db 3'],
+              [{ APIKEY_REDIS_DB => '5' }, [], 5, 'APIKEY_REDIS_DB=5'],
+              [{ APIKEY_REDIS_DB => '5' }, ['--db=6'], 6, '--db=6 over APIKEY_REDIS_DB=5']) {
+    my ($env, $args, $db, $what) = @$case;
+    my ($s, $o, $e) = ApikeyTest::cli({ APIKEY_REDIS => $redis->address, %$env }, @$args,
+                                      'create', '--name', "db $db", '--json');
+    is $s, 0, "create with $what" or diag $e;
+    my $id = json_of($o)->{id};
+    is $redis->cmd('-n', $db, 'EXISTS', "apikey:key:{$id}"), '1', "$what: the record is in db $db";
+    is $redis->cmd('-n', 0, 'EXISTS', "apikey:key:{$id}"), '0', "$what: not in db 0";
+    ($s, $o) = ApikeyTest::cli({ APIKEY_REDIS => $redis->address, %$env }, @$args, 'show', $id,
+                               '--json');
+    is json_of($o)->{name}, "db $db", "$what: show finds it there";
+    ($s, undef, $e) = $redis->cli('show', $id);
+    is $s, 1, "$what: db 0 does not know it";
+}
+($st, undef, $err) = $redis->cli('--db', 'x', 'list');
+is $st, 2, 'an invalid --db is a usage error';
+like $err, qr/invalid --db "x"/, 'and says so';
+
+# the default address: no APIKEY_REDIS, no --redis -> 127.0.0.1:6379. Nothing
+# is started there: if something listens, the assertion is skipped.
+SKIP: {
+    my $probe = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => 6379, Proto => 'tcp',
+                                      Timeout => 1);
+    skip 'something listens on 127.0.0.1:6379; the default address is not tested', 2 if $probe;
+    delete local $ENV{APIKEY_REDIS};
+    my ($s, undef, $e) = ApikeyTest::cli({}, 'list');
+    is $s, 1, 'default address: exit 1 when nothing listens there';
+    like $e, qr/cannot connect to Redis at 127\.0\.0\.1:6379\b/, 'and the message names 127.0.0.1:6379';
+}
 
 done_testing;
 
