@@ -196,6 +196,30 @@ for my $cmd (sort keys %OPTIONS) {
 ($st, $out) = $redis->cli('show', '--help');
 like $out, qr/previous\s+token's\s+hint/, 'show --help: a rotation grace shows the previous token';
 
+# the man page (scripts/debian/apikeyctl.1) has a section for every command
+# naming each of its options, and the global options and variables
+{
+    my $file = root() . '/scripts/debian/apikeyctl.1';
+    open my $f, '<', $file or die "$file: $!";
+    (my $man = do { local $/; <$f> }) =~ s/\\-/-/g;
+    my (undef, %section) = split /^\.S[HS] "?([^"\n]+)"?\n/m, $man;
+    for my $cmd (sort keys %OPTIONS) {
+        ok exists $section{$cmd}, "man page: a section for $cmd";
+        like $section{$cmd} // '', qr/(?<![\w-])\Q$_\E(?![\w-])/, "man page: $cmd $_"
+            for @{ $OPTIONS{$cmd} };
+    }
+    like $section{OPTIONS}, qr/(?<![\w-])\Q$_\E(?![\w-])/, "man page: option $_" for @GLOBAL;
+    like $section{OPTIONS}, qr/^\.BI? "?\Q$_\E/m, "man page: --redis $_" for 'sentinel=', 'cluster=';
+    like $section{ENVIRONMENT}, qr/^\.B \Q$_\E$/m, "man page: $_"
+        for qw(APIKEY_REDIS APIKEY_REDIS_DB APIKEY_PREFIX APIKEY_HASH_SECRET_FILE
+               APIKEY_REDIS_PASSWORD);
+    SKIP: {
+        skip 'no groff', 1 unless grep { -x "$_/groff" } split /:/, $ENV{PATH};
+        my $warnings = `groff -ww -z -man $file 2>&1`;
+        is $warnings, '', 'man page: groff -ww renders it without a warning';
+    }
+}
+
 # unreachable Redis: exit 1, clear message
 my ($s2, undef, $e2) = ApikeyTest::cli({ APIKEY_REDIS => '127.0.0.1:' . free_port() }, 'list');
 is $s2, 1, 'unreachable Redis exits 1';
