@@ -1,6 +1,9 @@
 # The admin page in a real browser: Debian's Chromium, driven by playwright-core
 # (t/browser/admin-page.mjs), creates a key through the page, uses it against
-# an `apikey on` location, revokes it through the page and sees it refused.
+# an `apikey on` location, revokes it through the page and sees it refused;
+# creates one with the scope picker and an expiry preset, rotates it with a
+# grace and uses both tokens; deletes a key made by apikeyctl (after a Cancel
+# that must change nothing).
 use strict;
 use warnings;
 use lib 't/lib';
@@ -50,6 +53,8 @@ is system('node', "$root/t/browser/openapi-check.mjs", "$root/src/admin/openapi.
 my $redis = ApikeyTest::Redis->start;
 my $nginx = ApikeyTest::Nginx->start(
     redis => $redis,
+    # the scope the page's picker must give a key for it to pass here
+    location => 'apikey on; apikey_scope read;',
     server => <<'EOF',
         location /admin/ {
             apikey_admin;
@@ -63,17 +68,36 @@ my $served = json_of($res->{body});
 my $committed = do { local (@ARGV, $/) = "$root/src/admin/openapi.json"; json_of(<>) };
 is_deeply $served, $committed, 'the same document as src/admin/openapi.json';
 
+# A key made outside the page, for the page to delete. Without the scope it is
+# refused at /api/: the scopes picked in the page are what lets keys through.
+my $doomed = $redis->create_key(name => 'made by apikeyctl');
+is $nginx->get('/api/x', 'X-API-Key' => $doomed->{token})->{status}, 403,
+    'a key without the scope "read" is refused at /api/ (403)';
+
 unlink glob "$artifacts/*.png";
 {
     local $ENV{NODE_PATH} = "$browser/node_modules";
     local $ENV{CHROMIUM_BIN} = $CHROMIUM;
     # progress lines start with "# ", so they read as TAP comments here
     my $status = system('node', "$root/t/browser/admin-page.mjs", $nginx->url('/admin/'),
-                        $nginx->url('/api/x'), $artifacts);
-    is $status, 0, 'the browser created, used, revoked and filtered a key through the page'
+                        $nginx->url('/api/x'), $artifacts, $doomed->{id});
+    is $status, 0, 'the browser created, used, revoked, rotated, deleted and filtered keys through the page'
         or diag "exit status @{[ $status >> 8 ]}, signal @{[ $status & 127 ]}; screenshots, if any, in $artifacts";
 }
-ok -s "$artifacts/list.png", 'screenshot of the list: build/artifacts/admin-page/list.png';
+is $nginx->get('/api/x', 'X-API-Key' => $doomed->{token})->{status}, 401,
+    'the key deleted through the page is refused (401)';
+is $redis->cmd('EXISTS', "apikey:key:{$doomed->{id}}"), '0', 'and its record is gone from Redis';
+
+# Non-empty and really a PNG: the signature of RFC 2083 section 3.1.
+sub png_ok {
+    my ($file, $what) = @_;
+    my $head = '';
+    if (open my $f, '<:raw', $file) { read $f, $head, 8; close $f }
+    ok -s $file && $head eq "\x89PNG\r\n\x1a\n", "screenshot of $what: $file";
+}
+png_ok("$artifacts/list.png", 'the list');
+png_ok("$artifacts/reveal.png", 'the reveal dialog');
+png_ok("$artifacts/list-phone.png", 'the list at phone width');
 
 # The harness checks the tokens apikeyctl minted; this one was minted by the
 # page, so look for any token at all in the module's own lines.

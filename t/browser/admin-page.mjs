@@ -1,10 +1,16 @@
 // Drives the admin page (src/admin/index.html) in Debian's Chromium the way a
 // person would: create a key, copy its token from the reveal-once dialog, use
-// it, revoke it through the page, and check that no token stays in the page or
+// it, revoke it through the page; create a second one with the scope picker
+// and an expiry preset, rotate it with a grace and use both tokens; delete a
+// third (cancelling once first); and check that no token stays in the page or
 // in browser storage.
 //
-//   node t/browser/admin-page.mjs ADMIN_URL PROTECTED_URL ARTIFACTS_DIR
-//   e.g. node t/browser/admin-page.mjs http://127.0.0.1:8080/admin/ http://127.0.0.1:8080/api/x build/artifacts/admin-page
+//   node t/browser/admin-page.mjs ADMIN_URL PROTECTED_URL ARTIFACTS_DIR DELETE_ID
+//   e.g. node t/browser/admin-page.mjs http://127.0.0.1:8080/admin/ http://127.0.0.1:8080/api/x build/artifacts/admin-page 0123abcd4567
+//
+// PROTECTED_URL must require the scope "read" (the picked scope is what lets
+// the second key through); DELETE_ID is an active key made outside the page,
+// listed when the page loads, for the page to delete.
 //
 // playwright-core comes from NODE_PATH (t/400-admin-page.t installs it into
 // build/browser/node_modules); it never downloads a browser. Progress lines
@@ -20,9 +26,9 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const TOKEN_RE = /^ak_[0-9a-z]{12}_[0-9A-Za-z]{46}$/;
 const WATCHDOG_MS = 120000;
 
-const [adminUrl, protectedUrl, artifacts] = process.argv.slice(2);
-if (!adminUrl || !protectedUrl || !artifacts) {
-  console.error('usage: node admin-page.mjs ADMIN_URL PROTECTED_URL ARTIFACTS_DIR');
+const [adminUrl, protectedUrl, artifacts, deleteId] = process.argv.slice(2);
+if (!adminUrl || !protectedUrl || !artifacts || !deleteId) {
+  console.error('usage: node admin-page.mjs ADMIN_URL PROTECTED_URL ARTIFACTS_DIR DELETE_ID');
   process.exit(2);
 }
 
@@ -44,6 +50,17 @@ function check(cond, what, detail) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// The admin API as the page sees it, straight from Node: what the server holds.
+async function adminGet(adminBase, id) {
+  const res = await fetch(new URL('keys/' + encodeURIComponent(id), adminBase), { headers: { Accept: 'application/json' } });
+  const text = await res.text();
+  let body = null;
+  try { body = JSON.parse(text); } catch (e) { body = text; }
+  return { status: res.status, body };
+}
+
+const daysFromNow = (iso) => (Date.parse(iso) - Date.now()) / 86400000;
 
 async function statusOf(token) {
   const res = await fetch(protectedUrl, { headers: token ? { 'X-API-Key': token } : {} });
@@ -103,9 +120,13 @@ async function main() {
 
     const problems = [];
     const requests = [];
+    const changes = [];   // every request that is not a GET: what a Cancel must not send
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-    page.on('request', (r) => requests.push(r.url()));
+    page.on('request', (r) => {
+      requests.push(r.url());
+      if (r.method() !== 'GET') changes.push(`${r.method()} ${r.url()}`);
+    });
 
     // --- the list -----------------------------------------------------------
     const res = await page.goto(adminUrl, { waitUntil: 'load' });
@@ -117,6 +138,8 @@ async function main() {
     check((await table.locator('caption').textContent()).includes('API keys'), 'with a caption');
     check(await table.locator('thead th').count() === 8, 'and column headers');
     check(await page.locator('[data-testid=error-alert]').textContent() === '', 'no error shown after loading');
+    const doomed = page.locator(`[data-testid=key-row][data-key-id="${deleteId}"]`);
+    check(await doomed.count() === 1, 'the key made outside the page is listed', deleteId);
 
     // --- create, by keyboard where a person would use it -----------------------
     await page.locator('[data-testid=create-button]').focus();
@@ -133,7 +156,7 @@ async function main() {
     await createDialog.waitFor({ state: 'visible' });
     check(await createDialog.evaluate((d) => d.open && d.matches(':modal')), 'the dialog is modal (showModal)');
     await page.locator('#create-name').pressSequentially('browser test');
-    await page.locator('#create-scopes').fill('read');
+    await page.locator('#create-scopes').fill('read write');
     await createDialog.getByLabel('30 days').check();
     check(await createDialog.getByLabel('90 days').isChecked() === false, 'the 30-day preset replaces the 90-day default');
     const created = page.waitForResponse((r) => r.url() === new URL('keys', adminBase).href && r.request().method() === 'POST');
@@ -141,8 +164,8 @@ async function main() {
     const createdRes = await created;
     check(createdRes.status() === 201, 'POST keys answers 201', createdRes.status());
     const sent = createdRes.request().postDataJSON();
-    check(sent.name === 'browser test' && JSON.stringify(sent.scopes) === '["read"]' && sent.expires_in === '30d',
-          'with the name, the scope and expires_in 30d', JSON.stringify(sent));
+    check(sent.name === 'browser test' && JSON.stringify(sent.scopes) === '["read","write"]' && sent.expires_in === '30d',
+          'with the name, the typed scopes and expires_in 30d', JSON.stringify(sent));
 
     // --- reveal once -----------------------------------------------------------
     const reveal = page.locator('[data-testid=reveal-dialog]');
@@ -171,7 +194,7 @@ async function main() {
     const row = page.locator(`[data-testid=key-row][data-key-id="${id}"]`);
     check(await row.count() === 1, 'the new key is listed');
     check((await row.textContent()).includes('browser test'), 'with its name');
-    check(await row.locator('.chips li', { hasText: 'read' }).count() === 1, 'its scope as a chip');
+    check(JSON.stringify(await row.locator('.chips li').allTextContents()) === '["read","write"]', 'its scopes as chips');
     check((await row.locator('[data-testid=token-hint]').textContent()) === '...' + token.slice(-4), 'its token hint');
     const expires = await row.locator('.cell-expires time').getAttribute('datetime');
     const days = (Date.parse(expires) - Date.now()) / 86400000;
@@ -183,7 +206,7 @@ async function main() {
 
     // --- the token works -----------------------------------------------------
     const before = await statusOf(token);
-    check(before === 200, 'the token is accepted by the protected location', before);
+    check(before === 200, 'the token is accepted by the protected location (scope "read" required)', before);
 
     // --- revoke through the page -----------------------------------------------
     await row.locator('[data-testid=revoke-button]').click();
@@ -200,6 +223,116 @@ async function main() {
     check(true, 'the row shows the "revoked" badge');
     check(await row.locator('[data-testid=revoke-button], [data-testid=rotate-button]').count() === 0,
           'and offers no Revoke or Rotate');
+
+    // --- create with the scope picker and an expiry preset ---------------------
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    const createNamed = page.getByRole('dialog', { name: 'Create API key' });
+    await createNamed.waitFor();
+    const pickRead = createNamed.getByRole('checkbox', { name: 'read', exact: true });
+    const pickWrite = createNamed.getByRole('checkbox', { name: 'write', exact: true });
+    check(await pickRead.count() === 1 && await pickWrite.count() === 1,
+          'the scope picker offers the scopes in use, "read" and "write", as checkboxes');
+    check(!(await pickRead.isChecked()) && !(await pickWrite.isChecked()), 'none of them picked to begin with');
+    await createNamed.getByLabel('Name', { exact: true }).fill('rotated in browser');
+    await pickRead.check();
+    await createNamed.getByRole('radio', { name: '60 days' }).check();
+    const hinted = (await createNamed.locator('#expiry-hint').textContent()).match(/^Expires on (\d{4}-\d\d-\d\d)\.$/);
+    check(hinted && Math.abs(daysFromNow(hinted[1] + 'T12:00:00Z') - 60) < 1.5, 'the 60-day preset shows its date',
+          hinted && hinted[1]);
+    const pickedRes = page.waitForResponse((r) => r.url() === new URL('keys', adminBase).href && r.request().method() === 'POST');
+    await createNamed.getByRole('button', { name: 'Create key' }).click();
+    const picked = await pickedRes;
+    check(picked.status() === 201, 'POST keys answers 201', picked.status());
+    const pickedSent = picked.request().postDataJSON();
+    check(JSON.stringify(pickedSent.scopes) === '["read"]' && pickedSent.expires_in === '60d',
+          'with the picked scope only and expires_in 60d', JSON.stringify(pickedSent));
+
+    const revealNew = page.getByRole('dialog', { name: 'Your new API key' });
+    await revealNew.waitFor();
+    const tokenB = await revealNew.getByRole('textbox', { name: 'Token' }).inputValue();
+    check(TOKEN_RE.test(tokenB) && tokenB !== token, 'its token is revealed', tokenB.replace(/_[0-9A-Za-z]+$/, '_...'));
+    await revealNew.getByRole('button', { name: 'Done' }).click();
+    await revealNew.waitFor({ state: 'hidden' });
+    const idB = tokenB.slice(3, 15);
+
+    const shownB = await adminGet(adminBase, idB);
+    check(shownB.status === 200 && JSON.stringify(shownB.body.scopes) === '["read"]',
+          'the admin API holds the key with the scope "read" only', JSON.stringify(shownB.body));
+    const daysB = daysFromNow(shownB.body.expires_at);
+    check(daysB > 59 && daysB < 61, 'expiring in 60 days', shownB.body.expires_at);
+    const rowB = page.getByRole('row').filter({ hasText: 'rotated in browser' });
+    check(JSON.stringify(await rowB.getByRole('list', { name: 'Scopes' }).getByRole('listitem').allTextContents()) === '["read"]',
+          'the table shows the picked scope');
+    const usedB = await statusOf(tokenB);
+    check(usedB === 200, 'the picked scope lets its token through the protected location', usedB);
+
+    // --- rotate with a grace ---------------------------------------------------
+    await rowB.getByRole('button', { name: 'Rotate rotated in browser' }).click();
+    const rotateNamed = page.getByRole('dialog', { name: 'Rotate “rotated in browser”?' });
+    await rotateNamed.waitFor();
+    check(await rotateNamed.getByRole('radio', { name: /^No grace/ }).isChecked(), 'the rotate dialog names the key, no grace by default');
+    await rotateNamed.getByRole('radio', { name: '1 hour' }).check();
+    const rotatedRes = page.waitForResponse((r) => r.url() === new URL(`keys/${idB}/rotate`, adminBase).href
+                                                 && r.request().method() === 'POST');
+    await rotateNamed.getByRole('button', { name: 'Rotate key' }).click();
+    const rotated = await rotatedRes;
+    check(rotated.status() === 200, 'POST keys/{id}/rotate answers 200', rotated.status());
+    check(JSON.stringify(rotated.request().postDataJSON()) === '{"grace":"1h"}', 'with grace 1h',
+          JSON.stringify(rotated.request().postDataJSON()));
+    await rotateNamed.waitFor({ state: 'hidden' });
+
+    const revealRotated = page.getByRole('dialog', { name: 'Your rotated API key' });
+    await revealRotated.waitFor();
+    const tokenC = await revealRotated.getByRole('textbox', { name: 'Token' }).inputValue();
+    check(TOKEN_RE.test(tokenC) && tokenC !== tokenB && tokenC.slice(3, 15) === idB,
+          'the reveal dialog shows the new token, for the same key id', tokenC.replace(/_[0-9A-Za-z]+$/, '_...'));
+    const rotatedText = await revealRotated.textContent();
+    check(rotatedText.includes(`previous token (...${tokenB.slice(-4)}) is accepted until`),
+          'it says until when the previous token is accepted');
+    check(rotatedText.includes('It will not be shown again.'), 'with the warning');
+    await revealRotated.getByRole('button', { name: 'Done' }).click();
+    await revealRotated.waitFor({ state: 'hidden' });
+    check(!(await pageHolds(page, tokenC)) && !(await pageHolds(page, tokenB)), 'after Done neither token is in the page');
+    check(!(await heapHolds(context, page, tokenC)), 'nor the new one in its JavaScript heap');
+
+    const usedNew = await statusOf(tokenC);
+    check(usedNew === 200, 'the new token is accepted', usedNew);
+    const usedOld = await statusOf(tokenB);
+    check(usedOld === 200, 'and so is the old one, during the grace', usedOld);
+    const graced = await adminGet(adminBase, idB);
+    const graceLeft = graced.body.previous_token && (Date.parse(graced.body.previous_token.valid_until) - Date.now()) / 60000;
+    check(graceLeft > 55 && graceLeft < 61, 'for an hour', JSON.stringify(graced.body.previous_token));
+    await rowB.getByTestId('status-badge').filter({ hasText: 'rotating' }).waitFor();
+    check(true, 'the row shows the "rotating" badge');
+    check((await rowB.locator('.prev').textContent()).includes('...' + tokenB.slice(-4)), 'and the previous token\'s hint');
+
+    // --- delete, cancelling once first -------------------------------------------
+    const doomedName = (await doomed.locator('.key-name').textContent()).trim();
+    const deleteNamed = page.getByRole('dialog', { name: `Delete “${doomedName}”?` });
+    await doomed.getByRole('button', { name: `Delete ${doomedName}` }).click();
+    await deleteNamed.waitFor();
+    check(await deleteNamed.evaluate((d) => document.getElementById(d.getAttribute('aria-describedby')).textContent.includes('cannot be undone')),
+          'the delete dialog names the key and is described by its warning');
+    check(await page.evaluate(() => document.activeElement.textContent) === 'Cancel', 'with Cancel focused');
+    const changesBefore = changes.length;
+    await deleteNamed.getByRole('button', { name: 'Cancel' }).click();
+    await deleteNamed.waitFor({ state: 'hidden' });
+    await sleep(200);
+    check(changes.length === changesBefore, 'Cancel sends nothing', changes.slice(changesBefore).join(' '));
+    check(await doomed.count() === 1 && (await adminGet(adminBase, deleteId)).status === 200,
+          'the key stays, in the list and in the admin API');
+
+    await doomed.getByRole('button', { name: `Delete ${doomedName}` }).click();
+    await deleteNamed.waitFor();
+    const deletedRes = page.waitForResponse((r) => r.url() === new URL(`keys/${deleteId}`, adminBase).href
+                                                 && r.request().method() === 'DELETE');
+    await deleteNamed.getByRole('button', { name: 'Delete key' }).click();
+    check((await deletedRes).status() === 204, 'Delete key sends DELETE keys/{id}: 204');
+    await deleteNamed.waitFor({ state: 'hidden' });
+    await doomed.waitFor({ state: 'detached' });
+    check(true, 'the key is gone from the list');
+    const gone = await adminGet(adminBase, deleteId);
+    check(gone.status === 404, 'and from the admin API', gone.status);
 
     await page.locator('[data-testid=status-filter]').selectOption('revoked');
     await page.waitForFunction(() => document.querySelector('[data-testid=keys-table]').getAttribute('aria-busy') === 'false');
@@ -226,10 +359,14 @@ async function main() {
     // --- nothing kept --------------------------------------------------------
     const storage = await storageOf(page);
     const stored = JSON.stringify(storage);
-    check(!stored.includes(token) && !/ak_[0-9a-z]{12}_/.test(stored), 'no token in localStorage, sessionStorage or cookies', stored);
-    check(!(await pageHolds(page, token)), 'nor anywhere in the page');
-    const cookies = await context.cookies();
-    check(!JSON.stringify(cookies).includes(token), 'nor in the browser\'s cookie jar');
+    const tokens = [token, tokenB, tokenC];
+    check(!tokens.some((t) => stored.includes(t)) && !/ak_[0-9a-z]{12}_/.test(stored),
+          'no token in localStorage, sessionStorage or cookies', stored);
+    let held = false;
+    for (const t of tokens) held = held || await pageHolds(page, t);
+    check(!held, 'nor anywhere in the page');
+    const cookies = JSON.stringify(await context.cookies());
+    check(!tokens.some((t) => cookies.includes(t)), 'nor in the browser\'s cookie jar');
 
     const foreign = requests.filter((u) => !u.startsWith(adminBase) && !u.startsWith('data:'));
     check(foreign.length === 0, 'the page fetched nothing outside its own location', foreign.join(' '));
