@@ -15,7 +15,7 @@ use Test::More;
 use ApikeyTest;
 
 my $CHROMIUM = '/usr/bin/chromium';
-plan skip_all => "no $CHROMIUM (scripts/install-deps check installs it)" unless -x $CHROMIUM;
+plan skip_all => "no $CHROMIUM (scripts/install-deps installs it)" unless -x $CHROMIUM;
 my ($node_major) = (`node --version 2>/dev/null` // '') =~ /^v(\d+)\./;
 plan skip_all => 'no node' unless $node_major;
 plan skip_all => "node $node_major is too old: playwright-core needs 20 or newer" if $node_major < 20;
