@@ -67,4 +67,50 @@ conf_refused('too many buckets', qr/too many "apikey_limit" lines/,
              location => 'apikey on; ' . join(' ', map { "apikey_limit ${_}r/s bucket=b$_;" } 1 .. 17));
 conf_refused('bad log level', qr/invalid value "debug"/, location => 'apikey on; apikey_log_level debug;');
 
+# apikey_redis's address forms and parameters, against a real Redis: each one
+# decides where the module looks, so a key stored elsewhere is not found
+my $redis = ApikeyTest::Redis->start(unix => 1);
+sub get_with { $_[0]->get('/api/x', 'X-API-Key' => $_[1]{token}) }
+
+{
+    my $nginx = ApikeyTest::Nginx->start(
+        apikey_redis => 'apikey_redis unix:' . $redis->unix_socket . ';', location => 'apikey on;');
+    my $key = $redis->create_key(name => 'over the socket');
+    is get_with($nginx, $key)->{status}, 200, 'unix:/path: a key is found over the socket';
+    my $bad = with_checksum("ak_$key->{id}_" . ('C' x 40));
+    is $nginx->get('/api/x', 'X-API-Key' => $bad)->{status}, 401, 'unix:/path: a wrong secret is 401';
+    like $redis->cmd('CLIENT', 'LIST'), qr/addr=\Q${\ $redis->unix_socket }\E/,
+        'unix:/path: nginx is connected through the socket';
+    $nginx->stop;
+}
+
+sub create_in {
+    my (@where) = @_;
+    my ($status, $out, $err) = $redis->cli(@where, 'create', '--json', '--name', "in @where");
+    die "apikeyctl create failed ($status): $err" if $status != 0;
+    return json_of($out);
+}
+
+{
+    my $nginx = ApikeyTest::Nginx->start(redis => $redis, redis_args => 'db=3', location => 'apikey on;');
+    my $in_db3 = create_in('--db', '3');
+    is $redis->cmd('-n', '3', 'EXISTS', "apikey:key:{$in_db3->{id}}"), '1', 'sanity: apikeyctl --db 3 wrote db 3';
+    is get_with($nginx, $in_db3)->{status}, 200, 'db=3: a key in db 3 is found';
+    my $in_db0 = $redis->create_key(name => 'in db 0');
+    is get_with($nginx, $in_db0)->{status}, 401, 'db=3: a key only in db 0 is not';
+    $nginx->stop;
+}
+
+{
+    my $nginx = ApikeyTest::Nginx->start(redis => $redis, redis_args => 'prefix=shop:', location => 'apikey on;');
+    my $shop = create_in('--prefix', 'shop:');
+    is $redis->cmd('EXISTS', "shop:key:{$shop->{id}}"), '1', 'sanity: apikeyctl --prefix shop: wrote shop:key:...';
+    my $res = get_with($nginx, $shop);
+    is $res->{status}, 200, 'prefix=shop:: a key under shop: is found';
+    is $redis->cmd('EXISTS', "shop:bucket:{$shop->{id}}:default"), '1', 'prefix=shop:: its bucket is under shop: too';
+    my $default = $redis->create_key(name => 'default prefix');
+    is get_with($nginx, $default)->{status}, 401, 'prefix=shop:: a key under apikey: is not';
+    $nginx->stop;
+}
+
 done_testing;

@@ -121,10 +121,17 @@ use JSON::PP;
 use Test::More;
 use Time::HiRes qw(sleep);
 
+# Options: port, args (extra redis-server arguments), unix (also listen on a
+# unix socket in the temp dir, see unix_socket()).
 sub start {
     my ($class, %opt) = @_;
     my $self = bless { dir => tempdir(CLEANUP => 1), port => $opt{port} // ApikeyTest::free_port(),
-                       extra => $opt{args} // [] }, $class;
+                       extra => [@{ $opt{args} // [] }] }, $class;
+    if ($opt{unix}) {
+        # nginx run as root has its workers run as nobody: they must reach the socket
+        chmod 0711, $self->{dir};
+        push @{ $self->{extra} }, '--unixsocket', $self->unix_socket, '--unixsocketperm', '777';
+    }
     $self->_spawn;
     return $self;
 }
@@ -148,6 +155,7 @@ sub _spawn {
 
 sub port { $_[0]{port} }
 sub address { "127.0.0.1:$_[0]{port}" }
+sub unix_socket { "$_[0]{dir}/redis.sock" }   # listened on only when started with unix => 1
 
 sub pid {
     my ($self) = @_;
