@@ -9,11 +9,12 @@ use ApikeyTest;
 my $redis = ApikeyTest::Redis->start;
 my $nginx = ApikeyTest::Nginx->start(redis => $redis, location => 'apikey on;');
 
-sub call { $nginx->get('/api/x', 'X-API-Key' => $_[0]) }
+sub call { $nginx->get($_[1] // '/api/x', 'X-API-Key' => $_[0]) }
 
+# $path (optional) names the request, to find its access log line
 sub refused {
-    my ($token, $code, $what) = @_;
-    my $res = call($token);
+    my ($token, $code, $what, $path) = @_;
+    my $res = call($token, $path);
     is $res->{status}, 401, "$what: 401";
     my $body = json_of($res->{body}) // {};
     is $body->{error}, $code, "$what: error $code";
@@ -31,7 +32,7 @@ like call($key->{token})->{body}, qr/^upstream/, 'and reaches the upstream';
 
 # well-formed, good checksum, but unknown: a made-up id, and a known id with a wrong secret
 my $unknown_id = 'zzzzzzzzzzzz';
-refused(with_checksum("ak_${unknown_id}_" . ('A' x 40)), 'invalid_key', 'unknown id');
+refused(with_checksum("ak_${unknown_id}_" . ('A' x 40)), 'invalid_key', 'unknown id', '/api/unknown-id');
 refused(with_checksum("ak_$key->{id}_" . ('B' x 40)), 'invalid_key', 'known id, wrong secret');
 
 # revoke: refused from the next request on
@@ -57,7 +58,7 @@ refused($k3->{token}, 'invalid_key', 'deleted');
 my $k4 = $redis->create_key(name => 'short lived', expires_in => '2s');
 is call($k4->{token})->{status}, 200, 'before expiry';
 sleep 2.2;
-my $res = refused($k4->{token}, 'expired_key', 'expired');
+my $res = refused($k4->{token}, 'expired_key', 'expired', '/api/expired');
 like json_of($res->{body})->{message}, qr/expired at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/,
     'the message says when';
 
@@ -66,15 +67,20 @@ $redis->cli('update', $k4->{id}, '--expires-in', '1h');
 is call($k4->{token})->{status}, 200, 'extended key passes again';
 
 # variables in the access log: id only once the secret matched
-my @log = $nginx->access_log_lines(14);
+my @log = $nginx->access_log_lines(13);
 my %by_result;
 push @{ $by_result{$_->[1]} }, $_ for @log;
 is $by_result{ok}[0][0], $key->{id}, '$apikey_id for ok';
 is $by_result{ok}[0][3], 'verify me', '$apikey_name for ok';
 is $by_result{revoked}[0][0], $key->{id}, '$apikey_id for revoked';
 is $by_result{expired}[0][0], $k4->{id}, '$apikey_id for expired';
-ok((grep { $_->[0] eq '-' } @{ $by_result{invalid} }) == @{ $by_result{invalid} },
-   '$apikey_id is empty for invalid (the id was not proven)');
+is scalar(grep { $_->[0] eq '-' } @{ $by_result{invalid} // [] }), 4,
+   '$apikey_id is empty for the 4 invalid requests (the id was not proven)';
+my %by_uri = map { $_->[6] => $_ } @log;
+is_deeply [@{ $by_uri{'/api/unknown-id'} // [] }[0 .. 2]], ['-', 'invalid', '401'],
+    'unknown well-formed key: $apikey_result invalid, no $apikey_id, 401';
+is_deeply [@{ $by_uri{'/api/expired'} // [] }[0 .. 2]], [$k4->{id}, 'expired', '401'],
+    'expired key: $apikey_result expired, with its $apikey_id, 401';
 
 # a key created with a scope the location does not need passes too
 my $k5 = $redis->create_key(name => 'scoped', scopes => ['anything']);
