@@ -96,5 +96,31 @@ my $post = $nginx->request('POST', '/api/x', 'X-API-Key' => 'nope', ':body' => '
 is $post->{status}, 401, 'POST with a body refused';
 
 $nginx->stop;
+
+# "apikey on" inherits from http and from server level into locations that say
+# nothing; "apikey off" in a location turns it off there
+my $off_location = <<'EOF';
+        location /off/ {
+            apikey off;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
+EOF
+for my $level ('http', 'server') {
+    my $inherited = ApikeyTest::Nginx->start(
+        redis => $redis,
+        $level => "apikey on;\n" . ($level eq 'server' ? $off_location : ''),
+        location => '# no apikey directive here',
+        ($level eq 'http' ? (server => $off_location) : ()),
+    );
+    is $inherited->get('/api/x')->{status}, 401, "apikey on at $level level: a location without a key is refused";
+    is $inherited->get('/open/x')->{status}, 401, "apikey on at $level level: every location inherits it";
+    is $inherited->get('/api/x', 'X-API-Key' => $k4->{token})->{status}, 200,
+        "apikey on at $level level: a valid key passes";
+    my $res = $inherited->get('/off/x');
+    is $res->{status}, 200, "apikey off in a location under $level-level on: passes with no key";
+    like $res->{body}, qr/^upstream uri=\[\/off\/x\]/, 'and reaches the upstream';
+    $inherited->stop;
+}
+
 done_testing;
 
