@@ -99,6 +99,32 @@ ok((grep { $_->[1] eq 'ok' && $_->[4] eq 'read:all write:all' } @log), '$apikey_
 
 $nginx->stop;
 
+# apikey_scope lines at server level are inherited by a location that has none,
+# and replaced (not added to) by a location's own lines (README: repeatable
+# directives are inherited only if the inner level has none of its own)
+{
+    my $inherits = ApikeyTest::Nginx->start(
+        redis => $redis,
+        location => 'apikey on;',
+        server => <<'EOF',
+        apikey_scope read:all;
+        location /own/ {
+            apikey on;
+            apikey_scope write:all;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
+EOF
+    );
+    my $write_only = $redis->create_key(name => 'write only', scopes => ['write:all']);
+    my $st = sub { $inherits->get($_[0], 'X-API-Key' => $_[1]{token})->{status} };
+    is $st->('/api/x', $reader), 200, 'server-level scope inherited: a key holding it passes';
+    is $st->('/api/x', $none), 403, 'server-level scope inherited: a key without it is refused';
+    is $st->('/api/x', $write_only), 403, 'server-level scope inherited: another scope is not enough';
+    is $st->('/own/x', $write_only), 200, "a location's own line replaces the inherited one: write:all alone passes";
+    is $st->('/own/x', $reader), 403, "a location's own line applies: read:all alone is refused";
+    $inherits->stop;
+}
+
 # configuration errors are reported by nginx -t
 for my $c (
     [q{apikey_scope 'a"b';},       qr/invalid scope "a"b"/],
