@@ -89,6 +89,9 @@ is $res->{status}, 403, 'the response is 403';
 my $body = json_of($res->{body});
 is $body->{error}, 'insufficient_scope', 'error insufficient_scope';
 is $body->{required_scope}, 'write:all', 'names the scope';
+is ApikeyTest::Nginx::header($res, 'Content-Type'), 'application/json', '403: Content-Type application/json';
+is ref($body), 'HASH', '403: the body is a JSON object';
+ok length($body->{message} // ''), '403: with a message';
 is ApikeyTest::Nginx::header($res, 'WWW-Authenticate'),
     'Bearer realm="api", error="insufficient_scope", scope="write:all"', 'WWW-Authenticate';
 
