@@ -12,7 +12,11 @@ use FakeRedis;
 sub unavailable {
     my ($res, $what) = @_;
     is $res->{status}, 503, "$what: 503";
-    is((json_of($res->{body}) // {})->{error}, 'auth_unavailable', "$what: auth_unavailable");
+    my $body = json_of($res->{body});
+    is ApikeyTest::Nginx::header($res, 'Content-Type'), 'application/json', "$what: application/json";
+    is ref($body), 'HASH', "$what: a JSON object";
+    is(($body // {})->{error}, 'auth_unavailable', "$what: auth_unavailable");
+    ok length(($body // {})->{message} // ''), "$what: with a message";
 }
 
 # --- a real Redis that goes away and comes back

@@ -30,6 +30,10 @@ for my $r (@limited) {
     is $body->{retry_after}, $ra, 'body carries retry_after';
     is $H->($r, 'RateLimit-Remaining'), 0, 'RateLimit-Remaining: 0 on 429';
 }
+is $H->($limited[0], 'Content-Type'), 'application/json', '429: Content-Type application/json';
+my $body429 = json_of($limited[0]{body});
+is ref($body429), 'HASH', '429: the body is a JSON object';
+ok length($body429->{message} // ''), '429: with a message';
 is_deeply [sort { $a <=> $b } map { $H->($_, 'RateLimit-Remaining') } @ok], [0 .. 9],
     'the passes saw remaining 9 down to 0, once each';
 
