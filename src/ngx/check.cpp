@@ -30,6 +30,7 @@ struct apikey::RedisPending {
     bool                    retried;   // NOSCRIPT already handled once, on sent_to
     bool                    asking;    // sent after ASKING (a cluster's ASK)
     ngx_uint_t              hops;      // cluster redirects in a row
+    bool                    timed_out; // counted in redis_timeouts: never again as an error
     ngx_event_t             retry;     // TRYAGAIN: send again shortly
 };
 
@@ -489,7 +490,9 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
     }
 
     if (ctx == NULL) {
-        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        // a check given up by its timer is one timeout, not also the error of
+        // the connection that the timeout then drops
+        if (!pending->timed_out && (reply == NULL || reply->type == REDIS_REPLY_ERROR)) {
             ngx_http_apikey_count(redis_errors, 1);
         }
         delete pending;   // the request timed out or went away
@@ -760,6 +763,9 @@ ngx_http_apikey_wake_handler(ngx_event_t *ev)
                                         lcf->timeout);
 
             sent_to = ctx->pending ? ctx->pending->sent_to : NULL;
+            if (ctx->pending) {
+                ctx->pending->timed_out = true;
+            }
 
             ngx_http_apikey_cancel_check(ctx);
             ngx_http_apikey_count(redis_timeouts, 1);
