@@ -18,6 +18,10 @@ my $nginx = ApikeyTest::Nginx->start(
             deny all;
             apikey_metrics;
         }
+        location = /metrics-closed {
+            deny all;
+            apikey_metrics;
+        }
 EOF
 );
 
@@ -42,9 +46,11 @@ my $reader = $redis->create_key(name => 'reader', scopes => ['read']);
 my $other = $redis->create_key(name => 'other');
 my $revoked = $redis->create_key(name => 'revoked', scopes => ['read']);
 $redis->cli('revoke', $revoked->{id});
+my $expired = $redis->create_key(name => 'expired', scopes => ['read']);
+$redis->cmd('HSET', "apikey:key:{$expired->{id}}", 'expires', time - 60);   # expired a minute ago
 
-my %sent = (ok => 0, missing => 0, malformed => 0, invalid => 0, revoked => 0, forbidden => 0,
-            limited => 0);
+my %sent = (ok => 0, missing => 0, malformed => 0, invalid => 0, revoked => 0, expired => 0,
+            forbidden => 0, limited => 0);
 for (1 .. 12) {   # 10 pass, then the bucket is empty
     my $st = $nginx->get('/api/x', 'X-API-Key' => $reader->{token})->{status};
     $sent{$st == 200 ? 'ok' : 'limited'}++;
@@ -53,6 +59,7 @@ $nginx->get('/api/x') && $sent{missing}++ for 1 .. 3;
 $nginx->get('/api/x', 'X-API-Key' => 'nope') && $sent{malformed}++ for 1 .. 4;
 $nginx->get('/api/x', 'X-API-Key' => with_checksum('ak_zzzzzzzzzzzz_' . ('A' x 40))) && $sent{invalid}++ for 1 .. 2;
 $nginx->get('/api/x', 'X-API-Key' => $revoked->{token}) && $sent{revoked}++;
+$nginx->get('/api/x', 'X-API-Key' => $expired->{token})->{status} == 401 && $sent{expired}++;
 $nginx->get('/api/x', 'X-API-Key' => $other->{token}) && $sent{forbidden}++ for 1 .. 2;
 is $sent{ok}, 10, 'sanity: 10 passed';
 
@@ -61,7 +68,9 @@ for my $result (sort keys %sent) {
     my $name = qq{apikey_requests_total{result="$result"}};
     is $after->{$name} - ($before->{$name} // 0), $sent{$result}, "requests_total $result";
 }
-my $round_trips = $sent{ok} + $sent{limited} + $sent{invalid} + $sent{revoked} + $sent{forbidden};
+is $sent{expired}, 1, 'sanity: the expired key was refused';
+my $round_trips = $sent{ok} + $sent{limited} + $sent{invalid} + $sent{revoked} + $sent{expired}
+                + $sent{forbidden};
 is $after->{apikey_redis_round_trips_total} - $before->{apikey_redis_round_trips_total},
     $round_trips, 'one round trip per request that needed Redis, none for the others';
 is $after->{apikey_redis_round_trip_seconds_count} - $before->{apikey_redis_round_trip_seconds_count},
@@ -71,13 +80,38 @@ is $after->{'apikey_redis_round_trip_seconds_bucket{le="+Inf"}'},
    $after->{apikey_redis_round_trip_seconds_count}, '+Inf bucket equals the count';
 is $after->{apikey_checks_in_flight}, 0, 'nothing in flight now';
 
-# Redis faults show up too
+sub grew {
+    my ($from, $to, $name) = @_;
+    return ($to->{$name} // 0) - ($from->{$name} // 0);
+}
+
+# Redis faults show up too. An error reply: a key of the wrong type where the
+# bucket lives (WRONGTYPE)
+my $broken = $redis->create_key(name => 'broken', scopes => ['read']);
+$redis->cmd('HSET', "apikey:bucket:{$broken->{id}}:default", 'x', 'y');
+is $nginx->get('/api/x', 'X-API-Key' => $broken->{token})->{status}, 503, 'sanity: WRONGTYPE is 503';
+my (undef, $errored) = scrape();
+is grew($after, $errored, 'apikey_redis_errors_total'), 1, 'redis_errors_total counts the error reply';
+is grew($after, $errored, 'apikey_redis_timeouts_total'), 0, 'it was no timeout';
+is grew($after, $errored, 'apikey_requests_total{result="error"}'), 1, 'requests_total error';
+
+# a stall: Redis paused for longer than the timeout (200ms by default)
+kill 'STOP', $redis->pid;
+my $stalled = $nginx->get('/api/x', 'X-API-Key' => $reader->{token});
+my (undef, $timed_out) = scrape();
+kill 'CONT', $redis->pid;
+is $stalled->{status}, 503, 'sanity: a stalled Redis is 503';
+is grew($errored, $timed_out, 'apikey_redis_timeouts_total'), 1, 'redis_timeouts_total counts the stall';
+is grew($errored, $timed_out, 'apikey_redis_errors_total'), 0,
+    'and only there: not as an error too (the connection dropped after it is not counted again)';
+is grew($errored, $timed_out, 'apikey_requests_total{result="error"}'), 1, 'requests_total error';
+
+# stopped
 $redis->stop;
 $nginx->get('/api/x', 'X-API-Key' => $reader->{token}) for 1 .. 3;
 sleep 1.2;
 my (undef, $down) = scrape();
-is $down->{'apikey_requests_total{result="error"}'} - ($after->{'apikey_requests_total{result="error"}'} // 0),
-    3, 'requests_total error';
+is grew($timed_out, $down, 'apikey_requests_total{result="error"}'), 3, 'requests_total error';
 ok $down->{apikey_redis_reconnects_total} > $after->{apikey_redis_reconnects_total},
     'reconnects_total grows while Redis is down';
 
@@ -90,6 +124,9 @@ ok $reloaded->{'apikey_requests_total{result="ok"}'} >= $after->{'apikey_request
 
 # the endpoint is protected the nginx way
 is $nginx->get('/metrics', 'X-Forwarded-For' => '10.0.0.1')->{status}, 200, 'allowed from 127.0.0.1';
+my $closed = $nginx->get('/metrics-closed');
+is $closed->{status}, 403, 'deny all: 403';
+unlike $closed->{body}, qr/apikey_requests_total/, 'deny all: no metrics in the body';
 
 $nginx->stop;
 done_testing;
