@@ -43,4 +43,50 @@ is_deeply [sort map { $_->{name} } @{ json_of($out) }], ['idle', 'used long ago'
     'list --unused-since 30d: never used and old, or last used long ago';
 
 $nginx->stop;
+
+# with apikey_cache the hits skip the check script: the cache entry decides when
+# last use is written (EVAL with limits off; inside the limit script with Redis
+# limits), still at most once per interval, and written at all
+{
+    my $cached = ApikeyTest::Nginx->start(
+        redis => $redis,
+        http => 'apikey_cache zone=lastused:1m;',
+        location => 'apikey on; apikey_last_used_interval 2s; apikey_limit off;',
+        server => <<'EOF',
+        location /limited/ {
+            apikey on;
+            apikey_last_used_interval 2s;
+            apikey_limit 6000r/m burst=100;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
+EOF
+    );
+    sleep 0.5;   # the worker subscribes to invalidations; until then there is no cache
+
+    for my $path ('/api/x', '/limited/x') {
+        my $k = $redis->create_key(name => "cached $path");
+        my $field = sub { $redis->cmd('HGET', "apikey:key:{$k->{id}}", 'last_used') };
+        is $field->(), '', "$path: no last_used before the first request";
+
+        $redis->cmd('CONFIG', 'RESETSTAT');
+        my @burst = $cached->parallel(30, 'GET', $path, 'X-API-Key' => $k->{token});
+        is scalar(grep { $_->{status} == 200 } @burst), 30, "$path: a burst of 30";
+        is $redis->calls('hset'), 1, "$path: last use written once for the whole burst";
+        my $first = $field->();
+        like $first, qr/^\d+$/, "$path: last_used written";
+
+        $redis->cmd('CONFIG', 'RESETSTAT');
+        $cached->get($path, 'X-API-Key' => $k->{token}) for 1 .. 5;
+        is $redis->calls('hmget'), 0, "$path: sanity: these were cache hits (no record read)";
+        is $redis->calls('hset'), 0, "$path: no write within the interval";
+
+        sleep 2.1;
+        $cached->get($path, 'X-API-Key' => $k->{token}) for 1 .. 5;
+        is $redis->calls('hmget'), 0, "$path: sanity: still cache hits";
+        is $redis->calls('hset'), 1, "$path: written once more after the interval";
+        cmp_ok $field->(), '>=', $first + 2, "$path: last_used moved on by the interval";
+    }
+    $cached->stop;
+}
+
 done_testing;
