@@ -8,6 +8,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use File::Temp qw(tempdir);
+use IO::Socket::INET;
 use Test::More;
 use Time::HiRes qw(sleep time);
 use ApikeyTest;
@@ -125,6 +126,11 @@ my $location = 'apikey on; apikey_limit off; proxy_set_header X-Key-Name $apikey
     ($status, undef, $err) = ApikeyTest::cli({ APIKEY_REDIS => 'cluster=127.0.0.1:1' }, 'list');
     is $status, 1, 'apikeyctl: no cluster node answers: exit status 1';
     like $err, qr/no cluster node answered/, '... with a clear message';
+    SKIP: {
+        skip 'something listens on 127.0.0.1:6379', 1 if IO::Socket::INET->new('127.0.0.1:6379');
+        (undef, undef, $err) = ApikeyTest::cli({ APIKEY_REDIS => 'cluster=127.0.0.1' }, 'list');
+        like $err, qr/127\.0\.0\.1:6379/, 'apikeyctl: a cluster seed without a port means 6379, as for nginx';
+    }
 }
 
 # --- configuration

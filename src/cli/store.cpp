@@ -71,7 +71,7 @@ Store::Store(const StoreOptions& options) : options_(options) {
     if (a.rfind("sentinel=", 0) == 0) {
         default_node_ = master_from_sentinels(a);
     } else if (a.rfind("cluster=", 0) == 0) {
-        auto seeds = parse_seed_list(a.substr(8), 0);
+        auto seeds = parse_seed_list(a.substr(8), 6379);
         if (!seeds) throw UsageError("invalid cluster seed list \"" + a.substr(8) + "\"");
         if (options.db != 0) throw UsageError("Redis Cluster has only database 0");
         cluster_ = true;

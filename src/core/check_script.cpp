@@ -8,7 +8,9 @@ namespace apikey {
 // the last token (the read-then-write race that leaks limits elsewhere).
 //
 // Time comes from Redis (TIME), never from nginx, so hosts with skewed clocks
-// share one timeline. A request that is refused for any reason writes nothing.
+// share one timeline. A refused request takes no token; the one write it can
+// cause is an active key's last_used (its secret was presented), at most once
+// per interval. Unknown, revoked and expired keys write nothing.
 const std::string_view kCheckScript = R"lua(-- apikey check v1
 --
 -- KEYS[1]     <prefix>key:{<id>}             the key's record (HASH)
@@ -144,7 +146,8 @@ if ARGV[1] == "limit" then
   if passed == nil then
     return redis.error_reply(err)
   end
-  if ARGV[5] == "1" then
+  -- never on a record deleted meanwhile: that would leave a bare hash
+  if ARGV[5] == "1" and redis.call("EXISTS", KEYS[1]) == 1 then
     redis.call("HSET", KEYS[1], "last_used", tonumber(time[1]))
   end
   reply[1] = passed and "ok" or "limited"
