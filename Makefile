@@ -84,7 +84,7 @@ test-asan:
 # One nginx worker under valgrind through the verification, rate-limit and
 # client-abort tests; scripts/valgrind-report fails on a definite leak whose
 # stack passes through module code.
-VALGRIND_TESTS ?= t/020-credentials.t t/030-verify.t t/070-client-abort.t t/100-ratelimit.t
+VALGRIND_TESTS ?= t/020-credentials.t t/030-verify.t t/060-redis-faults.t t/070-client-abort.t t/100-ratelimit.t
 test-valgrind: all
 	@scripts/install-deps check
 	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
