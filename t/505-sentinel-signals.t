@@ -114,6 +114,56 @@ my $location = 'apikey on; apikey_limit off; proxy_set_header X-Key-Name $apikey
     $nginx->stop;
 }
 
+# --- a real sentinel that requires its own password (requirepass)
+{
+    my $sdir = tempdir(CLEANUP => 1);
+    my $sport = ApikeyTest::free_port();
+    open my $f, '>', "$sdir/sentinel.conf" or die;
+    print $f <<"EOF";
+port $sport
+bind 127.0.0.1
+daemonize yes
+pidfile $sdir/sentinel.pid
+logfile $sdir/sentinel.log
+dir $sdir
+requirepass sentinel-s3cret
+sentinel monitor mymaster 127.0.0.1 @{[ $redis->port ]} 1
+EOF
+    close $f;
+    system('redis-server', "$sdir/sentinel.conf", '--sentinel') == 0 or die 'redis-sentinel failed';
+    ApikeyTest::wait_for_port($sport) or die 'redis-sentinel not listening';
+    my $sentinels = "sentinel=127.0.0.1:$sport master=mymaster";
+
+    my $nginx = ApikeyTest::Nginx->start(
+        apikey_redis => "apikey_redis $sentinels sentinel_password=sentinel-s3cret;",
+        location => $location);
+    is wait_for_name($nginx, 'real', 5), 'real', 'sentinel_password=: the sentinel names the master';
+    $nginx->stop;
+
+    for my $case (['', 'NOAUTH', 'no sentinel_password'],
+                  [' sentinel_password=not-it', 'WRONGPASS', 'a wrong sentinel_password']) {
+        my ($param, $error, $what) = @$case;
+        $nginx = ApikeyTest::Nginx->start(apikey_redis => "apikey_redis $sentinels$param;",
+                                          http => 'apikey_redis_timeout 300ms;', location => $location);
+        is name_seen($nginx), 'status 503', "$what: 503";
+        my @mine = grep { /apikey: / && /\Q127.0.0.1:$sport\E/ } split /\n/, $nginx->error_log;
+        ok scalar(grep { /$error/ } @mine), "$what: the sentinel's $error is logged" or diag explain \@mine;
+        unlike $nginx->error_log, qr/not-it/, '... never the password';
+        $nginx->stop;
+    }
+
+    my ($status, $out, $err) = ApikeyTest::cli(
+        { APIKEY_REDIS => $sentinels, APIKEY_SENTINEL_PASSWORD => 'sentinel-s3cret' }, 'list', '--json');
+    is $status, 0, 'apikeyctl: APIKEY_SENTINEL_PASSWORD' or diag $err;
+    like $out, qr/"name":"real"/, '... reaches the master the sentinel names';
+    ($status, undef, $err) = ApikeyTest::cli({ APIKEY_REDIS => $sentinels }, 'list');
+    is $status, 1, 'apikeyctl without it: exit status 1';
+    like $err, qr/NOAUTH.*APIKEY_SENTINEL_PASSWORD/, '... saying the sentinel wants a password';
+
+    open my $pidfile, '<', "$sdir/sentinel.pid" or die;
+    kill 'TERM', 0 + <$pidfile>;
+}
+
 # --- apikeyctl with no sentinel that answers
 {
     my ($status, undef, $err) = ApikeyTest::cli({ APIKEY_REDIS => 'sentinel=127.0.0.1:1,127.0.0.1:2 master=mymaster' },
@@ -140,6 +190,8 @@ for my $case (
     ['sentinel=127.0.0.1:26379,,127.0.0.1:1 master=m', qr/empty address/, 'empty address in a list'],
     ['cluster=127.0.0.1:7000 db=1', qr/Redis Cluster has only database 0/, 'db= on a cluster'],
     ['cluster=127.0.0.1:7000 master=m', qr/invalid parameter 2 of "apikey_redis"/, 'master= on a cluster'],
+    ['127.0.0.1:6379 sentinel_password=x', qr/invalid parameter 2 of "apikey_redis"/, 'sentinel_password= without sentinels'],
+    ['sentinel=127.0.0.1:26379 master=m sentinel_password=', qr/empty sentinel password/, 'empty sentinel password'],
     ['cluster=no.such.host.invalid:7000', qr/invalid redis address "no\.such\.host\.invalid:7000"/, 'unresolvable seed'],
 ) {
     my ($args, $error, $name) = @$case;
@@ -148,8 +200,8 @@ for my $case (
     like $out, $error, "... with a clear message: $name";
 }
 my ($ok, $out) = ApikeyTest::Nginx->test_conf(
-    apikey_redis => 'apikey_redis sentinel=127.0.0.1:26379,localhost master=mymaster password=x db=2;');
-ok $ok, 'sentinel list with a default port, password= and db=' or diag $out;
+    apikey_redis => 'apikey_redis sentinel=127.0.0.1:26379,localhost master=mymaster password=x db=2 sentinel_password=y;');
+ok $ok, 'sentinel list with a default port, password=, db= and sentinel_password=' or diag $out;
 ($ok, $out) = ApikeyTest::Nginx->test_conf(
     apikey_redis => 'apikey_redis cluster=127.0.0.1:7000,127.0.0.1:7001 password=x prefix=t:;');
 ok $ok, 'cluster seeds with password= and prefix=' or diag $out;

@@ -44,7 +44,8 @@ const char* kGlobalOptions =
     "  --help, -h        this text; \"apikeyctl COMMAND --help\" for a command\n"
     "  --version         the version\n\n"
     "The Redis password is read from the APIKEY_REDIS_PASSWORD environment variable,\n"
-    "never from the command line (where other users could see it in ps).\n\n"
+    "and the sentinels' own (if they require one) from APIKEY_SENTINEL_PASSWORD,\n"
+    "never from the command line (where other users could see them in ps).\n\n"
     "Exit status: 0 success, 1 failure (Redis unreachable, unknown key, ...),\n"
     "2 usage error.\n";
 
@@ -83,6 +84,7 @@ int run(int argc, char** argv) {
     StoreOptions options;
     options.address = env("APIKEY_REDIS", "127.0.0.1:6379");
     options.password = env("APIKEY_REDIS_PASSWORD", "");
+    options.sentinel_password = env("APIKEY_SENTINEL_PASSWORD", "");
     options.prefix = env("APIKEY_PREFIX", "apikey:");
     std::string db = env("APIKEY_REDIS_DB", "0");
     std::string secret_file = env("APIKEY_HASH_SECRET_FILE", "");

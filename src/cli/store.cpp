@@ -31,8 +31,9 @@ std::string node_name(const std::string& host, long long port) {
            std::to_string(port);
 }
 
-// "sentinel=h:p,h:p master=NAME": asks each sentinel in turn for the master.
-std::string master_from_sentinels(const std::string& address) {
+// "sentinel=h:p,h:p master=NAME": asks each sentinel in turn for the master
+// (after AUTH with the sentinels' own password, when there is one).
+std::string master_from_sentinels(const std::string& address, const std::string& password) {
     std::size_t space = address.find(' ');
     std::string list = address.substr(9, space == std::string::npos ? std::string::npos : space - 9);
     std::string rest = space == std::string::npos ? "" : address.substr(space + 1);
@@ -54,12 +55,26 @@ std::string master_from_sentinels(const std::string& address) {
             continue;
         }
         redisSetTimeout(ctx.get(), timeout);
+        if (!password.empty()) {
+            auto* a = static_cast<redisReply*>(redisCommand(ctx.get(), "AUTH %s", password.c_str()));
+            std::string refused = a && a->type == REDIS_REPLY_ERROR ? std::string(a->str, a->len)
+                                : a ? "" : "no answer";
+            if (a) freeReplyObject(a);
+            if (!refused.empty()) {
+                errors += " " + node_name(s.host, s.port) + ": refused the sentinel password (" +
+                          refused + ");";
+                continue;
+            }
+        }
         auto* r = static_cast<redisReply*>(
             redisCommand(ctx.get(), "SENTINEL get-master-addr-by-name %s", master.c_str()));
         auto found = decode_master_address(r);
+        std::string refused = r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "";
         if (r) freeReplyObject(r);
         if (found) return node_name(found->host, found->port);
-        errors += " " + node_name(s.host, s.port) + ": does not know master \"" + master + "\";";
+        errors += " " + node_name(s.host, s.port) +
+                  (refused.empty() ? ": does not know master \"" + master + "\";"
+                                   : ": " + refused + " (APIKEY_SENTINEL_PASSWORD?);");
     }
     throw Failure("no sentinel could name the master \"" + master + "\":" + errors);
 }
@@ -69,7 +84,7 @@ std::string master_from_sentinels(const std::string& address) {
 Store::Store(const StoreOptions& options) : options_(options) {
     const std::string& a = options.address;
     if (a.rfind("sentinel=", 0) == 0) {
-        default_node_ = master_from_sentinels(a);
+        default_node_ = master_from_sentinels(a, options.sentinel_password);
     } else if (a.rfind("cluster=", 0) == 0) {
         auto seeds = parse_seed_list(a.substr(8), 6379);
         if (!seeds) throw UsageError("invalid cluster seed list \"" + a.substr(8) + "\"");

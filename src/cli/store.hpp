@@ -26,6 +26,7 @@ struct StoreOptions {
     // or "cluster=H:P[,H:P...]" (topology.hpp)
     std::string address = "127.0.0.1:6379";
     std::string password;
+    std::string sentinel_password;   // the sentinels' own, if they require one
     int db = 0;
     std::string prefix = "apikey:";
     std::string hash_secret;   // the same pepper as apikey_hash_secret, or empty

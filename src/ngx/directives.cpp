@@ -573,7 +573,7 @@ ngx_http_apikey_seed_list(ngx_conf_t *cf, ngx_http_apikey_main_conf_t *mcf, ngx_
 
 
 // apikey_redis host:port | unix:/path
-//              | sentinel=HOST:PORT[,HOST:PORT...] master=NAME
+//              | sentinel=HOST:PORT[,HOST:PORT...] master=NAME [sentinel_password=SECRET]
 //              | cluster=HOST:PORT[,HOST:PORT...]
 //              [db=N] [password=SECRET] [prefix=STRING];
 static char *
@@ -661,6 +661,21 @@ ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_http_apikey_starts_with(value[i], "sentinel_password=", 18)
+            && mcf->topology == NGX_HTTP_APIKEY_SENTINEL)
+        {
+            if (value[i].len == 18) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty sentinel password");
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            mcf->sentinel_password = ngx_http_apikey_cstring(cf->pool, value[i].data + 18,
+                                                             value[i].len - 18);
+            if (mcf->sentinel_password.data == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
+
         if (ngx_http_apikey_starts_with(value[i], "prefix=", 7)) {
             std::string_view prefix(reinterpret_cast<const char *>(value[i].data + 7),
                                     value[i].len - 7);
@@ -679,7 +694,8 @@ ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter %ui of \"apikey_redis\" (expected %sdb=, "
                            "password= or prefix=)", i,
-                           mcf->topology == NGX_HTTP_APIKEY_SENTINEL ? "master=, " : "");
+                           mcf->topology == NGX_HTTP_APIKEY_SENTINEL
+                           ? "master=, sentinel_password=, " : "");
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 

@@ -68,6 +68,7 @@ struct ngx_http_apikey_main_conf_t {
     ngx_uint_t   topology;        // NGX_HTTP_APIKEY_SINGLE, _SENTINEL or _CLUSTER
     ngx_array_t *seeds;           // of ngx_http_apikey_seed_t (sentinel, cluster)
     ngx_str_t    master_name;     // sentinel: master=NAME, NUL-terminated
+    ngx_str_t    sentinel_password; // sentinel: the sentinels' own; never logged
     ngx_str_t    host;            // numeric address, NUL-terminated; empty for unix
     ngx_int_t    port;
     ngx_str_t    unix_path;       // NUL-terminated

@@ -227,8 +227,15 @@ void
 RedisClient::queue_setup() noexcept
 {
     if (role_ == Role::kSentinel) {
-        // sentinels have their own (usually no) password: apikey_redis's is
-        // the data nodes'
+        // sentinels have their own password (sentinel_password=), if any:
+        // apikey_redis's password= is the data nodes'
+        if (conf_->sentinel_password.len) {
+            const char *argv[] = {"AUTH",
+                                  reinterpret_cast<const char *>(conf_->sentinel_password.data)};
+            size_t lens[] = {4, conf_->sentinel_password.len};
+            send(2, argv, lens, on_setup_reply, nullptr);
+        }
+
         const char *ask[] = {"SENTINEL", "get-master-addr-by-name",
                              reinterpret_cast<const char *>(conf_->master_name.data)};
         size_t ask_lens[] = {8, 23, conf_->master_name.len};
@@ -598,10 +605,17 @@ RedisClient::on_master_address(redisAsyncContext *ac, void *r, void *privdata)
     } catch (...) {
     }
 
-    if (!master) {
+    if (!master && reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_apikey_log_limited(self->log_kind(), NGX_LOG_ERR, self->log_, 0,
+                                    "apikey: sentinel at \"%V\" refused to name the master: %*s",
+                                    &self->name_, reply->len, reply->str);
+    } else if (!master) {
         ngx_http_apikey_log_limited(self->log_kind(), NGX_LOG_ERR, self->log_, 0,
                                     "apikey: sentinel at \"%V\" does not know the master \"%V\"",
                                     &self->name_, &self->conf_->master_name);
+    }
+
+    if (!master) {
         self->drop("no master named");   // the listener asks another sentinel
         return;
     }
