@@ -152,6 +152,22 @@ EOF
         $nginx->stop;
     }
 
+    # a sentinel that takes the password but knows no such master: asked
+    # again with backoff, not in a loop
+    my $connections = sub {
+        `REDISCLI_AUTH=sentinel-s3cret redis-cli -p $sport INFO stats` =~ /total_connections_received:(\d+)/;
+        return $1 // 0;
+    };
+    my $before = $connections->();
+    $nginx = ApikeyTest::Nginx->start(
+        apikey_redis => "apikey_redis sentinel=127.0.0.1:$sport master=nosuch sentinel_password=sentinel-s3cret;",
+        location => $location);
+    sleep 2;
+    $nginx->stop;
+    my $made = $connections->() - $before - 1;
+    cmp_ok $made, '<', 30, "an unknown master: $made connections to the sentinel in 2 s (backoff, no storm)";
+    like $nginx->error_log, qr/does not know the master "nosuch"/, '... and it is logged';
+
     my ($status, $out, $err) = ApikeyTest::cli(
         { APIKEY_REDIS => $sentinels, APIKEY_SENTINEL_PASSWORD => 'sentinel-s3cret' }, 'list', '--json');
     is $status, 0, 'apikeyctl: APIKEY_SENTINEL_PASSWORD' or diag $err;

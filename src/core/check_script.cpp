@@ -10,7 +10,9 @@ namespace apikey {
 // Time comes from Redis (TIME), never from nginx, so hosts with skewed clocks
 // share one timeline. A refused request takes no token; the one write it can
 // cause is an active key's last_used (its secret was presented), at most once
-// per interval. Unknown, revoked and expired keys write nothing.
+// per interval. Unknown, revoked and expired keys write nothing here ("limit"
+// mode, after a cache hit, writes last_used only to a record that still
+// exists; a revoke reaches the caches within milliseconds).
 const std::string_view kCheckScript = R"lua(-- apikey check v1
 --
 -- KEYS[1]     <prefix>key:{<id>}             the key's record (HASH)

@@ -31,7 +31,7 @@ struct apikey::RedisPending {
     bool                    asking;    // sent after ASKING (a cluster's ASK)
     ngx_uint_t              hops;      // cluster redirects in a row
     bool                    timed_out; // counted in redis_timeouts: never again as an error
-    ngx_event_t             retry;     // TRYAGAIN: send again shortly
+    ngx_event_t             retry;     // send again shortly (TRYAGAIN, no master yet)
 };
 
 using apikey::RedisPending;
@@ -382,7 +382,8 @@ ngx_http_apikey_cancel_check(ngx_http_apikey_ctx_t *ctx)
 
     if (ctx->pending) {
         if (ctx->pending->retry.timer_set) {
-            // waiting out a TRYAGAIN: nothing in hiredis refers to it
+            // waiting to be sent again (TRYAGAIN, no master named yet):
+            // nothing in hiredis refers to it
             ngx_del_timer(&ctx->pending->retry);
             delete ctx->pending;
         } else {
@@ -758,9 +759,18 @@ ngx_http_apikey_wake_handler(ngx_event_t *ev)
             ngx_http_apikey_loc_conf_t  *lcf = static_cast<ngx_http_apikey_loc_conf_t *>(
                 ngx_http_get_module_loc_conf(r, ngx_http_apikey_module));
 
-            ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_TIMEOUT, NGX_LOG_ERR, c->log, 0,
-                                        "apikey: redis did not answer within %M ms",
-                                        lcf->timeout);
+            apikey::RedisTopology  *redis = ngx_http_apikey_redis();
+
+            if (redis != NULL && redis->awaiting_master()) {
+                // nothing was sent: no sentinel has named a usable master
+                ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_SENTINEL, NGX_LOG_ERR, c->log, 0,
+                                            "apikey: no sentinel named the master within %M ms",
+                                            lcf->timeout);
+            } else {
+                ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_TIMEOUT, NGX_LOG_ERR, c->log, 0,
+                                            "apikey: redis did not answer within %M ms",
+                                            lcf->timeout);
+            }
 
             sent_to = ctx->pending ? ctx->pending->sent_to : NULL;
             if (ctx->pending) {

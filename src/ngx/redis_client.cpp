@@ -511,8 +511,12 @@ RedisClient::on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
-    // the connection has proved itself: a later failure starts backing off afresh
-    self->backoff_ = 0;
+    // the connection has proved itself: a later failure starts backing off
+    // afresh. Not a sentinel's: only naming the master proves it, or one that
+    // accepts AUTH but knows no such master would be asked again every 1 ms.
+    if (self->role_ != Role::kSentinel) {
+        self->backoff_ = 0;
+    }
 }
 
 

@@ -240,6 +240,7 @@ RedisTopology::follow(const Redirect &given, const RedisClient &from) noexcept
     }
 
     if (!redirect.ask) {
+        to->wake();   // it owns a slot now: reconnect it if it is lost
         // the slot has moved for good: use the new owner now, and learn
         // whatever else moved with it
         for (size_t i = 0; i < nodes_.size(); i++) {
@@ -300,11 +301,13 @@ RedisTopology::refresh() noexcept
             schedule_refresh(kRefreshDegraded);   // look again then
             return;
         }
-        // no answer: a connection that died without a word. Dropping it
-        // answers the pending CLUSTER SLOTS with NULL (on_slots), so a late
-        // reply can never be mistaken for a new one.
+        // no answer for a second: a connection that died without a word is
+        // dropped (if it is silent) and another node is asked. Should the
+        // late reply come after all, it is installed like any other: a real
+        // map, at worst a little old, which the next MOVED corrects.
         refresh_from_->note_timeout(kRefreshDeadline);
         refreshing_ = false;
+        next_++;
     }
 
     // ask a connected node; when none is, the next one in turn (it connects)
@@ -316,6 +319,7 @@ RedisTopology::refresh() noexcept
         refreshing_ = true;
         refresh_from_ = from;
         refresh_sent_ = ngx_current_msec;
+        schedule_refresh(kRefreshDeadline);   // the deadline is checked then
         return;
     }
 
@@ -338,6 +342,9 @@ RedisTopology::on_slots(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     self->refreshing_ = false;
+    if (self->refresh_ev_.timer_set) {
+        ngx_del_timer(&self->refresh_ev_);   // the deadline: answered
+    }
 
     bool healthy = reply != nullptr && self->load_slots(*from, reply);
 
