@@ -80,15 +80,15 @@ std::string checked_scopes(const std::vector<std::string>& scopes) {
     return join_scopes(scopes);
 }
 
-// "90d", "never" -> unix time of expiry, 0 for never
-std::int64_t checked_expiry(const std::string& text, std::int64_t from) {
+// "90d", "never" -> a lifetime in seconds, 0 for never (KeyChanges::expires_in)
+std::int64_t checked_lifetime(const std::string& text) {
     if (text == "never") return 0;
     auto seconds = parse_duration(text);
     if (!seconds) {
         throw UsageError("invalid --expires-in \"" + text +
                          "\" (examples: 90d, 12h, 1h30m, 2w, 1y, never)");
     }
-    return from + *seconds;
+    return *seconds;
 }
 
 std::string checked_limits(const std::vector<std::string>& items) {
@@ -111,16 +111,7 @@ KeyChanges key_changes(const Args& args) {
     if (!scopes.empty() || args.flag("--no-scopes")) c.scopes = checked_scopes(scopes);
     auto limits = args.values("--limit");
     if (!limits.empty() || args.flag("--no-limits")) c.limits = checked_limits(limits);
-    if (auto e = args.value("--expires-in")) {
-        if (*e == "never") {
-            c.expires_in = 0;
-        } else if (auto seconds = parse_duration(*e)) {
-            c.expires_in = *seconds;
-        } else {
-            throw UsageError("invalid --expires-in \"" + *e +
-                             "\" (examples: 90d, 12h, 1h30m, 2w, 1y, never)");
-        }
-    }
+    if (auto e = args.value("--expires-in")) c.expires_in = checked_lifetime(*e);
     c.reason = args.value("--reason").value_or("");
     return c;
 }
@@ -267,13 +258,13 @@ int extend(const std::vector<std::string>& argv, const StoreOptions& options) {
     std::string id = one_id(args, "extend");
     auto expires = args.value("--expires-in");
     if (!expires) throw UsageError("extend needs --expires-in");
-    std::int64_t until = checked_expiry(*expires, now());
+    KeyChanges extension;
+    extension.expires_in = checked_lifetime(*expires);
 
     Store store(options);
     KeyRecord r = existing(store, id);
     if (r.status == "revoked") throw Failure("key " + id + " is revoked");
-    r.expires = until;
-    r.updated = now();
+    apply_changes(r, extension, now());
     store.put(r);
     record_event(store, r.id, "extend", args);
 

@@ -58,6 +58,38 @@ AdminTarget admin_route(std::string_view method, std::string_view path) noexcept
     return t;
 }
 
+std::string_view admin_mode(AdminRoute route) noexcept {
+    switch (route) {
+    case AdminRoute::kList: return "list";
+    case AdminRoute::kCreate: return "create";
+    case AdminRoute::kGet: return "get";
+    case AdminRoute::kUpdate: return "update";
+    case AdminRoute::kRotate: return "rotate";
+    case AdminRoute::kRevoke: return "revoke";
+    case AdminRoute::kDelete: return "delete";
+    case AdminRoute::kAudit: return "audit";
+    default: return "";
+    }
+}
+
+std::string_view admin_action(AdminRoute route) noexcept {
+    switch (route) {
+    case AdminRoute::kCreate:
+    case AdminRoute::kUpdate:
+    case AdminRoute::kRotate:
+    case AdminRoute::kRevoke:
+    case AdminRoute::kDelete:
+        return admin_mode(route);   // the changes: logged under their own name
+    default:
+        return "";
+    }
+}
+
+bool admin_has_body(AdminRoute route) noexcept {
+    return route == AdminRoute::kCreate || route == AdminRoute::kUpdate ||
+           route == AdminRoute::kRotate || route == AdminRoute::kRevoke;
+}
+
 namespace {
 
 std::string expect_string(const JsonValue& v, const char* name, std::string& out) {

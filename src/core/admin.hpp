@@ -37,6 +37,13 @@ struct AdminTarget {
 // `path` is what follows the admin location's prefix ("", "keys", "keys/abc/rotate").
 AdminTarget admin_route(std::string_view method, std::string_view path) noexcept;
 
+// What the admin script is asked to do for a route ("" for routes that need
+// no Redis), the audit stream's action word ("" for reads), and whether the
+// route takes a JSON body.
+std::string_view admin_mode(AdminRoute route) noexcept;
+std::string_view admin_action(AdminRoute route) noexcept;
+bool admin_has_body(AdminRoute route) noexcept;
+
 // A request body, validated. Absent members keep their "unset" value.
 struct KeyChanges {
     std::optional<std::string> name;

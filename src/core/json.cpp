@@ -2,9 +2,6 @@
 
 namespace apikey {
 
-namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if there is none.
 std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
     auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
     unsigned char c = b(i);
@@ -25,8 +22,6 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
     }
     return len;
 }
-
-}  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";

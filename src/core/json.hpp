@@ -12,6 +12,10 @@ namespace apikey {
 // always valid JSON whatever a record holds.
 void append_json_string(std::string& out, std::string_view s);
 
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if there is none
+// (overlong forms, surrogates and code points above U+10FFFF are not valid).
+std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept;
+
 class JsonObject {
 public:
     JsonObject& field(std::string_view name, std::string_view value);

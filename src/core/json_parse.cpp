@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "json.hpp"
+
 namespace apikey {
 
 const JsonValue* JsonValue::find(std::string_view key) const noexcept {
@@ -186,23 +188,8 @@ private:
 
     // Copies one UTF-8 sequence, refusing overlong forms, surrogates and > U+10FFFF.
     bool utf8(std::string& out) {
-        auto b = [&](std::size_t k) { return static_cast<unsigned char>(s_[k]); };
-        unsigned char c = b(i_);
-        std::size_t len;
-        std::uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
-        else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
-        else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
-        else return bad("invalid UTF-8");
-        if (i_ + len > s_.size()) return bad("invalid UTF-8");
-        for (std::size_t k = 1; k < len; k++) {
-            if ((b(i_ + k) & 0xC0) != 0x80) return bad("invalid UTF-8");
-            cp = cp << 6 | (b(i_ + k) & 0x3F);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return bad("invalid UTF-8");
-        }
+        std::size_t len = utf8_sequence(s_, i_);
+        if (len == 0) return bad("invalid UTF-8");
         out.append(s_.substr(i_, len));
         i_ += len;
         return true;

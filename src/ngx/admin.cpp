@@ -49,12 +49,6 @@ struct admin_ctx_t {
 static_assert(std::is_trivially_destructible<admin_ctx_t>::value,
               "admin contexts live in r->pool");
 
-std::string_view
-sv(const ngx_str_t &s)
-{
-    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
-}
-
 
 // the body of a response, even an empty one, must not be NULL: see respond()
 ngx_str_t
@@ -133,31 +127,16 @@ caller(ngx_http_request_t *r)
 {
     ngx_http_apikey_ctx_t *k = ngx_http_apikey_get_ctx(r);
     if (k && k->outcome == apikey::Outcome::kOk && k->id.len) {
-        return "key:" + std::string(sv(k->id));
+        return "key:" + std::string(ngx_http_apikey_sv(k->id));
     }
 
     if (r->headers_in.authorization && ngx_http_auth_basic_user(r) == NGX_OK
         && r->headers_in.user.len)
     {
-        return std::string(sv(r->headers_in.user));
+        return std::string(ngx_http_apikey_sv(r->headers_in.user));
     }
 
-    return "addr:" + std::string(sv(r->connection->addr_text));
-}
-
-
-// RESP for EVALSHA admin 2 <record> <audit> mode time action user reason via channel id args...
-ngx_str_t
-format_command(ngx_pool_t *pool, const std::vector<std::string> &args)
-{
-    std::string  resp = "*" + std::to_string(args.size()) + "\r\n";
-
-    for (const auto &a : args) {
-        resp += "$" + std::to_string(a.size()) + "\r\n";
-        resp += a;
-        resp += "\r\n";
-    }
-    return pool_copy(pool, resp);
+    return "addr:" + std::string(ngx_http_apikey_sv(r->connection->addr_text));
 }
 
 
@@ -183,14 +162,12 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
         return static_cast<ngx_int_t>(status);
     };
 
-    std::string_view prefix = sv(mcf->prefix);
+    std::string_view prefix = ngx_http_apikey_sv(mcf->prefix);
     time_t now = ngx_time();
     apikey::KeyChanges changes;
     apikey::ListQuery query;
 
-    if (ctx->route == AdminRoute::kCreate || ctx->route == AdminRoute::kUpdate
-        || ctx->route == AdminRoute::kRotate || ctx->route == AdminRoute::kRevoke)
-    {
+    if (apikey::admin_has_body(ctx->route)) {
         std::string problem = apikey::parse_key_changes(ctx->route, body, changes);
         if (!problem.empty()) {
             return fail(NGX_HTTP_BAD_REQUEST, "invalid_request", problem);
@@ -198,7 +175,7 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
     }
 
     if (ctx->route == AdminRoute::kList || ctx->route == AdminRoute::kAudit) {
-        std::string problem = apikey::parse_list_query(sv(r->args), query);
+        std::string problem = apikey::parse_list_query(ngx_http_apikey_sv(r->args), query);
         if (!problem.empty()) {
             return fail(NGX_HTTP_BAD_REQUEST, "invalid_request", problem);
         }
@@ -215,10 +192,7 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
         return fail(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", "Redis is not configured");
     }
 
-    static const char *modes[] = {"", "", "list", "create", "get", "update", "rotate",
-                                  "revoke", "delete", "audit"};
-    std::string mode = modes[static_cast<int>(ctx->route)];
-    std::string id(sv(ctx->id));
+    std::string id(ngx_http_apikey_sv(ctx->id));
     std::vector<std::string> extra;
 
     if (ctx->route == AdminRoute::kCreate || ctx->route == AdminRoute::kRotate) {
@@ -232,7 +206,7 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
         }
         auto token = apikey::mint_token(id);
         apikey::DigestHex digest;
-        if (!token || !apikey::token_digest(*token, sv(mcf->hash_secret), digest)) {
+        if (!token || !apikey::token_digest(*token, ngx_http_apikey_sv(mcf->hash_secret), digest)) {
             return fail(NGX_HTTP_INTERNAL_SERVER_ERROR, "internal", "no randomness");
         }
         ctx->token = pool_copy(r->pool, *token);
@@ -278,20 +252,21 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
         extra = {id, std::to_string(query.limit == 50 ? 100 : query.limit)};
     }
 
-    static const char *actions[] = {"", "", "", "create", "", "update", "rotate", "revoke",
-                                    "delete", ""};
     std::string record_key = id.empty() ? std::string(prefix) + "audit"
                                         : apikey::record_key(prefix, id);
 
     std::vector<std::string> args = {
-        "EVALSHA", std::string(sv(mcf->admin_sha)), "2", record_key,
-        std::string(prefix) + "audit", mode, std::to_string(now),
-        actions[static_cast<int>(ctx->route)], caller(r), changes.reason, "admin-api",
+        "EVALSHA", std::string(ngx_http_apikey_sv(mcf->admin_sha)), "2", record_key,
+        std::string(prefix) + "audit", std::string(apikey::admin_mode(ctx->route)),
+        std::to_string(now), std::string(apikey::admin_action(ctx->route)), caller(r),
+        changes.reason, "admin-api",
         std::string(prefix) + "invalidate", id,
     };
     args.insert(args.end(), extra.begin(), extra.end());
 
-    ctx->command = format_command(r->pool, args);
+    // EVALSHA admin 2 <record> <audit> mode time action user reason via channel id args...
+    std::vector<std::string_view> views(args.begin(), args.end());
+    ctx->command = ngx_http_apikey_format_command(r->pool, views.data(), views.size());
     if (ctx->command.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -320,7 +295,7 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
 std::string
 key_json(const apikey::KeyRecord &record, const ngx_str_t &token)
 {
-    return apikey::record_json(record, ngx_time(), sv(token)) + "\n";
+    return apikey::record_json(record, ngx_time(), ngx_http_apikey_sv(token)) + "\n";
 }
 
 
@@ -347,17 +322,18 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
         apikey::AdminPage page;
         apikey::ListQuery query;
         std::string problem;
-        apikey::parse_list_query(sv(r->args), query);
-        if (!apikey::decode_admin_list(reply, sv(mcf->prefix), page, problem)) {
+        apikey::parse_list_query(ngx_http_apikey_sv(r->args), query);
+        if (!apikey::decode_admin_list(reply, ngx_http_apikey_sv(mcf->prefix), page, problem)) {
             error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", problem);
         } else {
             ctx->status = NGX_HTTP_OK;
             body = "{\"keys\":[";
             bool first = true;
+            time_t now = ngx_time();
             for (const auto &record : page.records) {
-                if (!apikey::list_matches(record, query, ngx_time())) continue;
+                if (!apikey::list_matches(record, query, now)) continue;
                 body += first ? "" : ",";
-                body += apikey::record_json(record, ngx_time());
+                body += apikey::record_json(record, now);
                 first = false;
             }
             body += "],\"next_cursor\":";
@@ -373,7 +349,8 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
         std::vector<apikey::AuditEvent> events;
         std::string problem;
         if (apikey::is_admin_not_found(reply)) {
-            error(NGX_HTTP_NOT_FOUND, "not_found", "no key with id " + std::string(sv(ctx->id)));
+            error(NGX_HTTP_NOT_FOUND, "not_found",
+                  "no key with id " + std::string(ngx_http_apikey_sv(ctx->id)));
         } else if (!apikey::decode_admin_audit(reply, events, problem)) {
             error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", problem);
         } else {
@@ -386,7 +363,7 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
         }
 
     } else {
-        apikey::AdminReply result = apikey::decode_admin_record(reply, sv(ctx->id));
+        apikey::AdminReply result = apikey::decode_admin_record(reply, ngx_http_apikey_sv(ctx->id));
         switch (result.status) {
         case apikey::AdminReply::Status::kOk:
             if (ctx->route == AdminRoute::kDelete) {
@@ -397,7 +374,8 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
             }
             break;
         case apikey::AdminReply::Status::kNotFound:
-            error(NGX_HTTP_NOT_FOUND, "not_found", "no key with id " + std::string(sv(ctx->id)));
+            error(NGX_HTTP_NOT_FOUND, "not_found",
+                  "no key with id " + std::string(ngx_http_apikey_sv(ctx->id)));
             break;
         case apikey::AdminReply::Status::kConflict:
             error(NGX_HTTP_CONFLICT, "conflict", result.message);
@@ -435,9 +413,7 @@ ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *r_, void *privdata)
 
     ngx_http_request_t *r = ctx->request;
 
-    if (reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8
-        && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0 && !pending->retried)
-    {
+    if (apikey::reply_error_is(reply, "NOSCRIPT") && !pending->retried) {
         pending->retried = true;
         redis->load_script();
         if (redis->send_formatted(ctx->command, ngx_http_apikey_admin_reply, pending)) {
@@ -445,9 +421,7 @@ ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *r_, void *privdata)
         }
     }
 
-    if (reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8
-        && ngx_strncmp(reply->str, "READONLY", 8) == 0 && ngx_http_apikey_redis())
-    {
+    if (apikey::reply_error_is(reply, "READONLY") && ngx_http_apikey_redis()) {
         ngx_http_apikey_redis()->note_readonly();   // a demoted master
     }
 
@@ -489,7 +463,7 @@ ngx_http_apikey_admin_wake(ngx_event_t *ev)
 
     try {
         rc = ctx->body.data
-             ? respond(r, ctx->status, sv(ctx->body))
+             ? respond(r, ctx->status, ngx_http_apikey_sv(ctx->body))
              : NGX_HTTP_INTERNAL_SERVER_ERROR;
     } catch (...) {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -518,7 +492,7 @@ start(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
     }
 
     if (ctx->body.data) {
-        rc = respond(r, ctx->status, sv(ctx->body));
+        rc = respond(r, ctx->status, ngx_http_apikey_sv(ctx->body));
     }
 
     ngx_http_finalize_request(r, rc);
@@ -583,12 +557,12 @@ ngx_http_apikey_admin_handler(ngx_http_request_t *r)
         ngx_http_get_module_loc_conf(r, ngx_http_core_module));
 
     // the route is what follows the location's prefix
-    std::string_view uri = sv(r->uri), prefix = sv(clcf->name);
+    std::string_view uri = ngx_http_apikey_sv(r->uri), prefix = ngx_http_apikey_sv(clcf->name);
     if (uri.substr(0, prefix.size()) != prefix) {
         return NGX_HTTP_NOT_FOUND;
     }
 
-    apikey::AdminTarget target = apikey::admin_route(sv(r->method_name),
+    apikey::AdminTarget target = apikey::admin_route(ngx_http_apikey_sv(r->method_name),
                                                      uri.substr(prefix.size()));
 
     try {
@@ -632,9 +606,7 @@ ngx_http_apikey_admin_handler(ngx_http_request_t *r)
     ctx->id.len = target.id.size();
     cln->handler = cleanup;
 
-    if (target.route == AdminRoute::kCreate || target.route == AdminRoute::kUpdate
-        || target.route == AdminRoute::kRotate || target.route == AdminRoute::kRevoke)
-    {
+    if (apikey::admin_has_body(target.route)) {
         if (r->headers_in.content_length_n > static_cast<off_t>(apikey::kMaxAdminBody)) {
             rc = ngx_http_discard_request_body(r);
             if (rc != NGX_OK) return rc;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "shm_rbtree.hpp"
 #include "token.hpp"
 
 namespace {
@@ -63,56 +64,24 @@ node_of(ngx_rbtree_node_t *n)
 }
 
 
-void
-rbtree_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+// Entries of equal key, by the whole digest.
+ngx_int_t
+compare_digests(ngx_rbtree_node_t *a, ngx_rbtree_node_t *b)
 {
-    ngx_rbtree_node_t  **p;
-
-    for ( ;; ) {
-        if (node->key != temp->key) {
-            p = (node->key < temp->key) ? &temp->left : &temp->right;
-        } else {
-            p = (ngx_memcmp(node_of(node)->digest, node_of(temp)->digest,
-                            ngx_http_apikey_digest_size) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    return ngx_memcmp(node_of(a)->digest, node_of(b)->digest, ngx_http_apikey_digest_size);
 }
 
 
 cache_node_t *
 find_locked(cache_zone_t *z, const u_char *digest)
 {
-    ngx_rbtree_key_t    key = digest_key(digest);
-    ngx_rbtree_node_t  *n = z->sh->rbtree.root;
-    ngx_rbtree_node_t  *sentinel = z->sh->rbtree.sentinel;
+    ngx_rbtree_node_t  *n = apikey::rbtree_find(
+        &z->sh->rbtree, digest_key(digest), [digest](ngx_rbtree_node_t *node) {
+            return static_cast<ngx_int_t>(
+                ngx_memcmp(digest, node_of(node)->digest, ngx_http_apikey_digest_size));
+        });
 
-    while (n != sentinel) {
-        if (key != n->key) {
-            n = (key < n->key) ? n->left : n->right;
-            continue;
-        }
-
-        ngx_int_t rc = ngx_memcmp(digest, node_of(n)->digest, ngx_http_apikey_digest_size);
-        if (rc == 0) {
-            return node_of(n);
-        }
-        n = (rc < 0) ? n->left : n->right;
-    }
-
-    return NULL;
+    return n ? node_of(n) : NULL;
 }
 
 
@@ -169,7 +138,7 @@ init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, rbtree_insert);
+    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, apikey::rbtree_insert<compare_digests>);
     ngx_queue_init(&sh->lru);
     sh->epoch = 0;
 
@@ -238,7 +207,6 @@ ngx_http_apikey_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    mcf->cache->zone = zone;
     zone->init = init_zone;
     zone->data = mcf->cache;
 

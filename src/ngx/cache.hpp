@@ -18,7 +18,6 @@
 inline constexpr size_t  ngx_http_apikey_digest_size = 32;
 
 struct ngx_http_apikey_cache_t {
-    ngx_shm_zone_t   *zone;       // zone->data points back here
     time_t            ttl;
     void             *sh;         // the shared rbtree and LRU queue (cache.cpp)
     ngx_slab_pool_t  *shpool;

@@ -77,6 +77,37 @@ ngx_http_apikey_pool_copy(ngx_pool_t *pool, std::string_view s)
 }
 
 
+ngx_str_t
+ngx_http_apikey_format_command(ngx_pool_t *pool, const std::string_view *args, size_t n)
+{
+    ngx_str_t  out = ngx_null_string;
+    size_t     len, k;
+    u_char    *p;
+
+    len = sizeof("*\r\n") - 1 + NGX_SIZE_T_LEN;
+    for (k = 0; k < n; k++) {
+        len += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + args[k].size();
+    }
+
+    p = static_cast<u_char *>(ngx_pnalloc(pool, len));
+    if (p == NULL) {
+        return out;
+    }
+
+    out.data = p;
+    p = ngx_sprintf(p, "*%uz\r\n", n);
+    for (k = 0; k < n; k++) {
+        p = ngx_sprintf(p, "$%uz\r\n", args[k].size());
+        p = ngx_cpymem(p, args[k].data(), args[k].size());
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    out.len = p - out.data;
+
+    return out;
+}
+
+
 // The scopes every `apikey_scope` line matching this method names, joined by
 // spaces. Lines whose value is empty (a map that says "nothing needed here")
 // require nothing.
@@ -189,10 +220,9 @@ ngx_http_apikey_dispatch(RedisPending *pending, RedisClient *to, bool asking)
 static void
 ngx_http_apikey_send_later(RedisPending *pending)
 {
-    pending->retry.handler = ngx_http_apikey_retry_check;
-    pending->retry.data = pending;
-    pending->retry.log = ngx_cycle->log;   // not the request's: freed with it
-    pending->retry.cancelable = 1;
+    // the cycle's log, not the request's: freed with it
+    ngx_http_apikey_init_timer(&pending->retry, ngx_http_apikey_retry_check, pending,
+                               ngx_cycle->log);
     ngx_add_timer(&pending->retry, ngx_http_apikey_retry_delay);
 }
 
@@ -233,7 +263,6 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 {
     int                            argc, i;
     char                           numkeys[NGX_INT_T_LEN];
-    char                           last_used[NGX_TIME_T_LEN];
     ngx_uint_t                     nsets, k;
     RedisPending                  *pending;
     apikey::RedisTopology         *redis;
@@ -258,9 +287,9 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     // EVALSHA sha numkeys record bucket... mode arg2 arg3 arg4 arg5 spec...
     argc = static_cast<int>(3 + 1 + nsets + 5 + nsets);
 
-    const char **argv = static_cast<const char **>(ngx_palloc(r->pool, argc * sizeof(char *)));
-    size_t *argvlen = static_cast<size_t *>(ngx_palloc(r->pool, argc * sizeof(size_t)));
-    if (argv == NULL || argvlen == NULL) {
+    auto *args = static_cast<std::string_view *>(
+        ngx_palloc(r->pool, argc * sizeof(std::string_view)));
+    if (args == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -268,8 +297,7 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     // the request pool; all live until the command is formatted below
     i = 0;
     auto push = [&](const void *data, size_t len) {
-        argv[i] = len ? static_cast<const char *>(data) : "";
-        argvlen[i++] = len;
+        args[i++] = std::string_view(len ? static_cast<const char *>(data) : "", len);
     };
     auto push_copy = [&](std::string_view s) {
         u_char *copy = static_cast<u_char *>(ngx_pnalloc(r->pool, s.size() + 1));
@@ -307,9 +335,7 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         push(ctx->digest.data, ctx->digest.len);
         push(ctx->required.data, ctx->required.len);
         push(lcf->superscopes.data, lcf->superscopes.len);
-        end = ngx_sprintf(reinterpret_cast<u_char *>(last_used), "%T", lcf->last_used_interval);
-        ok = ok && push_copy(std::string_view(last_used,
-                                              end - reinterpret_cast<u_char *>(last_used)));
+        push(lcf->last_used_arg.data, lcf->last_used_arg.len);
     }
 
     for (k = 0; k < nsets; k++) {
@@ -320,25 +346,10 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    // RESP, formatted here into the pool once (hiredis would build it in a
-    // growing heap string per command); a NOSCRIPT retry sends it again as is
-    size_t len = sizeof("*\r\n") - 1 + NGX_INT_T_LEN;
-    for (k = 0; k < static_cast<ngx_uint_t>(i); k++) {
-        len += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + argvlen[k];
-    }
-    u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
-    if (p == NULL) {
+    ctx->command = ngx_http_apikey_format_command(r->pool, args, i);
+    if (ctx->command.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    ctx->command.data = p;
-    p = ngx_sprintf(p, "*%d\r\n", i);
-    for (k = 0; k < static_cast<ngx_uint_t>(i); k++) {
-        p = ngx_sprintf(p, "$%uz\r\n", argvlen[k]);
-        p = ngx_cpymem(p, argv[k], argvlen[k]);
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-    ctx->command.len = p - ctx->command.data;
     ctx->limit_only = limit_only;
 
     pending = new (std::nothrow) RedisPending();
@@ -402,14 +413,6 @@ ngx_http_apikey_cancel_check(ngx_http_apikey_ctx_t *ctx)
 }
 
 
-static bool
-ngx_http_apikey_error_is(const redisReply *reply, std::string_view code)
-{
-    return reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->len >= code.size()
-           && std::string_view(reply->str, code.size()) == code;
-}
-
-
 // Errors that are about where the data is, not about the check: follow a
 // cluster's redirect, retry a TRYAGAIN, reload a flushed script. True when
 // the check was sent again and this reply is not its last.
@@ -422,7 +425,7 @@ ngx_http_apikey_reroute(RedisClient *client, const redisReply *reply, RedisPendi
         return false;
     }
 
-    if (ngx_http_apikey_error_is(reply, "NOSCRIPT")) {
+    if (apikey::reply_error_is(reply, "NOSCRIPT")) {
         // SCRIPT FLUSH or a restarted Redis: reload and retry once, in order
         if (pending->retried) {
             return false;
@@ -432,17 +435,17 @@ ngx_http_apikey_reroute(RedisClient *client, const redisReply *reply, RedisPendi
         return ngx_http_apikey_dispatch(pending, client, pending->asking);
     }
 
-    if (ngx_http_apikey_error_is(reply, "READONLY")) {
+    if (apikey::reply_error_is(reply, "READONLY")) {
         redis->note_readonly();   // a demoted master: this check fails, the next goes on
         return false;
     }
 
-    if (ngx_http_apikey_error_is(reply, "CLUSTERDOWN")) {
+    if (apikey::reply_error_is(reply, "CLUSTERDOWN")) {
         redis->refresh_soon();
         return false;
     }
 
-    if (ngx_http_apikey_error_is(reply, "TRYAGAIN")) {
+    if (apikey::reply_error_is(reply, "TRYAGAIN")) {
         pending->hops = 0;
         ngx_http_apikey_count(redirects[NGX_HTTP_APIKEY_TRYAGAIN], 1);
         ngx_http_apikey_send_later(pending);
@@ -456,7 +459,7 @@ ngx_http_apikey_reroute(RedisClient *client, const redisReply *reply, RedisPendi
         return false;
     }
     if (!redirect) {
-        if (ngx_http_apikey_error_is(reply, "MOVED")) {
+        if (apikey::reply_error_is(reply, "MOVED")) {
             redis->refresh_soon();   // a redirect we cannot read: ask for the map
         }
         return false;
@@ -611,7 +614,7 @@ ngx_http_apikey_ignore_reply(redisAsyncContext *ac, void *reply, void *privdata)
     RedisClient::of(ac)->note_reply();
 
     // a last-used write that missed its node still tells where the key went
-    if (redis && ngx_http_apikey_error_is(static_cast<redisReply *>(reply), "MOVED")) {
+    if (redis && apikey::reply_error_is(static_cast<redisReply *>(reply), "MOVED")) {
         redis->refresh_soon();
     }
 }

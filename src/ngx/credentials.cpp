@@ -10,11 +10,6 @@ using apikey::CredentialStatus;
 using apikey::Outcome;
 
 
-static std::string_view
-ngx_http_apikey_view(const ngx_str_t &s)
-{
-    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
-}
 
 
 // Finds the one key the request carries. The key points into the request's
@@ -49,7 +44,7 @@ ngx_http_apikey_find_credential(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ct
 
         scanner.offer(std::string_view(reinterpret_cast<const char *>(h[i].lowcase_key),
                                        h[i].key.len),
-                      ngx_http_apikey_view(h[i].value));
+                      ngx_http_apikey_sv(h[i].value));
     }
 
     switch (scanner.status()) {

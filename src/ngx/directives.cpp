@@ -429,6 +429,14 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->accept_imported, prev->accept_imported, 0);
     ngx_conf_merge_sec_value(conf->expiry_warning, prev->expiry_warning, 14 * 86400);
     ngx_conf_merge_sec_value(conf->last_used_interval, prev->last_used_interval, 60);
+
+    conf->last_used_arg.data = static_cast<u_char *>(ngx_pnalloc(cf->pool, NGX_TIME_T_LEN));
+    if (conf->last_used_arg.data == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    conf->last_used_arg.len = ngx_sprintf(conf->last_used_arg.data, "%T",
+                                          conf->last_used_interval)
+                              - conf->last_used_arg.data;
     ngx_conf_merge_ptr_value(conf->limit_lines, prev->limit_lines, NULL);
 
     if (conf->timeout == 0) {

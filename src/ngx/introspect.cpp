@@ -10,11 +10,6 @@
 #include "json.hpp"
 #include "scope.hpp"
 
-static std::string_view
-ngx_http_apikey_sv(const ngx_str_t &s)
-{
-    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
-}
 
 
 static std::string

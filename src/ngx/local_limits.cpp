@@ -5,6 +5,7 @@
 #include <sys/time.h>
 
 #include "rate.hpp"
+#include "shm_rbtree.hpp"
 
 namespace {
 
@@ -30,53 +31,24 @@ node_of(ngx_rbtree_node_t *n)
 }
 
 
-void
-rbtree_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+// Buckets of equal key, by the whole name.
+ngx_int_t
+compare_names(ngx_rbtree_node_t *a, ngx_rbtree_node_t *b)
 {
-    ngx_rbtree_node_t  **p;
-
-    for ( ;; ) {
-        if (node->key != temp->key) {
-            p = (node->key < temp->key) ? &temp->left : &temp->right;
-        } else {
-            p = (ngx_memn2cmp(node_of(node)->name, node_of(temp)->name, node_of(node)->len,
-                              node_of(temp)->len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    return ngx_memn2cmp(node_of(a)->name, node_of(b)->name, node_of(a)->len, node_of(b)->len);
 }
 
 
 local_node_t *
 find_locked(local_shctx_t *sh, std::string_view name, ngx_rbtree_key_t key)
 {
-    ngx_rbtree_node_t  *n = sh->rbtree.root;
+    ngx_rbtree_node_t  *n = apikey::rbtree_find(
+        &sh->rbtree, key, [name](ngx_rbtree_node_t *node) {
+            return ngx_memn2cmp((u_char *) name.data(), node_of(node)->name, name.size(),
+                                node_of(node)->len);
+        });
 
-    while (n != sh->rbtree.sentinel) {
-        if (key != n->key) {
-            n = (key < n->key) ? n->left : n->right;
-            continue;
-        }
-        ngx_int_t rc = ngx_memn2cmp((u_char *) name.data(),
-                                    node_of(n)->name, name.size(), node_of(n)->len);
-        if (rc == 0) {
-            return node_of(n);
-        }
-        n = (rc < 0) ? n->left : n->right;
-    }
-
-    return NULL;
+    return n ? node_of(n) : NULL;
 }
 
 
@@ -137,7 +109,7 @@ init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, rbtree_insert);
+    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, apikey::rbtree_insert<compare_names>);
     ngx_queue_init(&sh->lru);
 
     local->sh = sh;
@@ -179,7 +151,6 @@ ngx_http_apikey_local_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    mcf->local->zone = zone;
     zone->init = init_zone;
     zone->data = mcf->local;
 

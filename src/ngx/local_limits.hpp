@@ -8,7 +8,6 @@
 #include "ngx_http_apikey_module.hpp"
 
 struct ngx_http_apikey_local_t {
-    ngx_shm_zone_t   *zone;       // zone->data points back here
     void             *sh;
     ngx_slab_pool_t  *shpool;
 };

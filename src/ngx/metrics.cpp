@@ -112,6 +112,17 @@ ngx_http_apikey_metric(std::string &out, const char *name, const char *type, con
 }
 
 
+// A metric with one sample and no labels: its header and its value.
+static void
+ngx_http_apikey_metric(std::string &out, const char *name, const char *type, const char *help,
+    uint64_t value)
+{
+    ngx_http_apikey_metric(out, name, type, help);
+    out += name;
+    out += ' ' + std::to_string(value) + '\n';
+}
+
+
 static std::string
 ngx_http_apikey_seconds(uint64_t us)
 {
@@ -147,21 +158,21 @@ ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
     }
 
     ngx_http_apikey_metric(out, "apikey_redis_round_trips_total", "counter",
-                           "Replies received from Redis to checks.");
-    out += "apikey_redis_round_trips_total " + std::to_string(m.round_trips) + "\n";
+                           "Replies received from Redis to checks.",
+                           m.round_trips);
 
     ngx_http_apikey_metric(out, "apikey_redis_errors_total", "counter",
                            "Checks that Redis answered with an error or an unusable reply, "
-                           "or lost with the connection.");
-    out += "apikey_redis_errors_total " + std::to_string(m.redis_errors) + "\n";
+                           "or lost with the connection.",
+                           m.redis_errors);
 
     ngx_http_apikey_metric(out, "apikey_redis_timeouts_total", "counter",
-                           "Checks that gave up waiting for Redis (apikey_redis_timeout).");
-    out += "apikey_redis_timeouts_total " + std::to_string(m.redis_timeouts) + "\n";
+                           "Checks that gave up waiting for Redis (apikey_redis_timeout).",
+                           m.redis_timeouts);
 
     ngx_http_apikey_metric(out, "apikey_redis_reconnects_total", "counter",
-                           "Connection attempts to Redis after a worker's first.");
-    out += "apikey_redis_reconnects_total " + std::to_string(m.reconnects) + "\n";
+                           "Connection attempts to Redis after a worker's first.",
+                           m.reconnects);
 
     ngx_http_apikey_metric(out, "apikey_redis_redirects_total", "counter",
                            "Redis Cluster redirects followed: MOVED (the slot has a new "
@@ -174,16 +185,16 @@ ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
     }
 
     ngx_http_apikey_metric(out, "apikey_redis_slot_map_loads_total", "counter",
-                           "Redis Cluster slot maps loaded (CLUSTER SLOTS).");
-    out += "apikey_redis_slot_map_loads_total " + std::to_string(m.slot_map_loads) + "\n";
+                           "Redis Cluster slot maps loaded (CLUSTER SLOTS).",
+                           m.slot_map_loads);
 
     ngx_http_apikey_metric(out, "apikey_redis_master_switches_total", "counter",
-                           "Redis Sentinel: times a worker moved to a newly named master.");
-    out += "apikey_redis_master_switches_total " + std::to_string(m.master_switches) + "\n";
+                           "Redis Sentinel: times a worker moved to a newly named master.",
+                           m.master_switches);
 
     ngx_http_apikey_metric(out, "apikey_checks_in_flight", "gauge",
-                           "Checks waiting for Redis now.");
-    out += "apikey_checks_in_flight " + std::to_string(m.in_flight) + "\n";
+                           "Checks waiting for Redis now.",
+                           m.in_flight);
 
     ngx_http_apikey_metric(out, "apikey_redis_round_trip_seconds", "histogram",
                            "Time from sending a check to Redis to its reply.");

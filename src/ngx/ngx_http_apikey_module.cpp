@@ -209,12 +209,9 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        auto view = [](const ngx_str_t &s) {
-            return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
-        };
-
-        apikey::ScopeDecision d = apikey::check_scopes(view(ctx->scopes), view(required),
-                                                       view(lcf->superscopes));
+        apikey::ScopeDecision d = apikey::check_scopes(ngx_http_apikey_sv(ctx->scopes),
+                                                       ngx_http_apikey_sv(required),
+                                                       ngx_http_apikey_sv(lcf->superscopes));
         if (!d.allowed) {
             ctx->outcome = Outcome::kForbidden;
             ctx->missing_scope.data = reinterpret_cast<u_char *>(

@@ -100,6 +100,7 @@ struct ngx_http_apikey_loc_conf_t {
     ngx_flag_t    introspect;     // apikey_introspect: this location answers "who am I"
     ngx_flag_t    admin;          // apikey_admin: this location manages keys
     time_t        last_used_interval;
+    ngx_str_t     last_used_arg;  // the same in seconds, as the check script's argument
     ngx_array_t  *limit_lines;    // of ngx_http_apikey_limit_line_t; empty = off
     ngx_array_t  *bucket_sets;    // of ngx_http_apikey_bucket_set_t, built at merge
     ngx_flag_t    local_limits;   // the lines say store=local: buckets in nginx
@@ -182,6 +183,18 @@ ngx_int_t ngx_http_apikey_strip_credentials(ngx_http_request_t *r,
 // with a non-empty one: callers check data against a non-zero size).
 ngx_str_t ngx_http_apikey_pool_copy(ngx_pool_t *pool, std::string_view s);
 
+inline std::string_view
+ngx_http_apikey_sv(const ngx_str_t &s)
+{
+    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
+}
+
+// A command in Redis's wire format (RESP), formatted into the pool once
+// (hiredis would build it in a growing heap string per command): sent as is,
+// and again as is after a NOSCRIPT. {NULL, 0} when out of memory.
+ngx_str_t ngx_http_apikey_format_command(ngx_pool_t *pool, const std::string_view *args,
+    size_t n);
+
 // check.cpp
 ngx_int_t ngx_http_apikey_required_scopes(ngx_http_request_t *r,
     ngx_http_apikey_loc_conf_t *lcf, ngx_str_t *out);
@@ -230,6 +243,19 @@ enum ngx_http_apikey_log_kind_e {
 };
 
 ngx_uint_t ngx_http_apikey_log_allowed(ngx_uint_t kind);
+
+// A timer of the module's own, not a request's: cancelable, so it never keeps
+// a shutting-down worker alive.
+inline void
+ngx_http_apikey_init_timer(ngx_event_t *ev, ngx_event_handler_pt handler, void *data,
+    ngx_log_t *log)
+{
+    ngx_memzero(ev, sizeof(ngx_event_t));
+    ev->handler = handler;
+    ev->data = data;
+    ev->log = log;
+    ev->cancelable = 1;
+}
 
 #define ngx_http_apikey_log_limited(kind, level, log, err, ...)               \
     do {                                                                      \

@@ -32,17 +32,8 @@ RedisClient::RedisClient(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log, Role
                          Listener *listener) noexcept
     : conf_(conf), role_(role), listener_(listener), log_(log)
 {
-    ngx_memzero(&reconnect_ev_, sizeof(ngx_event_t));
-    reconnect_ev_.handler = on_reconnect_timer;
-    reconnect_ev_.data = this;
-    reconnect_ev_.log = log;
-    reconnect_ev_.cancelable = 1;   // never keeps a shutting-down worker alive
-
-    ngx_memzero(&connect_timeout_ev_, sizeof(ngx_event_t));
-    connect_timeout_ev_.handler = on_connect_timeout;
-    connect_timeout_ev_.data = this;
-    connect_timeout_ev_.log = log;
-    connect_timeout_ev_.cancelable = 1;
+    ngx_http_apikey_init_timer(&reconnect_ev_, on_reconnect_timer, this, log);
+    ngx_http_apikey_init_timer(&connect_timeout_ev_, on_connect_timeout, this, log);
 }
 
 

@@ -20,6 +20,14 @@
 
 namespace apikey {
 
+// An error reply with this code ("NOSCRIPT", "READONLY", "MOVED", ...).
+inline bool
+reply_error_is(const redisReply *reply, std::string_view code) noexcept
+{
+    return reply != nullptr && reply->type == REDIS_REPLY_ERROR && reply->len >= code.size()
+           && std::string_view(reply->str, code.size()) == code;
+}
+
 class RedisClient {
 public:
     // kCommands: the connection checks go through (SCRIPT LOAD at setup).

@@ -10,11 +10,7 @@ namespace apikey {
 RedisTopology::RedisTopology(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log) noexcept
     : conf_(conf), log_(log)
 {
-    ngx_memzero(&refresh_ev_, sizeof(ngx_event_t));
-    refresh_ev_.handler = on_refresh_timer;
-    refresh_ev_.data = this;
-    refresh_ev_.log = log;
-    refresh_ev_.cancelable = 1;
+    ngx_http_apikey_init_timer(&refresh_ev_, on_refresh_timer, this, log);
 }
 
 
@@ -159,6 +155,18 @@ RedisTopology::serves(const RedisClient &client) const noexcept
 }
 
 
+uint16_t
+RedisTopology::slot_owner(const RedisClient *n) const noexcept
+{
+    for (size_t i = 0; i < nodes_.size(); i++) {
+        if (nodes_[i] == n) {
+            return static_cast<uint16_t>(i + 1);
+        }
+    }
+    return 0;
+}
+
+
 RedisClient *
 RedisTopology::any_ready_node() noexcept
 {
@@ -243,13 +251,10 @@ RedisTopology::follow(const Redirect &given, const RedisClient &from) noexcept
         to->wake();   // it owns a slot now: reconnect it if it is lost
         // the slot has moved for good: use the new owner now, and learn
         // whatever else moved with it
-        for (size_t i = 0; i < nodes_.size(); i++) {
-            if (nodes_[i] == to) {
-                slots_[redirect.slot] = static_cast<uint16_t>(i + 1);
-                if (i < serving_.size()) {
-                    serving_[i] = true;
-                }
-            }
+        uint16_t owner = slot_owner(to);
+        slots_[redirect.slot] = owner;
+        if (owner != 0 && owner <= serving_.size()) {
+            serving_[owner - 1] = true;
         }
         schedule_refresh(kRefreshSoon);
     }
@@ -390,12 +395,7 @@ RedisTopology::load_slots(RedisClient &from, const redisReply *reply) noexcept
             if (owner == nullptr) {
                 return false;
             }
-            uint16_t index = 0;
-            for (size_t i = 0; i < nodes_.size(); i++) {
-                if (nodes_[i] == owner) {
-                    index = static_cast<uint16_t>(i + 1);
-                }
-            }
+            uint16_t index = slot_owner(owner);
             for (int slot = range.first; slot <= range.last; slot++) {
                 slots[slot] = index;
             }

@@ -83,6 +83,7 @@ private:
     static constexpr size_t kMaxNodes = 1000;
 
     RedisClient *node(const HostPort &hp) noexcept;   // found or added (cluster)
+    uint16_t slot_owner(const RedisClient *n) const noexcept;   // as in slots_: index + 1
     RedisClient *any_ready_node() noexcept;
     bool serves(const RedisClient &client) const noexcept;
     HostPort seed(ngx_uint_t i) const;
