@@ -185,6 +185,18 @@ is $res->{json}{events}[-1]{reason}, 'ticket 7', 'the reason';
 my (undef, $cli_audit) = $redis->cli('audit', $key->{id}, '--json');
 is scalar(@{ json_of($cli_audit) }), 7, 'the same stream apikeyctl audit reads';
 
+# audit paging: an explicit limit is honoured, whatever its value (the
+# default is 100 events)
+{
+    my $busy = call('POST', '/admin/keys', {name => 'busy'})->{json};
+    call('PATCH', "/admin/keys/$busy->{id}", {name => "busy $_"}) for 1 .. 51;
+    is scalar @{ call('GET', "/admin/keys/$busy->{id}/audit")->{json}{events} }, 52,
+        'audit: every event up to 100 by default';
+    is scalar @{ call('GET', "/admin/keys/$busy->{id}/audit?limit=50")->{json}{events} }, 50,
+        'audit?limit=50: 50 events';
+    call('DELETE', "/admin/keys/$busy->{id}");
+}
+
 # delete
 is call('DELETE', "/admin/keys/$key->{id}")->{status}, 204, 'DELETE: 204';
 is call('GET', "/admin/keys/$key->{id}")->{status}, 404, 'then 404';

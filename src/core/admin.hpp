@@ -65,7 +65,7 @@ struct ListQuery {
     std::string name_prefix;
     std::optional<std::int64_t> expiring_within;   // seconds
     std::optional<std::int64_t> unused_since;      // seconds
-    std::size_t limit = 50;
+    std::optional<std::size_t> limit;          // unset: 50 keys a page, 100 audit events
     std::string cursor = "0";                  // Redis SCAN cursor
 };
 

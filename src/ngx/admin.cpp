@@ -246,10 +246,11 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
         extra.push_back(apikey::bucket_pattern(prefix, id));
 
     } else if (ctx->route == AdminRoute::kList) {
-        extra = {query.cursor, apikey::record_pattern(prefix), std::to_string(query.limit)};
+        extra = {query.cursor, apikey::record_pattern(prefix),
+                 std::to_string(query.limit.value_or(50))};
 
     } else if (ctx->route == AdminRoute::kAudit) {
-        extra = {id, std::to_string(query.limit == 50 ? 100 : query.limit)};
+        extra = {id, std::to_string(query.limit.value_or(100))};
     }
 
     std::string record_key = id.empty() ? std::string(prefix) + "audit"

@@ -86,7 +86,7 @@ TEST(AdminQuery, Parse) {
     EXPECT_EQ(*q.status, "active");
     EXPECT_EQ(q.name_prefix, "ci bot x");
     EXPECT_EQ(*q.expiring_within, 14 * 86400);
-    EXPECT_EQ(q.limit, 10u);
+    EXPECT_EQ(q.limit.value_or(0), 10u);
     EXPECT_EQ(q.cursor, "123");
     for (const char* bad : {"status=sleeping", "limit=0", "limit=201", "cursor=x", "bogus=1",
                             "name_prefix=%zz", "name_prefix=%4", "expiring_within=soon"}) {
