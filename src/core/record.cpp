@@ -15,11 +15,12 @@ std::string_view KeyRecord::effective_status(std::int64_t now) const noexcept {
 }
 
 bool valid_key_name(std::string_view name) noexcept {
-    if (name.empty() || name.size() > kMaxNameLength) return false;
+    std::size_t chars = 0;   // code points: the OpenAPI schema's maxLength counts these
     for (unsigned char c : name) {
         if (c < 0x20 || c == 0x7F) return false;
+        if ((c & 0xC0) != 0x80) chars++;
     }
-    return true;
+    return chars >= 1 && chars <= kMaxNameLength;
 }
 
 std::vector<std::pair<std::string, std::string>> record_fields(const KeyRecord& r) {

@@ -488,6 +488,14 @@ ngx_http_apikey_access_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    // the admin page (its API calls carry the key), and a method that
+    // "who am I" does not serve: no key looked at, no token taken
+    if ((lcf->admin && ngx_http_apikey_admin_public(r))
+        || (lcf->introspect && !(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))))
+    {
+        return NGX_DECLINED;
+    }
+
     try {
         ctx = ngx_http_apikey_get_ctx(r);
 
