@@ -68,6 +68,10 @@ EOF
             auth_basic_user_file @{[ $htpasswd->filename ]};
             apikey_admin auth=off;
         }
+        location /keyadmin/ {
+            apikey_superscope root;
+            apikey_admin;
+        }
 EOF
 );
 
@@ -77,7 +81,8 @@ my %victim = map { $_ => $redis->create_key(name => "victim $_", scopes => ['rea
     local $ENV{CHROMIUM_BIN} = $CHROMIUM;
     my $status = system('node', "$root/t/browser/admin-csrf.mjs", $nginx->url('/admin/'),
                         "http://evil.test:$evil_port/evil.html",
-                        (map { $victim{$_}{id} } qw(rotate revoke delete)), 'alice', 'secret');
+                        (map { $victim{$_}{id} } qw(rotate revoke delete)), 'alice', 'secret',
+                        $nginx->url('/keyadmin/'));
     is $status, 0, "another site's forms and no-cors fetches changed no key, and could not frame the page"
         or diag "exit status @{[ $status >> 8 ]}";
 }

@@ -7,7 +7,11 @@
 // 415, not auth_basic's 401), the frame must stay empty, and the keys must be
 // unchanged afterwards.
 //
-//   node t/browser/admin-csrf.mjs ADMIN_URL EVIL_URL ROTATE_ID REVOKE_ID DELETE_ID USER PASSWORD
+//   node t/browser/admin-csrf.mjs ADMIN_URL EVIL_URL ROTATE_ID REVOKE_ID DELETE_ID USER PASSWORD FRAME_URL
+//
+// FRAME_URL is an admin page served without Basic auth (apikey_admin with its
+// default key check: the page itself is public), so that only its headers can
+// keep it out of the other site's frame.
 //
 // EVIL_URL is a page on another site (t/416-admin-csrf-browser.t serves it as
 // http://evil.test:PORT/, mapped to 127.0.0.1) that reads the admin URL and
@@ -21,9 +25,9 @@ import path from 'node:path';
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const WATCHDOG_MS = 90000;
 
-const [adminUrl, evilUrl, rotateId, revokeId, deleteId, user, password] = process.argv.slice(2);
-if (!password) {
-  console.error('usage: node admin-csrf.mjs ADMIN_URL EVIL_URL ROTATE_ID REVOKE_ID DELETE_ID USER PASSWORD');
+const [adminUrl, evilUrl, rotateId, revokeId, deleteId, user, password, frameUrl] = process.argv.slice(2);
+if (!frameUrl) {
+  console.error('usage: node admin-csrf.mjs ADMIN_URL EVIL_URL ROTATE_ID REVOKE_ID DELETE_ID USER PASSWORD FRAME_URL');
   process.exit(2);
 }
 
@@ -112,7 +116,7 @@ async function main() {
 
     // no-cors fetches, a cors DELETE, and a frame
     answers.length = 0;
-    await evil.goto(attack({ attack: 'fetch', rotate: rotateId, revoke: revokeId, delete: deleteId }), { waitUntil: 'load' });
+    await evil.goto(attack({ attack: 'fetch', rotate: rotateId, revoke: revokeId, delete: deleteId, frame: frameUrl }), { waitUntil: 'load' });
     check(new URL(evil.url()).hostname === 'evil.test', 'a page of another site is open', evil.url());
     await evil.waitForFunction(() => window.attackDone === true, null, { timeout: 20000 });
     const report = await evil.evaluate(() => window.attackReport);
@@ -128,6 +132,9 @@ async function main() {
     // the framed admin page stays empty (frame-ancestors 'none', X-Frame-Options)
     const framed = evil.frames().find((f) => f !== evil.mainFrame() && f.name() === 'framed');
     check(framed, 'the other site framed the admin page');
+    const direct = await fetch(frameUrl);
+    check(direct.status === 200 && (await direct.text()).includes('data-testid="keys-table"'),
+          'the framed page is served without credentials (only its headers keep it out)');
     const inFrame = await framed.evaluate(() => document.querySelectorAll('[data-testid=keys-table], button').length).catch(() => 0);
     check(inFrame === 0, 'the frame stays empty', `${inFrame} elements, ${framed.url()}`);
 
