@@ -20,8 +20,8 @@
 #include "json.hpp"
 #include "keyspace.hpp"
 #include "mint.hpp"
-#include "scope.hpp"
 #include "redis_topology.hpp"
+#include "scope.hpp"
 #include "token.hpp"
 
 extern const std::string_view  ngx_http_apikey_admin_page;
