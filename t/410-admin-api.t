@@ -103,6 +103,7 @@ for (1 .. 50) {   # follow the cursor to the end
     $res = call('GET', "/admin/keys?cursor=$cursor");
 }
 is_deeply [sort map { $_->{name} } @all], ['cli made', 'over http', 'root'], 'every key, HTTP or CLI made';
+is call('GET', '/admin/keys?name_prefix=' . ('%C3%A9' x 128))->{status}, 200, 'name_prefix of 128 two-byte characters';
 $res = call('GET', '/admin/keys?name_prefix=over%20h');
 is_deeply [map { $_->{name} } @{ $res->{json}{keys} }], ['over http'], 'name_prefix';
 $res = call('GET', '/admin/keys?expiring_within=60d');
@@ -226,6 +227,8 @@ for my $c (
     ['POST', '/admin/keys', {name => 'x', colour => 'red'}, 400, 'invalid_request', 'unknown member'],
     ['POST', '/admin/keys', {name => 'x' x 20000}, 400, 'invalid_request', 'oversized body'],
     ['GET', '/admin/keys?status=sleeping', undef, 400, 'invalid_request', 'bad status filter'],
+    ['GET', '/admin/keys?name_prefix=' . ('%C3%A9' x 129), undef, 400, 'invalid_request', 'name_prefix of 129 characters'],
+    ['GET', '/admin/keys?name_prefix=', undef, 400, 'invalid_request', 'an empty name_prefix'],
     ['GET', '/admin/keys/zzzzzzzzzzzz', undef, 404, 'not_found', 'unknown id'],
     ['PATCH', '/admin/keys/zzzzzzzzzzzz', {name => 'y'}, 404, 'not_found', 'patch unknown id'],
     ['POST', '/admin/keys/zzzzzzzzzzzz/revoke', '{}', 404, 'not_found', 'revoke unknown id'],

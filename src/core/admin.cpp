@@ -386,6 +386,11 @@ std::string parse_list_query(std::string_view query, ListQuery& out) {
             }
             out.status = value;
         } else if (name == "name_prefix") {
+            // as the OpenAPI schema says: 1 to 128 characters, like a name
+            std::size_t chars = utf8_length(value);
+            if (chars < 1 || chars > kMaxNameLength) {
+                return "\"name_prefix\" must be 1 to 128 characters";
+            }
             out.name_prefix = value;
         } else if (name == "expiring_within" || name == "unused_since") {
             auto seconds = parse_duration(value);

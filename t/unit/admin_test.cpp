@@ -230,3 +230,13 @@ TEST(AdminBody, PatchNeedsSomethingToChange) {
     EXPECT_EQ(parse_key_changes(AdminRoute::kUpdate, R"({"name":"n"})", c), "");
     EXPECT_EQ(parse_key_changes(AdminRoute::kUpdate, R"({"limits":[]})", c), "");
 }
+
+TEST(AdminQuery, NamePrefixLengthInCharacters) {
+    ListQuery q;
+    std::string e128;
+    for (int i = 0; i < 128; i++) e128 += "%C3%A9";
+    EXPECT_EQ(parse_list_query("name_prefix=" + e128, q), "");
+    EXPECT_EQ(q.name_prefix.size(), 256u);
+    EXPECT_NE(parse_list_query("name_prefix=" + e128 + "x", q), "");
+    EXPECT_NE(parse_list_query("name_prefix=", q), "");
+}
