@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "record.hpp"
 
@@ -80,6 +81,11 @@ KeyRecord new_key_record(const KeyChanges& changes, std::string id, std::string 
 
 // Applies changes to a record (PATCH keys/{id}, apikeyctl update).
 void apply_changes(KeyRecord& r, const KeyChanges& changes, std::int64_t now);
+
+// The fields apply_changes would write, as field, value, ...: what the admin
+// script's update and extend modes set, so that a change writes only what
+// it changes (a concurrent revoke or rotate is not undone).
+std::vector<std::string> changed_fields(const KeyChanges& changes, std::int64_t now);
 
 // One audit event, as stored in <prefix>audit and as both interfaces print it.
 struct AuditEvent {

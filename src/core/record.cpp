@@ -5,6 +5,7 @@
 #include "number.hpp"
 #include "rate.hpp"
 #include "scope.hpp"
+#include "text.hpp"
 
 namespace apikey {
 
@@ -15,11 +16,17 @@ std::string_view KeyRecord::effective_status(std::int64_t now) const noexcept {
 }
 
 bool valid_key_name(std::string_view name) noexcept {
-    if (name.empty() || name.size() > kMaxNameLength) return false;
-    for (unsigned char c : name) {
-        if (c < 0x20 || c == 0x7F) return false;
+    try {
+        return name_problem(name).empty();
+    } catch (...) {   // std::bad_alloc building the message
+        return false;
     }
-    return true;
+}
+
+std::string name_problem(std::string_view name) {
+    if (name.empty()) return "empty";
+    if (name.size() > kMaxNameLength) return "too long (at most 128 bytes)";
+    return text_problem(name, false);
 }
 
 std::vector<std::pair<std::string, std::string>> record_fields(const KeyRecord& r) {
