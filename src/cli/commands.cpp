@@ -330,7 +330,7 @@ int revoke(const std::vector<std::string>& argv, const StoreOptions& options) {
     if (args.flag("--json")) {
         std::cout << record_json(r, now()) << "\n";
     } else {
-        std::cout << "Revoked key " << id << " (" << r.name
+        std::cout << "Revoked key " << id << " (" << terminal_safe(r.name)
                   << "); it is refused from now on. The record is kept; "
                      "\"apikeyctl delete " << id << "\" removes it.\n";
     }
@@ -348,7 +348,7 @@ int remove(const std::vector<std::string>& argv, const StoreOptions& options) {
     std::vector<std::string> extra{""};
     for (auto& key : store.bucket_keys(id)) extra.push_back(std::move(key));
     changed(store.change("delete", event, extra), id);
-    std::cout << "Deleted key " << id << " (" << r.name << ")\n";
+    std::cout << "Deleted key " << id << " (" << terminal_safe(r.name) << ")\n";
     return 0;
 }
 
@@ -449,7 +449,8 @@ int import(const std::vector<std::string>& argv, const StoreOptions& options) {
     if (args.flag("--json")) {
         std::cout << record_json(r, now()) << "\n";
     } else {
-        std::cout << "Imported key " << r.id << " (" << r.name << "), token ..." << r.hint
+        std::cout << "Imported key " << r.id << " (" << terminal_safe(r.name) << "), token ..."
+                  << terminal_safe(r.hint)
                   << ". nginx accepts it where apikey_accept_imported is on.\n";
     }
     return 0;
