@@ -416,6 +416,7 @@ int import(const std::vector<std::string>& argv, const StoreOptions& options) {
     auto name = args.value("--name");
     auto file = args.value("--token-file");
     if (!name || !file) throw UsageError("import needs --name and --token-file");
+    KeyChanges changes = key_changes(args);
 
     std::string token = read_token_file(*file);
     if (token.size() < kMinImportedTokenLength || token.size() > kMaxCredentialLength ||
@@ -434,7 +435,7 @@ int import(const std::vector<std::string>& argv, const StoreOptions& options) {
         throw Failure("cannot hash the token (OpenSSL)");
     }
 
-    KeyRecord r = new_key_record(key_changes(args), std::string(derived.data(), derived.size()),
+    KeyRecord r = new_key_record(changes, std::string(derived.data(), derived.size()),
                                  digest_of(token, options), std::string(token_hint(token)),
                                  now());
     r.imported = true;

@@ -231,15 +231,6 @@ std::optional<KeyRecord> Store::get(const std::string& id) {
     return record;
 }
 
-void Store::put(const KeyRecord& record) {
-    std::vector<std::string> args{"HSET", record_key(options_.prefix, record.id)};
-    for (auto& [field, value] : record_fields(record)) {
-        args.push_back(field);
-        args.push_back(value);
-    }
-    command(args);
-}
-
 // SCAN on every master of a cluster (each holds its own slots), or the one node.
 std::vector<std::string> Store::scan(const std::string& pattern) {
     std::vector<std::string> masters;
@@ -312,15 +303,6 @@ AdminReply Store::change(const std::string& mode, const AuditEvent& e,
 
 std::vector<std::string> Store::bucket_keys(const std::string& id) {
     return scan(bucket_pattern(options_.prefix, id));
-}
-
-void Store::remove(const std::string& id) {
-    // the record and its buckets share the hash tag {id}: one slot, one DEL
-    std::vector<std::string> args{"DEL", record_key(options_.prefix, id)};
-    for (auto& key : scan(bucket_pattern(options_.prefix, id))) {
-        args.push_back(key);
-    }
-    command(args);
 }
 
 }  // namespace apikey::cli

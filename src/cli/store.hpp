@@ -39,9 +39,7 @@ public:
 
     bool exists(const std::string& id);
     std::optional<KeyRecord> get(const std::string& id);
-    void put(const KeyRecord& record);          // writes every field
     std::vector<KeyRecord> all();               // every record, sorted by creation
-    void remove(const std::string& id);         // record and bucket state
 
     // One change to a key as one atomic step in Redis: the admin API's script
     // (admin_script.hpp) in `mode` (create, update, extend, rotate, revoke,
