@@ -181,6 +181,20 @@ for my $case (
     is scalar(@deletes), 1, 'delete vs delete: one delete event';
 }
 
+# delete removes the key's rate-limit state with the record, and nothing else
+{
+    my ($id) = fresh_key();
+    my ($other) = fresh_key();
+    $redis->cmd('HSET', "apikey:bucket:{$id}:$_", 'tokens', '5') for qw(default writes);
+    $redis->cmd('HSET', "apikey:bucket:{$other}:default", 'tokens', '5');
+    my ($st) = $redis->cli('delete', $id);
+    is $st, 0, 'delete exits 0';
+    is $redis->cmd('EXISTS', "apikey:key:{$id}", "apikey:bucket:{$id}:default",
+                   "apikey:bucket:{$id}:writes"), '0', 'the record and its buckets are gone';
+    is $redis->cmd('EXISTS', "apikey:key:{$other}", "apikey:bucket:{$other}:default"), '2',
+        "another key's record and bucket stay";
+}
+
 # the audit events are those apikeyctl always wrote, one per change
 {
     my ($id) = fresh_key();

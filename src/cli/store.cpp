@@ -295,8 +295,7 @@ AdminReply Store::change(const std::string& mode, const AuditEvent& e,
                       out.message);
     }
     if (cluster_ && out.status == AdminReply::Status::kOk) {
-        invalidate(e.key_id);
-        audit(e);
+        audit(e);   // the script published the invalidation (PUBLISH reaches every node)
     }
     return out;
 }

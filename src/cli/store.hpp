@@ -47,8 +47,8 @@ public:
     // (create: that there is none; the others: that there is one) and writes
     // only what the change changes, with the audit event and the invalidation
     // message, so a change made in between by someone else is never undone.
-    // On a cluster the event and the invalidation follow the change (the
-    // audit stream lives in another slot). `event.action` names the change.
+    // On a cluster the event follows the change (the audit stream lives in
+    // another slot). `event.action` names the change.
     AdminReply change(const std::string& mode, const AuditEvent& event,
                       const std::vector<std::string>& extra);
     // The bucket keys of a key (for change("delete", ...)).

@@ -14,7 +14,8 @@ const std::string_view kAdminScript = R"lua(-- apikey admin v1
 -- KEYS[1]   <prefix>key:{<id>}  (list: unused)
 -- KEYS[2]   <prefix>audit; absent (one key) on a Redis Cluster, where the
 --           audit stream lives in another slot and the caller (apikeyctl)
---           appends the event itself after a change
+--           appends the event itself after a change (the invalidation is
+--           published here all the same)
 -- ARGV[1]   get | list | create | update | extend | rotate | revoke | delete | audit
 -- ARGV[2..6] the audit event: time, action, user, reason, via
 -- ARGV[7]   the invalidation channel, ARGV[8] the key id
