@@ -16,6 +16,7 @@
 #include "output.hpp"
 #include "rate.hpp"
 #include "scope.hpp"
+#include "text.hpp"
 #include "number.hpp"
 #include "token.hpp"
 
@@ -32,18 +33,49 @@ std::string current_user() {
     return std::to_string(getuid());
 }
 
-// Every change is announced to nginx caches and written to the audit stream,
-// right after the record.
-void record_event(Store& store, const std::string& key_id, const char* action, const Args& args) {
-    store.invalidate(key_id);
+std::string checked_reason(const Args& args) {
+    std::string reason = args.value("--reason").value_or("");
+    std::string problem = reason_problem(reason);
+    if (!problem.empty()) {
+        throw UsageError("invalid --reason: " + problem +
+                         "; C1 controls, bidirectional controls and invalid UTF-8 are refused");
+    }
+    return reason;
+}
+
+// The audit event of a change. Store::change writes it in the same step as
+// the change, with the invalidation message for nginx caches.
+AuditEvent event_for(const std::string& key_id, const char* action, const Args& args) {
     AuditEvent e;
     e.time = now();
     e.key_id = key_id;
     e.action = action;
     e.user = current_user();
-    e.reason = args.value("--reason").value_or("");
+    e.reason = checked_reason(args);
     e.via = "cli";
-    store.audit(e);
+    return e;
+}
+
+// The record after a change; a key deleted before the change (or never
+// created) ends the command with "no key with ID ...", exit status 1.
+KeyRecord changed(const AdminReply& reply, const std::string& id) {
+    switch (reply.status) {
+    case AdminReply::Status::kOk: return reply.record;
+    case AdminReply::Status::kNotFound: throw Failure("no key with ID " + id);
+    case AdminReply::Status::kExists: throw Failure("key " + id + " exists already");
+    case AdminReply::Status::kConflict: throw Failure("key " + id + ": " + reply.message);
+    case AdminReply::Status::kError: break;
+    }
+    throw Failure("key " + id + ": " + reply.message);
+}
+
+std::vector<std::string> fields_of(const KeyRecord& r) {
+    std::vector<std::string> out;
+    for (auto& [field, value] : record_fields(r)) {
+        out.push_back(field);
+        out.push_back(value);
+    }
+    return out;
 }
 
 std::int64_t checked_duration(const std::string& option, const std::string& text) {
@@ -64,7 +96,8 @@ std::string digest_of(const std::string& token, const StoreOptions& options) {
 
 std::string checked_name(const std::string& name) {
     if (!valid_key_name(name)) {
-        throw UsageError("invalid --name: 1 to 128 characters, no control characters");
+        throw UsageError("invalid --name: 1 to 128 characters, no control characters (" +
+                         name_problem(name) + ")");
     }
     return name;
 }
@@ -112,7 +145,7 @@ KeyChanges key_changes(const Args& args) {
     auto limits = args.values("--limit");
     if (!limits.empty() || args.flag("--no-limits")) c.limits = checked_limits(limits);
     if (auto e = args.value("--expires-in")) c.expires_in = checked_lifetime(*e);
-    c.reason = args.value("--reason").value_or("");
+    c.reason = checked_reason(args);
     return c;
 }
 
@@ -151,20 +184,22 @@ int create(const std::vector<std::string>& argv, const StoreOptions& options) {
     KeyChanges changes = key_changes(args);
 
     Store store(options);
-    std::string id;
-    for (int attempt = 0; attempt < 5 && id.empty(); attempt++) {
-        auto candidate = mint_id();
-        if (!candidate) throw Failure("the random number generator failed");
-        if (!store.exists(*candidate)) id = *candidate;
+    KeyRecord r;
+    std::optional<std::string> token;
+    // the script refuses an id that exists (one atomic check-and-write)
+    for (int attempt = 0;; attempt++) {
+        if (attempt == 5) throw Failure("could not find a free key ID");
+        auto id = mint_id();
+        if (!id) throw Failure("the random number generator failed");
+        token = mint_token(*id);
+        if (!token) throw Failure("the random number generator failed");
+        r = new_key_record(changes, *id, digest_of(*token, options),
+                           std::string(token_hint(*token)), now());
+        AdminReply reply = store.change("create", event_for(r.id, "create", args), fields_of(r));
+        if (reply.status == AdminReply::Status::kExists) continue;
+        changed(reply, r.id);
+        break;
     }
-    if (id.empty()) throw Failure("could not find a free key ID");
-
-    auto token = mint_token(id);
-    if (!token) throw Failure("the random number generator failed");
-    KeyRecord r = new_key_record(changes, id, digest_of(*token, options),
-                                 std::string(token_hint(*token)), now());
-    store.put(r);
-    record_event(store, r.id, "create", args);
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now(), *token) << "\n";
@@ -239,10 +274,11 @@ int update(const std::vector<std::string>& argv, const StoreOptions& options) {
 
     KeyChanges changes = key_changes(args);
     Store store(options);
-    KeyRecord r = existing(store, id);
-    apply_changes(r, changes, now());
-    store.put(r);
-    record_event(store, r.id, "update", args);
+    // only the fields given are written, in one step that needs the record:
+    // a revoke, rotate or delete made meanwhile is kept
+    KeyRecord r = changed(store.change("update", event_for(id, "update", args),
+                                       changed_fields(changes, now())),
+                          id);
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now()) << "\n";
@@ -262,11 +298,10 @@ int extend(const std::vector<std::string>& argv, const StoreOptions& options) {
     extension.expires_in = checked_lifetime(*expires);
 
     Store store(options);
-    KeyRecord r = existing(store, id);
-    if (r.status == "revoked") throw Failure("key " + id + " is revoked");
-    apply_changes(r, extension, now());
-    store.put(r);
-    record_event(store, r.id, "extend", args);
+    AdminReply reply = store.change("extend", event_for(id, "extend", args),
+                                    changed_fields(extension, now()));
+    if (reply.status == AdminReply::Status::kConflict) throw Failure("key " + id + " is revoked");
+    KeyRecord r = changed(reply, id);
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now()) << "\n";
@@ -283,19 +318,19 @@ int revoke(const std::vector<std::string>& argv, const StoreOptions& options) {
     Args args(argv, {{"--reason", true}, {"--json", false}});
     std::string id = one_id(args, "revoke");
     Store store(options);
-    KeyRecord r = existing(store, id);
-    if (r.status == "revoked") {
+    AdminReply reply = store.change("revoke", event_for(id, "revoke", args),
+                                    {std::to_string(now())});
+    KeyRecord r;
+    if (reply.status == AdminReply::Status::kConflict) {   // revoked already: no event
         std::cerr << "apikeyctl: key " << id << " was already revoked\n";
+        r = existing(store, id);
     } else {
-        r.status = "revoked";
-        r.revoked_at = r.updated = now();
-        store.put(r);
-        record_event(store, r.id, "revoke", args);
+        r = changed(reply, id);
     }
     if (args.flag("--json")) {
         std::cout << record_json(r, now()) << "\n";
     } else {
-        std::cout << "Revoked key " << id << " (" << r.name
+        std::cout << "Revoked key " << id << " (" << terminal_safe(r.name)
                   << "); it is refused from now on. The record is kept; "
                      "\"apikeyctl delete " << id << "\" removes it.\n";
     }
@@ -305,11 +340,15 @@ int revoke(const std::vector<std::string>& argv, const StoreOptions& options) {
 int remove(const std::vector<std::string>& argv, const StoreOptions& options) {
     Args args(argv, {{"--reason", true}});
     std::string id = one_id(args, "delete");
+    AuditEvent event = event_for(id, "delete", args);
     Store store(options);
     KeyRecord r = existing(store, id);
-    store.remove(id);
-    record_event(store, id, "delete", args);
-    std::cout << "Deleted key " << id << " (" << r.name << ")\n";
+    // the bucket keys are found outside the script (a SCAN of a large
+    // keyspace would hold Redis), then the record and they go in one step
+    std::vector<std::string> extra{""};
+    for (auto& key : store.bucket_keys(id)) extra.push_back(std::move(key));
+    changed(store.change("delete", event, extra), id);
+    std::cout << "Deleted key " << id << " (" << terminal_safe(r.name) << ")\n";
     return 0;
 }
 
@@ -319,34 +358,27 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
     std::int64_t grace = 0;
     if (auto g = args.value("--grace"); g && *g != "0") grace = checked_duration("--grace", *g);
 
-    Store store(options);
-    KeyRecord r = existing(store, id);
-    if (r.status == "revoked") {
-        throw Failure("key " + id + " is revoked; create a new key instead");
-    }
-    if (r.imported) {
-        throw Failure("key " + id + " was imported; its id comes from the old token, so create "
-                      "a new key and revoke this one instead");
-    }
-    auto token = mint_token(r.id);
+    AuditEvent event = event_for(id, "rotate", args);
+    auto token = mint_token(id);
     if (!token) throw Failure("the random number generator failed");
 
-    // with a grace period the current token becomes the previous one, which
-    // the module accepts until prev_until; without, it stops at once
-    if (grace > 0) {
-        r.prev_digest = r.digest;
-        r.prev_hint = r.hint;
-        r.prev_until = now() + grace;
-    } else {
-        r.prev_digest.clear();
-        r.prev_hint.clear();
-        r.prev_until = 0;
+    // with a grace period the script makes the current token the previous
+    // one, which the module accepts until prev_until; without, it stops at
+    // once. The token in Redis at that moment is the one moved, so a rotate
+    // made meanwhile is not undone.
+    Store store(options);
+    AdminReply reply = store.change(
+        "rotate", event,
+        {digest_of(*token, options), std::string(token_hint(*token)),
+         std::to_string(grace > 0 ? now() + grace : 0), std::to_string(now())});
+    if (reply.status == AdminReply::Status::kConflict) {
+        if (reply.message.find("imported") != std::string::npos) {
+            throw Failure("key " + id + " was imported; its id comes from the old token, so "
+                          "create a new key and revoke this one instead");
+        }
+        throw Failure("key " + id + " is revoked; create a new key instead");
     }
-    r.digest = digest_of(*token, options);
-    r.hint = std::string(token_hint(*token));
-    r.updated = now();
-    store.put(r);
-    record_event(store, r.id, "rotate", args);
+    KeyRecord r = changed(reply, id);
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now(), *token) << "\n";
@@ -384,6 +416,7 @@ int import(const std::vector<std::string>& argv, const StoreOptions& options) {
     auto name = args.value("--name");
     auto file = args.value("--token-file");
     if (!name || !file) throw UsageError("import needs --name and --token-file");
+    KeyChanges changes = key_changes(args);
 
     std::string token = read_token_file(*file);
     if (token.size() < kMinImportedTokenLength || token.size() > kMaxCredentialLength ||
@@ -402,20 +435,23 @@ int import(const std::vector<std::string>& argv, const StoreOptions& options) {
         throw Failure("cannot hash the token (OpenSSL)");
     }
 
-    KeyRecord r = new_key_record(key_changes(args), std::string(derived.data(), derived.size()),
+    KeyRecord r = new_key_record(changes, std::string(derived.data(), derived.size()),
                                  digest_of(token, options), std::string(token_hint(token)),
                                  now());
     r.imported = true;
 
     Store store(options);
-    if (store.exists(r.id)) throw Failure("this token was already imported as key " + r.id);
-    store.put(r);
-    record_event(store, r.id, "import", args);
+    AdminReply reply = store.change("create", event_for(r.id, "import", args), fields_of(r));
+    if (reply.status == AdminReply::Status::kExists) {
+        throw Failure("this token was already imported as key " + r.id);
+    }
+    changed(reply, r.id);
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now()) << "\n";
     } else {
-        std::cout << "Imported key " << r.id << " (" << r.name << "), token ..." << r.hint
+        std::cout << "Imported key " << r.id << " (" << terminal_safe(r.name) << "), token ..."
+                  << terminal_safe(r.hint)
                   << ". nginx accepts it where apikey_accept_imported is on.\n";
     }
     return 0;

@@ -5,6 +5,7 @@
 
 #include "duration.hpp"
 #include "json.hpp"
+#include "text.hpp"
 
 namespace apikey::cli {
 
@@ -38,9 +39,12 @@ void print_table(const std::vector<KeyRecord>& records, std::int64_t now) {
     const std::vector<std::string> head = {"ID",      "NAME",      "HINT",    "SCOPES",
                                            "CREATED", "LAST USED", "EXPIRES", "STATUS"};
     std::vector<std::vector<std::string>> rows;
+    // a name is whatever was stored: escaped (text.hpp) before it is
+    // measured, so a control character can neither forge a row nor skew a column
     for (const auto& r : records) {
-        rows.push_back({r.id, shorten(r.name, 32), "..." + r.hint,
-                        r.scopes.empty() ? "-" : shorten(r.scopes, 40),
+        rows.push_back({terminal_safe(r.id), shorten(terminal_safe(r.name), 32),
+                        "..." + terminal_safe(r.hint),
+                        r.scopes.empty() ? "-" : shorten(terminal_safe(r.scopes), 40),
                         when(r.created, now, "-"), when(r.last_used, now, "never"),
                         when(r.expires, now, "never"),
                         std::string(r.effective_status(now)) + (r.in_grace(now) ? " (rotating)" : "")});
@@ -65,7 +69,7 @@ void print_table(const std::vector<KeyRecord>& records, std::int64_t now) {
 
 void print_record(const KeyRecord& r, std::int64_t now) {
     auto row = [](const char* label, const std::string& value) {
-        std::printf("%-11s %s\n", label, value.c_str());
+        std::printf("%-11s %s\n", label, terminal_safe(value).c_str());
     };
     auto stamp = [&](std::int64_t t, const char* none) {
         return t > 0 ? format_utc(t) + " (" + format_relative(t, now) + ")" : std::string(none);
@@ -92,9 +96,9 @@ void print_record(const KeyRecord& r, std::int64_t now) {
 
 void print_token(const KeyRecord& r, const std::string& token, std::int64_t now,
                  const char* verb) {
-    std::printf("%s key %s (%s)\n\n    %s\n\n", verb, r.id.c_str(), r.name.c_str(),
+    std::printf("%s key %s (%s)\n\n    %s\n\n", verb, r.id.c_str(), terminal_safe(r.name).c_str(),
                 token.c_str());
-    std::printf("Scopes:  %s\n", r.scopes.empty() ? "(none)" : r.scopes.c_str());
+    std::printf("Scopes:  %s\n", r.scopes.empty() ? "(none)" : terminal_safe(r.scopes).c_str());
     std::printf("Expires: %s\n",
                 r.expires > 0 ? (format_utc(r.expires) + " (" + format_relative(r.expires, now) +
                                  ")").c_str()
@@ -114,9 +118,12 @@ void print_audit(const std::vector<AuditEvent>& events, std::int64_t now) {
     std::printf("%-20s  %-14s  %-12s  %-7s  %-12s  %s\n", "TIME", "WHEN", "KEY", "ACTION", "USER",
                 "REASON");
     for (const auto& e : events) {
+        // one event, one line: a reason with CR/LF or escape sequences
+        // could otherwise print rows that look like other events
         std::printf("%-20s  %-14s  %-12s  %-7s  %-12s  %s\n", format_utc(e.time).c_str(),
-                    format_relative(e.time, now).c_str(), e.key_id.c_str(), e.action.c_str(),
-                    e.user.c_str(), e.reason.c_str());
+                    format_relative(e.time, now).c_str(), terminal_safe(e.key_id).c_str(),
+                    terminal_safe(e.action).c_str(), terminal_safe(e.user).c_str(),
+                    terminal_safe(e.reason).c_str());
     }
     if (events.empty()) std::cout << "(no events)\n";
 }

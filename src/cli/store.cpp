@@ -231,15 +231,6 @@ std::optional<KeyRecord> Store::get(const std::string& id) {
     return record;
 }
 
-void Store::put(const KeyRecord& record) {
-    std::vector<std::string> args{"HSET", record_key(options_.prefix, record.id)};
-    for (auto& [field, value] : record_fields(record)) {
-        args.push_back(field);
-        args.push_back(value);
-    }
-    command(args);
-}
-
 // SCAN on every master of a cluster (each holds its own slots), or the one node.
 std::vector<std::string> Store::scan(const std::string& pattern) {
     std::vector<std::string> masters;
@@ -287,13 +278,30 @@ std::vector<KeyRecord> Store::all() {
     return records;
 }
 
-void Store::remove(const std::string& id) {
-    // the record and its buckets share the hash tag {id}: one slot, one DEL
-    std::vector<std::string> args{"DEL", record_key(options_.prefix, id)};
-    for (auto& key : scan(bucket_pattern(options_.prefix, id))) {
-        args.push_back(key);
+AdminReply Store::change(const std::string& mode, const AuditEvent& e,
+                         const std::vector<std::string>& extra) {
+    // EVAL rather than EVALSHA: a command-line tool sends it once, and a
+    // Redis that restarted or was flushed needs no NOSCRIPT retry
+    std::vector<std::string> args{"EVAL", std::string(kAdminScript), cluster_ ? "1" : "2",
+                                  record_key(options_.prefix, e.key_id)};
+    if (!cluster_) args.push_back(options_.prefix + "audit");
+    args.insert(args.end(), {mode, std::to_string(e.time), e.action, e.user, e.reason, e.via,
+                             options_.prefix + "invalidate", e.key_id});
+    args.insert(args.end(), extra.begin(), extra.end());
+    Reply reply = command(args, 3);   // args[3]: the record's key names the slot
+    AdminReply out = decode_admin_record(reply.get(), e.key_id);
+    if (out.status == AdminReply::Status::kError) {
+        throw Failure("unexpected answer from Redis to " + e.action + " of key " + e.key_id + ": " +
+                      out.message);
     }
-    command(args);
+    if (cluster_ && out.status == AdminReply::Status::kOk) {
+        audit(e);   // the script published the invalidation (PUBLISH reaches every node)
+    }
+    return out;
+}
+
+std::vector<std::string> Store::bucket_keys(const std::string& id) {
+    return scan(bucket_pattern(options_.prefix, id));
 }
 
 }  // namespace apikey::cli

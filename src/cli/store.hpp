@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "admin.hpp"
+#include "admin_script.hpp"
 #include "record.hpp"
 
 namespace apikey::cli {
@@ -38,9 +39,20 @@ public:
 
     bool exists(const std::string& id);
     std::optional<KeyRecord> get(const std::string& id);
-    void put(const KeyRecord& record);          // writes every field
     std::vector<KeyRecord> all();               // every record, sorted by creation
-    void remove(const std::string& id);         // record and bucket state
+
+    // One change to a key as one atomic step in Redis: the admin API's script
+    // (admin_script.hpp) in `mode` (create, update, extend, rotate, revoke,
+    // delete) with its per-mode arguments. The script checks the record
+    // (create: that there is none; the others: that there is one) and writes
+    // only what the change changes, with the audit event and the invalidation
+    // message, so a change made in between by someone else is never undone.
+    // On a cluster the event follows the change (the audit stream lives in
+    // another slot). `event.action` names the change.
+    AdminReply change(const std::string& mode, const AuditEvent& event,
+                      const std::vector<std::string>& extra);
+    // The bucket keys of a key (for change("delete", ...)).
+    std::vector<std::string> bucket_keys(const std::string& id);
 
     // Tells every nginx with apikey_cache that this key changed
     // (PUBLISH <prefix>invalidate <id>): cached entries go at once.

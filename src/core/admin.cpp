@@ -12,6 +12,7 @@
 #include "number.hpp"
 #include "rate.hpp"
 #include "scope.hpp"
+#include "text.hpp"
 #include "token.hpp"
 
 namespace apikey {
@@ -173,14 +174,6 @@ std::string admin_page_csp(std::string_view page) {
            "frame-ancestors 'none'";
 }
 
-std::size_t utf8_length(std::string_view s) noexcept {
-    std::size_t n = 0;
-    for (unsigned char c : s) {
-        if ((c & 0xC0) != 0x80) n++;   // not a continuation byte
-    }
-    return n;
-}
-
 std::string_view admin_mode(AdminRoute route) noexcept {
     switch (route) {
     case AdminRoute::kList: return "list";
@@ -277,15 +270,16 @@ std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChange
 
         if (key == "reason") {
             problem = expect_string(v, "reason", out.reason);
-            if (problem.empty() && utf8_length(out.reason) > 1024) {
-                problem = "\"reason\" is too long (at most 1024 characters)";
+            if (problem.empty() && !reason_problem(out.reason).empty()) {
+                problem = "invalid \"reason\": " + reason_problem(out.reason);
             }
 
         } else if (keyish && key == "name") {
             std::string name;
             problem = expect_string(v, "name", name);
             if (problem.empty() && !valid_key_name(name)) {
-                problem = "invalid \"name\": 1 to 128 characters, no control characters";
+                problem = "invalid \"name\": 1 to 128 characters, no control characters (" +
+                          name_problem(name) + ")";
             }
             out.name = name;
 
@@ -450,6 +444,18 @@ void apply_changes(KeyRecord& r, const KeyChanges& c, std::int64_t now) {
     if (c.limits) r.limits = *c.limits;
     if (c.expires_in) r.expires = *c.expires_in > 0 ? now + *c.expires_in : 0;
     r.updated = now;
+}
+
+std::vector<std::string> changed_fields(const KeyChanges& c, std::int64_t now) {
+    KeyRecord changed;
+    apply_changes(changed, c, now);
+    std::vector<std::string> out;
+    if (c.name) out.insert(out.end(), {"name", changed.name});
+    if (c.scopes) out.insert(out.end(), {"scopes", changed.scopes});
+    if (c.limits) out.insert(out.end(), {"limits", changed.limits});
+    if (c.expires_in) out.insert(out.end(), {"expires", std::to_string(changed.expires)});
+    out.insert(out.end(), {"updated", std::to_string(now)});
+    return out;
 }
 
 std::string audit_json(const AuditEvent& e) {

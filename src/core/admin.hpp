@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "record.hpp"
 
@@ -67,9 +68,6 @@ AdminGuard admin_guard(const AdminRequestHeaders& h) noexcept;
 // allowed by its SHA-256 (CSP Level 2 hash sources), nothing else inline.
 std::string admin_page_csp(std::string_view page);
 
-// UTF-8 code points, as JSON Schema's maxLength counts them.
-std::size_t utf8_length(std::string_view s) noexcept;
-
 // What the admin script is asked to do for a route ("" for routes that need
 // no Redis), the audit stream's action word ("" for reads), and whether the
 // route takes a JSON body.
@@ -113,6 +111,11 @@ KeyRecord new_key_record(const KeyChanges& changes, std::string id, std::string 
 
 // Applies changes to a record (PATCH keys/{id}, apikeyctl update).
 void apply_changes(KeyRecord& r, const KeyChanges& changes, std::int64_t now);
+
+// The fields apply_changes would write, as field, value, ...: what the admin
+// script's update and extend modes set, so that a change writes only what
+// it changes (a concurrent revoke or rotate is not undone).
+std::vector<std::string> changed_fields(const KeyChanges& changes, std::int64_t now);
 
 // One audit event, as stored in <prefix>audit and as both interfaces print it.
 struct AuditEvent {

@@ -6,11 +6,17 @@ namespace apikey {
 // with its audit event and its invalidation message, so the admin API can never
 // leave a record changed but unannounced. The module builds the records with
 // the same core functions as apikeyctl; the script only applies them.
+// apikeyctl makes its changes with this script too, so that a change is
+// conditional on the record and never writes back fields it did not change
+// (a revoke, rotate or delete in between stays done).
 const std::string_view kAdminScript = R"lua(-- apikey admin v1
 --
 -- KEYS[1]   <prefix>key:{<id>}  (list: unused)
--- KEYS[2]   <prefix>audit
--- ARGV[1]   get | list | create | update | rotate | revoke | delete | audit
+-- KEYS[2]   <prefix>audit; absent (one key) on a Redis Cluster, where the
+--           audit stream lives in another slot and the caller (apikeyctl)
+--           appends the event itself after a change (the invalidation is
+--           published here all the same)
+-- ARGV[1]   get | list | create | update | extend | rotate | revoke | delete | audit
 -- ARGV[2..6] the audit event: time, action, user, reason, via
 -- ARGV[7]   the invalidation channel, ARGV[8] the key id
 -- ARGV[9..] per mode (below)
@@ -21,9 +27,11 @@ const std::string_view kAdminScript = R"lua(-- apikey admin v1
 local mode = ARGV[1]
 
 local function announce()
-  redis.call("XADD", KEYS[2], "MAXLEN", "~", "100000", "*",
-             "time", ARGV[2], "key", ARGV[8], "action", ARGV[3], "user", ARGV[4],
-             "reason", ARGV[5], "via", ARGV[6])
+  if KEYS[2] then
+    redis.call("XADD", KEYS[2], "MAXLEN", "~", "100000", "*",
+               "time", ARGV[2], "key", ARGV[8], "action", ARGV[3], "user", ARGV[4],
+               "reason", ARGV[5], "via", ARGV[6])
+  end
   redis.call("PUBLISH", ARGV[7], ARGV[8])
 end
 
@@ -93,6 +101,11 @@ if mode == "update" then
   -- ARGV[9..] field, value, ...: only what changes
   redis.call("HSET", KEYS[1], unpack(pairs_from(9)))
 
+elseif mode == "extend" then
+  -- ARGV[9..] field, value, ...: the new expiry; a revoked key stays revoked
+  if status == "revoked" then return { "conflict", "the key is revoked" } end
+  redis.call("HSET", KEYS[1], unpack(pairs_from(9)))
+
 elseif mode == "rotate" then
   -- ARGV[9] new digest, ARGV[10] new hint, ARGV[11] grace end (0: none), ARGV[12] now
   if status == "revoked" then return { "conflict", "the key is revoked" } end
@@ -114,14 +127,20 @@ elseif mode == "revoke" then
   redis.call("HSET", KEYS[1], "status", "revoked", "revoked", ARGV[9], "updated", ARGV[9])
 
 elseif mode == "delete" then
-  -- ARGV[9] the pattern of the key's bucket state
+  -- ARGV[9] the pattern of the key's bucket state; or "" and ARGV[10..]
+  -- the bucket keys the caller found (apikeyctl scans outside the script,
+  -- so a large keyspace does not hold Redis for the whole scan)
   redis.call("DEL", KEYS[1])
-  local cursor = "0"
-  repeat
-    local page = redis.call("SCAN", cursor, "MATCH", ARGV[9], "COUNT", 1000)
-    cursor = page[1]
-    for _, key in ipairs(page[2]) do redis.call("DEL", key) end
-  until cursor == "0"
+  if ARGV[9] == "" then
+    for i = 10, #ARGV do redis.call("DEL", ARGV[i]) end
+  else
+    local cursor = "0"
+    repeat
+      local page = redis.call("SCAN", cursor, "MATCH", ARGV[9], "COUNT", 1000)
+      cursor = page[1]
+      for _, key in ipairs(page[2]) do redis.call("DEL", key) end
+    until cursor == "0"
+  end
   announce()
   return { "ok" }
 

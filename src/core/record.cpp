@@ -5,6 +5,7 @@
 #include "number.hpp"
 #include "rate.hpp"
 #include "scope.hpp"
+#include "text.hpp"
 
 namespace apikey {
 
@@ -15,12 +16,18 @@ std::string_view KeyRecord::effective_status(std::int64_t now) const noexcept {
 }
 
 bool valid_key_name(std::string_view name) noexcept {
-    std::size_t chars = 0;   // code points: the OpenAPI schema's maxLength counts these
-    for (unsigned char c : name) {
-        if (c < 0x20 || c == 0x7F) return false;
-        if ((c & 0xC0) != 0x80) chars++;
+    try {
+        return name_problem(name).empty();
+    } catch (...) {   // std::bad_alloc building the message
+        return false;
     }
-    return chars >= 1 && chars <= kMaxNameLength;
+}
+
+std::string name_problem(std::string_view name) {
+    if (name.empty()) return "empty";
+    // characters (code points), as the OpenAPI schema's maxLength counts them
+    if (utf8_length(name) > kMaxNameLength) return "too long (at most 128 characters)";
+    return text_problem(name, false);
 }
 
 std::vector<std::pair<std::string, std::string>> record_fields(const KeyRecord& r) {

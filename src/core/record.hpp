@@ -49,8 +49,11 @@ std::vector<std::pair<std::string, std::string>> record_fields(const KeyRecord& 
 bool decode_record(std::string_view id, const std::map<std::string, std::string>& fields,
                    KeyRecord& out, std::string& error);
 
-// Names: 1..128 bytes, no control characters (they end up in logs and headers).
+// Names: 1..128 bytes of UTF-8, no control character (C0, DEL, C1) and no
+// bidirectional control (text.hpp): they end up in logs, terminals and pages.
 bool valid_key_name(std::string_view name) noexcept;
+// What is wrong with a name ("empty", "too long", text_problem's), or "".
+std::string name_problem(std::string_view name);
 
 // The CLI's JSON view of a record; `token` is included only when non-empty
 // (create and rotate, the one time it is shown).

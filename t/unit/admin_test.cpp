@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "admin.hpp"
+#include "text.hpp"
 
 using namespace apikey;
 
