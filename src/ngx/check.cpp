@@ -696,7 +696,7 @@ ngx_http_apikey_take_local(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
                               ctx->own_limits.len),
         buckets, &count);
 
-    ctx->outcome = passed ? Outcome::kOk : Outcome::kLimited;
+    ctx->outcome = apikey::outcome_of(passed ? apikey::Verdict::kOk : apikey::Verdict::kLimited);
     ngx_http_apikey_set_rate(r, ctx, buckets, count);
 
     return NGX_OK;

@@ -213,7 +213,7 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
                                                        ngx_http_apikey_sv(required),
                                                        ngx_http_apikey_sv(lcf->superscopes));
         if (!d.allowed) {
-            ctx->outcome = Outcome::kForbidden;
+            ctx->outcome = apikey::outcome_of(apikey::Verdict::kForbidden);
             ctx->missing_scope.data = reinterpret_cast<u_char *>(
                 const_cast<char *>(d.missing.data()));
             ctx->missing_scope.len = d.missing.size();
