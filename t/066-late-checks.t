@@ -8,6 +8,8 @@ use lib 't/lib';
 use Test::More;
 use Time::HiRes qw(time sleep);
 use ApikeyTest;
+use FakeRedis;
+use File::Temp qw(tempdir);
 
 my $redis = ApikeyTest::Redis->start;
 my $location = 'apikey on; apikey_redis_timeout 250ms; apikey_last_used_interval 1s;';
@@ -61,4 +63,49 @@ for my $mode ('check', 'limit') {
 }
 
 $_->stop for $plain, $cached;
+
+# The deadline is on Redis's clock: here an hour ahead of nginx's. Before its
+# first reply the worker assumes the clocks agree; from then on it shifts the
+# deadline by the offset it learnt.
+{
+    my $dir = tempdir(CLEANUP => 1);
+    my ($reply, $log) = ("$dir/reply", "$dir/log");
+    my $put = sub { open my $f, '>', $reply or die; print $f $_[0]; close $f };
+    $put->(FakeRedis::ok_reply(now => 'NOW_MS+3600000'));
+    my $fake = FakeRedis->start(evalsha_file => $reply, log_file => $log);
+    my $nginx = ApikeyTest::Nginx->start(redis_address => $fake->address,
+                                         location => 'apikey on; apikey_limit off; apikey_redis_timeout 300ms;');
+    my $token = with_checksum('ak_deadline1234_' . ('D' x 40));
+    my $deadlines = sub {
+        open my $f, '<', $log or return ();
+        # EVALSHA sha 1 record check digest scopes superscopes interval deadline
+        return map { (split / /)[9] } grep { /^EVALSHA / } map { chomp; $_ } <$f>;
+    };
+
+    my $t1 = time;
+    is $nginx->get('/api/x', 'X-API-Key' => $token)->{status}, 200, 'skewed clock: first check';
+    my $t2 = time;
+    is $nginx->get('/api/x', 'X-API-Key' => $token)->{status}, 200, 'second check';
+    my @d = $deadlines->();
+    is scalar(@d), 2, 'two checks sent';
+    my $first = $d[0] - $t1 * 1000;
+    ok $first > 0 && $first < 1300, "the first deadline: nginx's clock + 300ms ($first ms)";
+    my $second = $d[1] - $t2 * 1000 - 3600000;
+    ok $second > 0 && $second < 1300,
+        "the next: Redis's clock (an hour ahead) + 300ms ($second ms from it)";
+
+    # a check still waited for that Redis calls late (clocks that disagree
+    # beyond what was learnt): refused as unavailable, said in the log
+    $put->("*2\r\n\$4\r\nlate\r\n:NOW_MS\r\n");
+    my $res = $nginx->get('/api/x', 'X-API-Key' => $token);
+    is $res->{status}, 503, 'a late reply to a check still waited for: 503';
+    like $res->{body}, qr/auth_unavailable/, 'auth_unavailable';
+    like $nginx->error_log, qr/\[error\].*redis ran the check after its deadline/,
+        'logged as a clock disagreement';
+    $put->(FakeRedis::ok_reply());
+    is $nginx->get('/api/x', 'X-API-Key' => $token)->{status}, 200, 'and the next is answered';
+    $nginx->stop;
+    $fake->stop;
+}
+
 done_testing;

@@ -88,8 +88,9 @@ ngx_http_apikey_wall_ms()
 }
 
 
+// `force`: the kept sample has just proved wrong.
 static void
-ngx_http_apikey_learn_clock(int64_t redis_ms, uint64_t rtt_us)
+ngx_http_apikey_learn_clock(int64_t redis_ms, uint64_t rtt_us, bool force)
 {
     int64_t   recv_ms = ngx_http_apikey_wall_ms();
     int64_t   half = static_cast<int64_t>(rtt_us / 2000) + 1;
@@ -97,7 +98,9 @@ ngx_http_apikey_learn_clock(int64_t redis_ms, uint64_t rtt_us)
     time_t    now = ngx_time();
     ngx_http_apikey_redis_clock_t  *c = &ngx_http_apikey_clock;
 
-    if (!c->known || half <= c->half_rtt_ms || now - c->sampled_at >= ngx_http_apikey_clock_sample_age) {
+    if (force || !c->known || half <= c->half_rtt_ms
+        || now - c->sampled_at >= ngx_http_apikey_clock_sample_age)
+    {
         c->offset_ms = mid;
         c->half_rtt_ms = half;
         c->sampled_at = now;
@@ -603,13 +606,12 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
                                         "apikey: redis check failed: %s", error.c_str());
             ctx->outcome = Outcome::kError;
 
-        } else if ((ngx_http_apikey_learn_clock(decoded.now_ms,
-                                                ngx_http_apikey_now_us() - pending->sent_us),
-                    decoded.verdict == apikey::Verdict::kLate))
-        {
+        } else if (decoded.verdict == apikey::Verdict::kLate) {
             // still waited for, yet past its deadline by Redis's clock: the
             // offset learnt so far was wrong (the first check, or a clock
             // stepped); it is learnt afresh from this reply
+            ngx_http_apikey_learn_clock(decoded.now_ms,
+                                        ngx_http_apikey_now_us() - pending->sent_us, true);
             ngx_http_apikey_count(redis_errors, 1);
             ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR,
                                         r->connection->log, 0,
@@ -617,8 +619,12 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
                                         "redis's clock: the clocks of nginx and redis disagree");
             ctx->outcome = Outcome::kError;
 
-        } else if (ngx_http_apikey_store_reply(r, ctx, decoded) != NGX_OK) {
-            ctx->outcome = Outcome::kError;
+        } else {
+            ngx_http_apikey_learn_clock(decoded.now_ms,
+                                        ngx_http_apikey_now_us() - pending->sent_us, false);
+            if (ngx_http_apikey_store_reply(r, ctx, decoded) != NGX_OK) {
+                ctx->outcome = Outcome::kError;
+            }
         }
 
     } catch (...) {

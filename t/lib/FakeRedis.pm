@@ -16,7 +16,8 @@ package FakeRedis;
 # connection queue behind them), publish_file (each line appended to this file
 # is sent to every connection that has SUBSCRIBEd, as a message on its channel;
 # and once sent, "<line>" is appended to "<publish_file>.sent.<pid>"),
-# log_file (the name of each command received is appended to it, a line each).
+# log_file (each command received is appended to it, a line each: its name in
+# upper case, then its arguments, separated by spaces).
 #
 # As a sentinel: sentinel_file names a file holding "host port" of the master,
 # read at each SENTINEL get-master-addr-by-name; with announce, a subscriber
@@ -176,7 +177,7 @@ sub serve {
             $buf .= $chunk;
             for my $cmd (parse_commands(\$buf)) {
                 if ($opt->{log_file} && open my $log, '>>', $opt->{log_file}) {
-                    print $log uc($cmd->[0] // ''), "\n";
+                    print $log join(' ', uc($cmd->[0] // ''), @$cmd[1 .. $#$cmd]), "\n";
                 }
                 my $check = uc($cmd->[0] // '') =~ /^EVAL/;
                 $announced = join ' ', read_master($opt->{sentinel_file})
