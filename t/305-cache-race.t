@@ -69,7 +69,10 @@ put($file{reply}, $revoked);
 put($file{publish}, "$id\n");
 wait_until('the invalidation was sent to the worker',
            sub { grep { $_ eq $id } map { lines_of($_) } glob("$file{publish}.sent.*") });
-sleep 0.2;   # and read by it (the worker has nothing else to do)
+# and handled by it: its debug line (nginx --with-debug), or a moment
+my $t0 = time;
+sleep 0.02 until $nginx->error_log =~ /apikey: cache: invalidated key "\Q$id\E"/ || time - $t0 > 1;
+note sprintf("invalidation handled after %.2f s", time - $t0);
 
 # then the old reply arrives
 unlink $file{hold};

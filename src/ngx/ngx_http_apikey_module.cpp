@@ -78,6 +78,9 @@ static void
 ngx_http_apikey_on_invalidation(std::string_view id)
 {
     ngx_http_apikey_cache_invalidate(ngx_http_apikey_worker_cache, id);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "apikey: cache: invalidated key \"%*s\"", id.size(), id.data());
 }
 
 static time_t  ngx_http_apikey_last_logged[NGX_HTTP_APIKEY_LOG_KINDS];
