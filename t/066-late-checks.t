@@ -62,6 +62,25 @@ for my $mode ('check', 'limit') {
         "$path: the bucket is where the answered requests left it";
 }
 
+# a key whose every check so far came too late: its buckets are full (none
+# stored) and it has never been used
+{
+    my $key = $redis->create_key(name => 'never answered', limits => ['5r/h:5']);
+    $redis->cmd('CONFIG', 'RESETSTAT');
+    kill 'STOP', $redis->pid;
+    my @socks = map { $plain->send_request('GET', '/api/x', 'X-API-Key' => $key->{token}) } 1 .. 3;
+    is $plain->read_response($_)->{status}, 503, 'fresh key: 503 while Redis is stopped' for @socks;
+    sleep 0.3;
+    kill 'CONT', $redis->pid;
+    my $t0 = time;
+    sleep 0.02 until $redis->calls('evalsha') >= 3 || time - $t0 > 3;
+    is $redis->calls('evalsha'), 3, 'fresh key: Redis ran the three checks late';
+    is $redis->cmd('KEYS', "apikey:bucket:{$key->{id}}:*"), '', 'fresh key: its buckets are full';
+    is $redis->cmd('HGET', "apikey:key:{$key->{id}}", 'last_used'), '', 'fresh key: never used';
+    my $res = $plain->get('/api/x', 'X-API-Key' => $key->{token});
+    is ApikeyTest::Nginx::header($res, 'RateLimit-Remaining'), 4, 'fresh key: its first answer takes the first token';
+}
+
 $_->stop for $plain, $cached;
 
 # The deadline is on Redis's clock: here an hour ahead of nginx's. Before its
