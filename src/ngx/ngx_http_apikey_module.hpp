@@ -144,6 +144,7 @@ struct ngx_http_apikey_ctx_t {
     int64_t                       created;
     int64_t                       last_used;
     int64_t                       token_until;   // > 0: previous token, valid until then
+    ngx_uint_t                    cache_generation;  // when the check was sent (cache.hpp)
 
     // rate-limit header values
     int64_t                       rate_limit;
@@ -204,6 +205,11 @@ ngx_int_t ngx_http_apikey_send_check(ngx_http_request_t *r,
     ngx_http_apikey_ctx_t *ctx, ngx_http_apikey_loc_conf_t *lcf,
     bool limit_only, bool record_use);
 void ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx);
+// Redis's clock as this worker has learnt it from script replies (check.cpp):
+// its offset from the worker's, in ms, and its time now in unix seconds
+// (`fallback_offset_ms` until this worker has had a reply).
+int64_t ngx_http_apikey_redis_offset_ms();
+int64_t ngx_http_apikey_redis_now(int64_t fallback_offset_ms);
 ngx_int_t ngx_http_apikey_take_local(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ngx_http_apikey_loc_conf_t *lcf);
 void ngx_http_apikey_set_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
