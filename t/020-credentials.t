@@ -60,8 +60,12 @@ for my $c (@cases) {
     is $res->{status}, 401, "$what: 401";
     is((json_of($res->{body}) // {})->{error}, $code, "$what: $code");
     like ApikeyTest::Nginx::header($res, 'Content-Type'), qr{^application/json}, "$what: JSON";
-    like ApikeyTest::Nginx::header($res, 'WWW-Authenticate') // '',
-        qr/^Bearer realm="api", error="invalid_token"$/, "$what: WWW-Authenticate";
+    # RFC 6750 section 3.1: no error code for a request that sent no credential
+    my $challenge = $code eq 'missing_key' ? 'Bearer realm="api"'
+                                           : 'Bearer realm="api", error="invalid_token"';
+    is ApikeyTest::Nginx::header($res, 'WWW-Authenticate'), $challenge,
+        "$what: WWW-Authenticate";
+    is ApikeyTest::Nginx::header($res, 'Cache-Control'), 'no-store', "$what: not cached";
 }
 is $redis->calls('evalsha'), 0, 'none of them reached Redis';
 
