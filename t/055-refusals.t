@@ -19,6 +19,7 @@ close $pw;
 my $basic_ok = 'Basic ' . 'dTpw';   # u:p
 
 my $up401 = free_port();
+my $h2_port = free_port();
 my $redis = ApikeyTest::Redis->start;
 my $nginx = ApikeyTest::Nginx->start(
     redis => $redis,
@@ -90,7 +91,9 @@ my $nginx = ApikeyTest::Nginx->start(
             proxy_pass http://127.0.0.1:$up401;
         }
 EOF
-    http => "server { listen 127.0.0.1:$up401; location / { return 401 \"upstream says no\\n\"; } }",
+    http => "server { listen 127.0.0.1:$up401; location / { return 401 \"upstream says no\\n\"; } }\n"
+          . "    server { listen 127.0.0.1:$h2_port http2;\n"
+          . "        location /api/ { apikey on; proxy_pass http://127.0.0.1:\$upstream_port; } }",
 );
 
 my $reader = $redis->create_key(name => 'reader', scopes => ['read']);
@@ -176,6 +179,17 @@ is $page403->{body}, "operator's page\n", 'error_page 403: the operator\'s page'
 # an error_page that leads into a location that refuses again: no loop,
 # nginx's answer for the status, as JSON
 json_refusal($nginx->get('/again/x'), 401, 'missing_key', $bare, 'error_page into a refusing location');
+
+# --- over HTTP/2 (h2c) too: the JSON body in place of nginx's page
+{
+    my $out = `curl -s -i --http2-prior-knowledge http://127.0.0.1:$h2_port/api/x 2>&1`;
+    my ($head, $body) = split /\r\n\r\n/, $out, 2;
+    like $head, qr{^HTTP/2 401}, 'HTTP/2: 401';
+    like $head, qr{^content-type: application/json\r?$}mi, 'HTTP/2: application/json';
+    my ($length) = $head =~ /^content-length: (\d+)/mi;
+    is $length, length($body // ''), 'HTTP/2: Content-Length of the JSON';
+    is((json_of($body) // {})->{error}, 'missing_key', 'HTTP/2: missing_key');
+}
 
 # --- what the module did not refuse is not rewritten
 my $up = $nginx->get('/upstream401/x', 'X-API-Key' => $R);
