@@ -489,6 +489,26 @@ ngx_http_apikey_start(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 }
 
 
+// While the check waits for Redis, a client that closes its connection (or,
+// over HTTP/2, resets the stream) ends the request at once, as limit_req's
+// delay does: the pool cleanup then cancels the check. Without this the
+// request would hold its memory, connection and Redis slot until the reply or
+// the timeout.
+static void
+ngx_http_apikey_watch_client(ngx_http_request_t *r)
+{
+    ngx_event_t  *rev = r->connection->read;
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    if (rev->ready) {
+        // the close may have been seen already (edge-triggered: it will not
+        // be reported again)
+        ngx_post_event(rev, &ngx_posted_events);
+    }
+}
+
+
 static ngx_int_t
 ngx_http_apikey_access_handler(ngx_http_request_t *r)
 {
@@ -518,6 +538,10 @@ ngx_http_apikey_access_handler(ngx_http_request_t *r)
                 return NGX_AGAIN;
             }
 
+            if (r->read_event_handler == ngx_http_test_reading) {
+                r->read_event_handler = ngx_http_block_reading;
+            }
+
             return ngx_http_apikey_decide(r, ctx, lcf);
         }
 
@@ -526,7 +550,13 @@ ngx_http_apikey_access_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_apikey_start(r, ctx, lcf);
+        ngx_int_t rc = ngx_http_apikey_start(r, ctx, lcf);
+
+        if (rc == NGX_AGAIN) {
+            ngx_http_apikey_watch_client(r);
+        }
+
+        return rc;
 
     } catch (...) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -574,7 +604,7 @@ ngx_http_apikey_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    return ngx_http_apikey_header_filter_init(cf);
+    return ngx_http_apikey_responses_init(cf);
 }
 
 
