@@ -91,7 +91,7 @@ test-asan:
 # into build/matrix/nginx-<version>/module/. Later runs reuse both (make only
 # recompiles what changed). Every release is tested even when one fails; the
 # summary at the end names the failures.
-NGINX_RELEASES  ?= /work/shared/nginx
+NGINX_RELEASES  ?= $(abspath $(CURDIR)/../shared/nginx)
 MATRIX          := $(BUILD)/matrix
 # MATRIX_DEBIAN=no leaves out Debian's nginx (CI has just run make test on it)
 MATRIX_DEBIAN   ?= yes
