@@ -28,11 +28,12 @@ my $nginx = do {
     local $ENV{NGINX_WRAPPER} = "env LD_PRELOAD=$shim APIKEY_THROW_FLAG=$flag";
     ApikeyTest::Nginx->start(
         redis => $redis,
-        http => 'apikey_superscope admin;',
+        http => 'apikey_superscope admin;',   # the wrapper brings apikey_redis_timeout 5s
         server => <<'EOF2',
         location = /me { apikey_introspect; }
         location = /metrics { apikey_metrics; }
         location /admin/ { apikey_admin; }
+        location /open-admin/ { apikey_admin auth=off; }
 EOF2
     );
 };
@@ -47,9 +48,26 @@ close $f;
 my %status;
 $status{$_->[0]} = $nginx->get($_->[1], @{ $_->[2] })->{status}
     for ['no key', '/api/x', []], ['key', '/api/x', [%auth]], ['introspect', '/me', [%auth]],
-        ['metrics', '/metrics', []], ['admin list', '/admin/keys', [%auth]];
-
+        ['metrics', '/metrics', []], ['admin list', '/open-admin/keys', []];
 unlink $flag;
+
+# a reply that lands while allocations fail: the check was sent before, with
+# Redis stopped, and Redis goes on once the flag is up
+# (a record the reply decoder refuses, whose error message is a C++ string:
+# a valid reply is decoded without any allocation)
+my $other = $redis->create_key(name => 'in flight');
+$redis->cmd('HSET', "apikey:key:{$other->{id}}", 'status', 'bogus');
+kill 'STOP', $redis->pid;
+my $sock = $nginx->send_request('GET', '/api/x', 'X-API-Key' => $other->{token});
+sleep 0.5;   # the check is written to Redis's socket; Redis reads it once it goes on
+open $f, '>', $flag or die;
+close $f;
+kill 'CONT', $redis->pid;
+my $res = $nginx->read_response($sock, 10);
+unlink $flag;
+isnt $res->{status}, 0, "the request in flight was answered ($res->{status})";
+like $nginx->error_log, qr/apikey: exception in the redis reply of a check: std::bad_alloc/,
+    'the reply callback caught it and woke its request';
 
 is_deeply [$nginx->worker_pids], \@workers, 'no worker died while every allocation threw';
 my $log = $nginx->error_log;
@@ -58,6 +76,9 @@ ok scalar(@caught), 'the exceptions were logged with their message'
     or diag grep { /apikey: exception|\[alert\]/ } split /^/, $log;
 like "@caught", qr/ngx_http_apikey_access_handler/, 'one of them in the access handler';
 is $status{'no key'}, 500, 'the request whose handler failed is a 500';
+is $status{'admin list'}, 500, 'so is the admin request';
+like $log, qr/apikey: exception in (ngx_http_apikey_admin_handler|the admin request): std::bad_alloc/,
+    'caught in the admin handler';
 
 is $nginx->get('/api/x', %auth)->{status}, 200, 'after: the key works again';
 

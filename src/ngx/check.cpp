@@ -1,6 +1,7 @@
 // The Redis round trip of a request: build the EVALSHA, wait without blocking,
 // turn the reply into the request context, resume the request.
 #include "ngx_http_apikey_module.hpp"
+#include "guard.hpp"
 
 #include <new>
 #include <optional>
@@ -278,7 +279,7 @@ ngx_http_apikey_dispatch(RedisPending *pending, RedisClient *to, bool asking)
     static const size_t asking_len[] = {6};
 
     if (to == NULL
-        || (asking && !to->send(1, asking_argv, asking_len, ngx_http_apikey_ignore_reply, NULL)))
+        || (asking && !to->send(1, asking_argv, asking_len, ngx_http_apikey_guard<ngx_http_apikey_ignore_reply>, NULL)))
     {
         return false;
     }
@@ -290,7 +291,7 @@ ngx_http_apikey_dispatch(RedisPending *pending, RedisClient *to, bool asking)
     pending->asking = asking;
     pending->sent_us = ngx_http_apikey_now_us();
 
-    return to->send_formatted(pending->ctx->command, ngx_http_apikey_check_reply, pending);
+    return to->send_formatted(pending->ctx->command, ngx_http_apikey_guard<ngx_http_apikey_check_reply>, pending);
 }
 
 
@@ -301,7 +302,7 @@ static void
 ngx_http_apikey_send_later(RedisPending *pending)
 {
     // the cycle's log, not the request's: freed with it
-    ngx_http_apikey_init_timer(&pending->retry, ngx_http_apikey_retry_check, pending,
+    ngx_http_apikey_init_timer(&pending->retry, ngx_http_apikey_guard<ngx_http_apikey_retry_check>, pending,
                                ngx_cycle->log);
     ngx_add_timer(&pending->retry, ngx_http_apikey_retry_delay);
 }
@@ -458,7 +459,7 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ctx->in_flight = 1;
     ngx_http_apikey_count(in_flight, 1);
 
-    ctx->wake.handler = ngx_http_apikey_wake_handler;
+    ctx->wake.handler = ngx_http_apikey_guard<ngx_http_apikey_wake_handler>;
     ctx->wake.data = r;
     ctx->wake.log = r->connection->log;
     ngx_add_timer(&ctx->wake, lcf->timeout);
@@ -628,8 +629,8 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
         }
 
     } catch (...) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "apikey: unexpected failure while reading the redis reply");
+        // the request must still be woken: logged here, not at the entry
+        ngx_http_apikey_log_caught(r->connection->log, "the redis reply of a check");
         ctx->outcome = Outcome::kError;
     }
 
@@ -753,7 +754,7 @@ ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
 
     to = redis->for_key(key);
     if (to != NULL) {
-        to->send(4, argv, lens, ngx_http_apikey_ignore_reply, NULL);
+        to->send(4, argv, lens, ngx_http_apikey_guard<ngx_http_apikey_ignore_reply>, NULL);
     }
 }
 

@@ -33,23 +33,34 @@ ngx_log_t *first_log(First first, Rest...) noexcept { return entry_log(first); }
 inline ngx_log_t *first_log() noexcept { return ngx_cycle->log; }
 
 // The entry's own name, read from the compiler's signature of the guard
-// instantiated for it ("... F = ngx_http_apikey_access_handler; ..."), so
-// that the log line names the function without a name being passed by hand.
+// instantiated for it (GCC: "... R (* F)(A ...) = ngx_http_apikey_access_handler;
+// ...", clang: "... F = &ngx_http_apikey_access_handler, ..."), so that the
+// log line names the function without a name being passed by hand.
 inline std::string_view entry_name(std::string_view signature) noexcept
 {
-    size_t at = signature.find("F = ");
+    size_t at = signature.find("(* F)");
+    at = signature.find(at == std::string_view::npos ? "F = " : " = ",
+                        at == std::string_view::npos ? 0 : at);
     if (at == std::string_view::npos) {
         return signature;
     }
-    signature.remove_prefix(at + 4);
+    signature.remove_prefix(signature.find('=', at) + 2);
     if (!signature.empty() && signature.front() == '&') {
         signature.remove_prefix(1);
     }
-    size_t end = signature.find_first_of(";,]");
-    return signature.substr(0, end);
+    return signature.substr(0, signature.find_first_of(";,]"));
 }
 
 void log_exception(ngx_log_t *log, std::string_view where, const char *what) noexcept;
+
+}  // namespace apikey::guard
+
+// For the few catches inside an entry that must still finish what they
+// started (wake the request, finalize it): logs the exception being handled,
+// as the entry's guard would. Call it only inside a catch block.
+void ngx_http_apikey_log_caught(ngx_log_t *log, const char *where) noexcept;
+
+namespace apikey::guard {
 
 // What an entry answers when it failed: a request handler's 500, a
 // directive's NGX_CONF_ERROR, NGX_ERROR for the rest. Named per entry where

@@ -1,6 +1,7 @@
 // What the client sees: JSON refusals with their standard headers, and the
 // RateLimit header fields on every response of a rate-limited location.
 #include "ngx_http_apikey_module.hpp"
+#include "guard.hpp"
 
 #include <string>
 
@@ -460,10 +461,10 @@ ngx_http_apikey_responses_init(ngx_conf_t *cf)
     ngx_http_core_main_conf_t  *cmcf;
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_apikey_header_filter;
+    ngx_http_top_header_filter = ngx_http_apikey_guard<ngx_http_apikey_header_filter>;
 
     ngx_http_next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = ngx_http_apikey_body_filter;
+    ngx_http_top_body_filter = ngx_http_apikey_guard<ngx_http_apikey_body_filter>;
 
     cmcf = static_cast<ngx_http_core_main_conf_t *>(
         ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
@@ -474,7 +475,7 @@ ngx_http_apikey_responses_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    *h = ngx_http_apikey_precontent_handler;
+    *h = ngx_http_apikey_guard<ngx_http_apikey_precontent_handler, NGX_HTTP_INTERNAL_SERVER_ERROR>;
 
     return NGX_OK;
 }
