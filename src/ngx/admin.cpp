@@ -217,7 +217,7 @@ admin_ctx_t *
 admin_ctx_of(ngx_http_request_t *r)
 {
     for (ngx_pool_cleanup_t *cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == cleanup) {
+        if (cln->handler == ngx_http_apikey_guard<cleanup>) {
             return static_cast<admin_ctx_t *>(cln->data);
         }
     }

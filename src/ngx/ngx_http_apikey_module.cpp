@@ -137,7 +137,7 @@ ngx_http_apikey_get_ctx(ngx_http_request_t *r)
     if (ctx == NULL && (r->internal || r->filter_finalize)) {
         // an internal redirect cleared r->ctx; the check already happened
         for (cln = r->pool->cleanup; cln; cln = cln->next) {
-            if (cln->handler == ngx_http_apikey_cleanup) {
+            if (cln->handler == ngx_http_apikey_guard<ngx_http_apikey_cleanup>) {
                 ctx = static_cast<ngx_http_apikey_ctx_t *>(cln->data);
                 ngx_http_set_ctx(r, ctx, ngx_http_apikey_module);
                 break;
