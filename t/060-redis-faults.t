@@ -111,13 +111,11 @@ sub unavailable {
 
 # --- wrong password
 {
-    my $redis = ApikeyTest::Redis->start(args => ['--requirepass', 'sesame']);
+    my $redis = ApikeyTest::Redis->start(password => 'sesame');
+    is $redis->cmd('PING'), 'PONG', 'the harness authenticates to a Redis with a password';
     my $nginx = ApikeyTest::Nginx->start(redis => $redis, redis_args => 'password=wrong',
                                          location => 'apikey on;');
-    my (undef, $out) = ApikeyTest::cli({ APIKEY_REDIS => $redis->address,
-                                         APIKEY_REDIS_PASSWORD => 'sesame' },
-                                       'create', '--name', 'pw', '--json');
-    my $token = json_of($out)->{token};
+    my $token = $redis->create_key(name => 'pw')->{token};
     unavailable($nginx->get('/api/x', 'X-API-Key' => $token), 'wrong password');
     like $nginx->error_log, qr/refused the connection setup: (WRONGPASS|ERR invalid password)/,
         'the AUTH failure is logged';

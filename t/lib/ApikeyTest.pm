@@ -38,7 +38,116 @@ my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 #                    instance's directory
 my @TOKENS;   # every token minted in this test, for the secret-leak check
 
+# Every redis-server, nginx and fake this test starts is tracked, so that a run
+# that fails half-way leaves nothing behind: a die or a signal (INT, TERM, HUP)
+# ends the run through the END block below, which stops them all; a run killed
+# outright (SIGKILL, or an END that never comes) is cleaned up by a small reaper
+# process that outlives it and reads the same list from a file.
+my $OWNER = $$;     # forked children (fakes, helpers) never clean up for the test
+my @TRACKED;        # [kind, what]: pidfile PATH | pid PID | pgrp PGID
+my $REGISTRY;       # the reaper's copy of @TRACKED
+
 sub root { $ROOT }
+
+# Remembers a process to end if the test ends without stopping it: a daemon's
+# pidfile (read again at the end: nginx's master changes on a binary upgrade),
+# a pid, or a process group.
+sub track {
+    my ($kind, $what) = @_;
+    return unless $$ == $OWNER && defined $what && length $what;
+    push @TRACKED, [$kind, $what];
+    _start_reaper() unless $REGISTRY;
+    if (open my $f, '>>', $REGISTRY) {
+        print $f "$kind $what\n";
+        close $f;
+    }
+}
+
+# A process we started and may end: a redis-server, nginx (or valgrind running
+# it) or a perl fake; a pid reused by something else since is left alone.
+sub _ours {
+    my ($pid) = @_;
+    return 0 unless $pid && $pid =~ /^\d+$/ && kill 0, $pid;
+    open my $f, '<', "/proc/$pid/cmdline" or return 0;
+    my $cmd = do { local $/; <$f> } // '';
+    return $cmd =~ /redis-server|redis-sentinel|nginx|valgrind|memcheck/ ? 1 : 0;
+}
+
+sub _children {
+    my ($pid) = @_;
+    return split ' ', `pgrep -P $pid 2>/dev/null`;
+}
+
+# Ends every tracked process still running: TERM first (nginx's master then
+# ends its workers, valgrind writes its report), KILL after a grace period.
+sub _reap {
+    my (@entries) = @_;
+    my (@pids, @groups);
+    for my $e (@entries) {
+        my ($kind, $what) = @$e;
+        if ($kind eq 'pidfile') {
+            open my $f, '<', $what or next;
+            chomp(my $pid = <$f> // '');
+            push @pids, $pid if _ours($pid);
+        } elsif ($kind eq 'pid') {
+            push @pids, $what if _ours($what);
+        } elsif ($kind eq 'pgrp') {
+            push @groups, $what if kill 0, -$what;
+        }
+    }
+    my %seen;
+    @pids = grep { !$seen{$_}++ } @pids;
+    return unless @pids || @groups;
+    my @all = (@pids, map { _children($_) } @pids);
+    kill 'TERM', @pids;
+    kill 'TERM', -$_ for @groups;
+    my $until = time + ($ENV{NGINX_WRAPPER} ? 30 : 3);
+    while (time < $until && grep { !gone($_) } @all) { sleep 0.05 }
+    kill 'KILL', grep { !gone($_) } @all;
+    kill 'KILL', -$_ for grep { kill 0, -$_ } @groups;
+}
+
+sub _start_reaper {
+    my $dir = File::Temp::tempdir('apikey-reaper-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+    $REGISTRY = "$dir/tracked";
+    open my $f, '>', $REGISTRY or die "$REGISTRY: $!";
+    close $f;
+    my $pid = fork // die "fork: $!";
+    return if $pid;
+    # the reaper: out of the test's process group (a ^C to prove reaches the
+    # test, whose END cleans up), holding none of its output open (prove waits
+    # for the end of it), waiting for the test to go
+    POSIX::setsid();
+    open STDIN, '<', '/dev/null';
+    open STDOUT, '>', '/dev/null';
+    open STDERR, '>', '/dev/null';
+    $SIG{$_} = 'IGNORE' for qw(INT TERM HUP PIPE);
+    sleep 0.2 while getppid() == $OWNER;
+    my @entries;
+    if (open my $r, '<', $REGISTRY) {
+        @entries = map { chomp; [split / /, $_, 2] } <$r>;
+    }
+    _reap(@entries);
+    unlink $REGISTRY;
+    rmdir $dir;
+    POSIX::_exit(0);
+}
+
+# A die ends the test through here; so do these signals, instead of leaving
+# the test's servers running.
+for my $sig (qw(INT TERM HUP)) {
+    $SIG{$sig} = sub {
+        POSIX::_exit(1) unless $$ == $OWNER;   # a forked helper (a fake's handler)
+        diag "test ended by SIG$sig";
+        exit 128 + ($sig eq 'INT' ? 2 : $sig eq 'TERM' ? 15 : 1);
+    };
+}
+
+END {
+    my $status = $?;
+    _reap(@TRACKED) if $$ == $OWNER;
+    $? = $status;
+}
 
 sub tokens_seen { @TOKENS }
 
@@ -122,11 +231,13 @@ use Test::More;
 use Time::HiRes qw(sleep);
 
 # Options: port, args (extra redis-server arguments), unix (also listen on a
-# unix socket in the temp dir, see unix_socket()).
+# unix socket in the temp dir, see unix_socket()), password (requirepass: cmd()
+# and cli() then authenticate with it).
 sub start {
     my ($class, %opt) = @_;
     my $self = bless { dir => tempdir(CLEANUP => 1), port => $opt{port} // ApikeyTest::free_port(),
-                       extra => [@{ $opt{args} // [] }] }, $class;
+                       extra => [@{ $opt{args} // [] }], password => $opt{password} }, $class;
+    push @{ $self->{extra} }, '--requirepass', $opt{password} if defined $opt{password};
     if ($opt{unix}) {
         # nginx run as root has its workers run as nobody: they must reach the socket
         chmod 0711, $self->{dir};
@@ -145,12 +256,14 @@ sub _spawn {
            '--appendonly', 'no', '--daemonize', 'yes', '--dir', $self->{dir},
            '--pidfile', "$self->{dir}/redis.pid", '--logfile', "$self->{dir}/redis.log",
            @{ $self->{extra} }) == 0 or die "redis-server failed to start";
+    ApikeyTest::track(pidfile => "$self->{dir}/redis.pid");
     ApikeyTest::wait_for_port($self->{port}) or die "redis-server not listening";
     for (1 .. 100) {
         last if ($self->cmd('PING') // '') eq 'PONG';
         sleep 0.02;
     }
     $self->{pid} = $self->pid;
+    ApikeyTest::track(pid => $self->{pid});
 }
 
 sub port { $_[0]{port} }
@@ -167,7 +280,8 @@ sub pid {
 # redis-cli, returning its raw output with the trailing newline removed
 sub cmd {
     my ($self, @args) = @_;
-    my $pw = $self->{password} ? "REDISCLI_AUTH=$self->{password} " : '';
+    # in the environment, not on the command line (ps would show it)
+    local %ENV = (%ENV, defined $self->{password} ? (REDISCLI_AUTH => $self->{password}) : ());
     open my $p, '-|', 'redis-cli', '-p', $self->{port}, @args or die;
     local $/;
     my $out = <$p> // '';
@@ -210,7 +324,9 @@ sub crash {
 
 sub cli {
     my ($self, @args) = @_;
-    return ApikeyTest::cli({ APIKEY_REDIS => $self->address }, @args);
+    return ApikeyTest::cli({ APIKEY_REDIS => $self->address,
+                             defined $self->{password}
+                                 ? (APIKEY_REDIS_PASSWORD => $self->{password}) : () }, @args);
 }
 
 # Creates a key through apikeyctl; returns its JSON object (id, token, ...).
@@ -352,9 +468,11 @@ sub _run {
         die "nginx failed to start: $out" if $must;
         return $out;
     }
+    ApikeyTest::track(pidfile => "$self->{dir}/nginx.pid");
     ApikeyTest::wait_for_port($self->{port}, $ENV{NGINX_WRAPPER} ? 60 : 5)
         or die "nginx not listening";
     $self->{pid} = $self->master_pid;
+    ApikeyTest::track(pid => $self->{pid});
     return '';
 }
 
