@@ -363,6 +363,8 @@ my $NGINX = $ENV{NGINX_BIN} // '/usr/sbin/nginx';
 #   server    extra directives (locations) in the front server
 #   redis_args extra apikey_redis parameters
 #   workers   worker_processes (default 1)
+#   env       { NAME => value } for nginx's environment (MALLOC_PERTURB_ makes
+#             glibc fill freed memory, so that a use after free shows)
 #   load      how the module is loaded (default: load_module of the built one,
 #             or of APIKEY_MODULE)
 sub start {
@@ -455,6 +457,8 @@ sub nginx_command {
             "UBSAN_OPTIONS=log_path=$dir/sanitizer:print_stacktrace=1",
             "LSAN_OPTIONS=suppressions=" . ApikeyTest::root() . "/t/sanitizer/lsan.supp:print_suppressions=0";
     }
+    my %extra = %{ $self->{opt}{env} // {} };
+    push @env, map { "$_=$extra{$_}" } sort keys %extra;
     my $wrapper = $ENV{NGINX_WRAPPER} // '';
     $wrapper =~ s/%d/$dir/g;
     return join ' ', (@env ? ('env', @env) : ()), $wrapper, $NGINX, '-p', $dir, '-c', "$dir/nginx.conf", @args;
