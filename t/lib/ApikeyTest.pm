@@ -25,7 +25,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
-our @EXPORT = qw(free_port root wait_for_port cli json_of tokens_seen with_checksum);
+our @EXPORT = qw(free_port root wait_for_port cli json_of tokens_seen with_checksum poll_until);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 
@@ -170,6 +170,19 @@ sub wait_for_port {
     return 0;
 }
 
+# Polls $check until it returns true, for at most $seconds (generous: it
+# must hold under valgrind too); returns its last result. Tests wait on a
+# condition with it instead of sleeping for a time that usually suffices.
+sub poll_until {
+    my ($seconds, $check) = @_;
+    my $until = time + $seconds;
+    while (1) {
+        my $ok = $check->();
+        return $ok if $ok || time > $until;
+        sleep 0.05;
+    }
+}
+
 # A token with the given body and a correct checksum (CRC-32, base62, 6 digits):
 # well-formed, so it goes to Redis, but made up.
 sub with_checksum {
@@ -288,6 +301,17 @@ sub cmd {
     close $p;
     $out =~ s/\n\z//;
     return $out;
+}
+
+# subscriptions to any channel (nginx workers subscribe for apikey_cache)
+sub subscribers {
+    my ($self) = @_;
+    my @channels = grep { length } split /\n/, $self->cmd('PUBSUB', 'CHANNELS');
+    return 0 unless @channels;
+    my %n = split /\n/, $self->cmd('PUBSUB', 'NUMSUB', @channels);
+    my $total = 0;
+    $total += $_ for values %n;
+    return $total;
 }
 
 # calls of one command since the last CONFIG RESETSTAT (INFO commandstats)
