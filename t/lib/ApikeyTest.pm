@@ -462,11 +462,14 @@ http {
 EOF
 }
 
+# Written aside and renamed: a master still reading the file for an earlier
+# reload never sees it half written.
 sub write_conf {
     my ($self) = @_;
-    open my $f, '>', "$self->{dir}/nginx.conf" or die;
+    open my $f, '>', "$self->{dir}/nginx.conf.new" or die;
     print $f $self->conf_text;
-    close $f;
+    close $f or die;
+    rename "$self->{dir}/nginx.conf.new", "$self->{dir}/nginx.conf" or die;
 }
 
 # The environment and command line nginx is started with (sanitizer runtime,
