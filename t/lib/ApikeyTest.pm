@@ -99,7 +99,13 @@ sub _reap {
     @pids = grep { !$seen{$_}++ } @pids;
     return unless @pids || @groups;
     my @all = (@pids, map { _children($_) } @pids);
-    kill 'TERM', @pids;
+    # nginx gracefully (QUIT): on TERM its master kills slow workers after a
+    # second, before valgrind has written their report
+    for my $pid (@pids) {
+        open my $f, '<', "/proc/$pid/cmdline" or next;
+        my $cmd = do { local $/; <$f> } // '';
+        kill $cmd =~ /nginx/ ? 'QUIT' : 'TERM', $pid;
+    }
     kill 'TERM', -$_ for @groups;
     my $until = time + ($ENV{NGINX_WRAPPER} ? 30 : 3);
     while (time < $until && grep { !gone($_) } @all) { sleep 0.05 }
