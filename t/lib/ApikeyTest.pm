@@ -55,22 +55,42 @@ sub root { $ROOT }
 sub track {
     my ($kind, $what) = @_;
     return unless $$ == $OWNER && defined $what && length $what;
-    push @TRACKED, [$kind, $what];
+    # a pid is remembered with its start time, and a pidfile with the
+    # directory its process works in or names: pids are reused quickly on a
+    # busy machine, and someone else's process must never be ended
+    my $id = $kind eq 'pidfile' ? dirname($what) : _started($what) // return;
+    push @TRACKED, [$kind, $what, $id];
     _start_reaper() unless $REGISTRY;
     if (open my $f, '>>', $REGISTRY) {
-        print $f "$kind $what\n";
+        print $f "$kind $what $id\n";
         close $f;
     }
 }
 
-# A process we started and may end: a redis-server, nginx (or valgrind running
-# it) or a perl fake; a pid reused by something else since is left alone.
-sub _ours {
+# A process's start time (clock ticks since boot), or undef when it is gone.
+sub _started {
     my ($pid) = @_;
+    return undef unless $pid && $pid =~ /^\d+$/;
+    open my $f, '<', "/proc/$pid/stat" or return undef;
+    my $stat = <$f> // '';
+    $stat =~ s/^.*\) //s or return undef;
+    return (split ' ', $stat)[19];
+}
+
+# A process we started and may end: a redis-server, nginx (or valgrind
+# running it), the same one we tracked.
+sub _ours {
+    my ($pid, $kind, $id) = @_;
     return 0 unless $pid && $pid =~ /^\d+$/ && kill 0, $pid;
     open my $f, '<', "/proc/$pid/cmdline" or return 0;
     my $cmd = do { local $/; <$f> } // '';
-    return $cmd =~ /redis-server|redis-sentinel|nginx|valgrind|memcheck/ ? 1 : 0;
+    return 0 unless $cmd =~ /redis-server|redis-sentinel|nginx|valgrind|memcheck/;
+    if ($kind eq 'pid') {
+        return (_started($pid) // '') eq $id ? 1 : 0;
+    }
+    # a pidfile's process: nginx -p names the directory, redis works in it
+    my $cwd = readlink("/proc/$pid/cwd") // '';
+    return index($cmd, $id) >= 0 || $cwd eq $id ? 1 : 0;
 }
 
 sub _children {
@@ -84,15 +104,18 @@ sub _reap {
     my (@entries) = @_;
     my (@pids, @groups);
     for my $e (@entries) {
-        my ($kind, $what) = @$e;
+        my ($kind, $what, $id) = @$e;
         if ($kind eq 'pidfile') {
             open my $f, '<', $what or next;
             chomp(my $pid = <$f> // '');
-            push @pids, $pid if _ours($pid);
+            push @pids, $pid if _ours($pid, $kind, $id);
         } elsif ($kind eq 'pid') {
-            push @pids, $what if _ours($what);
+            push @pids, $what if _ours($what, $kind, $id);
         } elsif ($kind eq 'pgrp') {
-            push @groups, $what if kill 0, -$what;
+            # a fake's group: its leader is the one we started, or gone (a
+            # group's id is not given to a new process while the group lives)
+            my $leader = _started($what);
+            push @groups, $what if kill(0, -$what) && (!defined $leader || $leader eq $id);
         }
     }
     my %seen;
@@ -131,7 +154,7 @@ sub _start_reaper {
     sleep 0.2 while getppid() == $OWNER;
     my @entries;
     if (open my $r, '<', $REGISTRY) {
-        @entries = map { chomp; [split / /, $_, 2] } <$r>;
+        @entries = map { chomp; [split / /, $_, 3] } <$r>;
     }
     _reap(@entries);
     unlink $REGISTRY;
