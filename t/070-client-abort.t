@@ -57,4 +57,24 @@ unlike $nginx->error_log, qr/closing the redis connection/, 'the connection was 
 is_deeply [$nginx->worker_pids], \@workers, 'the worker survived late replies';
 $nginx->stop;
 
+# a request torn down while its check waits: on a reload, the old worker's
+# worker_shutdown_timeout terminates it, its pool cleanup runs, and the
+# answers that come later (the connection closing as the worker exits) find
+# no request; the old worker exits cleanly, not on a signal
+my $never = FakeRedis->start(delay => 600);
+$nginx = ApikeyTest::Nginx->start(redis_address => $never->address,
+                                  env => { MALLOC_PERTURB_ => 165 },
+                                  main => 'worker_shutdown_timeout 300ms;',
+                                  location => 'apikey on; apikey_redis_timeout 600s;',
+                                  server => 'location = /metrics { apikey_metrics; }');
+@workers = $nginx->worker_pids;
+@socks = map { $nginx->send_request('GET', '/api/x', 'X-API-Key' => $token) } 1 .. 5;
+ok poll_until(30, sub { $nginx->get('/metrics')->{body} =~ /^apikey_checks_in_flight 5$/m }),
+    'five checks wait';
+$nginx->reload;
+ok poll_until(60, sub { !grep { !ApikeyTest::gone($_) } @workers }), 'the old worker exits';
+is $nginx->read_response($_, 30)->{status}, 0, 'its waiting requests were cut off' for @socks;
+unlike $nginx->error_log, qr/exited on signal/, 'the old worker exited cleanly, not on a signal';
+$nginx->stop;
+
 done_testing;

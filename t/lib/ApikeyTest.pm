@@ -416,6 +416,7 @@ my $NGINX = $ENV{NGINX_BIN} // '/usr/sbin/nginx';
 #   server    extra directives (locations) in the front server
 #   redis_args extra apikey_redis parameters
 #   workers   worker_processes (default 1)
+#   main      extra directives at the top level (worker_shutdown_timeout ...)
 #   env       { NAME => value } for nginx's environment (MALLOC_PERTURB_ makes
 #             glibc fill freed memory, so that a use after free shows)
 #   load      how the module is loaded (default: load_module of the built one,
@@ -442,7 +443,7 @@ sub conf_text {
     my $load = $o{load} // "load_module $module;";
     my $workers = $o{workers} // 1;
     $o{location} //= 'apikey on;';
-    $o{$_} //= '' for qw(http server);
+    $o{$_} //= '' for qw(main http server);
     # snippets may name the echo upstream as $upstream_port
     s/\$upstream_port\b/$self->{upstream}/g for @o{qw(http server location)};
     my $location = $o{location};
@@ -452,6 +453,7 @@ sub conf_text {
     return <<"EOF";
 $env
 $load
+$o{main}
 worker_processes $workers;
 daemon on;
 master_process on;
