@@ -28,17 +28,55 @@ is_deeply [$nginx->worker_pids], \@workers, 'the worker survived';
 is $nginx->get('/api/x', 'X-API-Key' => $token)->{status}, 200, 'and still serves checks';
 $nginx->stop;
 
-# reply later than the timeout: the request gave up, then the reply comes
-my $later = FakeRedis->start(delay => 0.5);
+# reply later than the timeout, on a connection that stays up: the request
+# gave up and is gone, then its reply comes and must land on nothing. A stream
+# of checks with a long timeout keeps replies flowing, so the connection is
+# never dropped for silence; glibc fills freed memory (MALLOC_PERTURB_), so a
+# reply that reached the freed request would crash the worker.
+my $later = FakeRedis->start(delay => 1.0);
 $nginx = ApikeyTest::Nginx->start(redis_address => $later->address,
-                                  location => 'apikey on; apikey_redis_timeout 100ms;');
+                                  env => { MALLOC_PERTURB_ => 165 },
+                                  location => 'apikey on; apikey_redis_timeout 400ms;',
+                                  server => 'location /patient/ { apikey on; apikey_redis_timeout 30s; '
+                                          . 'proxy_pass http://127.0.0.1:$upstream_port; }');
 @workers = $nginx->worker_pids;
-my @socks = map { $nginx->send_request('GET', '/api/x', 'X-API-Key' => $token) } 1 .. 10;
-close $_ for @socks[0 .. 4];   # half hang up, half wait for their 503
-is $nginx->read_response($_)->{status}, 503, 'waiting client gets 503 at the timeout'
-    for @socks[5 .. 9];
-sleep 1;
+my (@patient, @socks);
+my $t0 = time;
+while (time - $t0 < 3.0) {
+    push @patient, $nginx->send_request('GET', '/patient/x', 'X-API-Key' => $token);
+    # once replies flow, five checks that give up after 400 ms
+    @socks = map { $nginx->send_request('GET', '/api/x', 'X-API-Key' => $token) } 1 .. 5
+        if !@socks && time - $t0 > 1.2;
+    sleep 0.05;
+}
+is $nginx->read_response($_, 30)->{status}, 503, 'waiting client gets 503 at the timeout'
+    for @socks;
+# the checks sent after them are answered after their replies: every late
+# reply has landed by the time the last of these is read
+is $nginx->read_response($_, 60)->{status}, 200, 'a check around them passes, on the same connection'
+    for @patient;
+unlike $nginx->error_log, qr/closing the redis connection/, 'the connection was never dropped';
 is_deeply [$nginx->worker_pids], \@workers, 'the worker survived late replies';
+$nginx->stop;
+
+# a request torn down while its check waits: on a reload, the old worker's
+# worker_shutdown_timeout terminates it, its pool cleanup runs, and the
+# answers that come later (the connection closing as the worker exits) find
+# no request; the old worker exits cleanly, not on a signal
+my $never = FakeRedis->start(delay => 600);
+$nginx = ApikeyTest::Nginx->start(redis_address => $never->address,
+                                  env => { MALLOC_PERTURB_ => 165 },
+                                  main => 'worker_shutdown_timeout 300ms;',
+                                  location => 'apikey on; apikey_redis_timeout 600s;',
+                                  server => 'location = /metrics { apikey_metrics; }');
+@workers = $nginx->worker_pids;
+@socks = map { $nginx->send_request('GET', '/api/x', 'X-API-Key' => $token) } 1 .. 5;
+ok poll_until(30, sub { $nginx->get('/metrics')->{body} =~ /^apikey_checks_in_flight 5$/m }),
+    'five checks wait';
+$nginx->reload;
+ok poll_until(60, sub { !grep { !ApikeyTest::gone($_) } @workers }), 'the old worker exits';
+is $nginx->read_response($_, 30)->{status}, 0, 'its waiting requests were cut off' for @socks;
+unlike $nginx->error_log, qr/exited on signal/, 'the old worker exited cleanly, not on a signal';
 $nginx->stop;
 
 # --- a client that leaves frees its request at once. Redis never answers and

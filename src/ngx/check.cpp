@@ -191,7 +191,10 @@ ngx_http_apikey_format_command(ngx_pool_t *pool, const std::string_view *args, s
 
 // The scopes every `apikey_scope` line matching this method names, joined by
 // spaces. Lines whose value is empty (a map that says "nothing needed here")
-// require nothing.
+// require nothing. When every line names methods and none names this one
+// (PURGE, PROPFIND, OPTIONS where only GET and POST are named), the request
+// needs a scope no key can hold: only a superscope lets it through. An
+// unlisted method is a method nobody thought about, not a free one.
 ngx_int_t
 ngx_http_apikey_required_scopes(ngx_http_request_t *r, ngx_http_apikey_loc_conf_t *lcf,
     ngx_str_t *out)
@@ -200,6 +203,7 @@ ngx_http_apikey_required_scopes(ngx_http_request_t *r, ngx_http_apikey_loc_conf_
     size_t                         len;
     ngx_str_t                     *values;
     ngx_uint_t                     i, n, method;
+    bool                           named;
     ngx_http_apikey_scope_line_t  *lines;
 
     ngx_str_null(out);
@@ -220,11 +224,14 @@ ngx_http_apikey_required_scopes(ngx_http_request_t *r, ngx_http_apikey_loc_conf_
 
     len = 0;
     n = 0;
+    named = false;
 
     for (i = 0; i < lcf->scopes->nelts; i++) {
         if (lines[i].methods && !(lines[i].methods & method)) {
             continue;
         }
+
+        named = true;
 
         if (ngx_http_complex_value(r, &lines[i].value, &values[n]) != NGX_OK) {
             return NGX_ERROR;
@@ -245,6 +252,13 @@ ngx_http_apikey_required_scopes(ngx_http_request_t *r, ngx_http_apikey_loc_conf_
 
         len += values[n].len + 1;
         n++;
+    }
+
+    if (!named) {
+        out->data = reinterpret_cast<u_char *>(
+            const_cast<char *>(apikey::kUnlistedMethodScope.data()));
+        out->len = apikey::kUnlistedMethodScope.size();
+        return NGX_OK;
     }
 
     if (n == 0) {
