@@ -150,6 +150,20 @@ ngx_http_apikey_no_store(ngx_http_request_t *r)
 }
 
 
+// X-Content-Type-Options: nosniff, on every body the module writes: a JSON
+// error must never be sniffed into HTML by a browser.
+static ngx_int_t
+ngx_http_apikey_nosniff(ngx_http_request_t *r)
+{
+    static u_char  nosniff[] = "nosniff";
+
+    return ngx_http_apikey_add_header(r, "X-Content-Type-Options",
+                                      sizeof("X-Content-Type-Options") - 1, nosniff,
+                                      sizeof(nosniff) - 1)
+           ? NGX_OK : NGX_ERROR;
+}
+
+
 // Sends a complete small response from memory; returns what a content
 // handler returns (the caller finalizes with it).
 ngx_int_t
@@ -167,12 +181,7 @@ ngx_http_apikey_send_body(ngx_http_request_t *r, ngx_uint_t status, const char *
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
-    // a JSON error must never be sniffed into HTML by a browser
-    static u_char  nosniff[] = "nosniff";
-    if (!ngx_http_apikey_add_header(r, "X-Content-Type-Options",
-                                    sizeof("X-Content-Type-Options") - 1, nosniff,
-                                    sizeof(nosniff) - 1))
-    {
+    if (ngx_http_apikey_nosniff(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -285,6 +294,10 @@ ngx_http_apikey_json_refusal(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
     }
 
     ctx->json_body = 1;
+
+    if (ngx_http_apikey_nosniff(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_apikey_no_store(r);
 }
