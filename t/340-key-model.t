@@ -71,6 +71,9 @@ my $nginx = ApikeyTest::Nginx->start(
             apikey_introspect;
             apikey_limit off;
         }
+        location = /metrics {
+            apikey_metrics;
+        }
         location /behind/ {
             apikey on;
             apikey_limit off;
@@ -273,6 +276,15 @@ sub req {
     is_deeply [ @$me{qw(owner role plan env)} ], [undef, undef, undef, 'live'],
         '/me of a key without the model: nulls and live';
     is_deeply [ $me->{meta}, $me->{allow_ip} ], [ {}, [] ], '/me: no meta, no allowlist';
+}
+
+# the new results have their own counters
+{
+    my $body = $nginx->get('/metrics')->{body};
+    for my $result (qw(disabled wrong_environment ip_not_allowed)) {
+        like $body, qr/^apikey_requests_total\{result="$result"\} [1-9]\d*$/m,
+            "metrics count $result";
+    }
 }
 
 $nginx->check_logs;
