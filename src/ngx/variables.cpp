@@ -187,7 +187,7 @@ ngx_http_apikey_add_variables(ngx_conf_t *cf)
     if (v == NULL) {
         return NGX_ERROR;
     }
-    v->get_handler = ngx_http_apikey_meta_variable;
+    v->get_handler = ngx_http_apikey_guard<ngx_http_apikey_meta_variable>;
 
     return NGX_OK;
 }
