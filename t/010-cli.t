@@ -14,9 +14,9 @@ my ($st, $out, $err) = $redis->cli('create', '--name', 'billing export', '--scop
 is $st, 0, 'create exits 0';
 my $k = json_of($out);
 ok $k, 'create --json prints one JSON object';
-like $k->{token}, qr/^ak_[0-9a-z]{12}_[0-9A-Za-z]{46}$/, 'token has the documented format';
+like $k->{token}, qr/^ak_live_[0-9a-z]{12}_[0-9A-Za-z]{46}$/, 'token has the documented format';
 like $k->{id}, qr/^[0-9a-z]{12}$/, 'id has the documented format';
-is substr($k->{token}, 3, 12), $k->{id}, 'token carries the id';
+is substr($k->{token}, 8, 12), $k->{id}, 'token carries the id';
 is $k->{name}, 'billing export', 'name';
 is_deeply $k->{scopes}, ['read:all', 'write:all'], 'scopes';
 is $k->{status}, 'active', 'status';
@@ -35,7 +35,7 @@ like $err, qr/secret manager/, 'warns to store the token';
 # human output shows the token too, once
 ($st, $out, $err) = $redis->cli('create', '--name', 'human');
 is $st, 0, 'create without --json';
-like $out, qr/ak_[0-9a-z]{12}_\S+/, 'human output shows the token';
+like $out, qr/ak_live_[0-9a-z]{12}_\S+/, 'human output shows the token';
 
 # only a digest is stored
 my $rec = $redis->cmd('HGETALL', "apikey:key:{$k->{id}}");
@@ -50,7 +50,7 @@ is $st, 0, 'list exits 0';
 my $list = json_of($out);
 is ref $list, 'ARRAY', 'list --json is an array';
 is scalar(@$list), 2, 'both keys listed';
-unlike $out, qr/ak_[0-9a-z]{12}_/, 'list never shows a token';
+unlike $out, qr/ak_(?:live_|test_)?[0-9a-z]{12}_/, 'list never shows a token';
 ok exists $list->[0]{last_used_at}, 'list has last_used_at';
 ($st, $out) = $redis->cli('list');
 like $out, qr/^ID\s+NAME\s+HINT\s+SCOPES\s+CREATED\s+LAST USED\s+EXPIRES\s+STATUS/m, 'table header';

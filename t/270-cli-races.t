@@ -46,7 +46,7 @@ sub field {
     return $redis->cmd('HGET', "apikey:key:{$id}", $name);
 }
 
-sub token_of { ($_[0] =~ /(ak_[0-9a-z]{12}_[0-9A-Za-z]{46})/)[0] }
+sub token_of { ($_[0] =~ /(ak_(?:live_|test_)?[0-9a-z]{12}_[0-9A-Za-z]{46})/)[0] }
 
 # Runs `apikeyctl @$mine` with its first reply about the key held (or its
 # first command, hold => 'request') while `apikeyctl @$theirs` runs directly;

@@ -74,7 +74,7 @@ my $res = call('POST', '/admin/keys', {name => 'over http', scopes => ['read', '
                                         reason => 'ticket 7'});
 is $res->{status}, 201, 'POST keys: 201';
 my $key = $res->{json};
-like $key->{token}, qr/^ak_[0-9a-z]{12}_[0-9A-Za-z]{46}$/, 'the token, this once';
+like $key->{token}, qr/^ak_live_[0-9a-z]{12}_[0-9A-Za-z]{46}$/, 'the token, this once';
 is ApikeyTest::Nginx::header($res, 'Cache-Control'), 'no-store', 'and never cached';
 is_deeply $key->{scopes}, ['read', 'write'], 'scopes';
 is_deeply $key->{limits}, ['600r/m:50'], 'limits';
@@ -164,7 +164,7 @@ call('PATCH', "/admin/keys/$key->{id}", {scopes => ['read']});
 $res = call('POST', "/admin/keys/$key->{id}/rotate", {grace => '1h', reason => 'rolling'});
 is $res->{status}, 200, 'rotate';
 my $new = $res->{json}{token};
-like $new, qr/^ak_$key->{id}_/, 'a new token, same id';
+like $new, qr/^ak_live_$key->{id}_/, 'a new token, same id';
 ok $res->{json}{previous_token}, 'the previous token in its grace';
 is api_status($new), 200, 'new token works';
 is api_status($key->{token}), 200, 'old token works during the grace';

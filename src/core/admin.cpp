@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 
 #include <openssl/evp.h>
 
@@ -375,10 +376,34 @@ std::string parse_list_query(std::string_view query, ListQuery& out) {
         }
 
         if (name == "status") {
-            if (value != "active" && value != "revoked" && value != "expired") {
-                return "\"status\" must be active, revoked or expired";
+            if (value != "active" && value != "revoked" && value != "expired" &&
+                value != "disabled") {
+                return "\"status\" must be active, revoked, expired or disabled";
             }
             out.status = value;
+        } else if (name == "owner") {
+            if (!valid_owner(value)) return "invalid \"owner\"";
+            out.owner = value;
+        } else if (name == "role" || name == "plan") {
+            if (!valid_group_name(value)) return "invalid \"" + name + "\"";
+            (name == "role" ? out.role : out.plan) = value;
+        } else if (name == "env") {
+            if (value != "live" && value != "test") return "\"env\" must be live or test";
+            out.env = value;
+        } else if (name == "sort") {
+            if (!valid_sort(value)) return "\"sort\" must be created, name, last_used or expires";
+            out.sort = value;
+        } else if (name == "order") {
+            if (value != "asc" && value != "desc") return "\"order\" must be asc or desc";
+            out.ascending = value == "asc";
+        } else if (name == "search") {
+            if (value.size() > kMaxNameLength || !text_problem(value, false).empty()) {
+                return "invalid \"search\"";
+            }
+            out.search = value;
+        } else if (name == "after") {
+            if (!valid_page_cursor(value)) return "invalid \"after\"";
+            out.after = value;
         } else if (name == "name_prefix") {
             // as the OpenAPI schema says: 1 to 128 characters, like a name
             std::size_t chars = utf8_length(value);
@@ -402,6 +427,132 @@ std::string parse_list_query(std::string_view query, ListQuery& out) {
         }
     }
     return {};
+}
+
+bool sort_ascending_by_default(std::string_view sort) noexcept {
+    return sort == "name" || sort == "expires";
+}
+
+bool valid_sort(std::string_view sort) noexcept {
+    return sort == "created" || sort == "name" || sort == "last_used" || sort == "expires";
+}
+
+bool valid_page_cursor(std::string_view c) noexcept {
+    if (c.empty() || c.size() > 1024) return false;
+    std::size_t colon = c.find(':');
+    if (colon == std::string_view::npos) {   // name: hex of the index member
+        if (c.size() % 2 != 0) return false;
+        for (char ch : c) {
+            if (hex_value(ch) < 0 || (ch >= 'A' && ch <= 'F')) return false;
+        }
+        return true;
+    }
+    std::string_view score = c.substr(0, colon), id = c.substr(colon + 1);
+    if (score != "inf" && !parse_decimal(score)) return false;
+    return valid_key_id(id) || (!id.empty() && id.size() <= 64 &&
+                                id.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz") ==
+                                    std::string_view::npos);
+}
+
+std::string lower_ascii(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
+std::vector<std::string> page_arguments(const ListQuery& q, std::size_t page_size,
+                                        std::int64_t now) {
+    bool asc = q.ascending.value_or(sort_ascending_by_default(q.sort));
+    return {q.sort,
+            asc ? "asc" : "desc",
+            std::to_string(page_size),
+            q.after,
+            std::to_string(now),
+            std::to_string(kPageBudget),
+            q.status.value_or(""),
+            q.owner.value_or(""),
+            q.role.value_or(""),
+            q.plan.value_or(""),
+            q.env.value_or(""),
+            lower_ascii(q.search)};
+}
+
+std::vector<std::string> group_arguments(const GroupChanges& c, std::int64_t now) {
+    return {c.value.value_or(""), c.description ? "1" : "0", c.description.value_or(""),
+            std::to_string(now)};
+}
+
+std::string description_problem(std::string_view d) {
+    if (d.size() > 1024) return "too long (at most 1024 bytes)";
+    return reason_problem(d);
+}
+
+bool valid_owner(std::string_view owner) noexcept {
+    if (owner.empty() || owner.size() > 128) return false;
+    for (char c : owner) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool valid_group_name(std::string_view name) noexcept {
+    if (name.empty() || name.size() > 64) return false;
+    for (std::size_t i = 0; i < name.size(); i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
+    }
+    return true;
+}
+
+std::string meta_problem(std::string_view name, std::string_view value) {
+    if (name.empty() || name.size() > 32 ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string_view::npos) {
+        return "invalid meta name \"" + std::string(name) + "\": 1 to 32 of a-z, 0-9 and _";
+    }
+    if (value.size() > 256) return "the value of meta \"" + std::string(name) + "\" is too long (at most 256 bytes)";
+    std::string problem = text_problem(value, false);
+    if (!problem.empty()) {
+        return "invalid value of meta \"" + std::string(name) + "\": " + problem;
+    }
+    return {};
+}
+
+std::string meta_json(const std::vector<std::pair<std::string, std::string>>& meta) {
+    std::map<std::string, std::string> sorted;
+    for (const auto& [name, value] : meta) sorted[name] = value;
+    if (sorted.empty()) return {};
+    JsonObject json;
+    for (const auto& [name, value] : sorted) json.field(name, value);
+    return json.str();
+}
+
+std::vector<std::string> model_fields(const KeyChanges& c, bool create) {
+    std::vector<std::string> out;
+    if (c.owner) out.insert(out.end(), {"owner", *c.owner});
+    if (c.role) out.insert(out.end(), {"role", *c.role});
+    if (c.plan) out.insert(out.end(), {"plan", *c.plan});
+    if (c.env) out.insert(out.end(), {"env", *c.env});
+    if (c.allow_ip) out.insert(out.end(), {"allow_ip", *c.allow_ip});
+    if (create) {
+        std::vector<std::pair<std::string, std::string>> kept;
+        for (const auto& m : c.meta) {
+            if (!m.second.empty()) kept.push_back(m);
+        }
+        if (!kept.empty()) out.insert(out.end(), {"meta", meta_json(kept)});
+    } else if (!c.meta.empty()) {
+        // "" values stay: they remove a name in the script's merge
+        std::map<std::string, std::string> sorted(c.meta.begin(), c.meta.end());
+        for (const auto& m : c.meta) sorted[m.first] = m.second;
+        JsonObject json;
+        for (const auto& [name, value] : sorted) json.field(name, value);
+        out.insert(out.end(), {"meta_patch", json.str()});
+    }
+    return out;
 }
 
 bool list_matches(const KeyRecord& r, const ListQuery& q, std::int64_t now) noexcept {

@@ -36,12 +36,15 @@ constexpr std::string_view kSecretAlphabet =
 
 std::optional<std::string> mint_id() { return random_string(kIdAlphabet, kIdLength); }
 
-std::optional<std::string> mint_token(const std::string& id) {
+std::optional<std::string> mint_token(const std::string& id, KeyEnv env) {
+    if (env == KeyEnv::kUnknown) {
+        env = KeyEnv::kLive;
+    }
     auto secret = random_string(kSecretAlphabet, kSecretLength);
     if (!secret) {
         return std::nullopt;
     }
-    return assemble_token(id, *secret);
+    return assemble_token(id, *secret, env);
 }
 
 }  // namespace apikey

@@ -125,12 +125,26 @@ ParsedToken parse_token(std::string_view token) noexcept {
 
     // From here on it claims to be ours, so it must be exactly ours: a token with
     // our prefix and a bad checksum is a typo or a forgery, never a legacy key.
-    if (token.size() != kTokenLength) {
+    // The two shapes differ in length, and an id has no '_', so a token is one
+    // or the other, never both.
+    KeyEnv env = KeyEnv::kUnknown;
+    std::size_t head = kTokenPrefix.size();
+    if (token.size() == kTokenLength) {
+        std::string_view prefix = token.substr(0, kLivePrefix.size());
+        if (prefix == kLivePrefix) {
+            env = KeyEnv::kLive;
+        } else if (prefix == kTestPrefix) {
+            env = KeyEnv::kTest;
+        } else {
+            return parsed;
+        }
+        head = kLivePrefix.size();
+    } else if (token.size() != kLegacyTokenLength) {
         return parsed;
     }
 
-    std::string_view id = token.substr(kTokenPrefix.size(), kIdLength);
-    std::size_t sep = kTokenPrefix.size() + kIdLength;
+    std::string_view id = token.substr(head, kIdLength);
+    std::size_t sep = head + kIdLength;
     std::string_view rest = token.substr(sep + 1);
 
     if (!valid_key_id(id) || token[sep] != '_') {
@@ -142,28 +156,48 @@ ParsedToken parse_token(std::string_view token) noexcept {
         }
     }
 
-    std::string_view body = token.substr(0, kTokenLength - kCheckLength);
+    std::string_view body = token.substr(0, token.size() - kCheckLength);
     auto expected = encode_check(crc32(body));
-    if (token.substr(kTokenLength - kCheckLength) !=
+    if (token.substr(token.size() - kCheckLength) !=
         std::string_view(expected.data(), expected.size())) {
         return parsed;
     }
 
     parsed.shape = TokenShape::kProject;
     parsed.id = id;
+    parsed.env = env;
     return parsed;
 }
 
-std::string assemble_token(std::string_view id, std::string_view secret) {
+std::string assemble_token(std::string_view id, std::string_view secret, KeyEnv env) {
     std::string token;
     token.reserve(kTokenLength);
-    token.append(kTokenPrefix);
+    switch (env) {
+        case KeyEnv::kLive: token.append(kLivePrefix); break;
+        case KeyEnv::kTest: token.append(kTestPrefix); break;
+        case KeyEnv::kUnknown: token.append(kTokenPrefix); break;
+    }
     token.append(id);
     token.push_back('_');
     token.append(secret);
     auto check = encode_check(crc32(token));
     token.append(check.data(), check.size());
     return token;
+}
+
+std::string_view key_env_name(KeyEnv env) noexcept {
+    switch (env) {
+        case KeyEnv::kLive: return "live";
+        case KeyEnv::kTest: return "test";
+        case KeyEnv::kUnknown: break;
+    }
+    return "";
+}
+
+KeyEnv parse_key_env(std::string_view name) noexcept {
+    if (name == "live") return KeyEnv::kLive;
+    if (name == "test") return KeyEnv::kTest;
+    return KeyEnv::kUnknown;
 }
 
 std::string_view token_hint(std::string_view token) noexcept {

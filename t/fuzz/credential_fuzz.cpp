@@ -49,7 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
         apikey::ParsedToken token = apikey::parse_token(key);
         if (token.shape == apikey::TokenShape::kProject) {
-            require(key.size() == apikey::kTokenLength);
+            require(key.size() == apikey::kTokenLength || key.size() == apikey::kLegacyTokenLength);
+            require((token.env == apikey::KeyEnv::kUnknown) == (key.size() == apikey::kLegacyTokenLength));
             require(apikey::valid_key_id(token.id));
         }
     }
@@ -58,7 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     apikey::ParsedToken raw = apikey::parse_token(
         std::string_view(reinterpret_cast<const char*>(data), size));
     if (raw.shape == apikey::TokenShape::kProject) {
-        require(size == apikey::kTokenLength && apikey::valid_key_id(raw.id));
+        require((size == apikey::kTokenLength || size == apikey::kLegacyTokenLength) &&
+                apikey::valid_key_id(raw.id));
     }
     return 0;
 }

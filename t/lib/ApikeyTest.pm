@@ -105,7 +105,7 @@ sub cli {
     my $status = $? >> 8;
     my $out = do { local (@ARGV, $/) = "$dir/out"; <> } // '';
     my $err = do { local (@ARGV, $/) = "$dir/err"; <> } // '';
-    while ($out =~ /(ak_[0-9a-z]{12}_[0-9A-Za-z]{46})/g) { push @TOKENS, $1 }
+    while ($out =~ /(ak_(?:live_|test_)?[0-9a-z]{12}_[0-9A-Za-z]{46})/g) { push @TOKENS, $1 }
     die "sanitizer report from apikeyctl @args:\n$err"
         if $err =~ /AddressSanitizer|LeakSanitizer|runtime error:/;
     return ($status, $out, $err);

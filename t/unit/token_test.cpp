@@ -20,11 +20,75 @@ TEST(Token, MintedTokensParseAsOurs) {
         auto token = mint_token(*id);
         ASSERT_TRUE(token);
         EXPECT_EQ(token->size(), kTokenLength);
-        EXPECT_EQ(token->rfind("ak_", 0), 0u);
+        EXPECT_EQ(token->rfind("ak_live_", 0), 0u) << "live is the default";
         ParsedToken p = parse_token(*token);
         ASSERT_EQ(p.shape, TokenShape::kProject) << *token;
         EXPECT_EQ(p.id, *id);
+        EXPECT_EQ(p.env, KeyEnv::kLive);
     }
+}
+
+TEST(Token, TestTokensSayTest) {
+    auto token = mint_token("abcdefghijkl", KeyEnv::kTest);
+    ASSERT_TRUE(token);
+    EXPECT_EQ(token->size(), kTokenLength);
+    EXPECT_EQ(token->rfind("ak_test_abcdefghijkl_", 0), 0u);
+    ParsedToken p = parse_token(*token);
+    ASSERT_EQ(p.shape, TokenShape::kProject);
+    EXPECT_EQ(p.id, "abcdefghijkl");
+    EXPECT_EQ(p.env, KeyEnv::kTest);
+    // nothing mints the old format any more
+    auto live = mint_token("abcdefghijkl", KeyEnv::kUnknown);
+    ASSERT_TRUE(live);
+    EXPECT_EQ(live->rfind("ak_live_", 0), 0u);
+}
+
+// Tokens minted before environments existed keep working: their shape is
+// ours, their id is found, and their environment is left to the record.
+TEST(Token, OldFormatStillParses) {
+    std::string old = assemble_token("abc123def456", std::string(40, 'Q'), KeyEnv::kUnknown);
+    ASSERT_EQ(old.size(), kLegacyTokenLength);
+    EXPECT_EQ(old.rfind("ak_abc123def456_", 0), 0u);
+    ParsedToken p = parse_token(old);
+    ASSERT_EQ(p.shape, TokenShape::kProject);
+    EXPECT_EQ(p.id, "abc123def456");
+    EXPECT_EQ(p.env, KeyEnv::kUnknown);
+}
+
+// A fixed token of each shape (checks computed apart, with Python's zlib.crc32): the format is an interface
+// (tokens live in customers' configurations), so it must never drift.
+TEST(Token, KnownTokens) {
+    std::string secret = "0123456789ABCDEFGHIJabcdefghijKLMNOPQRST";
+    EXPECT_EQ(assemble_token("abc123def456", secret, KeyEnv::kUnknown),
+              "ak_abc123def456_" + secret + "1533mc");
+    EXPECT_EQ(assemble_token("abc123def456", secret, KeyEnv::kLive),
+              "ak_live_abc123def456_" + secret + "1mtg4d");
+    EXPECT_EQ(assemble_token("abc123def456", secret, KeyEnv::kTest),
+              "ak_test_abc123def456_" + secret + "2c6kTy");
+}
+
+// Moving a token from test to live (or to the old format) by editing its
+// prefix breaks its checksum: the environment is part of what is checked.
+TEST(Token, EnvironmentIsChecksummed) {
+    std::string secret(40, 'Z');
+    std::string test = assemble_token("abc123def456", secret, KeyEnv::kTest);
+    ASSERT_EQ(parse_token(test).shape, TokenShape::kProject);
+    std::string moved = "ak_live_" + test.substr(kTestPrefix.size());
+    EXPECT_EQ(parse_token(moved).shape, TokenShape::kMalformed);
+    std::string old = "ak_" + test.substr(kTestPrefix.size());
+    EXPECT_EQ(parse_token(old).shape, TokenShape::kMalformed);
+    std::string other = "ak_prod_" + test.substr(kTestPrefix.size());
+    EXPECT_EQ(parse_token(other).shape, TokenShape::kMalformed);
+}
+
+TEST(Token, EnvNames) {
+    EXPECT_EQ(key_env_name(KeyEnv::kLive), "live");
+    EXPECT_EQ(key_env_name(KeyEnv::kTest), "test");
+    EXPECT_EQ(key_env_name(KeyEnv::kUnknown), "");
+    EXPECT_EQ(parse_key_env("live"), KeyEnv::kLive);
+    EXPECT_EQ(parse_key_env("test"), KeyEnv::kTest);
+    EXPECT_EQ(parse_key_env("Live"), KeyEnv::kUnknown);
+    EXPECT_EQ(parse_key_env(""), KeyEnv::kUnknown);
 }
 
 TEST(Token, MintedTokensDiffer) {
@@ -34,16 +98,18 @@ TEST(Token, MintedTokensDiffer) {
 }
 
 TEST(Token, EverySingleCharacterTypoIsCaught) {
-    std::string token = assemble_token("abc123def456", std::string(40, 'Q'));
-    ASSERT_EQ(parse_token(token).shape, TokenShape::kProject);
-    const std::string alphabet =
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
-    for (std::size_t i = 3; i < token.size(); i++) {
-        for (char c : alphabet) {
-            if (c == token[i]) continue;
-            std::string typo = token;
-            typo[i] = c;
-            EXPECT_NE(parse_token(typo).shape, TokenShape::kProject) << typo;
+    for (KeyEnv env : {KeyEnv::kLive, KeyEnv::kTest, KeyEnv::kUnknown}) {
+        std::string token = assemble_token("abc123def456", std::string(40, 'Q'), env);
+        ASSERT_EQ(parse_token(token).shape, TokenShape::kProject);
+        const std::string alphabet =
+            "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
+        for (std::size_t i = 3; i < token.size(); i++) {
+            for (char c : alphabet) {
+                if (c == token[i]) continue;
+                std::string typo = token;
+                typo[i] = c;
+                EXPECT_NE(parse_token(typo).shape, TokenShape::kProject) << typo;
+            }
         }
     }
 }
@@ -78,7 +144,13 @@ INSTANTIATE_TEST_SUITE_P(
         ShapeCase{std::string(513, 'a'), TokenShape::kMalformed},
         ShapeCase{std::string(512, 'a'), TokenShape::kForeign},
         // our prefix, right length, upper-case id: not ours, and not foreign either
-        ShapeCase{"ak_ABCDEFGHIJKL_" + std::string(46, 'a'), TokenShape::kMalformed}));
+        ShapeCase{"ak_ABCDEFGHIJKL_" + std::string(46, 'a'), TokenShape::kMalformed},
+        // the new length with a prefix that is neither live nor test
+        ShapeCase{"ak_prod_abcdefghijkl_" + std::string(46, 'a'), TokenShape::kMalformed},
+        ShapeCase{"ak_live_abcdefghijkl" + std::string(47, 'a'), TokenShape::kMalformed},
+        // one character short or long of either shape
+        ShapeCase{"ak_live_abcdefghijkl_" + std::string(45, 'a'), TokenShape::kMalformed},
+        ShapeCase{"ak_live_abcdefghijkl_" + std::string(47, 'a'), TokenShape::kMalformed}));
 
 TEST(Token, Hint) {
     EXPECT_EQ(token_hint("abcdefgh"), "efgh");
