@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include "cidr.hpp"
 #include "duration.hpp"
 #include "json.hpp"
 #include "json_parse.hpp"
@@ -43,6 +44,42 @@ AdminTarget admin_route(std::string_view method, std::string_view path) noexcept
     if (path == "keys") {
         return pick("GET, POST", {{"GET", AdminRoute::kList}, {"POST", AdminRoute::kCreate}});
     }
+    // roles and plans: named scope and limit sets, as resources of their own
+    for (bool role : {true, false}) {
+        std::string_view base = role ? "roles" : "plans";
+        if (path == base) {
+            return pick("GET, POST",
+                        {{"GET", role ? AdminRoute::kRoleList : AdminRoute::kPlanList},
+                         {"POST", role ? AdminRoute::kRoleCreate : AdminRoute::kPlanCreate}});
+        }
+        if (path.size() > base.size() + 1 && path.substr(0, base.size()) == base &&
+            path[base.size()] == '/')
+        {
+            t.id = path.substr(base.size() + 1);
+            if (!valid_group_name(t.id)) {
+                t.route = AdminRoute::kNotFound;
+                return t;
+            }
+            return pick("GET, PATCH, DELETE",
+                        {{"GET", role ? AdminRoute::kRoleGet : AdminRoute::kPlanGet},
+                         {"PATCH", role ? AdminRoute::kRoleUpdate : AdminRoute::kPlanUpdate},
+                         {"DELETE", role ? AdminRoute::kRoleDelete : AdminRoute::kPlanDelete}});
+        }
+    }
+
+    // every key of an owner at once: a customer who left, a leaked laptop
+    if (path.substr(0, 7) == "owners/") {
+        std::string_view rest = path.substr(7);
+        std::size_t slash = rest.find('/');
+        if (slash != std::string_view::npos && rest.substr(slash + 1) == "revoke" &&
+            valid_owner(rest.substr(0, slash)))
+        {
+            t.id = rest.substr(0, slash);
+            return pick("POST", {{"POST", AdminRoute::kOwnerRevoke}});
+        }
+        return t;
+    }
+
     if (path.substr(0, 5) != "keys/") {
         return t;
     }
@@ -64,6 +101,8 @@ AdminTarget admin_route(std::string_view method, std::string_view path) noexcept
     if (action == "rotate") return pick("POST", {{"POST", AdminRoute::kRotate}});
     if (action == "revoke") return pick("POST", {{"POST", AdminRoute::kRevoke}});
     if (action == "audit") return pick("GET", {{"GET", AdminRoute::kAudit}});
+    if (action == "disable") return pick("POST", {{"POST", AdminRoute::kDisable}});
+    if (action == "enable") return pick("POST", {{"POST", AdminRoute::kEnable}});
 
     t.route = AdminRoute::kNotFound;
     return t;
@@ -177,7 +216,7 @@ std::string admin_page_csp(std::string_view page) {
 
 std::string_view admin_mode(AdminRoute route) noexcept {
     switch (route) {
-    case AdminRoute::kList: return "list";
+    case AdminRoute::kList: return "page";   // the sorted indexes, not a SCAN
     case AdminRoute::kCreate: return "create";
     case AdminRoute::kGet: return "get";
     case AdminRoute::kUpdate: return "update";
@@ -185,6 +224,19 @@ std::string_view admin_mode(AdminRoute route) noexcept {
     case AdminRoute::kRevoke: return "revoke";
     case AdminRoute::kDelete: return "delete";
     case AdminRoute::kAudit: return "audit";
+    case AdminRoute::kDisable: return "disable";
+    case AdminRoute::kEnable: return "enable";
+    case AdminRoute::kOwnerRevoke: return "owner_revoke";
+    case AdminRoute::kRoleList: return "role_list";
+    case AdminRoute::kRoleCreate: return "role_create";
+    case AdminRoute::kRoleGet: return "role_get";
+    case AdminRoute::kRoleUpdate: return "role_update";
+    case AdminRoute::kRoleDelete: return "role_delete";
+    case AdminRoute::kPlanList: return "plan_list";
+    case AdminRoute::kPlanCreate: return "plan_create";
+    case AdminRoute::kPlanGet: return "plan_get";
+    case AdminRoute::kPlanUpdate: return "plan_update";
+    case AdminRoute::kPlanDelete: return "plan_delete";
     default: return "";
     }
 }
@@ -196,7 +248,17 @@ std::string_view admin_action(AdminRoute route) noexcept {
     case AdminRoute::kRotate:
     case AdminRoute::kRevoke:
     case AdminRoute::kDelete:
+    case AdminRoute::kDisable:
+    case AdminRoute::kEnable:
+    case AdminRoute::kRoleCreate:
+    case AdminRoute::kRoleUpdate:
+    case AdminRoute::kRoleDelete:
+    case AdminRoute::kPlanCreate:
+    case AdminRoute::kPlanUpdate:
+    case AdminRoute::kPlanDelete:
         return admin_mode(route);   // the changes: logged under their own name
+    case AdminRoute::kOwnerRevoke:
+        return "revoke";            // one revoke event per key, as apikeyctl revoke --owner
     default:
         return "";
     }
@@ -204,7 +266,30 @@ std::string_view admin_action(AdminRoute route) noexcept {
 
 bool admin_has_body(AdminRoute route) noexcept {
     return route == AdminRoute::kCreate || route == AdminRoute::kUpdate ||
-           route == AdminRoute::kRotate || route == AdminRoute::kRevoke;
+           route == AdminRoute::kRotate || route == AdminRoute::kRevoke ||
+           route == AdminRoute::kDisable || route == AdminRoute::kEnable ||
+           route == AdminRoute::kOwnerRevoke || route == AdminRoute::kRoleCreate ||
+           route == AdminRoute::kRoleUpdate || route == AdminRoute::kPlanCreate ||
+           route == AdminRoute::kPlanUpdate;
+}
+
+std::string_view admin_group_kind(AdminRoute route) noexcept {
+    switch (route) {
+    case AdminRoute::kRoleList:
+    case AdminRoute::kRoleCreate:
+    case AdminRoute::kRoleGet:
+    case AdminRoute::kRoleUpdate:
+    case AdminRoute::kRoleDelete:
+        return "role";
+    case AdminRoute::kPlanList:
+    case AdminRoute::kPlanCreate:
+    case AdminRoute::kPlanGet:
+    case AdminRoute::kPlanUpdate:
+    case AdminRoute::kPlanDelete:
+        return "plan";
+    default:
+        return "";
+    }
 }
 
 namespace {
@@ -254,9 +339,12 @@ std::string string_list(const JsonValue& v, const char* name, std::vector<std::s
 std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChanges& out) {
     out = KeyChanges{};
 
-    // revoke and rotate may come without a body
+    // revoke, rotate, disable and enable may come without a body
     bool trimmed_empty = body.find_first_not_of(" \t\r\n") == std::string_view::npos;
-    if (trimmed_empty && (route == AdminRoute::kRevoke || route == AdminRoute::kRotate)) {
+    bool optional_body = route == AdminRoute::kRevoke || route == AdminRoute::kRotate ||
+                         route == AdminRoute::kDisable || route == AdminRoute::kEnable ||
+                         route == AdminRoute::kOwnerRevoke;
+    if (trimmed_empty && optional_body) {
         return {};
     }
 
@@ -314,6 +402,75 @@ std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChange
             if (problem.empty() && limits.size() > 8) problem = "at most 8 limits per key";
             out.limits = format_limit_list(limits);
 
+        } else if (keyish && (key == "owner" || key == "role" || key == "plan")) {
+            // null removes it (PATCH); a role or plan must exist, which the
+            // admin script checks as it copies its scopes or limits
+            std::string value;
+            bool remove = v.type == JsonValue::Type::kNull && route == AdminRoute::kUpdate;
+            if (!remove) problem = expect_string(v, key.c_str(), value);
+            bool ok = key == "owner" ? valid_owner(value) : valid_group_name(value);
+            if (problem.empty() && !remove && !ok) {
+                problem = key == "owner"
+                              ? "invalid \"owner\": 1 to 128 of A-Z a-z 0-9 _ . : @ -"
+                              : "invalid \"" + key + "\": a-z and 0-9, then also _ . -, at most 64";
+            }
+            (key == "owner" ? out.owner : key == "role" ? out.role : out.plan) = value;
+
+        } else if (route == AdminRoute::kCreate && key == "env") {
+            // a key's environment is its token's prefix: fixed at creation
+            std::string value;
+            problem = expect_string(v, "env", value);
+            if (problem.empty() && value != "live" && value != "test") {
+                problem = "\"env\" must be live or test";
+            }
+            out.env = value;
+
+        } else if (keyish && key == "meta") {
+            // an object of strings; on PATCH a null value removes one name
+            // and the others are kept (the script merges)
+            if (v.type != JsonValue::Type::kObject) {
+                problem = "\"meta\" must be an object of strings";
+            }
+            for (const auto& [name, value] : v.object) {
+                if (!problem.empty()) break;
+                bool remove = value.type == JsonValue::Type::kNull && route == AdminRoute::kUpdate;
+                if (!remove && value.type != JsonValue::Type::kString) {
+                    problem = "\"meta\" must be an object of strings";
+                    break;
+                }
+                if (!remove && value.string.empty()) {
+                    problem = "the value of meta \"" + name + "\" is empty (null removes it)";
+                    break;
+                }
+                problem = meta_problem(name, remove ? "" : value.string);
+                out.meta.emplace_back(name, remove ? "" : value.string);
+            }
+            if (problem.empty() && out.meta.size() > kMaxMeta) {
+                problem = "at most 16 meta entries per key";
+            }
+
+        } else if (keyish && key == "allow_ip") {
+            // CIDRs; [] or null on PATCH lifts the restriction
+            std::vector<std::string> items;
+            if (!(v.type == JsonValue::Type::kNull && route == AdminRoute::kUpdate)) {
+                problem = string_list(v, "allow_ip", items);
+            }
+            std::string joined;
+            for (const auto& item : items) joined += (joined.empty() ? "" : " ") + item;
+            if (problem.empty() && items.size() > kMaxAllowIp) {
+                problem = "at most 32 \"allow_ip\" entries per key";
+            }
+            if (problem.empty() && !items.empty()) {
+                std::string e;
+                auto canonical = canonical_cidr_list(joined, &e);
+                if (!canonical) problem = "invalid \"allow_ip\": " + e;
+                else joined = *canonical;
+            }
+            if (problem.empty() && items.empty() && route == AdminRoute::kCreate) {
+                problem = "\"allow_ip\" must not be empty (leave it out for any address)";
+            }
+            out.allow_ip = joined;
+
         } else if (route == AdminRoute::kRotate && key == "grace") {
             problem = duration_member(v, "grace", false, out.grace);
 
@@ -325,8 +482,75 @@ std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChange
     }
 
     if (route == AdminRoute::kCreate && !out.name) return "\"name\" is required";
-    if (route == AdminRoute::kUpdate && !out.name && !out.scopes && !out.expires_in && !out.limits) {
-        return "nothing to change: give \"name\", \"scopes\", \"expires_in\" or \"limits\"";
+    if (route == AdminRoute::kUpdate && !out.name && !out.scopes && !out.expires_in &&
+        !out.limits && !out.owner && !out.role && !out.plan && out.meta.empty() && !out.allow_ip)
+    {
+        return "nothing to change: give \"name\", \"scopes\", \"expires_in\", \"limits\", "
+               "\"owner\", \"role\", \"plan\", \"meta\" or \"allow_ip\"";
+    }
+    return {};
+}
+
+std::string parse_group_changes(AdminRoute route, std::string_view body, std::string& name,
+                                GroupChanges& out) {
+    out = GroupChanges{};
+    bool role = admin_group_kind(route) == "role";
+    bool create = route == AdminRoute::kRoleCreate || route == AdminRoute::kPlanCreate;
+    const char* item = role ? "scopes" : "limits";
+
+    std::string error;
+    auto doc = parse_json(body, error);
+    if (!doc) return "malformed JSON: " + error;
+    if (doc->type != JsonValue::Type::kObject) return "the body must be a JSON object";
+
+    for (const auto& [key, v] : doc->object) {
+        std::string problem;
+        if (create && key == "name") {
+            problem = expect_string(v, "name", name);
+            if (problem.empty() && !valid_group_name(name)) {
+                problem = "invalid \"name\": a-z and 0-9, then also _ . -, at most 64";
+            }
+        } else if (key == item) {
+            // the same checks as apikeyctl role/plan create
+            std::vector<std::string> items;
+            problem = string_list(v, item, items);
+            if (role) {
+                for (const auto& s : items) {
+                    if (problem.empty() && !valid_scope(s)) {
+                        problem = "invalid scope \"" + s +
+                                  "\": printable ASCII without spaces, quotes or backslashes, "
+                                  "at most 128 characters";
+                    }
+                }
+                out.value = join_scopes(items);
+            } else {
+                std::vector<Limit> limits;
+                for (const auto& text : items) {
+                    std::string e;
+                    auto l = parse_limit(text, e);
+                    if (problem.empty() && !l) problem = e;
+                    if (l) limits.push_back(*l);
+                }
+                if (problem.empty() && limits.size() > 8) problem = "at most 8 limits per plan";
+                out.value = format_limit_list(limits);
+            }
+        } else if (key == "description") {
+            std::string d;
+            problem = expect_string(v, "description", d);
+            if (problem.empty() && !description_problem(d).empty()) {
+                problem = "invalid \"description\": " + description_problem(d);
+            }
+            out.description = d;
+        } else {
+            problem = "unknown member \"" + key + "\"";
+        }
+        if (!problem.empty()) return problem;
+    }
+
+    if (create && name.empty()) return "\"name\" is required";
+    if (create && !out.value) return std::string("\"") + item + "\" is required";
+    if (!create && !out.value && !out.description) {
+        return std::string("nothing to change: give \"") + item + "\" or \"description\"";
     }
     return {};
 }
@@ -401,9 +625,6 @@ std::string parse_list_query(std::string_view query, ListQuery& out) {
                 return "invalid \"search\"";
             }
             out.search = value;
-        } else if (name == "after") {
-            if (!valid_page_cursor(value)) return "invalid \"after\"";
-            out.after = value;
         } else if (name == "name_prefix") {
             // as the OpenAPI schema says: 1 to 128 characters, like a name
             std::size_t chars = utf8_length(value);
@@ -420,8 +641,9 @@ std::string parse_list_query(std::string_view query, ListQuery& out) {
             if (!n || *n < 1 || *n > 200) return "\"limit\" must be between 1 and 200";
             out.limit = static_cast<std::size_t>(*n);
         } else if (name == "cursor") {
-            if (!parse_decimal(value)) return "invalid \"cursor\"";
-            out.cursor = value;
+            // the next_cursor of the previous page: where the index walk goes on
+            if (!valid_page_cursor(value)) return "invalid \"cursor\"";
+            out.after = value;
         } else {
             return "unknown parameter \"" + name + "\"";
         }

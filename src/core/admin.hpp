@@ -26,17 +26,32 @@ enum class AdminRoute {
     kRevoke,       // POST keys/{id}/revoke
     kDelete,       // DELETE keys/{id}
     kAudit,        // GET keys/{id}/audit
+    kDisable,      // POST keys/{id}/disable
+    kEnable,       // POST keys/{id}/enable
+    kOwnerRevoke,  // POST owners/{owner}/revoke
+    kRoleList,     // GET roles
+    kRoleCreate,   // POST roles
+    kRoleGet,      // GET roles/{name}
+    kRoleUpdate,   // PATCH roles/{name}
+    kRoleDelete,   // DELETE roles/{name}
+    kPlanList,     // GET plans (and the same four for plans)
+    kPlanCreate,
+    kPlanGet,
+    kPlanUpdate,
+    kPlanDelete,
     kNotFound,
     kMethodNotAllowed,
 };
 
 struct AdminTarget {
     AdminRoute route = AdminRoute::kNotFound;
-    std::string_view id;
+    std::string_view id;      // a key's id, a role's or plan's name, an owner
     std::string_view allow;   // the path's methods, for a 405's Allow header
 };
 
 // `path` is what follows the admin location's prefix ("", "keys", "keys/abc/rotate").
+// A role or plan name must be valid_group_name, an owner valid_owner, else
+// the path is not found.
 AdminTarget admin_route(std::string_view method, std::string_view path) noexcept;
 
 // True for what the admin location serves to anyone (the page, its OpenAPI
@@ -74,6 +89,9 @@ std::string admin_page_csp(std::string_view page);
 std::string_view admin_mode(AdminRoute route) noexcept;
 std::string_view admin_action(AdminRoute route) noexcept;
 bool admin_has_body(AdminRoute route) noexcept;
+
+// "role" or "plan" for the routes of roles and plans, else "".
+std::string_view admin_group_kind(AdminRoute route) noexcept;
 
 // A request body, validated. Absent members keep their "unset" value.
 struct KeyChanges {
@@ -160,6 +178,12 @@ struct GroupChanges {
     std::optional<std::string> description;
 };
 std::vector<std::string> group_arguments(const GroupChanges& changes, std::int64_t now);
+
+// The body of POST roles / POST plans ({"name", "scopes" or "limits",
+// "description"}) and of PATCH roles/{name} (the same without "name").
+// `name` is set on create. Returns an error message or "".
+std::string parse_group_changes(AdminRoute route, std::string_view body, std::string& name,
+                                GroupChanges& out);
 // 0-1024 bytes, the rules of a reason (text.hpp).
 std::string description_problem(std::string_view description);
 

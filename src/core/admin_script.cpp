@@ -479,7 +479,14 @@ elseif mode == "extend" then
   redis.call("HSET", KEYS[1], unpack(pairs_from(9)))
 
 elseif mode == "rotate" then
-  -- ARGV[9] new digest, ARGV[10] new hint, ARGV[11] grace end (0: none), ARGV[12] now
+  -- ARGV[9] new digest, ARGV[10] new hint, ARGV[11] grace end (0: none), ARGV[12] now;
+  -- optional ARGV[13], ARGV[14]: digest and hint of an ak_test_ token for the
+  -- same id, taken instead when the key is a test key (the admin API mints
+  -- both: it learns the key's env only from this reply)
+  local digest, hint = ARGV[9], ARGV[10]
+  if ARGV[13] and redis.call("HGET", KEYS[1], "env") == "test" then
+    digest, hint = ARGV[13], ARGV[14]
+  end
   if status == "revoked" then return { "conflict", "the key is revoked" } end
   if redis.call("HGET", KEYS[1], "imported") == "1" then
     return { "conflict", "the key was imported: create a new key and revoke this one" }
@@ -491,7 +498,7 @@ elseif mode == "rotate" then
   else
     redis.call("HSET", KEYS[1], "prev_digest", "", "prev_hint", "", "prev_until", "0")
   end
-  redis.call("HSET", KEYS[1], "digest", ARGV[9], "hint", ARGV[10], "updated", ARGV[12])
+  redis.call("HSET", KEYS[1], "digest", digest, "hint", hint, "updated", ARGV[12])
 
 elseif mode == "revoke" then
   -- ARGV[9] now
