@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -569,18 +570,6 @@ int reindex(const std::vector<std::string>& argv, const StoreOptions& options) {
 }
 
 // role and plan: named scope and limit sets that keys refer to.
-std::string group_name(const Args& args, const std::string& kind, const std::string& sub) {
-    if (args.positional().size() != 1) {
-        throw UsageError(kind + " " + sub + " needs exactly one " + kind + " name");
-    }
-    const std::string& name = args.positional()[0];
-    if (!valid_group_name(name)) {
-        throw UsageError("invalid " + kind + " name \"" + name +
-                         "\": a-z and 0-9, then also _ . -, at most 64");
-    }
-    return name;
-}
-
 void print_group(const Group& g, const std::string& kind) {
     auto row = [](const char* label, const std::string& value) {
         std::printf("%-12s %s\n", label, terminal_safe(value).c_str());
@@ -596,16 +585,37 @@ void print_group(const Group& g, const std::string& kind) {
 
 int group(const std::string& kind, const std::vector<std::string>& argv,
           const StoreOptions& options) {
-    if (argv.empty()) throw UsageError(kind + " needs create, update, list, show or delete");
-    std::string sub = argv[0];
-    std::vector<std::string> rest(argv.begin() + 1, argv.end());
     bool role = kind == "role";
     const char* item = role ? "--scope" : "--limit";
     const char* no_item = role ? "--no-scopes" : "--no-limits";
+    // options anywhere on the line, as for every command; then each must be
+    // one of the subcommand's
+    Args args(argv, {{item, true}, {no_item, false}, {"--description", true},
+                     {"--reason", true}, {"--json", false}});
+    if (args.positional().empty()) {
+        throw UsageError(kind + " needs create, update, list, show or delete");
+    }
+    std::string sub = args.positional()[0];
+    std::vector<std::string> allowed;
+    if (sub == "create") allowed = {item, "--description", "--reason", "--json"};
+    else if (sub == "update") allowed = {item, no_item, "--description", "--reason", "--json"};
+    else if (sub == "list" || sub == "show") allowed = {"--json"};
+    else if (sub == "delete") allowed = {"--reason"};
+    else {
+        throw UsageError("unknown " + kind + " command \"" + sub +
+                         "\" (create, update, list, show or delete)");
+    }
+    for (const char* option : {item, no_item, "--description", "--reason", "--json"}) {
+        bool given = args.flag(option) || !args.values(option).empty();
+        if (given && std::find(allowed.begin(), allowed.end(), option) == allowed.end()) {
+            throw UsageError(kind + " " + sub + " takes no " + option);
+        }
+    }
 
     if (sub == "list") {
-        Args args(rest, {{"--json", false}});
-        no_positional(args);
+        if (args.positional().size() > 1) {
+            throw UsageError("unexpected argument \"" + args.positional()[1] + "\"");
+        }
         Store store(options);
         if (store.cluster()) throw Failure(kind + " commands need a single Redis or Sentinel");
         auto reply = store.script(store.prefix() + kind + "s", kind + "_list", AuditEvent{}, "", {});
@@ -633,18 +643,14 @@ int group(const std::string& kind, const std::vector<std::string>& argv,
     }
 
     std::string mode = kind + "_" + sub;
-    std::vector<OptionSpec> specs = {{"--json", false}};
-    if (sub == "create" || sub == "update") {
-        specs.insert(specs.end(), {{item, true}, {"--description", true}, {"--reason", true}});
-        if (sub == "update") specs.push_back({no_item, false});
-    } else if (sub == "delete") {
-        specs = {{"--reason", true}};
-    } else if (sub != "show") {
-        throw UsageError("unknown " + kind + " command \"" + sub +
-                         "\" (create, update, list, show or delete)");
+    if (args.positional().size() != 2) {
+        throw UsageError(kind + " " + sub + " needs exactly one " + kind + " name");
     }
-    Args args(rest, specs);
-    std::string name = group_name(args, kind, sub);
+    std::string name = args.positional()[1];
+    if (!valid_group_name(name)) {
+        throw UsageError("invalid " + kind + " name \"" + name +
+                         "\": a-z and 0-9, then also _ . -, at most 64");
+    }
 
     GroupChanges changes;
     if (sub == "create" || sub == "update") {
