@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "meta.hpp"
 #include "rate.hpp"
 #include "scope.hpp"
 
@@ -9,7 +10,9 @@ namespace apikey {
 
 namespace {
 
-constexpr std::size_t kHead = 11;
+constexpr std::size_t kHead = 17;
+constexpr std::size_t kMaxField = 128;     // owner, role, plan (key_model.hpp)
+constexpr std::size_t kMaxAllowIpText = 2048;
 constexpr std::size_t kPerBucket = 5;
 constexpr std::size_t kMaxName = 1024;
 constexpr std::size_t kMaxScopes = 8192;
@@ -45,6 +48,9 @@ bool parse_verdict(std::string_view word, Verdict& v) {
     else if (word == "revoked") v = Verdict::kRevoked;
     else if (word == "expired") v = Verdict::kExpired;
     else if (word == "late") v = Verdict::kLate;
+    else if (word == "disabled") v = Verdict::kDisabled;
+    else if (word == "wrong_env") v = Verdict::kWrongEnv;
+    else if (word == "ip_denied") v = Verdict::kIpDenied;
     else return false;
     return true;
 }
@@ -149,7 +155,11 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
         !as_integer(reply->element[7], out.last_used) ||
         !as_string(reply->element[8], out.hint) ||
         !as_integer(reply->element[9], out.token_until) ||
-        !as_string(reply->element[10], out.limits)) {
+        !as_string(reply->element[10], out.limits) ||
+        !as_string(reply->element[11], out.owner) || !as_string(reply->element[12], out.role) ||
+        !as_string(reply->element[13], out.plan) || !as_string(reply->element[14], out.env) ||
+        !as_string(reply->element[15], out.meta) ||
+        !as_string(reply->element[16], out.allow_ip)) {
         error = "unexpected record fields";
         return false;
     }
@@ -160,7 +170,12 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
         !printable(out.hint) || out.created < 0 || out.last_used < 0 || out.token_until < 0 ||
         out.limits.size() > 512 || !printable(out.limits) || out.scopes.size() > kMaxScopes ||
         !valid_scope_list(out.scopes) || out.expires < 0 ||
-        (out.verdict == Verdict::kForbidden && !valid_scope(out.missing_scope))) {
+        (out.verdict == Verdict::kForbidden && !valid_scope(out.missing_scope)) ||
+        out.owner.size() > kMaxField || !printable(out.owner) || out.role.size() > kMaxField ||
+        !printable(out.role) || out.plan.size() > kMaxField || !printable(out.plan) ||
+        (out.env != "" && out.env != "live" && out.env != "test") ||
+        out.allow_ip.size() > kMaxAllowIpText || !printable(out.allow_ip) ||
+        !valid_meta_json(out.meta)) {
         error = "malformed record";
         return false;
     }

@@ -15,8 +15,14 @@ struct redisReply;
 namespace apikey {
 
 // kLate: the script ran after the deadline the module gave it (the module had
-// given up on it) and changed nothing.
-enum class Verdict { kOk, kLimited, kForbidden, kInvalid, kRevoked, kExpired, kLate };
+// given up on it) and changed nothing. kDisabled: the record's status is
+// "disabled"; kWrongEnv: the key's environment is not the one apikey_env
+// accepts; kIpDenied: the client address is outside the key's allow_ip. None
+// of these three takes a token or writes anything.
+enum class Verdict {
+    kOk, kLimited, kForbidden, kInvalid, kRevoked, kExpired, kLate,
+    kDisabled, kWrongEnv, kIpDenied,
+};
 
 struct BucketState {
     std::int64_t burst = 0;
@@ -30,14 +36,21 @@ struct CheckReply {
     Verdict verdict = Verdict::kInvalid;
     std::int64_t now_ms = 0;         // Redis's clock (TIME) when the script ran
     std::string_view name;           // point into the redisReply
-    std::string_view scopes;
+    std::string_view scopes;         // effective: the key's own and its role's
     std::string_view missing_scope;  // for kForbidden
     std::int64_t expires = 0;        // unix seconds, 0 = never
     std::int64_t created = 0;        // unix seconds
     std::int64_t last_used = 0;      // unix seconds, 0 = never
     std::string_view hint;           // last characters of the token presented
     std::int64_t token_until = 0;    // > 0: a previous token, valid until then (grace)
-    std::string_view limits;         // the key's own limits ("600r/m:50 ..."), or empty
+    std::string_view limits;         // effective: the key's own limits ("600r/m:50 ..."),
+                                     // else its plan's, or empty (the default set)
+    std::string_view owner;          // issue 14's fields, as stored ("" when absent)
+    std::string_view role;
+    std::string_view plan;
+    std::string_view env;            // "live" or "test" ("" in the record means live)
+    std::string_view meta;           // a JSON object of strings, or empty
+    std::string_view allow_ip;       // canonical CIDRs (cidr.hpp), or empty
     std::array<BucketState, kMaxBuckets> buckets{};
     std::size_t bucket_count = 0;
 };

@@ -3,7 +3,10 @@
 namespace apikey {
 
 // The whole per-request decision that needs Redis, in one atomic step: record
-// lookup, status, expiry, scopes and every rate-limit bucket. Redis runs a
+// lookup, status, expiry, environment, IP allowlist, scopes and every
+// rate-limit bucket. Issue 14's key model is read here too: effective scopes
+// (the key's own and its role's copy), effective limits (the key's own, else
+// its plan's copy), status "disabled" and owner-wide buckets. Redis runs a
 // script without interleaving other commands, so no two requests can both take
 // the last token (the read-then-write race that leaks limits elsewhere).
 //
@@ -13,19 +16,21 @@ namespace apikey {
 // per interval. Unknown, revoked and expired keys write nothing here ("limit"
 // mode, after a cache hit, writes last_used only to a record that still
 // exists; a revoke reaches the caches within milliseconds).
-const std::string_view kCheckScript = R"lua(-- apikey check v2
+const std::string_view kCheckScript = R"lua(-- apikey check v3
 --
 -- The arguments are a contract between a module version and the script it
 -- loads: the module calls the script by the SHA-1 of this text, so a change
--- of arguments (v2 added the deadline) is a change of SHA, and a module never
--- calls a script of another version.
+-- of arguments (v2 added the deadline, v3 the key model of issue 14) is a
+-- change of SHA, and a module never calls a script of another version.
 --
 -- KEYS[1]     <prefix>key:{<id>}             the key's record (HASH)
 -- KEYS[1+i]   <prefix>bucket:{<id>}:<name>   state of bucket set i (STRING)
 -- ARGV[1]     "check"; "limit" (buckets only: the module already knows the
 --             record from its cache); "trace" (bucket arithmetic, for tests)
--- ARGV[2]     check: digest of the presented token; limit: the key's own limits
--- ARGV[3]     check: scopes the request needs, space separated
+-- ARGV[2]     check: digest of the presented token; limit: the key's
+--             effective limits (its own, else its plan's)
+-- ARGV[3]     check: scopes the request needs, space separated;
+--             limit: the key's owner ("" for none)
 -- ARGV[4]     check: superscopes, space separated
 -- ARGV[5]     check: last-used resolution in seconds (0: do not record last use)
 --             limit: 1 to record this use as the last, 0 not to
@@ -33,22 +38,45 @@ const std::string_view kCheckScript = R"lua(-- apikey check v2
 --             module has given up on this call (0: none): a call run later
 --             (Redis was stopped or busy, the commands waited in its socket
 --             buffer) changes nothing and answers { "late", now_ms }
--- ARGV[6+i]   limits of bucket set i: "K" (the key's own limits replace them)
---             or "F" (fixed), then " interval_us:burst" per bucket
+-- ARGV[7]     the key prefix, for the keys named by value: owner buckets
+--             (<prefix>owner_bucket:<owner>:<set>) and the last-used index
+--             (<prefix>idx:last_used); "" on a Cluster, where a script may
+--             touch no key outside the record's slot
+-- ARGV[8]     check: the environment this location accepts, "live" or "test";
+--             "" for any
+-- ARGV[9]     check: the client's address as 32 hex digits of its 128-bit
+--             form (IPv4 as ::ffff:a.b.c.d), "" when it has none (unix socket)
+-- ARGV[9+i]   limits of bucket set i: "K" (the key's own limits replace them)
+--             or "F" (fixed), then "O:<set name>" when the set belongs to the
+--             key's owner (per=owner), then " interval_us:burst" per bucket
 --
 -- Reply: { verdict, now_ms, name, scopes, expires, missing_scope, created,
---          last_used, hint, token_until, limits, per bucket: burst, interval_us,
---          remaining, reset_us, retry_us }
+--          last_used, hint, token_until, limits, owner, role, plan, env, meta,
+--          allow_ip, per bucket: burst, interval_us, remaining, reset_us,
+--          retry_us }
 -- now_ms: Redis's clock when the script ran (the module learns its offset
 -- from its own clock, to judge cached records by Redis's time);
 -- token_until: 0, or when the token presented stops working because it is the
--- previous one of a rotation with grace (prev_digest, prev_until); limits: the
--- key's own. A "limit" reply is only { verdict, now_ms, per bucket: ... } (every
--- element is an allocation on both sides, and the module knows the record
--- already); an "invalid" one { "invalid", now_ms }.
--- verdict: ok | limited | forbidden | invalid | revoked | expired | late
+-- previous one of a rotation with grace (prev_digest, prev_until); scopes: the
+-- key's own and its role's (role_scopes); limits: the key's own, else its
+-- plan's (plan_limits); owner..allow_ip: the record's fields as stored. A
+-- "limit" reply is only { verdict, now_ms, per bucket: ... } (every element is
+-- an allocation on both sides, and the module knows the record already); an
+-- "invalid" one { "invalid", now_ms }. Refusals by status, environment and
+-- address take no token and write nothing.
+-- verdict: ok | limited | forbidden | invalid | revoked | disabled | expired
+--          | wrong_env | ip_denied | late
 
 local UNIT = { s = 1, m = 60, h = 3600, d = 86400 }
+
+-- last_used and its index (the list's "last used" order) move together
+local function record_use(now_s)
+  redis.call("HSET", KEYS[1], "last_used", now_s)
+  if ARGV[7] ~= "" then
+    local id = string.match(KEYS[1], "{([^}]*)}")
+    if id then redis.call("ZADD", ARGV[7] .. "idx:last_used", now_s, id) end
+  end
+end
 local MAX_OWN_LIMITS = 8
 
 -- GCRA step (see bucket.hpp). Integers below 2^53 are exact in Lua numbers,
@@ -65,13 +93,22 @@ local function take(tat, now, interval, burst)
 end
 
 -- Takes a token from every bucket of every set, or from none: appends each
--- bucket's state to reply and returns false when some bucket refused.
-local function take_all(now, own, reply)
+-- bucket's state to reply and returns false when some bucket refused. A set
+-- marked per=owner lives under the owner's name when the key has an owner
+-- (read by name: the module refuses per=owner on a Cluster), else in the
+-- key's own bucket.
+local function take_all(now, own, owner, reply)
   local writes = {}
   local denied = false
 
   for i = 2, #KEYS do
-    local spec = ARGV[5 + i]
+    local spec = ARGV[8 + i]
+    local head, body = string.match(spec, "^(%S*)(.*)$")
+    local bucket_key = KEYS[i]
+    local set_name = string.match(head, "^%aO:(.+)$")
+    if set_name and owner ~= "" then
+      bucket_key = ARGV[7] .. "owner_bucket:" .. owner .. ":" .. set_name
+    end
     local limits = {}
     if string.sub(spec, 1, 1) == "K" and own ~= "" then
       for n, u, b in string.gmatch(own, "(%d+)r/(%a):(%d+)") do
@@ -86,7 +123,7 @@ local function take_all(now, own, reply)
         limits[#limits + 1] = { interval, burst }
       end
     else
-      for iv, b in string.gmatch(spec, "(%d+):(%d+)") do
+      for iv, b in string.gmatch(body, "(%d+):(%d+)") do
         limits[#limits + 1] = { tonumber(iv), tonumber(b) }
       end
     end
@@ -94,7 +131,7 @@ local function take_all(now, own, reply)
     -- state: "interval:burst:tat" items; other locations' buckets in the same
     -- set are kept until they are full again
     local state, order = {}, {}
-    local stored = redis.call("GET", KEYS[i])
+    local stored = redis.call("GET", bucket_key)
     if stored then
       for iv, b, t in string.gmatch(stored, "(%d+):(%d+):(%d+)") do
         local id = iv .. ":" .. b
@@ -124,7 +161,7 @@ local function take_all(now, own, reply)
         if tat - now > ttl then ttl = tat - now end
       end
     end
-    writes[#writes + 1] = { KEYS[i], table.concat(items, " "), ttl }
+    writes[#writes + 1] = { bucket_key, table.concat(items, " "), ttl }
   end
 
   if denied then
@@ -163,13 +200,13 @@ end
 
 if ARGV[1] == "limit" then
   local reply = { "", now_ms }
-  local passed, err = take_all(now, ARGV[2], reply)
+  local passed, err = take_all(now, ARGV[2], ARGV[3], reply)
   if passed == nil then
     return redis.error_reply(err)
   end
   -- never on a record deleted meanwhile: that would leave a bare hash
   if ARGV[5] == "1" and redis.call("EXISTS", KEYS[1]) == 1 then
-    redis.call("HSET", KEYS[1], "last_used", now_s)
+    record_use(now_s)
   end
   reply[1] = passed and "ok" or "limited"
   return reply
@@ -177,7 +214,8 @@ end
 
 local rec = redis.call("HMGET", KEYS[1], "digest", "status", "expires", "scopes", "limits",
                       "name", "last_used", "created", "hint", "prev_digest", "prev_until",
-                      "prev_hint")
+                      "prev_hint", "role_scopes", "plan_limits", "owner", "role", "plan",
+                      "env", "meta", "allow_ip")
 if not rec[1] then
   return { "invalid", now_ms }
 end
@@ -198,10 +236,34 @@ local created = tonumber(rec[8] or "0")
 if not expires or not last_used or not created then
   return redis.error_reply("apikey: record " .. KEYS[1] .. " has a malformed time field")
 end
+-- effective scopes: the key's own, then those of its role it lacks
+local held = {}
+for s in string.gmatch(scopes, "%S+") do held[s] = true end
+local role_scopes = rec[13] or ""
+if role_scopes ~= "" then
+  local extra = {}
+  for s in string.gmatch(role_scopes, "%S+") do
+    if not held[s] then
+      held[s] = true
+      extra[#extra + 1] = s
+    end
+  end
+  if #extra > 0 then
+    scopes = (scopes ~= "" and scopes .. " " or "") .. table.concat(extra, " ")
+  end
+end
+-- effective limits: the key's own, else its plan's, else the default set
+if own == "" then own = rec[14] or "" end
+
+local owner, env, allow_ip = rec[15] or "", rec[18] or "", rec[20] or ""
 local head = { "", now_ms, name, scopes, expires, "", created, last_used, hint, token_until,
-               own }
+               own, owner, rec[16] or "", rec[17] or "", env, rec[19] or "", allow_ip }
 if status == "revoked" then
   head[1] = "revoked"
+  return head
+end
+if status == "disabled" then
+  head[1] = "disabled"
   return head
 end
 if status ~= "active" then
@@ -213,17 +275,86 @@ if expires > 0 and now_s >= expires then
   return head
 end
 
+-- the environment: a record without one is live (keys from before issue 14)
+if ARGV[8] ~= "" and ARGV[8] ~= (env ~= "" and env or "live") then
+  head[1] = "wrong_env"
+  return head
+end
+
+-- the IP allowlist (cidr.hpp: canonical entries, one 128-bit space, IPv4 as
+-- ::ffff:a.b.c.d; an entry that does not parse admits no one, as in
+-- cidr_list_allows)
+local function ip_hex(addr)
+  if string.find(addr, ".", 1, true) then
+    local a, b, c, d = string.match(addr, "^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+    if not a then return nil end
+    a, b, c, d = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
+    if a > 255 or b > 255 or c > 255 or d > 255 then return nil end
+    return string.format("00000000000000000000ffff%02x%02x%02x%02x", a, b, c, d), 96, 32
+  end
+  local ok, groups = true, {}
+  local function split(text, out)
+    if text == "" then return end
+    for g in string.gmatch(text .. ":", "([^:]*):") do
+      if #g < 1 or #g > 4 or string.find(g, "[^0-9a-fA-F]") then ok = false return end
+      out[#out + 1] = string.rep("0", 4 - #g) .. string.lower(g)
+    end
+  end
+  local left, right = string.match(addr, "^(.-)::(.*)$")
+  if left then
+    local l, r = {}, {}
+    split(left, l)
+    split(right, r)
+    if not ok or #l + #r > 7 then return nil end
+    for _, g in ipairs(l) do groups[#groups + 1] = g end
+    for _ = 1, 8 - #l - #r do groups[#groups + 1] = "0000" end
+    for _, g in ipairs(r) do groups[#groups + 1] = g end
+  else
+    split(addr, groups)
+  end
+  if not ok or #groups ~= 8 then return nil end
+  return table.concat(groups), 0, 128
+end
+
+if allow_ip ~= "" then
+  local client, allowed = ARGV[9], false
+  if client ~= "" then
+    for entry in string.gmatch(allow_ip, "%S+") do
+      local addr, len = string.match(entry, "^([0-9a-fA-F:.]+)/(%d+)$")
+      local hex, base, max
+      if addr then hex, base, max = ip_hex(addr) end
+      if hex and tonumber(len) <= max then
+        local bits = base + tonumber(len)
+        local full, rest = math.floor(bits / 4), bits % 4
+        if string.sub(client, 1, full) == string.sub(hex, 1, full) then
+          if rest == 0 then
+            allowed = true
+          else
+            local div = 2 ^ (4 - rest)
+            local cn = tonumber(string.sub(client, full + 1, full + 1), 16)
+            local hn = tonumber(string.sub(hex, full + 1, full + 1), 16)
+            allowed = math.floor(cn / div) == math.floor(hn / div)
+          end
+        end
+      end
+      if allowed then break end
+    end
+  end
+  if not allowed then
+    head[1] = "ip_denied"
+    return head
+  end
+end
+
 -- last use, at most once per resolution: no write per request. Written for
 -- an active, unexpired key whose secret was presented, whatever the scopes
 -- and limits then say (local_check.hpp: records_use).
 local resolution = tonumber(ARGV[5])
 if resolution > 0 and now_s - last_used >= resolution then
-  redis.call("HSET", KEYS[1], "last_used", now_s)
+  record_use(now_s)
   head[8] = now_s
 end
 
-local held = {}
-for s in string.gmatch(scopes, "%S+") do held[s] = true end
 local super = false
 for s in string.gmatch(ARGV[4], "%S+") do
   if held[s] then super = true break end
@@ -238,7 +369,7 @@ if not super then
 end
 
 local reply = head
-local passed, err = take_all(now, own, reply)
+local passed, err = take_all(now, own, owner, reply)
 if passed == nil then
   return redis.error_reply(err)
 end

@@ -1,5 +1,6 @@
 #include "local_check.hpp"
 
+#include "cidr.hpp"
 #include "scope.hpp"
 
 namespace apikey {
@@ -8,8 +9,12 @@ bool records_use(Verdict v) noexcept {
     return v == Verdict::kOk || v == Verdict::kLimited || v == Verdict::kForbidden;
 }
 
-Verdict decide_cached(const CachedRecord& r, std::int64_t now, std::string_view required,
-                      std::string_view super, std::string_view& missing) noexcept {
+bool env_accepts(std::string_view accepted, std::string_view env) noexcept {
+    return accepted.empty() || accepted == (env.empty() ? std::string_view("live") : env);
+}
+
+Verdict decide_cached(const CachedRecord& r, std::int64_t now, const CheckRequest& request,
+                      std::string_view& missing) noexcept {
     using State = CachedRecord::State;
 
     if (r.state == State::kUnknown) {
@@ -21,10 +26,19 @@ Verdict decide_cached(const CachedRecord& r, std::int64_t now, std::string_view 
     if (r.state == State::kRevoked) {
         return Verdict::kRevoked;
     }
+    if (r.state == State::kDisabled) {
+        return Verdict::kDisabled;
+    }
     if (r.expires > 0 && now >= r.expires) {
         return Verdict::kExpired;
     }
-    ScopeDecision d = check_scopes(r.scopes, required, super);
+    if (!env_accepts(request.env, r.env)) {
+        return Verdict::kWrongEnv;
+    }
+    if (!cidr_list_allows(r.allow_ip, request.client)) {
+        return Verdict::kIpDenied;
+    }
+    ScopeDecision d = check_scopes(r.scopes, request.required, request.super);
     if (!d.allowed) {
         missing = d.missing;
         return Verdict::kForbidden;

@@ -14,6 +14,9 @@ Outcome outcome_of(Verdict v) noexcept {
     case Verdict::kRevoked: return Outcome::kRevoked;
     case Verdict::kExpired: return Outcome::kExpired;
     case Verdict::kLate: return Outcome::kError;
+    case Verdict::kDisabled: return Outcome::kDisabled;
+    case Verdict::kWrongEnv: return Outcome::kWrongEnvironment;
+    case Verdict::kIpDenied: return Outcome::kIpNotAllowed;
     }
     return Outcome::kError;
 }
@@ -31,6 +34,9 @@ std::string_view result_word(Outcome o) noexcept {
     case Outcome::kLimited: return "limited";
     case Outcome::kError: return "error";
     case Outcome::kInsecure: return "insecure";
+    case Outcome::kDisabled: return "disabled";
+    case Outcome::kWrongEnvironment: return "wrong_environment";
+    case Outcome::kIpNotAllowed: return "ip_not_allowed";
     }
     return "error";
 }
@@ -48,6 +54,9 @@ std::string_view error_code(Outcome o) noexcept {
     case Outcome::kLimited: return "rate_limited";
     case Outcome::kError: return "auth_unavailable";
     case Outcome::kInsecure: return "tls_required";
+    case Outcome::kDisabled: return "key_disabled";
+    case Outcome::kWrongEnvironment: return "wrong_environment";
+    case Outcome::kIpNotAllowed: return "ip_not_allowed";
     }
     return "auth_unavailable";
 }
@@ -56,7 +65,9 @@ int http_status(Outcome o) noexcept {
     switch (o) {
     case Outcome::kOk: return 0;
     case Outcome::kForbidden:
-    case Outcome::kInsecure: return 403;
+    case Outcome::kInsecure:
+    case Outcome::kWrongEnvironment:
+    case Outcome::kIpNotAllowed: return 403;
     case Outcome::kLimited: return 429;
     case Outcome::kError: return 503;
     default: return 401;
@@ -68,10 +79,11 @@ std::string_view fixed_denial_body(Outcome o) noexcept {
         "", denial_body(Outcome::kMissing, {}), denial_body(Outcome::kMalformed, {}),
         denial_body(Outcome::kAmbiguous, {}), denial_body(Outcome::kInvalid, {}),
         denial_body(Outcome::kRevoked, {}), "", "", "", denial_body(Outcome::kError, {}),
-        denial_body(Outcome::kInsecure, {}),
+        denial_body(Outcome::kInsecure, {}), denial_body(Outcome::kDisabled, {}),
+        denial_body(Outcome::kWrongEnvironment, {}), denial_body(Outcome::kIpNotAllowed, {}),
     };
     static_assert(sizeof(bodies) / sizeof(bodies[0]) ==
-                  static_cast<std::size_t>(Outcome::kInsecure) + 1);
+                  static_cast<std::size_t>(Outcome::kIpNotAllowed) + 1);
     return bodies[static_cast<std::size_t>(o)];
 }
 
@@ -123,6 +135,17 @@ std::string denial_body(Outcome o, const DenialDetails& d) {
         json.field("message",
                    "API keys must be sent over HTTPS. This key crossed the network in clear "
                    "text: treat it as compromised, revoke it and use a new one over HTTPS.");
+        break;
+    case Outcome::kDisabled:
+        json.field("message", "The API key is disabled. Ask its owner to enable it again.");
+        break;
+    case Outcome::kWrongEnvironment:
+        json.field("message",
+                   "This API key belongs to another environment (live or test) than this "
+                   "endpoint. Use a key of the right kind.");
+        break;
+    case Outcome::kIpNotAllowed:
+        json.field("message", "The API key may not be used from this client address.");
         break;
     case Outcome::kOk:
         break;

@@ -22,6 +22,10 @@ enum class Outcome {
     kLimited,      // over a rate limit
     kError,        // Redis unreachable, too slow, or answering with an error
     kInsecure,     // a key sent over plain HTTP where apikey_require_tls is on
+    // issue 14; appended, so that the metrics' indexes of the others stay
+    kDisabled,         // the key is disabled (reversibly; a revoke is permanent)
+    kWrongEnvironment, // a live key where apikey_env says test, or the reverse
+    kIpNotAllowed,     // the client address is outside the key's allow_ip list
 };
 
 // The one map from a check's verdict (the script's, or decide_cached's on a
@@ -30,13 +34,14 @@ enum class Outcome {
 Outcome outcome_of(Verdict v) noexcept;
 
 // $apikey_result: ok missing malformed invalid revoked expired forbidden limited
-// error insecure
+// error insecure disabled wrong_environment ip_not_allowed
 std::string_view result_word(Outcome o) noexcept;
 
 // The "error" member of the JSON body: missing_key, malformed_key, ...
 std::string_view error_code(Outcome o) noexcept;
 
-// 0 for kOk; 401, 403, 429 or 503 otherwise.
+// 0 for kOk; 401, 403, 429 or 503 otherwise (kDisabled 401; kWrongEnvironment and
+// kIpNotAllowed 403: the key is genuine, this use of it is not allowed).
 int http_status(Outcome o) noexcept;
 
 struct DenialDetails {

@@ -1,7 +1,9 @@
 #include "record.hpp"
 
+#include "cidr.hpp"
 #include "duration.hpp"
 #include "json.hpp"
+#include "meta.hpp"
 #include "number.hpp"
 #include "rate.hpp"
 #include "scope.hpp"
@@ -9,8 +11,51 @@
 
 namespace apikey {
 
+namespace {
+
+bool valid_owner_id(std::string_view s) noexcept {
+    if (s.empty() || s.size() > 128) return false;
+    for (char c : s) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// role and plan names: [a-z0-9][a-z0-9_.-]{0,63}
+bool valid_model_name(std::string_view s) noexcept {
+    if (s.empty() || s.size() > 64) return false;
+    for (std::size_t i = 0; i < s.size(); i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  (i > 0 && (c == '_' || c == '.' || c == '-'));
+        if (!ok) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::string KeyRecord::effective_scopes() const {
+    std::string out = scopes;
+    auto own = split_scopes(scopes);
+    for (auto s : split_scopes(role_scopes)) {
+        bool held = false;
+        for (auto o : own) held = held || o == s;
+        // a role scope listed twice in the role is still added once
+        for (auto o : split_scopes(out)) held = held || o == s;
+        if (!held) {
+            if (!out.empty()) out.push_back(' ');
+            out.append(s);
+        }
+    }
+    return out;
+}
+
 std::string_view KeyRecord::effective_status(std::int64_t now) const noexcept {
     if (status == "revoked") return "revoked";
+    if (status == "disabled") return "disabled";
     if (expires > 0 && now >= expires) return "expired";
     return "active";
 }
@@ -30,7 +75,7 @@ std::string name_problem(std::string_view name) {
 }
 
 std::vector<std::pair<std::string, std::string>> record_fields(const KeyRecord& r) {
-    return {
+    std::vector<std::pair<std::string, std::string>> fields = {
         {"v", std::to_string(kRecordVersion)},
         {"digest", r.digest},
         {"status", r.status},
@@ -47,6 +92,13 @@ std::vector<std::pair<std::string, std::string>> record_fields(const KeyRecord& 
         {"prev_until", std::to_string(r.prev_until)},
         {"imported", r.imported ? "1" : "0"},
     };
+    for (auto [field, value] : {std::pair<const char*, const std::string*>{"owner", &r.owner},
+                                {"role", &r.role}, {"role_scopes", &r.role_scopes},
+                                {"plan", &r.plan}, {"plan_limits", &r.plan_limits},
+                                {"env", &r.env}, {"meta", &r.meta}, {"allow_ip", &r.allow_ip}}) {
+        if (!value->empty()) fields.emplace_back(field, *value);
+    }
+    return fields;
 }
 
 bool decode_record(std::string_view id, const std::map<std::string, std::string>& f,
@@ -81,12 +133,20 @@ bool decode_record(std::string_view id, const std::map<std::string, std::string>
     out.prev_digest = get("prev_digest");
     out.prev_hint = get("prev_hint");
     out.imported = get("imported") == "1";
+    out.owner = get("owner");
+    out.role = get("role");
+    out.role_scopes = get("role_scopes");
+    out.plan = get("plan");
+    out.plan_limits = get("plan_limits");
+    out.env = get("env");
+    out.meta = get("meta");
+    out.allow_ip = get("allow_ip");
 
     if (out.digest.empty()) {
         error = "no digest";
         return false;
     }
-    if (out.status != "active" && out.status != "revoked") {
+    if (out.status != "active" && out.status != "revoked" && out.status != "disabled") {
         error = "unknown status \"" + out.status + "\"";
         return false;
     }
@@ -98,6 +158,40 @@ bool decode_record(std::string_view id, const std::map<std::string, std::string>
     if (!parse_limit_list(out.limits, limit_error)) {
         error = "invalid limits: " + limit_error;
         return false;
+    }
+    if (!out.owner.empty() && !valid_owner_id(out.owner)) {
+        error = "invalid owner";
+        return false;
+    }
+    if ((!out.role.empty() && !valid_model_name(out.role)) ||
+        (!out.plan.empty() && !valid_model_name(out.plan))) {
+        error = "invalid role or plan name";
+        return false;
+    }
+    if (!valid_scope_list(out.role_scopes)) {
+        error = "invalid role_scopes";
+        return false;
+    }
+    if (!parse_limit_list(out.plan_limits, limit_error)) {
+        error = "invalid plan_limits: " + limit_error;
+        return false;
+    }
+    if (!out.env.empty() && out.env != "live" && out.env != "test") {
+        error = "unknown env \"" + out.env + "\"";
+        return false;
+    }
+    std::string meta_error;
+    if (!parse_meta(out.meta, meta_error)) {
+        error = "invalid meta: " + meta_error;
+        return false;
+    }
+    if (!out.allow_ip.empty()) {
+        std::string cidr_error;
+        auto canon = canonical_cidr_list(out.allow_ip, &cidr_error);
+        if (!canon || *canon != out.allow_ip) {
+            error = "allow_ip is not a canonical CIDR list";
+            return false;
+        }
     }
     return number("created", out.created) && number("updated", out.updated) &&
            number("expires", out.expires) && number("revoked", out.revoked_at) &&
@@ -156,6 +250,38 @@ std::string record_json(const KeyRecord& r, std::int64_t now, std::string_view t
         json.null_field("previous_token");
     }
     json.field("imported", r.imported);
+
+    // the key model (issue 14)
+    auto optional = [&](const char* name, const std::string& value) {
+        if (value.empty()) {
+            json.null_field(name);
+        } else {
+            json.field(name, value);
+        }
+    };
+    optional("owner", r.owner);
+    optional("role", r.role);
+    optional("plan", r.plan);
+    json.field("env", r.effective_env());
+    std::string meta = "{";
+    std::string ignored_error;
+    if (auto members = parse_meta(r.meta, ignored_error)) {
+        for (const auto& [name, value] : *members) {
+            if (meta.size() > 1) meta.push_back(',');
+            append_json_string(meta, name);
+            meta.push_back(':');
+            append_json_string(meta, value);
+        }
+    }
+    meta.push_back('}');
+    json.raw_field("meta", meta);
+    std::string allow = "[";
+    for (auto cidr : split_scopes(r.allow_ip)) {   // space separated, as scopes are
+        if (allow.size() > 1) allow.push_back(',');
+        append_json_string(allow, cidr);
+    }
+    allow.push_back(']');
+    json.raw_field("allow_ip", allow);
     return json.str();
 }
 

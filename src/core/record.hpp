@@ -18,7 +18,7 @@ struct KeyRecord {
     std::string digest;          // hex SHA-256 (or HMAC-SHA256) of the token
     std::string name;
     std::string scopes;          // space separated
-    std::string status;          // "active" or "revoked"
+    std::string status;          // "active", "revoked" or "disabled"
     std::string hint;            // last 4 characters of the token
     std::string limits;          // the key's own limits, "600r/m:50 10000r/d:10000"
     std::int64_t created = 0;    // unix seconds
@@ -34,15 +34,38 @@ struct KeyRecord {
 
     bool imported = false;       // the hash of a token minted elsewhere
 
+    // The key model (issue 14). Every field is optional: a record written
+    // before it (v1) has none, and means no owner, role or plan, env live,
+    // no metadata, any address.
+    std::string owner;           // 1-128 bytes of [A-Za-z0-9_.:@-]
+    std::string role;            // [a-z0-9][a-z0-9_.-]{0,63}
+    std::string role_scopes;     // a copy of the role's scopes (kept by role writes)
+    std::string plan;            // same syntax as role
+    std::string plan_limits;     // a copy of the plan's limits (kept by plan writes)
+    std::string env;             // "live", "test", or "" (= live)
+    std::string meta;            // JSON object of strings (meta.hpp), or ""
+    std::string allow_ip;        // canonical CIDRs (cidr.hpp), or "" (any address)
+
+    // "live" or "test"
+    std::string_view effective_env() const noexcept { return env.empty() ? "live" : env; }
+    // the key's own scopes and its role's, without repeats
+    std::string effective_scopes() const;
+    // the key's own limits, else its plan's ("" means nginx.conf's default set)
+    const std::string& effective_limits() const noexcept {
+        return limits.empty() ? plan_limits : limits;
+    }
+
     bool in_grace(std::int64_t now) const noexcept {
         return !prev_digest.empty() && now < prev_until;
     }
 
-    // "active", "revoked" or "expired" (expired is derived, never stored)
+    // "active", "revoked", "disabled" or "expired" (expired is derived, never stored)
     std::string_view effective_status(std::int64_t now) const noexcept;
 };
 
-// Field/value pairs for HSET, in a stable order.
+// Field/value pairs for HSET, in a stable order. The key model's fields come
+// only when set (a key without them keeps the shape of a v1 record): clearing
+// one is an HDEL, the writer's business.
 std::vector<std::pair<std::string, std::string>> record_fields(const KeyRecord& r);
 
 // From HGETALL's field/value pairs. Fails on a record this version cannot trust.

@@ -30,6 +30,12 @@ struct cache_node_t {
     u_short             name_len;
     u_short             scopes_len;
     u_short             limits_len;
+    u_char              owner_len;      // the key model (issue 14)
+    u_char              role_len;
+    u_char              plan_len;
+    u_char              env_len;
+    u_short             meta_len;
+    u_short             allow_ip_len;
     ngx_uint_t          epoch;
     time_t              valid_until;
     int64_t             use_recorded;   // when this instance last wrote last_used
@@ -279,10 +285,29 @@ ngx_http_apikey_cache_lookup(ngx_http_apikey_cache_t *cache, const u_char *diges
     ngx_http_apikey_copy_out(r->pool, p, node->hint_len, &out->hint);
     p += node->hint_len;
     ngx_http_apikey_copy_out(r->pool, p, node->limits_len, &out->limits);
+    p += node->limits_len;
+    ngx_http_apikey_copy_out(r->pool, p, node->owner_len, &out->owner);
+    p += node->owner_len;
+    ngx_http_apikey_copy_out(r->pool, p, node->role_len, &out->role);
+    p += node->role_len;
+    ngx_http_apikey_copy_out(r->pool, p, node->plan_len, &out->plan);
+    p += node->plan_len;
+    ngx_http_apikey_copy_out(r->pool, p, node->env_len, &out->env);
+    p += node->env_len;
+    ngx_http_apikey_copy_out(r->pool, p, node->meta_len, &out->meta);
+    p += node->meta_len;
+    ngx_http_apikey_copy_out(r->pool, p, node->allow_ip_len, &out->allow_ip);
+
+    // out of memory must not read as "no allowlist" or "no environment"
+    bool lost = (node->allow_ip_len && out->allow_ip.empty())
+                || (node->env_len && out->env.empty())
+                || (node->scopes_len && out->scopes.empty())
+                || (node->limits_len && out->limits.empty())
+                || (node->owner_len && out->owner.empty());
 
     ngx_shmtx_unlock(&z->shpool->mutex);
 
-    return NGX_OK;
+    return lost ? NGX_DECLINED : NGX_OK;
 }
 
 
@@ -341,13 +366,17 @@ ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest
 
     if (record.id.size() != apikey::kIdLength || record.name.size() > 0xffff
         || record.scopes.size() > 0xffff || record.hint.size() > 0xff
-        || record.limits.size() > 0xffff)
+        || record.limits.size() > 0xffff || record.owner.size() > 0xff
+        || record.role.size() > 0xff || record.plan.size() > 0xff || record.env.size() > 0xff
+        || record.meta.size() > 0xffff || record.allow_ip.size() > 0xffff)
     {
         return;
     }
 
     size = offsetof(cache_node_t, data) + record.name.size() + record.scopes.size()
-           + record.hint.size() + record.limits.size();
+           + record.hint.size() + record.limits.size() + record.owner.size()
+           + record.role.size() + record.plan.size() + record.env.size() + record.meta.size()
+           + record.allow_ip.size();
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
@@ -384,6 +413,12 @@ ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest
     node->scopes_len = static_cast<u_short>(record.scopes.size());
     node->hint_len = static_cast<u_char>(record.hint.size());
     node->limits_len = static_cast<u_short>(record.limits.size());
+    node->owner_len = static_cast<u_char>(record.owner.size());
+    node->role_len = static_cast<u_char>(record.role.size());
+    node->plan_len = static_cast<u_char>(record.plan.size());
+    node->env_len = static_cast<u_char>(record.env.size());
+    node->meta_len = static_cast<u_short>(record.meta.size());
+    node->allow_ip_len = static_cast<u_short>(record.allow_ip.size());
     node->epoch = z->sh->epoch;
     node->valid_until = ngx_time() + cache->ttl;
     node->use_recorded = 0;
@@ -401,7 +436,13 @@ ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest
     p = copy_in(node->data, record.name);
     p = copy_in(p, record.scopes);
     p = copy_in(p, record.hint);
-    copy_in(p, record.limits);
+    p = copy_in(p, record.limits);
+    p = copy_in(p, record.owner);
+    p = copy_in(p, record.role);
+    p = copy_in(p, record.plan);
+    p = copy_in(p, record.env);
+    p = copy_in(p, record.meta);
+    copy_in(p, record.allow_ip);
 
     ngx_rbtree_insert(&z->sh->rbtree, &node->node);
     ngx_queue_insert_head(&z->sh->lru, &node->queue);

@@ -2,10 +2,12 @@
 // turn the reply into the request context, resume the request.
 #include "ngx_http_apikey_module.hpp"
 
+#include <array>
 #include <new>
 #include <optional>
 
 #include "cache.hpp"
+#include "cidr.hpp"
 #include "check_script.hpp"
 #include "local_limits.hpp"
 #include "digest.hpp"
@@ -365,8 +367,9 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     nsets = (lcf->bucket_sets && !lcf->local_limits) ? lcf->bucket_sets->nelts : 0;
     sets = nsets ? static_cast<ngx_http_apikey_bucket_set_t *>(lcf->bucket_sets->elts) : NULL;
 
-    // EVALSHA sha numkeys record bucket... mode arg2 arg3 arg4 arg5 deadline spec...
-    argc = static_cast<int>(3 + 1 + nsets + 6 + nsets);
+    // EVALSHA sha numkeys record bucket... mode arg2 arg3 arg4 arg5 deadline
+    // prefix env client spec...
+    argc = static_cast<int>(3 + 1 + nsets + 9 + nsets);
 
     auto *args = static_cast<std::string_view *>(
         ngx_palloc(r->pool, argc * sizeof(std::string_view)));
@@ -407,7 +410,7 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     if (limit_only) {
         push("limit", 5);
         push(ctx->own_limits.data, ctx->own_limits.len);
-        push("", 0);
+        push(ctx->owner.data, ctx->owner.len);
         push("", 0);
         push(record_use ? "1" : "0", 1);
 
@@ -423,6 +426,35 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     u_char *dend = ngx_sprintf(reinterpret_cast<u_char *>(deadline), "%L",
                                ngx_http_apikey_deadline_ms(lcf->timeout));
     ok = ok && push_copy(std::string_view(deadline, dend - reinterpret_cast<u_char *>(deadline)));
+
+    // keys named by value (owner buckets, the last-used index): never on a
+    // Cluster, where the script may touch only the record's slot
+    if (mcf->topology == NGX_HTTP_APIKEY_CLUSTER) {
+        push("", 0);
+    } else {
+        push(mcf->prefix.data, mcf->prefix.len);
+    }
+
+    switch (lcf->env) {
+    case NGX_HTTP_APIKEY_ENV_LIVE:
+        push("live", 4);
+        break;
+    case NGX_HTTP_APIKEY_ENV_TEST:
+        push("test", 4);
+        break;
+    default:
+        push("", 0);
+    }
+
+    // the client address ($remote_addr: after real_ip) for the key's allow_ip
+    std::array<char, 32> client;
+    if (!limit_only
+        && apikey::ip_address_hex(ngx_http_apikey_sv(r->connection->addr_text), &client))
+    {
+        ok = ok && push_copy(std::string_view(client.data(), client.size()));
+    } else {
+        push("", 0);
+    }
 
     for (k = 0; k < nsets; k++) {
         push(sets[k].spec.data, sets[k].spec.len);
@@ -744,16 +776,28 @@ ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
         std::string_view(reinterpret_cast<const char *>(ctx->id.data), ctx->id.len));
 
     // HSET would re-create a deleted record: only touch one that exists. The
-    // time is Redis's, as the check script writes it.
+    // time is Redis's, as the check script writes it; the last-used index
+    // follows, as in the script (not on a Cluster: another slot).
     const char *argv[] = {"EVAL",
                           "if redis.call('EXISTS', KEYS[1]) == 1 then "
-                          "redis.call('HSET', KEYS[1], 'last_used', redis.call('TIME')[1]) end",
-                          "1", key.c_str()};
-    size_t lens[] = {4, ngx_strlen(argv[1]), 1, key.size()};
+                          "local t = redis.call('TIME')[1] "
+                          "redis.call('HSET', KEYS[1], 'last_used', t) "
+                          "if ARGV[1] ~= '' then redis.call('ZADD', ARGV[1] .. 'idx:last_used', "
+                          "t, ARGV[2]) end end",
+                          "1", key.c_str(), "", ""};
+    size_t lens[] = {4, ngx_strlen(argv[1]), 1, key.size(), 0, 0};
+    std::string prefix(reinterpret_cast<const char *>(mcf->prefix.data), mcf->prefix.len);
+    std::string id(reinterpret_cast<const char *>(ctx->id.data), ctx->id.len);
+    if (mcf->topology != NGX_HTTP_APIKEY_CLUSTER) {
+        argv[4] = prefix.c_str();
+        lens[4] = prefix.size();
+        argv[5] = id.c_str();
+        lens[5] = id.size();
+    }
 
     to = redis->for_key(key);
     if (to != NULL) {
-        to->send(4, argv, lens, ngx_http_apikey_ignore_reply, NULL);
+        to->send(6, argv, lens, ngx_http_apikey_ignore_reply, NULL);
     }
 }
 
@@ -783,11 +827,19 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         if (reply.verdict != apikey::Verdict::kInvalid) {
             cached.state = reply.verdict == apikey::Verdict::kRevoked
                            ? apikey::CachedRecord::State::kRevoked
+                           : reply.verdict == apikey::Verdict::kDisabled
+                           ? apikey::CachedRecord::State::kDisabled
                            : apikey::CachedRecord::State::kActive;
             cached.name = reply.name;
             cached.scopes = reply.scopes;
             cached.hint = reply.hint;
             cached.limits = reply.limits;
+            cached.owner = reply.owner;
+            cached.role = reply.role;
+            cached.plan = reply.plan;
+            cached.env = reply.env;
+            cached.meta = reply.meta;
+            cached.allow_ip = reply.allow_ip;
             cached.expires = reply.expires;
             cached.created = reply.created;
             cached.last_used = reply.last_used;
@@ -806,6 +858,12 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ctx->missing_scope = ngx_http_apikey_pool_copy(r->pool, reply.missing_scope);
     ctx->hint = ngx_http_apikey_pool_copy(r->pool, reply.hint);
     ctx->own_limits = ngx_http_apikey_pool_copy(r->pool, reply.limits);
+    ctx->owner = ngx_http_apikey_pool_copy(r->pool, reply.owner);
+    ctx->role = ngx_http_apikey_pool_copy(r->pool, reply.role);
+    ctx->plan = ngx_http_apikey_pool_copy(r->pool, reply.plan);
+    ctx->env = ngx_http_apikey_pool_copy(r->pool, reply.env);
+    ctx->meta = ngx_http_apikey_pool_copy(r->pool, reply.meta);
+    ctx->allow_ip = ngx_http_apikey_pool_copy(r->pool, reply.allow_ip);
     ctx->expires = reply.expires;
     ctx->created = reply.created;
     ctx->last_used = reply.last_used;
@@ -815,7 +873,13 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         || (reply.scopes.size() && ctx->scopes.data == NULL)
         || (reply.missing_scope.size() && ctx->missing_scope.data == NULL)
         || (reply.hint.size() && ctx->hint.data == NULL)
-        || (reply.limits.size() && ctx->own_limits.data == NULL))
+        || (reply.limits.size() && ctx->own_limits.data == NULL)
+        || (reply.owner.size() && ctx->owner.data == NULL)
+        || (reply.role.size() && ctx->role.data == NULL)
+        || (reply.plan.size() && ctx->plan.data == NULL)
+        || (reply.env.size() && ctx->env.data == NULL)
+        || (reply.meta.size() && ctx->meta.data == NULL)
+        || (reply.allow_ip.size() && ctx->allow_ip.data == NULL))
     {
         return NGX_ERROR;
     }

@@ -53,7 +53,22 @@ static ngx_conf_enum_t  ngx_http_apikey_log_levels[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_apikey_envs[] = {
+    { ngx_string("any"), NGX_HTTP_APIKEY_ENV_ANY },
+    { ngx_string("live"), NGX_HTTP_APIKEY_ENV_LIVE },
+    { ngx_string("test"), NGX_HTTP_APIKEY_ENV_TEST },
+    { ngx_null_string, 0 }
+};
+
+
 ngx_command_t  ngx_http_apikey_commands[] = {
+
+    { ngx_string("apikey_env"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, env),
+      &ngx_http_apikey_envs },
 
     { ngx_string("apikey"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -258,6 +273,7 @@ ngx_http_apikey_create_loc_conf(ngx_conf_t *cf)
     conf->expiry_warning = NGX_CONF_UNSET;
     conf->last_used_interval = NGX_CONF_UNSET;
     conf->limit_lines = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
+    conf->env = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -286,6 +302,7 @@ ngx_http_apikey_build_bucket_sets(ngx_conf_t *cf, ngx_http_apikey_loc_conf_t *co
         default_line.unit = 'm';
         default_line.burst = 10;
         default_line.local = 0;
+        default_line.per_owner = 0;
         ngx_str_set(&default_line.bucket, "default");
         *static_cast<ngx_http_apikey_limit_line_t *>(ngx_array_push(&default_lines)) =
             default_line;
@@ -334,9 +351,21 @@ ngx_http_apikey_build_bucket_sets(ngx_conf_t *cf, ngx_http_apikey_loc_conf_t *co
             set->name = lines[i].bucket;
             set->buckets = NULL;
             set->overridable = is_default;
+            set->per_owner = lines[i].per_owner ? 1 : 0;
             spec.push_back(is_default ? apikey::kBucketSetOverridable
                                       : apikey::kBucketSetFixed);
+            if (set->per_owner) {
+                // the script names the owner's bucket after the set
+                spec += "O:";
+                spec.append(reinterpret_cast<const char *>(set->name.data), set->name.len);
+            }
         } else {
+            if (static_cast<ngx_flag_t>(set->per_owner) != lines[i].per_owner) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "the \"apikey_limit\" lines of bucket \"%V\" must all say "
+                                   "the same \"per=\"", &set->name);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
             spec.assign(reinterpret_cast<const char *>(set->spec.data), set->spec.len);
         }
 
@@ -450,6 +479,33 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
 
     mcf = static_cast<ngx_http_apikey_main_conf_t *>(
         ngx_http_conf_get_module_main_conf(cf, ngx_http_apikey_module));
+
+    ngx_conf_merge_uint_value(conf->env, prev->env,
+                              static_cast<ngx_uint_t>(NGX_HTTP_APIKEY_ENV_ANY));
+
+    if (conf->bucket_sets) {
+        ngx_http_apikey_bucket_set_t *sets =
+            static_cast<ngx_http_apikey_bucket_set_t *>(conf->bucket_sets->elts);
+        for (ngx_uint_t k = 0; k < conf->bucket_sets->nelts; k++) {
+            if (!sets[k].per_owner) {
+                continue;
+            }
+            // the owner's bucket is named by the owner, not the key's hash
+            // tag: a script on a Cluster may not touch it
+            if (mcf->topology == NGX_HTTP_APIKEY_CLUSTER) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"apikey_limit ... per=owner\" cannot be used with a Redis "
+                                   "Cluster: an owner's bucket cannot share the slot of each of "
+                                   "its keys' records");
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            if (conf->local_limits) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"apikey_limit ... per=owner\" needs store=redis");
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+        }
+    }
 
     if (conf->local_limits && mcf->local == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -895,6 +951,7 @@ ngx_http_apikey_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     apikey::Limit limit = *rate;
     ngx_str_t bucket = ngx_string("default");
     ngx_flag_t local = 0;
+    ngx_flag_t per_owner = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -917,6 +974,19 @@ ngx_http_apikey_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             } else {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid store \"%V\" (expected redis or local)", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
+
+        if (ngx_http_apikey_starts_with(value[i], "per=", 4)) {
+            if (ngx_strcmp(value[i].data + 4, "owner") == 0) {
+                per_owner = 1;
+            } else if (ngx_strcmp(value[i].data + 4, "key") == 0) {
+                per_owner = 0;
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid per \"%V\" (expected key or owner)", &value[i]);
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
             continue;
@@ -950,7 +1020,8 @@ ngx_http_apikey_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     lines = static_cast<ngx_http_apikey_limit_line_t *>(lcf->limit_lines->elts);
     for (i = 0; i < lcf->limit_lines->nelts; i++) {
         if (lines[i].count == limit.count && lines[i].unit == limit.unit
-            && lines[i].burst == limit.burst && lines[i].bucket.len == bucket.len
+            && lines[i].burst == limit.burst && lines[i].per_owner == per_owner
+            && lines[i].bucket.len == bucket.len
             && ngx_strncmp(lines[i].bucket.data, bucket.data, bucket.len) == 0)
         {
             return const_cast<char *>("is duplicate");
@@ -967,6 +1038,7 @@ ngx_http_apikey_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     line->burst = limit.burst;
     line->bucket = bucket;
     line->local = local;
+    line->per_owner = per_owner;
 
     return NGX_CONF_OK;
 }

@@ -12,7 +12,7 @@ inline constexpr ngx_uint_t  ngx_http_apikey_latency_buckets =
     sizeof(ngx_http_apikey_latency_bounds_us) / sizeof(ngx_http_apikey_latency_bounds_us[0]) + 1;
 
 inline constexpr ngx_uint_t  ngx_http_apikey_outcomes = static_cast<ngx_uint_t>(
-    apikey::Outcome::kInsecure) + 1;
+    apikey::Outcome::kIpNotAllowed) + 1;
 
 struct ngx_http_apikey_metrics_t {
     ngx_atomic_t  requests[ngx_http_apikey_outcomes];

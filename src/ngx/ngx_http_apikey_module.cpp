@@ -357,12 +357,14 @@ ngx_http_apikey_from_cache(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     int64_t now = ngx_http_apikey_redis_now(cached.clock_offset_ms);
 
-    apikey::Verdict verdict = apikey::decide_cached(
-        cached, now,
-        std::string_view(reinterpret_cast<const char *>(ctx->required.data), ctx->required.len),
-        std::string_view(reinterpret_cast<const char *>(lcf->superscopes.data),
-                         lcf->superscopes.len),
-        missing);
+    apikey::CheckRequest request;
+    request.required = ngx_http_apikey_sv(ctx->required);
+    request.super = ngx_http_apikey_sv(lcf->superscopes);
+    request.env = lcf->env == NGX_HTTP_APIKEY_ENV_LIVE ? "live"
+                  : lcf->env == NGX_HTTP_APIKEY_ENV_TEST ? "test" : "";
+    request.client = ngx_http_apikey_sv(r->connection->addr_text);   // $remote_addr
+
+    apikey::Verdict verdict = apikey::decide_cached(cached, now, request, missing);
 
     ctx->outcome = apikey::outcome_of(verdict);
 
@@ -375,6 +377,12 @@ ngx_http_apikey_from_cache(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ctx->scopes = str(cached.scopes);
     ctx->hint = str(cached.hint);
     ctx->own_limits = str(cached.limits);
+    ctx->owner = str(cached.owner);
+    ctx->role = str(cached.role);
+    ctx->plan = str(cached.plan);
+    ctx->env = str(cached.env);
+    ctx->meta = str(cached.meta);
+    ctx->allow_ip = str(cached.allow_ip);
     ctx->missing_scope = str(missing);
     ctx->expires = cached.expires;
     ctx->created = cached.created;

@@ -41,6 +41,7 @@ struct ngx_http_apikey_limit_line_t {
     ngx_int_t   burst;
     ngx_str_t   bucket;  // bucket set name, "default" unless bucket= is given
     ngx_flag_t  local;   // store=local
+    ngx_flag_t  per_owner;   // per=owner: the key's owner's bucket, shared by its keys
 };
 
 // A bucket set as sent to Redis: one Redis key per set and request.
@@ -49,6 +50,14 @@ struct ngx_http_apikey_bucket_set_t {
     ngx_str_t     spec;       // the script argument: "K 600000:10 8640000:10000"
     ngx_array_t  *buckets;    // of apikey::BucketParams, for store=local
     unsigned      overridable:1;   // the key's own limits replace these
+    unsigned      per_owner:1;     // per=owner (README: the owner's bucket)
+};
+
+// apikey_env: which keys a location accepts.
+enum ngx_http_apikey_env_e {
+    NGX_HTTP_APIKEY_ENV_ANY = 0,
+    NGX_HTTP_APIKEY_ENV_LIVE,
+    NGX_HTTP_APIKEY_ENV_TEST,
 };
 
 enum ngx_http_apikey_topology_e {
@@ -104,6 +113,7 @@ struct ngx_http_apikey_loc_conf_t {
     ngx_array_t  *limit_lines;    // of ngx_http_apikey_limit_line_t; empty = off
     ngx_array_t  *bucket_sets;    // of ngx_http_apikey_bucket_set_t, built at merge
     ngx_flag_t    local_limits;   // the lines say store=local: buckets in nginx
+    ngx_uint_t    env;            // apikey_env: NGX_HTTP_APIKEY_ENV_*
 };
 
 enum ngx_http_apikey_fail_mode_e {
@@ -134,7 +144,14 @@ struct ngx_http_apikey_ctx_t {
     ngx_str_t                     scopes;
     ngx_str_t                     missing_scope;
     ngx_str_t                     hint;          // last characters of the token used
-    ngx_str_t                     own_limits;    // the key's own ("600r/m:50 ...")
+    ngx_str_t                     own_limits;    // effective: the key's own ("600r/m:50
+                                                 // ..."), else its plan's
+    ngx_str_t                     owner;         // the key model (issue 14), as stored
+    ngx_str_t                     role;
+    ngx_str_t                     plan;
+    ngx_str_t                     env;           // "live"/"test"; "" in the record = live
+    ngx_str_t                     meta;          // JSON object text (meta.hpp)
+    ngx_str_t                     allow_ip;      // canonical CIDRs
     ngx_str_t                     digest;        // hex, the script's argument
     u_char                        digest_bin[32];    // the cache's key
     ngx_str_t                     required;      // scopes this location needs

@@ -34,12 +34,26 @@ std::string integer(long long n) { return ":" + std::to_string(n) + "\r\n"; }
 
 constexpr long long kNow = 1700000000123LL;   // Redis's TIME, in ms
 
+// The v3 fields after the v2 head: owner, role, plan, env, meta, allow_ip.
+struct Model {
+    std::string owner = "acct_42", role = "reader", plan = "gold", env = "test",
+                meta = "{\"tenant\":\"t-1\"}", allow_ip = "10.0.0.0/8";
+    std::string resp() const {
+        return bulk(owner) + bulk(role) + bulk(plan) + bulk(env) + bulk(meta) + bulk(allow_ip);
+    }
+};
+
 std::string head(const char* verdict, std::size_t buckets, const std::string& scopes = "read",
-                 const std::string& missing = "") {
-    return "*" + std::to_string(11 + 5 * buckets) + "\r\n" + bulk(verdict) + integer(kNow) +
+                 const std::string& missing = "", const Model& model = Model()) {
+    return "*" + std::to_string(17 + 5 * buckets) + "\r\n" + bulk(verdict) + integer(kNow) +
            bulk("my key") +
            bulk(scopes) + integer(0) + bulk(missing) + integer(1700000000) + integer(0) +
-           bulk("wxyz") + integer(0) + bulk("600r/m:50");
+           bulk("wxyz") + integer(0) + bulk("600r/m:50") + model.resp();
+}
+
+// A v2-shaped reply made v3 by appending empty model fields.
+std::string v3(const std::string& v2) {
+    return "*17" + v2.substr(3) + bulk("") + bulk("") + bulk("") + bulk("") + bulk("") + bulk("");
 }
 
 }  // namespace
@@ -88,6 +102,55 @@ TEST(CheckReply, OkWithBuckets) {
     EXPECT_EQ(out.hint, "wxyz");
     EXPECT_EQ(out.token_until, 0);
     EXPECT_EQ(out.limits, "600r/m:50");
+    EXPECT_EQ(out.owner, "acct_42");
+    EXPECT_EQ(out.role, "reader");
+    EXPECT_EQ(out.plan, "gold");
+    EXPECT_EQ(out.env, "test");
+    EXPECT_EQ(out.meta, "{\"tenant\":\"t-1\"}");
+    EXPECT_EQ(out.allow_ip, "10.0.0.0/8");
+}
+
+TEST(CheckReply, Issue14Verdicts) {
+    for (auto [word, verdict] : {std::pair{"disabled", Verdict::kDisabled},
+                                 std::pair{"wrong_env", Verdict::kWrongEnv},
+                                 std::pair{"ip_denied", Verdict::kIpDenied}}) {
+        Reply r(head(word, 0));
+        CheckReply out;
+        std::string error;
+        ASSERT_TRUE(decode_check_reply(r.reply, out, error)) << word << ": " << error;
+        EXPECT_EQ(out.verdict, verdict);
+    }
+}
+
+// What another program may have written into the model's fields is held to
+// the rules before it reaches a variable, a header or the cache.
+TEST(CheckReply, ModelFieldsAreChecked) {
+    auto refused = [](Model m) {
+        Reply r(head("ok", 0, "read", "", m));
+        CheckReply out;
+        std::string error;
+        return !decode_check_reply(r.reply, out, error);
+    };
+    EXPECT_FALSE(refused(Model()));
+    Model empty{"", "", "", "", "", ""};
+    EXPECT_FALSE(refused(empty)) << "a v1 record: every field absent";
+    Model m;
+    m.env = "prod";
+    EXPECT_TRUE(refused(m));
+    m = Model();
+    m.meta = "{\"Tenant\":\"x\"}";
+    EXPECT_TRUE(refused(m));
+    m.meta = "[1]";
+    EXPECT_TRUE(refused(m));
+    m = Model();
+    m.owner = "line\nbreak";
+    EXPECT_TRUE(refused(m));
+    m = Model();
+    m.owner = std::string(129, 'a');
+    EXPECT_TRUE(refused(m));
+    m = Model();
+    m.allow_ip = "10.0.0.0/8\r\n";
+    EXPECT_TRUE(refused(m));
 }
 
 TEST(CheckReply, Forbidden) {
@@ -145,23 +208,27 @@ INSTANTIATE_TEST_SUITE_P(
         "*10\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
             integer(0) + bulk("") + integer(0) + bulk(""),          // a v1 reply: no time
         head("ok", 1),                                            // bucket missing
-        "*11\r\n" + bulk("ok") + integer(kNow) + integer(1) + bulk("") + integer(0) + bulk("") + integer(0) +
-            integer(0) + bulk("") + integer(0) + bulk(""),  // name not a string
-        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("bad\"scope") + integer(0) + bulk("") +
-            integer(0) + integer(0) + bulk("") + integer(0) + bulk(""),
-        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("line\r\nbreak") + bulk("") + integer(0) + bulk("") +
-            integer(0) + integer(0) + bulk("") + integer(0) + bulk(""),
-        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(-5) + bulk("") + integer(0) +
-            integer(0) + bulk("") + integer(0) + bulk(""),
-        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
-            integer(0) + bulk("hint\n") + integer(0) + bulk(""),                 // control byte in hint
-        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
-            integer(0) + bulk("") + bulk("soon") + bulk(""),          // token_until not a number
-        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
-            integer(0) + bulk("") + integer(0) + integer(5),         // limits not a string
+        v3("*11\r\n" + bulk("ok") + integer(kNow) + integer(1) + bulk("") + integer(0) + bulk("") + integer(0) +
+            integer(0) + bulk("") + integer(0) + bulk("")),  // name not a string
+        v3("*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("bad\"scope") + integer(0) + bulk("") +
+            integer(0) + integer(0) + bulk("") + integer(0) + bulk("")),
+        v3("*11\r\n" + bulk("ok") + integer(kNow) + bulk("line\r\nbreak") + bulk("") + integer(0) + bulk("") +
+            integer(0) + integer(0) + bulk("") + integer(0) + bulk("")),
+        v3("*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(-5) + bulk("") + integer(0) +
+            integer(0) + bulk("") + integer(0) + bulk("")),
+        v3("*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+            integer(0) + bulk("hint\n") + integer(0) + bulk("")),                 // control byte in hint
+        v3("*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+            integer(0) + bulk("") + bulk("soon") + bulk("")),          // token_until not a number
+        v3("*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+            integer(0) + bulk("") + integer(0) + integer(5)),         // limits not a string
         "*10\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
             integer(0) + bulk("") + integer(0),                      // the older, shorter head
         head("forbidden", 0, "read", ""),                         // forbidden without scope
+        // a v2 head (no model fields): a module never reads another version
+        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(0) + bulk("") +
+            integer(0) + integer(0) + bulk("") + integer(0) + bulk(""),
+        head("wrong_environment", 0),                             // not a verdict word
         head("ok", 1) + integer(0) + integer(1) + integer(0) + integer(0) + integer(0),
         head("ok", 1) + integer(1) + integer(1) + integer(-1) + integer(0) + integer(0),
         head("ok", 1) + integer(1) + integer(1) + integer(0) + integer(0) + integer(5),

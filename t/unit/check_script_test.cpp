@@ -11,7 +11,9 @@ using namespace apikey;
 // The script's arguments are a contract between a module version and the
 // script text built into it: the module calls the script only by the SHA-1 of
 // that text. v2 inserted the deadline as ARGV[6], where v1 read the first
-// bucket spec; a v2 module must never find v1 under the SHA it calls.
+// bucket spec; v3 (issue 14) inserted the prefix, the environment and the
+// client address as ARGV[7..9], where v2 read bucket specs, and answers with a
+// longer head. A module must never find another version under the SHA it calls.
 TEST(CheckScript, ANewArgumentListIsANewSha) {
     std::array<char, 40> sha{};
     ASSERT_TRUE(sha1_hex(kCheckScript, sha));
@@ -19,8 +21,10 @@ TEST(CheckScript, ANewArgumentListIsANewSha) {
 
     // SHA-1 of the v1 script (ARGV[6+]: bucket specs, no deadline)
     EXPECT_NE(hex, "45b1bd2cf12b2612b5f743e16399bd4019c184d9");
-    EXPECT_EQ(kCheckScript.rfind("-- apikey check v2\n", 0), 0u) << "the version is the first line";
+    // SHA-1 of the v2 script (ARGV[6]: deadline, ARGV[7+]: bucket specs)
+    EXPECT_NE(hex, "6f7d48b5a9232d9260aa5f876e4c95c09f4cde1e");
+    EXPECT_EQ(kCheckScript.rfind("-- apikey check v3\n", 0), 0u) << "the version is the first line";
     EXPECT_NE(kCheckScript.find("local deadline = tonumber(ARGV[6])"), std::string_view::npos);
-    EXPECT_NE(kCheckScript.find("local spec = ARGV[5 + i]"), std::string_view::npos)
-        << "bucket set i (from 2) after the deadline";
+    EXPECT_NE(kCheckScript.find("local spec = ARGV[8 + i]"), std::string_view::npos)
+        << "bucket set i (from 2) after the deadline, prefix, environment and address";
 }

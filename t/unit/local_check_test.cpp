@@ -16,9 +16,10 @@ CachedRecord active() {
 }
 
 Verdict decide(const CachedRecord& r, std::int64_t now, std::string_view required = "",
-               std::string_view super = "") {
+               std::string_view super = "", std::string_view env = "",
+               std::string_view client = "192.0.2.1") {
     std::string_view missing;
-    return decide_cached(r, now, required, super, missing);
+    return decide_cached(r, now, CheckRequest{required, super, env, client}, missing);
 }
 
 }  // namespace
@@ -49,7 +50,8 @@ TEST(LocalCheck, MirrorsTheScriptsOrder) {
 TEST(LocalCheck, NamesTheMissingScope) {
     CachedRecord r = active();
     std::string_view missing;
-    EXPECT_EQ(decide_cached(r, 0, "read write", "", missing), Verdict::kForbidden);
+    EXPECT_EQ(decide_cached(r, 0, CheckRequest{"read write", "", "", ""}, missing),
+              Verdict::kForbidden);
     EXPECT_EQ(missing, "write");
 }
 
@@ -63,4 +65,46 @@ TEST(LocalCheck, RecordsUseAsTheScriptDoes) {
     EXPECT_FALSE(records_use(Verdict::kRevoked));
     EXPECT_FALSE(records_use(Verdict::kInvalid));
     EXPECT_FALSE(records_use(Verdict::kLate)) << "a late check changes nothing";
+    // issue 14: refusals that take no token and write nothing
+    EXPECT_FALSE(records_use(Verdict::kDisabled));
+    EXPECT_FALSE(records_use(Verdict::kWrongEnv));
+    EXPECT_FALSE(records_use(Verdict::kIpDenied));
+}
+
+// The order of the script (check_script.cpp): grace, revoked, disabled,
+// expired, environment, address, scopes.
+TEST(LocalCheck, Issue14InTheScriptsOrder) {
+    CachedRecord r = active();
+    r.state = CachedRecord::State::kDisabled;
+    EXPECT_EQ(decide(r, 2000, "write", "", "test", "10.0.0.1"), Verdict::kDisabled)
+        << "disabled before expired, environment, address and scopes";
+    r.token_until = 500;
+    EXPECT_EQ(decide(r, 600), Verdict::kInvalid) << "an ended grace first, as for revoked";
+
+    r = active();
+    EXPECT_EQ(decide(r, 1000, "", "", "test"), Verdict::kExpired) << "expired before environment";
+    EXPECT_EQ(decide(r, 0, "", "", "live"), Verdict::kOk) << "no env in the record: live";
+    EXPECT_EQ(decide(r, 0, "", "", "test"), Verdict::kWrongEnv);
+    EXPECT_EQ(decide(r, 0, "", "", ""), Verdict::kOk) << "apikey_env any";
+    r.env = "test";
+    EXPECT_EQ(decide(r, 0, "", "", "test"), Verdict::kOk);
+    EXPECT_EQ(decide(r, 0, "", "", "live"), Verdict::kWrongEnv);
+
+    r = active();
+    r.allow_ip = "203.0.113.0/24 2001:db8::/32";
+    EXPECT_EQ(decide(r, 0, "", "", "", "203.0.113.9"), Verdict::kOk);
+    EXPECT_EQ(decide(r, 0, "", "", "", "2001:db8::7"), Verdict::kOk);
+    EXPECT_EQ(decide(r, 0, "", "", "", "198.51.100.1"), Verdict::kIpDenied);
+    EXPECT_EQ(decide(r, 0, "write", "", "", "198.51.100.1"), Verdict::kIpDenied)
+        << "the address before the scopes";
+    EXPECT_EQ(decide(r, 0, "", "", "test", "198.51.100.1"), Verdict::kWrongEnv)
+        << "the environment before the address";
+}
+
+TEST(LocalCheck, EnvAccepts) {
+    EXPECT_TRUE(env_accepts("", "test"));
+    EXPECT_TRUE(env_accepts("live", ""));
+    EXPECT_TRUE(env_accepts("live", "live"));
+    EXPECT_FALSE(env_accepts("live", "test"));
+    EXPECT_FALSE(env_accepts("test", ""));
 }
