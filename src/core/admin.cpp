@@ -1,5 +1,7 @@
 #include "admin.hpp"
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -701,9 +703,49 @@ std::vector<std::string> page_arguments(const ListQuery& q, std::size_t page_siz
             lower_ascii(q.search)};
 }
 
+namespace {
+
+std::string name_member(const KeyRecord& r) {
+    return lower_ascii(r.name) + std::string(1, '\0') + r.id;
+}
+
+std::int64_t score_of(const KeyRecord& r, std::string_view sort) {
+    if (sort == "last_used") return r.last_used;
+    if (sort == "expires") return r.expires > 0 ? r.expires : INT64_MAX;   // never: +inf
+    return r.created;
+}
+
+}  // namespace
+
+std::string page_cursor(const KeyRecord& r, std::string_view sort) {
+    if (sort == "name") {
+        static const char digits[] = "0123456789abcdef";
+        std::string out;
+        for (unsigned char c : name_member(r)) {
+            out.push_back(digits[c >> 4]);
+            out.push_back(digits[c & 15]);
+        }
+        return out;
+    }
+    std::int64_t score = score_of(r, sort);
+    return (score == INT64_MAX ? std::string("inf") : std::to_string(score)) + ":" + r.id;
+}
+
+void sort_for_page(std::vector<KeyRecord>& records, const ListQuery& q) {
+    bool asc = q.ascending.value_or(sort_ascending_by_default(q.sort));
+    auto less = [&](const KeyRecord& a, const KeyRecord& b) {
+        if (q.sort == "name") return name_member(a) < name_member(b);
+        std::int64_t sa = score_of(a, q.sort), sb = score_of(b, q.sort);
+        return sa != sb ? sa < sb : a.id < b.id;
+    };
+    std::sort(records.begin(), records.end(), [&](const KeyRecord& a, const KeyRecord& b) {
+        return asc ? less(a, b) : less(b, a);
+    });
+}
+
 std::vector<std::string> group_arguments(const GroupChanges& c, std::int64_t now) {
     return {c.value.value_or(""), c.description ? "1" : "0", c.description.value_or(""),
-            std::to_string(now)};
+            std::to_string(now), c.value ? "1" : "0"};
 }
 
 std::string description_problem(std::string_view d) {

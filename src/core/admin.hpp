@@ -187,6 +187,12 @@ std::string parse_group_changes(AdminRoute route, std::string_view body, std::st
 // 0-1024 bytes, the rules of a reason (text.hpp).
 std::string description_problem(std::string_view description);
 
+// The cursor that continues after `r` in `sort`'s index, as the page mode
+// makes it; and the index's order over records (a Cluster's list, where no
+// script reads every slot, cuts its pages from it).
+std::string page_cursor(const KeyRecord& r, std::string_view sort);
+void sort_for_page(std::vector<KeyRecord>& records, const ListQuery& q);
+
 // ASCII lower case: what the name index and the name search compare.
 std::string lower_ascii(std::string_view s);
 

@@ -348,7 +348,8 @@ local kind = string.match(mode, "^(%a+)_")
 if kind == "role" or kind == "plan" then
   -- roles and plans: KEYS[1] <prefix>role:<name> (or plan:), ARGV[8] the name.
   -- role_create, role_update: ARGV[9] scopes (plans: limits), ARGV[10] "1"
-  -- when ARGV[11] is a new description, ARGV[12] now.
+  -- when ARGV[11] is a new description, ARGV[12] now, ARGV[13] "1" when
+  -- ARGV[9] is new (update: else the scopes or limits stay).
   -- role_update rewrites the copy in every key of the role and publishes
   -- each key's id. Replies: { "ok", fields, ids... } (the ids changed),
   -- { "not_found" }, { "exists" }, { "conflict", why }; role_list:
@@ -381,11 +382,12 @@ if kind == "role" or kind == "plan" then
     return { "ok", redis.call("HGETALL", KEYS[1]), 0 }
   elseif action == "update" then
     if not exists then return { "not_found" } end
-    redis.call("HSET", KEYS[1], item_field, ARGV[9], "updated", ARGV[12])
+    redis.call("HSET", KEYS[1], "updated", ARGV[12])
+    if ARGV[13] == "1" then redis.call("HSET", KEYS[1], item_field, ARGV[9]) end
     if ARGV[10] == "1" then redis.call("HSET", KEYS[1], "description", ARGV[11]) end
     event_for(kind .. ":" .. name, ARGV[3])
     local out = { "ok", redis.call("HGETALL", KEYS[1]), 0 }
-    if single then
+    if single and ARGV[13] == "1" then
       -- every key of the role takes the new copy, and nginx caches drop it
       local ids = redis.call("SMEMBERS", members)
       table.sort(ids)
