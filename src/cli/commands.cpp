@@ -617,11 +617,7 @@ int group(const std::string& kind, const std::vector<std::string>& argv,
             throw UsageError("unexpected argument \"" + args.positional()[1] + "\"");
         }
         Store store(options);
-        if (store.cluster()) throw Failure(kind + " commands need a single Redis or Sentinel");
-        auto reply = store.script(store.prefix() + kind + "s", kind + "_list", AuditEvent{}, "", {});
-        std::vector<Group> groups;
-        std::string error;
-        if (!decode_admin_groups(reply.get(), kind, groups, error)) throw Failure(error);
+        std::vector<Group> groups = store.groups(kind);
         if (args.flag("--json")) {
             std::cout << "[";
             for (std::size_t i = 0; i < groups.size(); i++) {
@@ -642,7 +638,6 @@ int group(const std::string& kind, const std::vector<std::string>& argv,
         return 0;
     }
 
-    std::string mode = kind + "_" + sub;
     if (args.positional().size() != 2) {
         throw UsageError(kind + " " + sub + " needs exactly one " + kind + " name");
     }
@@ -676,18 +671,12 @@ int group(const std::string& kind, const std::vector<std::string>& argv,
     }
 
     Store store(options);
-    if (store.cluster()) {
-        throw Failure(kind + " commands need a single Redis or Sentinel (a " + kind +
-                      " and its keys live in different slots of a Cluster)");
-    }
     std::string action = sub == "show" ? "" : kind + "_" + sub;
     AuditEvent event = event_for(kind + ":" + name, action.c_str(), args);
-    auto reply = store.script(store.prefix() + kind + ":" + name, sub == "show" ? kind + "_get" : mode,
-                              event, name, group_arguments(changes, now()));
     Group g;
     std::vector<std::string> ids;
-    AdminReply result = decode_admin_group(reply.get(), kind, g, ids);
-    g.name = name;
+    AdminReply result = store.group_change(kind, sub == "show" ? "get" : sub, event, name,
+                                           changes, now(), g, ids);
     switch (result.status) {
     case AdminReply::Status::kNotFound: throw Failure("no " + kind + " \"" + name + "\"");
     case AdminReply::Status::kExists: throw Failure(kind + " \"" + name + "\" exists already");
