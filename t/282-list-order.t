@@ -204,6 +204,14 @@ like $o, qr/Indexed 30 keys/, 'says how many';
 is_deeply [map { $_->{id} } @{ json_of($o) }], [map { $_->{id} } reverse @old],
     'after reindex the old records are listed, newest first';
 is $redis->cmd('ZSCORE', 'old:idx:name', "ghost\0zzzzzzzzzzzz"), '', 'a stale entry is dropped';
+($s, $o) = $redis->cli('--prefix', 'old:', 'show', $old[0]{id}, '--json');
+my $v1 = json_of($o);
+is_deeply [@$v1{qw(env owner role plan status)}], ['live', undef, undef, undef, 'active'],
+    'an old record reads as a live key without owner, role or plan';
+is_deeply [$v1->{meta}, $v1->{allow_ip}], [{}, []], 'with no metadata and any address';
+($s, $o, $e) = $redis->cli('--prefix', 'old:', 'update', $old[0]{id}, '--owner', 'acct_1');
+is $s, 0, 'an old record takes an owner' or diag $e;
+is $redis->cmd('SMEMBERS', 'old:owner_keys:acct_1'), $old[0]{id}, 'and joins the owner set';
 ($s, $o) = $redis->cli('--prefix', 'old:', 'reindex');
 like $o, qr/Indexed 30 keys/, 'reindex again changes nothing';
 is $redis->cmd('ZCARD', 'old:idx:created'), 30, 'no duplicate';
