@@ -15,7 +15,9 @@ use FakeRedis;
 my $redis = ApikeyTest::Redis->start;
 my $dir = tempdir(CLEANUP => 1);
 
+# apikey_env live: records without env (all but the test key's) are live
 my $location = 'apikey on; apikey_scope read; apikey_superscope admin; apikey_accept_imported on;'
+             . ' apikey_env live;'
              . ' apikey_last_used_interval 1s; add_header X-Result $apikey_result always;';
 my $plain = ApikeyTest::Nginx->start(redis => $redis, location => $location);
 my $cached = ApikeyTest::Nginx->start(
@@ -92,6 +94,43 @@ my @table = (
     ['unknown', sub {
          my $id = sprintf 'unknown%05d', $unknown++;
          (with_checksum("ak_${id}_" . ('U' x 40)), $id) }, undef, 401, 'invalid', 0, 0],
+);
+
+# Issue 14: the key model, written as apikeyctl writes a v2 record's fields.
+sub with_fields {
+    my ($scopes, %fields) = @_;
+    my ($t, $id) = create(scopes => $scopes);
+    $redis->cmd('HSET', record($id), %fields);
+    return ($t, $id);
+}
+push @table, (
+    ['disabled', sub { with_fields(['read'], status => 'disabled') }, undef,
+     401, 'disabled', 0, 0],
+    ['disabled and expired', sub { with_fields(['read'], status => 'disabled',
+                                                expires => $now - 10) }, undef,
+     401, 'disabled', 0, 0],
+    ['scope from its role', sub { with_fields(['other'], role => 'reader',
+                                               role_scopes => 'read') }, undef,
+     200, 'ok', 1, 1],
+    ['role without the scope', sub { with_fields(['other'], role => 'writer',
+                                                  role_scopes => 'write') }, undef,
+     403, 'forbidden', 1, 0],
+    ['test key where live is required', sub { with_fields(['read'], env => 'test') }, undef,
+     403, 'wrong_environment', 0, 0],
+    ['live key, said so', sub { with_fields(['read'], env => 'live') }, undef,
+     200, 'ok', 1, 1],
+    ['address outside its allowlist', sub { with_fields(['read'],
+                                                         allow_ip => '203.0.113.0/24 2001:db8::/32') },
+     undef, 403, 'ip_not_allowed', 0, 0],
+    ['address inside its allowlist', sub { with_fields(['read'],
+                                                        allow_ip => '203.0.113.0/24 127.0.0.0/8') },
+     undef, 200, 'ok', 1, 1],
+    ['allowlist and missing scope', sub { with_fields(['write'], allow_ip => '203.0.113.0/24') },
+     undef, 403, 'ip_not_allowed', 0, 0],
+    ['over its plan\'s limit', sub { with_fields(['read'], plan => 'tiny',
+                                                  plan_limits => '1r/h:1') },
+     sub { $plain->get('/api/x', 'X-API-Key' => $_[0])->{status} == 200 or die 'drain' },
+     429, 'limited', 1, 0],
 );
 
 sub state_of {

@@ -47,7 +47,9 @@ struct KeyRecord {
     std::string allow_ip;        // canonical CIDRs (cidr.hpp), or "" (any address)
 
     // "live" or "test"
-    std::string_view effective_env() const noexcept { return env.empty() ? "live" : env; }
+    std::string_view effective_env() const noexcept {
+        return env.empty() ? std::string_view("live") : std::string_view(env);
+    }
     // the key's own scopes and its role's, without repeats
     std::string effective_scopes() const;
     // the key's own limits, else its plan's ("" means nginx.conf's default set)

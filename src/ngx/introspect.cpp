@@ -8,6 +8,7 @@
 
 #include "duration.hpp"
 #include "json.hpp"
+#include "meta.hpp"
 #include "scope.hpp"
 
 
@@ -30,6 +31,41 @@ ngx_http_apikey_introspection(ngx_http_apikey_ctx_t *ctx)
     json.field("status", "active");
     json.field("hint", ngx_http_apikey_sv(ctx->hint));
     json.field("created_at", apikey::format_utc(ctx->created));
+
+    // the key model (issue 14): who the key belongs to, under which role and
+    // plan, in which environment, its metadata and where it may be used from
+    auto optional = [&](const char *name, const ngx_str_t &value) {
+        if (value.len == 0) {
+            json.null_field(name);
+        } else {
+            json.field(name, ngx_http_apikey_sv(value));
+        }
+    };
+    optional("owner", ctx->owner);
+    optional("role", ctx->role);
+    optional("plan", ctx->plan);
+    json.field("env", ctx->env.len ? ngx_http_apikey_sv(ctx->env) : std::string_view("live"));
+
+    std::string meta = "{";
+    std::string error;
+    if (auto members = apikey::parse_meta(ngx_http_apikey_sv(ctx->meta), error)) {
+        for (const auto &[name, value] : *members) {
+            if (meta.size() > 1) meta.push_back(',');
+            apikey::append_json_string(meta, name);
+            meta.push_back(':');
+            apikey::append_json_string(meta, value);
+        }
+    }
+    meta.push_back('}');
+    json.raw_field("meta", meta);
+
+    std::string allow = "[";
+    for (auto cidr : apikey::split_scopes(ngx_http_apikey_sv(ctx->allow_ip))) {
+        if (allow.size() > 1) allow.push_back(',');
+        apikey::append_json_string(allow, cidr);
+    }
+    allow.push_back(']');
+    json.raw_field("allow_ip", allow);
 
     if (ctx->expires > 0) {
         json.field("expires_at", apikey::format_utc(ctx->expires));
