@@ -184,6 +184,19 @@ my $new = json_of($o)->{id};
 ($s, $o) = $redis->cli('list', '--limit', '1', '--json');
 is json_of($o)->[0]{id}, $new, 'a new key comes first';
 
+# the check keeps idx:last_used: a key used through nginx comes first
+{
+    my $nginx = ApikeyTest::Nginx->start(redis => $redis,
+                                         location => 'apikey on; apikey_limit off;');
+    ($s, $o) = $redis->cli('create', '--name', 'used now', '--json');
+    my $used = json_of($o);
+    my $res = $nginx->get('/api/x', 'X-API-Key' => $used->{token});
+    is $res->{status}, 200, 'a request with a new key';
+    ($s, $o) = $redis->cli('list', '--sort', 'last_used', '--limit', '1', '--json');
+    is json_of($o)->[0]{id}, $used->{id}, 'list --sort last_used: the key just used comes first';
+    $nginx->stop;
+}
+
 # keys written before the indexes: list says to reindex, reindex brings them in
 my @old;
 for my $n (1 .. 30) {
