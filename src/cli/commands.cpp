@@ -735,8 +735,13 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
     if (auto g = args.value("--grace"); g && *g != "0") grace = checked_duration("--grace", *g);
 
     AuditEvent event = event_for(id, "rotate", args);
-    auto token = mint_token(id);
-    if (!token) throw Failure("the random number generator failed");
+    // the new token keeps the key's environment in its prefix: one of each
+    // is minted, and the script takes the one of the key's env (no read
+    // before the change, so the rotation stays one step)
+    auto live = mint_token(id, KeyEnv::kLive);
+    auto test = mint_token(id, KeyEnv::kTest);
+    if (!live || !test) throw Failure("the random number generator failed");
+    std::string live_digest = digest_of(*live, options);
 
     // with a grace period the script makes the current token the previous
     // one, which the module accepts until prev_until; without, it stops at
@@ -745,8 +750,9 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
     Store store(options);
     AdminReply reply = store.change(
         "rotate", event,
-        {digest_of(*token, options), std::string(token_hint(*token)),
-         std::to_string(grace > 0 ? now() + grace : 0), std::to_string(now())});
+        {live_digest, std::string(token_hint(*live)),
+         std::to_string(grace > 0 ? now() + grace : 0), std::to_string(now()),
+         digest_of(*test, options), std::string(token_hint(*test))});
     if (reply.status == AdminReply::Status::kConflict) {
         if (reply.message.find("imported") != std::string::npos) {
             throw Failure("key " + id + " was imported; its id comes from the old token, so "
@@ -755,6 +761,7 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
         throw Failure("key " + id + " is revoked; create a new key instead");
     }
     KeyRecord r = changed(reply, id);
+    const std::string* token = r.digest == live_digest ? &*live : &*test;
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now(), *token) << "\n";

@@ -481,8 +481,14 @@ elseif mode == "extend" then
   redis.call("HSET", KEYS[1], unpack(pairs_from(9)))
 
 elseif mode == "rotate" then
-  -- ARGV[9] new digest, ARGV[10] new hint, ARGV[11] grace end (0: none), ARGV[12] now
+  -- ARGV[9] new digest, ARGV[10] new hint, ARGV[11] grace end (0: none), ARGV[12] now;
+  -- ARGV[13], ARGV[14]: the digest and hint of a test token for the same
+  -- key, used instead when the key is a test key (the new token keeps the
+  -- key's environment; the caller tells which by the digest in the reply)
   if status == "revoked" then return { "conflict", "the key is revoked" } end
+  if ARGV[13] and redis.call("HGET", KEYS[1], "env") == "test" then
+    ARGV[9], ARGV[10] = ARGV[13], ARGV[14]
+  end
   if redis.call("HGET", KEYS[1], "imported") == "1" then
     return { "conflict", "the key was imported: create a new key and revoke this one" }
   end
