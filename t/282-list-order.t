@@ -229,6 +229,12 @@ is $redis->cmd('SMEMBERS', 'old:owner_keys:acct_1'), $old[0]{id}, 'and joins the
 like $o, qr/Indexed 30 keys/, 'reindex again changes nothing';
 is $redis->cmd('ZCARD', 'old:idx:created'), 30, 'no duplicate';
 
+# no key under this prefix, but thousands of other Redis keys (the other
+# prefix's): an empty list, not a reindex hint
+($s, $o, $e) = $redis->cli('--prefix', 'none:', 'list', '--json');
+is $s, 0, 'no key: list exits 0' or diag $e;
+is $o, "[]\n", 'and lists nothing';
+
 # a bad cursor or sort is a usage error
 ($s, undef, $e) = $redis->cli('list', '--sort', 'size');
 is $s, 2, '--sort size: exit 2';

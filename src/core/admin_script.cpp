@@ -209,8 +209,15 @@ elseif mode == "page" then
   local out, found, seen, next_cursor = { "page", "" }, 0, 0, ""
 
   if redis.call("EXISTS", P .. "idx:created") == 0 then
-    local scan = redis.call("SCAN", "0", "MATCH", P .. "key:*", "COUNT", 1000)
-    if #scan[2] > 0 or scan[1] ~= "0" then return { "reindex" } end
+    -- no key indexed: are there records (written before the indexes)? A
+    -- few SCAN steps tell, without walking a large keyspace
+    local cursor = "0"
+    for _ = 1, 10 do
+      local scan = redis.call("SCAN", cursor, "MATCH", P .. "key:*", "COUNT", 1000)
+      if #scan[2] > 0 then return { "reindex" } end
+      cursor = scan[1]
+      if cursor == "0" then break end
+    end
     return out
   end
 
