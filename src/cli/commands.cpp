@@ -1084,8 +1084,9 @@ const std::vector<Command>& commands() {
          reindex},
         {"audit", "show the audit stream of changes",
          "usage: apikeyctl audit [ID] [--limit N] [--json]\n\n"
-         "Every create, import, update, extend, rotate, revoke and delete, newest first\n"
-         "(only those of key ID when given): time, key, action, the OS user who ran\n"
+         "Every create, import, update, extend, rotate, revoke, disable, enable and\n"
+         "delete, and every role and plan change (key role:NAME or plan:NAME), newest\n"
+         "first (only those of key ID when given): time, key, action, the OS user who ran\n"
          "apikeyctl (sudo's caller under sudo), and the --reason given. Kept in the Redis\n"
          "stream <prefix>audit, capped at about 100000 events.\n\n"
          "  --limit N              show at most N events (default 100)\n"

@@ -503,13 +503,8 @@ AdminPage Store::page(const ListQuery& query, std::size_t size, bool& needs_rein
         std::vector<KeyRecord> records = all();
         std::int64_t now = static_cast<std::int64_t>(time(nullptr));
         sort_for_page(records, query);
-        bool started = query.after.empty();
         for (auto& r : records) {
-            if (!started) {
-                started = page_cursor(r, query.sort) == query.after;
-                continue;
-            }
-            if (!list_matches(r, query, now)) continue;
+            if (!follows_cursor(r, query) || !list_matches(r, query, now)) continue;
             if (out.records.size() == size) break;
             out.records.push_back(std::move(r));
         }

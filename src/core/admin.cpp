@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <utility>
 
 #include "duration.hpp"
 #include "json.hpp"
@@ -399,6 +400,26 @@ void sort_for_page(std::vector<KeyRecord>& records, const ListQuery& q) {
     std::sort(records.begin(), records.end(), [&](const KeyRecord& a, const KeyRecord& b) {
         return asc ? less(a, b) : less(b, a);
     });
+}
+
+bool follows_cursor(const KeyRecord& r, const ListQuery& q) {
+    if (q.after.empty()) return true;
+    bool asc = q.ascending.value_or(sort_ascending_by_default(q.sort));
+    std::string mine = page_cursor(r, q.sort);
+    bool greater;
+    if (q.sort == "name") {
+        // hex of the member keeps its byte order
+        greater = mine > q.after;
+    } else {
+        auto split = [](const std::string& c) {
+            std::size_t colon = c.find(':');
+            std::string score = c.substr(0, colon);
+            std::int64_t n = score == "inf" ? INT64_MAX : parse_decimal(score).value_or(0);
+            return std::make_pair(n, c.substr(colon + 1));
+        };
+        greater = split(mine) > split(q.after);
+    }
+    return asc ? greater : (mine != q.after && !greater);
 }
 
 std::vector<std::string> group_arguments(const GroupChanges& c, std::int64_t now) {

@@ -138,6 +138,9 @@ std::string description_problem(std::string_view description);
 // script reads every slot, cuts its pages from it).
 std::string page_cursor(const KeyRecord& r, std::string_view sort);
 void sort_for_page(std::vector<KeyRecord>& records, const ListQuery& q);
+// Whether `r` comes after q.after in q's order (true when there is no
+// cursor): where the next page starts, even when the cursor's key is gone.
+bool follows_cursor(const KeyRecord& r, const ListQuery& q);
 
 // ASCII lower case: what the name index and the name search compare.
 std::string lower_ascii(std::string_view s);

@@ -194,6 +194,29 @@ TEST(ListPage, CursorsFollowTheOrder) {
     EXPECT_FALSE(valid_page_cursor("x:abc"));
 }
 
+TEST(ListPage, FollowsCursor) {
+    ListQuery q;   // newest first
+    KeyRecord a = record("aaaaaaaaaaa1", "b", 30), b = record("aaaaaaaaaaa2", "a", 30),
+              c = record("aaaaaaaaaaa3", "c", 10);
+    EXPECT_TRUE(follows_cursor(a, q));
+    q.after = page_cursor(b, "created");   // 30:aaaaaaaaaaa2; descending: ...a2, a1, a3
+    EXPECT_TRUE(follows_cursor(a, q));
+    EXPECT_FALSE(follows_cursor(b, q));
+    EXPECT_TRUE(follows_cursor(c, q));
+    q.after = "20:zzzzzzzzzzzz";   // a key that is gone: the order still says where
+    EXPECT_FALSE(follows_cursor(a, q));
+    EXPECT_TRUE(follows_cursor(c, q));
+    q.sort = "name";
+    q.after = page_cursor(a, "name");   // A to Z: a, b, c
+    EXPECT_FALSE(follows_cursor(b, q));
+    EXPECT_FALSE(follows_cursor(a, q));
+    EXPECT_TRUE(follows_cursor(c, q));
+    q.sort = "expires";
+    q.after = "inf:aaaaaaaaaaa1";
+    EXPECT_TRUE(follows_cursor(record("aaaaaaaaaaa2", "x", 1, 0), q));
+    EXPECT_FALSE(follows_cursor(record("aaaaaaaaaaa0", "x", 1, 5), q));
+}
+
 TEST(ListPage, DecodePage) {
     Reply r(array(6) + bulk("page") + bulk("30:id2") + bulk("id1") + record_resp("one", "40") +
             bulk("id2") + record_resp("two", "30"));
