@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const TOKEN_RE = /^ak_[0-9a-z]{12}_[0-9A-Za-z]{46}$/;
+const TOKEN_RE = /^ak_live_[0-9a-z]{12}_[0-9A-Za-z]{46}$/;
 const WATCHDOG_MS = 120000;
 
 const [adminUrl, protectedUrl, artifacts, deleteId] = process.argv.slice(2);
@@ -175,7 +175,7 @@ async function main() {
     check(await page.locator('[data-testid=reveal-token]').evaluate((i) => i.readOnly), 'in a read-only field');
     check((await reveal.textContent()).includes('Store this token in a secret manager now. It will not be shown again.'),
           'with the warning');
-    const id = token.slice(3, 15);
+    const id = token.slice(8, 20);
 
     await page.locator('[data-testid=copy-button]').click();
     await page.locator('[data-testid=copy-status]').filter({ hasText: 'Copied' }).waitFor();
@@ -253,7 +253,7 @@ async function main() {
     check(TOKEN_RE.test(tokenB) && tokenB !== token, 'its token is revealed', tokenB.replace(/_[0-9A-Za-z]+$/, '_...'));
     await revealNew.getByRole('button', { name: 'Done' }).click();
     await revealNew.waitFor({ state: 'hidden' });
-    const idB = tokenB.slice(3, 15);
+    const idB = tokenB.slice(8, 20);
 
     const shownB = await adminGet(adminBase, idB);
     check(shownB.status === 200 && JSON.stringify(shownB.body.scopes) === '["read"]',
@@ -284,7 +284,7 @@ async function main() {
     const revealRotated = page.getByRole('dialog', { name: 'Your rotated API key' });
     await revealRotated.waitFor();
     const tokenC = await revealRotated.getByRole('textbox', { name: 'Token' }).inputValue();
-    check(TOKEN_RE.test(tokenC) && tokenC !== tokenB && tokenC.slice(3, 15) === idB,
+    check(TOKEN_RE.test(tokenC) && tokenC !== tokenB && tokenC.slice(8, 20) === idB,
           'the reveal dialog shows the new token, for the same key id', tokenC.replace(/_[0-9A-Za-z]+$/, '_...'));
     const rotatedText = await revealRotated.textContent();
     check(rotatedText.includes(`previous token (...${tokenB.slice(-4)}) is accepted until`),
@@ -360,7 +360,7 @@ async function main() {
     const storage = await storageOf(page);
     const stored = JSON.stringify(storage);
     const tokens = [token, tokenB, tokenC];
-    check(!tokens.some((t) => stored.includes(t)) && !/ak_[0-9a-z]{12}_/.test(stored),
+    check(!tokens.some((t) => stored.includes(t)) && !/ak_(?:live_|test_)?[0-9a-z]{12}_/.test(stored),
           'no token in localStorage, sessionStorage or cookies', stored);
     let held = false;
     for (const t of tokens) held = held || await pageHolds(page, t);
