@@ -116,6 +116,9 @@ is field($test->{id}, 'env'), 'test', 'record: env test';
 like $other->{token}, qr/^ak_live_/, 'the default: an ak_live_ token';
 is field($other->{id}, 'env'), 'live', 'record: env live';
 is listed('--env', 'test'), $test->{id}, 'list --env test';
+($st, $out, $err) = $redis->cli('rotate', $test->{id}, '--json');
+is $st, 0, 'rotate a test key' or diag $err;
+like json_of($out)->{token}, qr/^ak_test_\Q$test->{id}\E_/, 'its new token is a test token too';
 ($st, undef, $err) = $redis->cli('create', '--name', 'x', '--env', 'prod');
 is $st, 2, '--env prod: exit 2';
 ($st, undef, $err) = $redis->cli('update', $test->{id}, '--env', 'live');
@@ -179,6 +182,43 @@ is field($imp->{id}, 'env'), 'test', 'import: env';
 is field($imp->{id}, 'meta'), '{"src":"old"}', 'import: meta';
 is field($imp->{id}, 'allow_ip'), '198.51.100.0/24', 'import: allow_ip';
 is members('apikey:owner_keys:acct_9'), $imp->{id}, 'import: owner set';
+
+# show and list show the key model
+$redis->cmd('HSET', 'apikey:role:ops', 'scopes', 'ops:read', 'description', '', 'created', 1, 'updated', 1);
+$redis->cmd('SADD', 'apikey:roles', 'ops');
+$redis->cmd('HSET', 'apikey:plan:pro', 'limits', '100r/s:100', 'description', '', 'created', 1, 'updated', 1);
+my $full_key = create('everything', '--owner', 'acct_77', '--role', 'ops', '--plan', 'pro',
+                      '--env', 'test', '--meta', 'tenant=t-77', '--allow-ip', '192.0.2.0/24');
+$redis->cli('disable', $full_key->{id});
+($st, $out) = $redis->cli('show', $full_key->{id}, '--json');
+my $shown = json_of($out);
+is $shown->{owner}, 'acct_77', 'show --json: owner';
+is $shown->{role}, 'ops', 'show --json: role';
+is $shown->{plan}, 'pro', 'show --json: plan';
+is $shown->{env}, 'test', 'show --json: env';
+is_deeply $shown->{meta}, { tenant => 't-77' }, 'show --json: meta';
+is_deeply $shown->{allow_ip}, ['192.0.2.0/24'], 'show --json: allow_ip';
+is $shown->{status}, 'disabled', 'show --json: status disabled';
+($st, $out) = $redis->cli('show', $full_key->{id});
+like $out, qr/^Owner\s+acct_77$/m, 'show: owner';
+like $out, qr/^Role\s+ops \(scopes: ops:read\)$/m, "show: role and the scopes it gives";
+like $out, qr/^Plan\s+pro \(limits: 100r\/s:100\)$/m, "show: plan and its limits";
+like $out, qr/^Env\s+test$/m, 'show: env';
+like $out, qr/^Meta\s+\{"tenant":"t-77"\}$/m, 'show: meta';
+like $out, qr/^Allow IP\s+192\.0\.2\.0\/24$/m, 'show: allowed addresses';
+like $out, qr/^Status\s+disabled$/m, 'show: status';
+($st, $out) = $redis->cli('list', '--owner', 'acct_77', '--json');
+my ($in_list) = @{ json_of($out) };
+is_deeply [@$in_list{qw(owner role plan env status)}], [qw(acct_77 ops pro test disabled)],
+    'list --json: owner, role, plan, env, status';
+is_deeply $in_list->{meta}, { tenant => 't-77' }, 'list --json: meta';
+is_deeply $in_list->{allow_ip}, ['192.0.2.0/24'], 'list --json: allow_ip';
+($st, $out) = $redis->cli('list', '--owner', 'acct_77');
+like $out, qr/^ID\s+NAME\s+HINT\s+SCOPES\s+CREATED\s+LAST USED\s+EXPIRES\s+STATUS\s+OWNER\s+ROLE\s+PLAN\s+ENV$/m,
+    'list table: owner, role, plan and env columns';
+like $out, qr/\bdisabled\s+acct_77\s+ops\s+pro\s+test$/m, 'list table row';
+is listed('--role', 'ops'), $full_key->{id}, 'list --role';
+is listed('--plan', 'pro'), $full_key->{id}, 'list --plan';
 
 # a key deleted leaves its owner's set
 ($st) = $redis->cli('delete', $other->{id});

@@ -184,6 +184,19 @@ my $new = json_of($o)->{id};
 ($s, $o) = $redis->cli('list', '--limit', '1', '--json');
 is json_of($o)->[0]{id}, $new, 'a new key comes first';
 
+# the check keeps idx:last_used: a key used through nginx comes first
+{
+    my $nginx = ApikeyTest::Nginx->start(redis => $redis,
+                                         location => 'apikey on; apikey_limit off;');
+    ($s, $o) = $redis->cli('create', '--name', 'used now', '--json');
+    my $used = json_of($o);
+    my $res = $nginx->get('/api/x', 'X-API-Key' => $used->{token});
+    is $res->{status}, 200, 'a request with a new key';
+    ($s, $o) = $redis->cli('list', '--sort', 'last_used', '--limit', '1', '--json');
+    is json_of($o)->[0]{id}, $used->{id}, 'list --sort last_used: the key just used comes first';
+    $nginx->stop;
+}
+
 # keys written before the indexes: list says to reindex, reindex brings them in
 my @old;
 for my $n (1 .. 30) {
@@ -204,9 +217,23 @@ like $o, qr/Indexed 30 keys/, 'says how many';
 is_deeply [map { $_->{id} } @{ json_of($o) }], [map { $_->{id} } reverse @old],
     'after reindex the old records are listed, newest first';
 is $redis->cmd('ZSCORE', 'old:idx:name', "ghost\0zzzzzzzzzzzz"), '', 'a stale entry is dropped';
+($s, $o) = $redis->cli('--prefix', 'old:', 'show', $old[0]{id}, '--json');
+my $v1 = json_of($o);
+is_deeply [@$v1{qw(env owner role plan status)}], ['live', undef, undef, undef, 'active'],
+    'an old record reads as a live key without owner, role or plan';
+is_deeply [$v1->{meta}, $v1->{allow_ip}], [{}, []], 'with no metadata and any address';
+($s, $o, $e) = $redis->cli('--prefix', 'old:', 'update', $old[0]{id}, '--owner', 'acct_1');
+is $s, 0, 'an old record takes an owner' or diag $e;
+is $redis->cmd('SMEMBERS', 'old:owner_keys:acct_1'), $old[0]{id}, 'and joins the owner set';
 ($s, $o) = $redis->cli('--prefix', 'old:', 'reindex');
 like $o, qr/Indexed 30 keys/, 'reindex again changes nothing';
 is $redis->cmd('ZCARD', 'old:idx:created'), 30, 'no duplicate';
+
+# no key under this prefix, but thousands of other Redis keys (the other
+# prefix's): an empty list, not a reindex hint
+($s, $o, $e) = $redis->cli('--prefix', 'none:', 'list', '--json');
+is $s, 0, 'no key: list exits 0' or diag $e;
+is $o, "[]\n", 'and lists nothing';
 
 # a bad cursor or sort is a usage error
 ($s, undef, $e) = $redis->cli('list', '--sort', 'size');

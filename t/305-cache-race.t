@@ -38,9 +38,10 @@ sub lines_of {
     return map { chomp; $_ } <$f>;
 }
 
-my $revoked = "*11\r\n" . FakeRedis::bulk('revoked') . ":NOW_MS\r\n" . FakeRedis::bulk('fake key')
+my $revoked = "*17\r\n" . FakeRedis::bulk('revoked') . ":NOW_MS\r\n" . FakeRedis::bulk('fake key')
             . FakeRedis::bulk('read') . ":0\r\n" . FakeRedis::bulk('') . ":1700000000\r\n"
-            . ":0\r\n" . FakeRedis::bulk('AAAA') . ":0\r\n" . FakeRedis::bulk('');
+            . ":0\r\n" . FakeRedis::bulk('AAAA') . ":0\r\n" . FakeRedis::bulk('')
+            . FakeRedis::bulk('') x 6;   # owner role plan env meta allow_ip (script v3)
 
 put($file{reply}, FakeRedis::ok_reply());
 put($file{publish}, '');

@@ -71,6 +71,22 @@ my $nginx = ApikeyTest::Nginx->start(
             apikey_introspect;
             apikey_limit off;
         }
+        location = /metrics {
+            apikey_metrics;
+        }
+        location /hop/ {
+            apikey on;
+            apikey_limit off;
+            root /;
+            try_files /nonexistent-apikey-test @testenv;
+        }
+        location @testenv {
+            apikey on;
+            apikey_env test;
+            apikey_limit off;
+            add_header X-Result $apikey_result always;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
         location /behind/ {
             apikey on;
             apikey_limit off;
@@ -170,6 +186,11 @@ sub req {
         'and again from the cache';
     is_deeply [ (req('/any/x', $_->{token}))[0, 1] ], [200, 'ok'], 'apikey_env any (default)'
         for $live, $test;
+    # after an internal redirect the key is not checked again, but the new
+    # location's environment is
+    is_deeply [ (req('/hop/x', $live->{token}))[0, 1] ], [403, 'wrong_environment'],
+        'an internal redirect into a test location: a live key is refused';
+    is_deeply [ (req('/hop/x', $test->{token}))[0, 1] ], [200, 'ok'], 'a test key passes';
     my $body = $nginx->get('/live/x', 'X-API-Key' => $test->{token})->{body};
     like $body, qr/"error":"wrong_environment"/, 'the error code';
 
@@ -273,6 +294,15 @@ sub req {
     is_deeply [ @$me{qw(owner role plan env)} ], [undef, undef, undef, 'live'],
         '/me of a key without the model: nulls and live';
     is_deeply [ $me->{meta}, $me->{allow_ip} ], [ {}, [] ], '/me: no meta, no allowlist';
+}
+
+# the new results have their own counters
+{
+    my $body = $nginx->get('/metrics')->{body};
+    for my $result (qw(disabled wrong_environment ip_not_allowed)) {
+        like $body, qr/^apikey_requests_total\{result="$result"\} [1-9]\d*$/m,
+            "metrics count $result";
+    }
 }
 
 $nginx->check_logs;

@@ -617,11 +617,7 @@ int group(const std::string& kind, const std::vector<std::string>& argv,
             throw UsageError("unexpected argument \"" + args.positional()[1] + "\"");
         }
         Store store(options);
-        if (store.cluster()) throw Failure(kind + " commands need a single Redis or Sentinel");
-        auto reply = store.script(store.prefix() + kind + "s", kind + "_list", AuditEvent{}, "", {});
-        std::vector<Group> groups;
-        std::string error;
-        if (!decode_admin_groups(reply.get(), kind, groups, error)) throw Failure(error);
+        std::vector<Group> groups = store.groups(kind);
         if (args.flag("--json")) {
             std::cout << "[";
             for (std::size_t i = 0; i < groups.size(); i++) {
@@ -642,7 +638,6 @@ int group(const std::string& kind, const std::vector<std::string>& argv,
         return 0;
     }
 
-    std::string mode = kind + "_" + sub;
     if (args.positional().size() != 2) {
         throw UsageError(kind + " " + sub + " needs exactly one " + kind + " name");
     }
@@ -676,18 +671,12 @@ int group(const std::string& kind, const std::vector<std::string>& argv,
     }
 
     Store store(options);
-    if (store.cluster()) {
-        throw Failure(kind + " commands need a single Redis or Sentinel (a " + kind +
-                      " and its keys live in different slots of a Cluster)");
-    }
     std::string action = sub == "show" ? "" : kind + "_" + sub;
     AuditEvent event = event_for(kind + ":" + name, action.c_str(), args);
-    auto reply = store.script(store.prefix() + kind + ":" + name, sub == "show" ? kind + "_get" : mode,
-                              event, name, group_arguments(changes, now()));
     Group g;
     std::vector<std::string> ids;
-    AdminReply result = decode_admin_group(reply.get(), kind, g, ids);
-    g.name = name;
+    AdminReply result = store.group_change(kind, sub == "show" ? "get" : sub, event, name,
+                                           changes, now(), g, ids);
     switch (result.status) {
     case AdminReply::Status::kNotFound: throw Failure("no " + kind + " \"" + name + "\"");
     case AdminReply::Status::kExists: throw Failure(kind + " \"" + name + "\" exists already");
@@ -746,8 +735,13 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
     if (auto g = args.value("--grace"); g && *g != "0") grace = checked_duration("--grace", *g);
 
     AuditEvent event = event_for(id, "rotate", args);
-    auto token = mint_token(id);
-    if (!token) throw Failure("the random number generator failed");
+    // the new token keeps the key's environment in its prefix: one of each
+    // is minted, and the script takes the one of the key's env (no read
+    // before the change, so the rotation stays one step)
+    auto live = mint_token(id, KeyEnv::kLive);
+    auto test = mint_token(id, KeyEnv::kTest);
+    if (!live || !test) throw Failure("the random number generator failed");
+    std::string live_digest = digest_of(*live, options);
 
     // with a grace period the script makes the current token the previous
     // one, which the module accepts until prev_until; without, it stops at
@@ -756,8 +750,9 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
     Store store(options);
     AdminReply reply = store.change(
         "rotate", event,
-        {digest_of(*token, options), std::string(token_hint(*token)),
-         std::to_string(grace > 0 ? now() + grace : 0), std::to_string(now())});
+        {live_digest, std::string(token_hint(*live)),
+         std::to_string(grace > 0 ? now() + grace : 0), std::to_string(now()),
+         digest_of(*test, options), std::string(token_hint(*test))});
     if (reply.status == AdminReply::Status::kConflict) {
         if (reply.message.find("imported") != std::string::npos) {
             throw Failure("key " + id + " was imported; its id comes from the old token, so "
@@ -766,6 +761,7 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
         throw Failure("key " + id + " is revoked; create a new key instead");
     }
     KeyRecord r = changed(reply, id);
+    const std::string* token = r.digest == live_digest ? &*live : &*test;
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now(), *token) << "\n";
@@ -1088,8 +1084,9 @@ const std::vector<Command>& commands() {
          reindex},
         {"audit", "show the audit stream of changes",
          "usage: apikeyctl audit [ID] [--limit N] [--json]\n\n"
-         "Every create, import, update, extend, rotate, revoke and delete, newest first\n"
-         "(only those of key ID when given): time, key, action, the OS user who ran\n"
+         "Every create, import, update, extend, rotate, revoke, disable, enable and\n"
+         "delete, and every role and plan change (key role:NAME or plan:NAME), newest\n"
+         "first (only those of key ID when given): time, key, action, the OS user who ran\n"
          "apikeyctl (sudo's caller under sudo), and the --reason given. Kept in the Redis\n"
          "stream <prefix>audit, capped at about 100000 events.\n\n"
          "  --limit N              show at most N events (default 100)\n"

@@ -380,6 +380,111 @@ void Store::index_after(const std::string& id, const std::optional<IndexView>& b
     }
 }
 
+namespace {
+
+AdminReply status_of(AdminReply::Status status, std::string message = {}) {
+    AdminReply r;
+    r.status = status;
+    r.message = std::move(message);
+    return r;
+}
+
+}  // namespace
+
+AdminReply Store::group_change(const std::string& kind, const std::string& action,
+                               const AuditEvent& event, const std::string& name,
+                               const GroupChanges& changes, std::int64_t now, Group& out,
+                               std::vector<std::string>& changed) {
+    const std::string& p = options_.prefix;
+    std::string key = p + kind + ":" + name, set = p + kind + "_keys:" + name;
+    out = Group{};
+    out.name = name;
+    if (!cluster_) {
+        Reply reply = script(key, kind + "_" + action, event, name, group_arguments(changes, now));
+        AdminReply r = decode_admin_group(reply.get(), kind, out, changed);
+        out.name = name;
+        return r;
+    }
+
+    const char* item = kind == "role" ? "scopes" : "limits";
+    auto read = [&]() {
+        Reply h = command({"HGETALL", key});
+        for (std::size_t i = 0; i + 1 < h->elements; i += 2) {
+            std::string f(h->element[i]->str, h->element[i]->len);
+            std::string v(h->element[i + 1]->str, h->element[i + 1]->len);
+            if (f == item) out.value = v;
+            else if (f == "description") out.description = v;
+            else if (f == "created") out.created = parse_decimal(v).value_or(0);
+            else if (f == "updated") out.updated = parse_decimal(v).value_or(0);
+        }
+        out.keys = command({"SCARD", set})->integer;
+        return h->elements > 0;
+    };
+    bool exists = command({"EXISTS", key})->integer > 0;
+    if (action == "get") {
+        return exists && read() ? status_of(AdminReply::Status::kOk)
+                                : status_of(AdminReply::Status::kNotFound);
+    }
+    if (action == "create") {
+        if (exists) return status_of(AdminReply::Status::kExists);
+        command({"HSET", key, item, changes.value.value_or(""), "description",
+                 changes.description.value_or(""), "created", std::to_string(now), "updated",
+                 std::to_string(now)});
+        command({"SADD", p + kind + "s", name});
+    } else if (!exists) {
+        return status_of(AdminReply::Status::kNotFound);
+    } else if (action == "delete") {
+        long long n = command({"SCARD", set})->integer;
+        if (n > 0) {
+            return status_of(AdminReply::Status::kConflict,
+                             std::to_string(n) + " key(s) use " + kind + " \"" + name + "\"");
+        }
+        command({"DEL", key});
+        command({"SREM", p + kind + "s", name});
+        audit(event);
+        return status_of(AdminReply::Status::kOk);
+    } else if (action == "update") {
+        command({"HSET", key, "updated", std::to_string(now)});
+        if (changes.value) command({"HSET", key, item, *changes.value});
+        if (changes.description) command({"HSET", key, "description", *changes.description});
+        if (changes.value) {
+            for (const auto& id : members(set)) {
+                AuditEvent quiet = event;
+                quiet.key_id = id;
+                Reply r = script(record_key(p, id), "recopy", quiet, id, {kind, name, *changes.value});
+                AdminReply one = decode_admin_record(r.get(), id);
+                if (one.status == AdminReply::Status::kOk) {
+                    changed.push_back(id);
+                } else if (one.status != AdminReply::Status::kError) {
+                    command({"SREM", set, id});   // gone, or of another role now
+                }
+            }
+        }
+    }
+    audit(event);
+    read();
+    return status_of(AdminReply::Status::kOk);
+}
+
+std::vector<Group> Store::groups(const std::string& kind) {
+    std::vector<Group> out;
+    if (!cluster_) {
+        Reply reply = script(options_.prefix + kind + "s", kind + "_list", AuditEvent{}, "", {});
+        std::string error;
+        if (!decode_admin_groups(reply.get(), kind, out, error)) throw Failure(error);
+        return out;
+    }
+    for (const auto& name : members(options_.prefix + kind + "s")) {
+        Group g;
+        std::vector<std::string> ignored;
+        if (group_change(kind, "get", AuditEvent{}, name, GroupChanges{}, 0, g, ignored).status ==
+            AdminReply::Status::kOk) {
+            out.push_back(std::move(g));
+        }
+    }
+    return out;
+}
+
 std::vector<std::string> Store::members(const std::string& set) {
     Reply r = command({"SMEMBERS", set});
     std::vector<std::string> out;
@@ -398,13 +503,8 @@ AdminPage Store::page(const ListQuery& query, std::size_t size, bool& needs_rein
         std::vector<KeyRecord> records = all();
         std::int64_t now = static_cast<std::int64_t>(time(nullptr));
         sort_for_page(records, query);
-        bool started = query.after.empty();
         for (auto& r : records) {
-            if (!started) {
-                started = page_cursor(r, query.sort) == query.after;
-                continue;
-            }
-            if (!list_matches(r, query, now)) continue;
+            if (!follows_cursor(r, query) || !list_matches(r, query, now)) continue;
             if (out.records.size() == size) break;
             out.records.push_back(std::move(r));
         }

@@ -72,6 +72,18 @@ public:
     // Returns how many records were indexed.
     std::size_t reindex();
 
+    // Roles and plans (`kind` "role" or "plan"): `action` create, update,
+    // delete or get. One script on a single Redis or Sentinel; on a Cluster,
+    // where a role, its set and its keys live in different slots, the same
+    // steps one command at a time, the keys' copies rewritten key by key
+    // (each conditional on the key still having that role) right after the
+    // role. `changed`: the ids whose copy was rewritten.
+    AdminReply group_change(const std::string& kind, const std::string& action,
+                            const AuditEvent& event, const std::string& name,
+                            const GroupChanges& changes, std::int64_t now, Group& out,
+                            std::vector<std::string>& changed);
+    std::vector<Group> groups(const std::string& kind);
+
     // Members of a set (role_keys, plan_keys, owner_keys).
     std::vector<std::string> members(const std::string& set);
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <utility>
 
 #include <openssl/evp.h>
 
@@ -13,6 +14,7 @@
 #include "duration.hpp"
 #include "json.hpp"
 #include "json_parse.hpp"
+#include "meta.hpp"
 #include "number.hpp"
 #include "rate.hpp"
 #include "scope.hpp"
@@ -743,6 +745,26 @@ void sort_for_page(std::vector<KeyRecord>& records, const ListQuery& q) {
     });
 }
 
+bool follows_cursor(const KeyRecord& r, const ListQuery& q) {
+    if (q.after.empty()) return true;
+    bool asc = q.ascending.value_or(sort_ascending_by_default(q.sort));
+    std::string mine = page_cursor(r, q.sort);
+    bool greater;
+    if (q.sort == "name") {
+        // hex of the member keeps its byte order
+        greater = mine > q.after;
+    } else {
+        auto split = [](const std::string& c) {
+            std::size_t colon = c.find(':');
+            std::string score = c.substr(0, colon);
+            std::int64_t n = score == "inf" ? INT64_MAX : parse_decimal(score).value_or(0);
+            return std::make_pair(n, c.substr(colon + 1));
+        };
+        greater = split(mine) > split(q.after);
+    }
+    return asc ? greater : (mine != q.after && !greater);
+}
+
 std::vector<std::string> group_arguments(const GroupChanges& c, std::int64_t now) {
     return {c.value.value_or(""), c.description ? "1" : "0", c.description.value_or(""),
             std::to_string(now), c.value ? "1" : "0"};
@@ -774,13 +796,16 @@ bool valid_group_name(std::string_view name) noexcept {
 }
 
 std::string meta_problem(std::string_view name, std::string_view value) {
-    if (name.empty() || name.size() > 32 ||
-        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string_view::npos) {
+    // meta.hpp's rules, the ones record decoding and the module apply
+    if (!valid_meta_name(name)) {
         return "invalid meta name \"" + std::string(name) + "\": 1 to 32 of a-z, 0-9 and _";
     }
-    if (value.size() > 256) return "the value of meta \"" + std::string(name) + "\" is too long (at most 256 bytes)";
-    std::string problem = text_problem(value, false);
+    if (value.empty()) return {};   // removes (update)
+    std::string problem = meta_value_problem(value);
     if (!problem.empty()) {
+        if (value.size() > kMaxMetaValue) {
+            return "the value of meta \"" + std::string(name) + "\" is too long (at most 256 bytes)";
+        }
         return "invalid value of meta \"" + std::string(name) + "\": " + problem;
     }
     return {};
@@ -822,6 +847,13 @@ std::vector<std::string> model_fields(const KeyChanges& c, bool create) {
 bool list_matches(const KeyRecord& r, const ListQuery& q, std::int64_t now) noexcept {
     std::string_view status = r.effective_status(now);
     if (q.status && status != *q.status) return false;
+    if (q.owner && r.owner != *q.owner) return false;
+    if (q.role && r.role != *q.role) return false;
+    if (q.plan && r.plan != *q.plan) return false;
+    if (q.env && r.effective_env() != *q.env) return false;
+    if (!q.search.empty() && lower_ascii(r.name).find(lower_ascii(q.search)) == std::string::npos) {
+        return false;
+    }
     if (r.name.compare(0, q.name_prefix.size(), q.name_prefix) != 0) return false;
     // about to expire: still active, expiring within the window
     if (q.expiring_within &&

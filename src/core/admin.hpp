@@ -116,7 +116,7 @@ struct KeyChanges {
 // Owners: 1-128 bytes of [A-Za-z0-9_.:@-]. Role and plan names:
 // [a-z0-9][a-z0-9_.-]{0,63}. Meta names [a-z0-9_]{1,32}, values at most 256
 // bytes of UTF-8 without control characters, at most 16 per key.
-inline constexpr std::size_t kMaxMeta = 16;
+inline constexpr std::size_t kMaxMeta = 16;   // meta.hpp kMaxMetaEntries
 bool valid_owner(std::string_view owner) noexcept;
 bool valid_group_name(std::string_view name) noexcept;
 // What is wrong with one meta entry, or "" (an empty value is fine: it removes).
@@ -192,6 +192,9 @@ std::string description_problem(std::string_view description);
 // script reads every slot, cuts its pages from it).
 std::string page_cursor(const KeyRecord& r, std::string_view sort);
 void sort_for_page(std::vector<KeyRecord>& records, const ListQuery& q);
+// Whether `r` comes after q.after in q's order (true when there is no
+// cursor): where the next page starts, even when the cursor's key is gone.
+bool follows_cursor(const KeyRecord& r, const ListQuery& q);
 
 // ASCII lower case: what the name index and the name search compare.
 std::string lower_ascii(std::string_view s);

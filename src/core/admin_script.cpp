@@ -209,8 +209,15 @@ elseif mode == "page" then
   local out, found, seen, next_cursor = { "page", "" }, 0, 0, ""
 
   if redis.call("EXISTS", P .. "idx:created") == 0 then
-    local scan = redis.call("SCAN", "0", "MATCH", P .. "key:*", "COUNT", 1000)
-    if #scan[2] > 0 or scan[1] ~= "0" then return { "reindex" } end
+    -- no key indexed: are there records (written before the indexes)? A
+    -- few SCAN steps tell, without walking a large keyspace
+    local cursor = "0"
+    for _ = 1, 10 do
+      local scan = redis.call("SCAN", cursor, "MATCH", P .. "key:*", "COUNT", 1000)
+      if #scan[2] > 0 then return { "reindex" } end
+      cursor = scan[1]
+      if cursor == "0" then break end
+    end
     return out
   end
 
@@ -482,14 +489,13 @@ elseif mode == "extend" then
 
 elseif mode == "rotate" then
   -- ARGV[9] new digest, ARGV[10] new hint, ARGV[11] grace end (0: none), ARGV[12] now;
-  -- optional ARGV[13], ARGV[14]: digest and hint of an ak_test_ token for the
-  -- same id, taken instead when the key is a test key (the admin API mints
-  -- both: it learns the key's env only from this reply)
-  local digest, hint = ARGV[9], ARGV[10]
-  if ARGV[13] and redis.call("HGET", KEYS[1], "env") == "test" then
-    digest, hint = ARGV[13], ARGV[14]
-  end
+  -- ARGV[13], ARGV[14]: the digest and hint of a test token for the same
+  -- key, used instead when the key is a test key (the new token keeps the
+  -- key's environment; the caller tells which by the digest in the reply)
   if status == "revoked" then return { "conflict", "the key is revoked" } end
+  if ARGV[13] and redis.call("HGET", KEYS[1], "env") == "test" then
+    ARGV[9], ARGV[10] = ARGV[13], ARGV[14]
+  end
   if redis.call("HGET", KEYS[1], "imported") == "1" then
     return { "conflict", "the key was imported: create a new key and revoke this one" }
   end
@@ -500,7 +506,7 @@ elseif mode == "rotate" then
   else
     redis.call("HSET", KEYS[1], "prev_digest", "", "prev_hint", "", "prev_until", "0")
   end
-  redis.call("HSET", KEYS[1], "digest", digest, "hint", hint, "updated", ARGV[12])
+  redis.call("HSET", KEYS[1], "digest", ARGV[9], "hint", ARGV[10], "updated", ARGV[12])
 
 elseif mode == "revoke" then
   -- ARGV[9] now

@@ -175,6 +175,78 @@ local function take_all(now, own, owner, reply)
   return true
 end
 
+-- the IP allowlist (cidr.hpp: canonical entries, one 128-bit space, IPv4 as
+-- ::ffff:a.b.c.d; an entry that does not parse admits no one, as in
+-- cidr_list_allows)
+local function ip_hex(addr)
+  if string.find(addr, ".", 1, true) then
+    local a, b, c, d = string.match(addr, "^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+    if not a then return nil end
+    for _, o in ipairs({ a, b, c, d }) do
+      if #o > 1 and string.sub(o, 1, 1) == "0" then return nil end   -- as inet_pton
+    end
+    a, b, c, d = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
+    if a > 255 or b > 255 or c > 255 or d > 255 then return nil end
+    return string.format("00000000000000000000ffff%02x%02x%02x%02x", a, b, c, d), 96, 32
+  end
+  local ok, groups = true, {}
+  local function split(text, out)
+    if text == "" then return end
+    for g in string.gmatch(text .. ":", "([^:]*):") do
+      if #g < 1 or #g > 4 or string.find(g, "[^0-9a-fA-F]") then ok = false return end
+      out[#out + 1] = string.rep("0", 4 - #g) .. string.lower(g)
+    end
+  end
+  local left, right = string.match(addr, "^(.-)::(.*)$")
+  if left then
+    local l, r = {}, {}
+    split(left, l)
+    split(right, r)
+    if not ok or #l + #r > 7 then return nil end
+    for _, g in ipairs(l) do groups[#groups + 1] = g end
+    for _ = 1, 8 - #l - #r do groups[#groups + 1] = "0000" end
+    for _, g in ipairs(r) do groups[#groups + 1] = g end
+  else
+    split(addr, groups)
+  end
+  if not ok or #groups ~= 8 then return nil end
+  return table.concat(groups), 0, 128
+end
+
+-- Whether a canonical allow_ip list admits a client (32 hex digits, "" for
+-- none); an empty list admits everyone. Mirrors cidr_list_allows.
+local function admits(list, client)
+  if not string.find(list, "%S") then return true end
+  if client == "" then return false end
+  for entry in string.gmatch(list, "%S+") do
+    local addr, len = string.match(entry, "^([0-9a-fA-F:.]+)/(%d+)$")
+    local hex, base, max
+    if addr and (#len == 1 or string.sub(len, 1, 1) ~= "0") then
+      hex, base, max = ip_hex(addr)
+    end
+    if hex and tonumber(len) <= max then
+      local bits = base + tonumber(len)
+      local full, rest = math.floor(bits / 4), bits % 4
+      if string.sub(client, 1, full) == string.sub(hex, 1, full) then
+        if rest == 0 then return true end
+        local div = 2 ^ (4 - rest)
+        local cn = tonumber(string.sub(client, full + 1, full + 1), 16)
+        local hn = tonumber(string.sub(hex, full + 1, full + 1), 16)
+        if math.floor(cn / div) == math.floor(hn / div) then return true end
+      end
+    end
+  end
+  return false
+end
+
+-- "allow": the allowlist match alone, for tests that hold it against the
+-- C++ one (ARGV[2..]: list, client as hex, list, client, ...): 1 or 0 per pair
+if ARGV[1] == "allow" then
+  local out = {}
+  for i = 2, #ARGV - 1, 2 do out[#out + 1] = admits(ARGV[i], ARGV[i + 1]) and 1 or 0 end
+  return out
+end
+
 if ARGV[1] == "trace" then
   local interval, burst, tat, out = tonumber(ARGV[2]), tonumber(ARGV[3]), 0, {}
   for i = 4, #ARGV do
@@ -281,69 +353,9 @@ if ARGV[8] ~= "" and ARGV[8] ~= (env ~= "" and env or "live") then
   return head
 end
 
--- the IP allowlist (cidr.hpp: canonical entries, one 128-bit space, IPv4 as
--- ::ffff:a.b.c.d; an entry that does not parse admits no one, as in
--- cidr_list_allows)
-local function ip_hex(addr)
-  if string.find(addr, ".", 1, true) then
-    local a, b, c, d = string.match(addr, "^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
-    if not a then return nil end
-    a, b, c, d = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
-    if a > 255 or b > 255 or c > 255 or d > 255 then return nil end
-    return string.format("00000000000000000000ffff%02x%02x%02x%02x", a, b, c, d), 96, 32
-  end
-  local ok, groups = true, {}
-  local function split(text, out)
-    if text == "" then return end
-    for g in string.gmatch(text .. ":", "([^:]*):") do
-      if #g < 1 or #g > 4 or string.find(g, "[^0-9a-fA-F]") then ok = false return end
-      out[#out + 1] = string.rep("0", 4 - #g) .. string.lower(g)
-    end
-  end
-  local left, right = string.match(addr, "^(.-)::(.*)$")
-  if left then
-    local l, r = {}, {}
-    split(left, l)
-    split(right, r)
-    if not ok or #l + #r > 7 then return nil end
-    for _, g in ipairs(l) do groups[#groups + 1] = g end
-    for _ = 1, 8 - #l - #r do groups[#groups + 1] = "0000" end
-    for _, g in ipairs(r) do groups[#groups + 1] = g end
-  else
-    split(addr, groups)
-  end
-  if not ok or #groups ~= 8 then return nil end
-  return table.concat(groups), 0, 128
-end
-
-if allow_ip ~= "" then
-  local client, allowed = ARGV[9], false
-  if client ~= "" then
-    for entry in string.gmatch(allow_ip, "%S+") do
-      local addr, len = string.match(entry, "^([0-9a-fA-F:.]+)/(%d+)$")
-      local hex, base, max
-      if addr then hex, base, max = ip_hex(addr) end
-      if hex and tonumber(len) <= max then
-        local bits = base + tonumber(len)
-        local full, rest = math.floor(bits / 4), bits % 4
-        if string.sub(client, 1, full) == string.sub(hex, 1, full) then
-          if rest == 0 then
-            allowed = true
-          else
-            local div = 2 ^ (4 - rest)
-            local cn = tonumber(string.sub(client, full + 1, full + 1), 16)
-            local hn = tonumber(string.sub(hex, full + 1, full + 1), 16)
-            allowed = math.floor(cn / div) == math.floor(hn / div)
-          end
-        end
-      end
-      if allowed then break end
-    end
-  end
-  if not allowed then
-    head[1] = "ip_denied"
-    return head
-  end
+if allow_ip ~= "" and not admits(allow_ip, ARGV[9]) then
+  head[1] = "ip_denied"
+  return head
 end
 
 -- last use, at most once per resolution: no write per request. Written for

@@ -786,13 +786,12 @@ ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
                           "t, ARGV[2]) end end",
                           "1", key.c_str(), "", ""};
     size_t lens[] = {4, ngx_strlen(argv[1]), 1, key.size(), 0, 0};
-    std::string prefix(reinterpret_cast<const char *>(mcf->prefix.data), mcf->prefix.len);
-    std::string id(reinterpret_cast<const char *>(ctx->id.data), ctx->id.len);
     if (mcf->topology != NGX_HTTP_APIKEY_CLUSTER) {
-        argv[4] = prefix.c_str();
-        lens[4] = prefix.size();
-        argv[5] = id.c_str();
-        lens[5] = id.size();
+        // hiredis copies the arguments (by length) before send returns
+        argv[4] = reinterpret_cast<const char *>(mcf->prefix.data);
+        lens[4] = mcf->prefix.len;
+        argv[5] = reinterpret_cast<const char *>(ctx->id.data);
+        lens[5] = ctx->id.len;
     }
 
     to = redis->for_key(key);

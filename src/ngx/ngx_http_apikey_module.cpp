@@ -12,6 +12,7 @@
 #include <new>
 
 #include "cache.hpp"
+#include "cidr.hpp"
 #include "digest.hpp"
 #include "metrics.hpp"
 #include "redis_topology.hpp"
@@ -207,7 +208,9 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     if (ctx->outcome == Outcome::kOk && ctx->checked_for != lcf) {
         // after an internal redirect: the key was checked and charged once;
-        // only this location's scopes still need checking, locally
+        // only this location's environment, the address (a location's
+        // real_ip may have changed it) and its scopes still need checking,
+        // locally, in the order of the check
         if (ngx_http_apikey_required_scopes(r, lcf, &required) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -215,7 +218,17 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         apikey::ScopeDecision d = apikey::check_scopes(ngx_http_apikey_sv(ctx->scopes),
                                                        ngx_http_apikey_sv(required),
                                                        ngx_http_apikey_sv(lcf->superscopes));
-        if (!d.allowed) {
+        std::string_view env = lcf->env == NGX_HTTP_APIKEY_ENV_LIVE ? "live"
+                               : lcf->env == NGX_HTTP_APIKEY_ENV_TEST ? "test" : "";
+        if (!apikey::env_accepts(env, ngx_http_apikey_sv(ctx->env))) {
+            ctx->outcome = apikey::outcome_of(apikey::Verdict::kWrongEnv);
+
+        } else if (!apikey::cidr_list_allows(ngx_http_apikey_sv(ctx->allow_ip),
+                                             ngx_http_apikey_sv(r->connection->addr_text)))
+        {
+            ctx->outcome = apikey::outcome_of(apikey::Verdict::kIpDenied);
+
+        } else if (!d.allowed) {
             ctx->outcome = apikey::outcome_of(apikey::Verdict::kForbidden);
             ctx->missing_scope.data = reinterpret_cast<u_char *>(
                 const_cast<char *>(d.missing.data()));

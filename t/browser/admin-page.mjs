@@ -622,7 +622,7 @@ async function main() {
     const storage = await storageOf(page);
     const stored = JSON.stringify(storage);
     const tokens = [token, tokenB, tokenC];
-    check(!tokens.some((t) => stored.includes(t)) && !/ak_[0-9a-z]{12}_/.test(stored),
+    check(!tokens.some((t) => stored.includes(t)) && !/ak_(?:live_|test_)?[0-9a-z]{12}_/.test(stored),
           'no token, nor the admin key, in localStorage, sessionStorage or cookies', stored);
     check(!(await pageHolds(page, adminKey)), 'the admin key is nowhere in the page');
     check(!JSON.stringify(await context.cookies()).includes(adminKey), 'nor in the cookie jar');

@@ -111,3 +111,87 @@ TEST(Keyspace, Names) {
     EXPECT_FALSE(valid_prefix("a{b}"));
     EXPECT_FALSE(valid_prefix("a b"));
 }
+
+// Issue 14: the key model's fields, all optional.
+TEST(Record, ModelRoundTrip) {
+    KeyRecord in = sample(), out;
+    in.owner = "acct_42@example.com";
+    in.role = "reader";
+    in.role_scopes = "read audit";
+    in.plan = "gold-2";
+    in.plan_limits = "1000r/m:100";
+    in.env = "test";
+    in.meta = "{\"tenant\":\"t-42\"}";
+    in.allow_ip = "203.0.113.0/24 2001:db8::/32";
+    in.status = "disabled";
+    std::string error;
+    ASSERT_TRUE(decode_record(in.id, fields_of(in), out, error)) << error;
+    EXPECT_EQ(out.owner, in.owner);
+    EXPECT_EQ(out.role, "reader");
+    EXPECT_EQ(out.role_scopes, "read audit");
+    EXPECT_EQ(out.plan, "gold-2");
+    EXPECT_EQ(out.plan_limits, "1000r/m:100");
+    EXPECT_EQ(out.env, "test");
+    EXPECT_EQ(out.meta, in.meta);
+    EXPECT_EQ(out.allow_ip, in.allow_ip);
+    EXPECT_EQ(out.effective_status(0), "disabled");
+    EXPECT_EQ(out.effective_status(5000), "disabled") << "disabled before expired";
+    EXPECT_EQ(out.effective_scopes(), "read write audit");
+    EXPECT_EQ(out.effective_limits(), "600r/m:50") << "own limits first";
+    out.limits.clear();
+    EXPECT_EQ(out.effective_limits(), "1000r/m:100") << "else the plan's";
+    EXPECT_EQ(out.effective_env(), "test");
+
+    std::string json = record_json(in, 0);
+    EXPECT_NE(json.find("\"owner\":\"acct_42@example.com\""), std::string::npos) << json;
+    EXPECT_NE(json.find("\"env\":\"test\""), std::string::npos) << json;
+    EXPECT_NE(json.find("\"meta\":{\"tenant\":\"t-42\"}"), std::string::npos) << json;
+    EXPECT_NE(json.find("\"allow_ip\":[\"203.0.113.0/24\",\"2001:db8::/32\"]"), std::string::npos)
+        << json;
+    EXPECT_NE(json.find("\"status\":\"disabled\""), std::string::npos) << json;
+}
+
+// A record of before issue 14 (v1) decodes, and writes no model field back.
+TEST(Record, V1RecordHasNoModel) {
+    KeyRecord in = sample(), out;
+    auto f = fields_of(in);
+    for (const char* field : {"owner", "role", "role_scopes", "plan", "plan_limits", "env", "meta",
+                              "allow_ip"}) {
+        EXPECT_EQ(f.count(field), 0u) << field;
+    }
+    std::string error;
+    ASSERT_TRUE(decode_record(in.id, f, out, error)) << error;
+    EXPECT_EQ(out.effective_env(), "live");
+    EXPECT_EQ(out.effective_scopes(), "read write");
+    std::string json = record_json(out, 0);
+    EXPECT_NE(json.find("\"owner\":null"), std::string::npos) << json;
+    EXPECT_NE(json.find("\"env\":\"live\""), std::string::npos) << json;
+    EXPECT_NE(json.find("\"meta\":{}"), std::string::npos) << json;
+    EXPECT_NE(json.find("\"allow_ip\":[]"), std::string::npos) << json;
+}
+
+TEST(Record, RejectsABadModel) {
+    auto bad = [](const char* field, const char* value) {
+        auto f = fields_of(sample());
+        f[field] = value;
+        KeyRecord out;
+        std::string error;
+        return !decode_record("abcdefghijkl", f, out, error);
+    };
+    EXPECT_TRUE(bad("owner", "has space"));
+    EXPECT_TRUE(bad("owner", std::string(129, 'a').c_str()));
+    EXPECT_FALSE(bad("owner", std::string(128, 'a').c_str()));
+    EXPECT_TRUE(bad("role", "Reader"));
+    EXPECT_TRUE(bad("role", "-reader"));
+    EXPECT_TRUE(bad("plan", std::string(65, 'a').c_str()));
+    EXPECT_FALSE(bad("plan", std::string(64, 'a').c_str()));
+    EXPECT_TRUE(bad("role_scopes", "bad\"scope"));
+    EXPECT_TRUE(bad("plan_limits", "lots"));
+    EXPECT_TRUE(bad("env", "prod"));
+    EXPECT_TRUE(bad("meta", "{\"Tenant\":\"x\"}"));
+    EXPECT_TRUE(bad("meta", "not json"));
+    EXPECT_TRUE(bad("allow_ip", "10.0.0.1/8"));       // not canonical
+    EXPECT_TRUE(bad("allow_ip", "10.0.0.0/8,11.0.0.0/8"));
+    EXPECT_FALSE(bad("allow_ip", "10.0.0.0/8 11.0.0.0/8"));
+    EXPECT_FALSE(bad("status", "disabled"));
+}
