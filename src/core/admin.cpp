@@ -645,9 +645,11 @@ std::string parse_list_query(std::string_view query, ListQuery& out) {
             if (!n || *n < 1 || *n > 200) return "\"limit\" must be between 1 and 200";
             out.limit = static_cast<std::size_t>(*n);
         } else if (name == "cursor") {
-            // the next_cursor of the previous page: where the index walk goes on
-            if (!valid_page_cursor(value)) return "invalid \"cursor\"";
-            out.after = value;
+            // the next_cursor of the previous page: where the index walk goes
+            // on; "0", the start of the SCAN list this one replaced, still
+            // means the first page
+            if (value != "0" && !valid_page_cursor(value)) return "invalid \"cursor\"";
+            out.after = value == "0" ? "" : value;
         } else {
             return "unknown parameter \"" + name + "\"";
         }

@@ -114,7 +114,7 @@ TEST(KeyModel, ChangedFields) {
 TEST(ListQueryParse, ModelFiltersSortSearchCursor) {
     ListQuery q;
     EXPECT_EQ(parse_list_query("owner=acct_42&role=reader&plan=gold&env=test&status=disabled"
-                               "&sort=name&order=desc&search=Billing%20X&after=1700000000%3Aabcdefghijkl",
+                               "&sort=name&order=desc&search=Billing%20X&cursor=1700000000%3Aabcdefghijkl",
                                q), "");
     EXPECT_EQ(*q.owner, "acct_42");
     EXPECT_EQ(*q.role, "reader");
@@ -125,12 +125,12 @@ TEST(ListQueryParse, ModelFiltersSortSearchCursor) {
     EXPECT_EQ(q.ascending, false);
     EXPECT_EQ(q.search, "Billing X");
     EXPECT_EQ(q.after, "1700000000:abcdefghijkl");
-    EXPECT_NE(parse_list_query("after=7a%3Aabc", q), "");   // a score must be a number
-    EXPECT_EQ(parse_list_query("after=1700000000%3Aabcdefghijkl", q), "");
+    EXPECT_NE(parse_list_query("cursor=7a%3Aabc", q), "");   // a score must be a number
+    EXPECT_EQ(parse_list_query("cursor=1700000000%3Aabcdefghijkl", q), "");
     EXPECT_EQ(q.after, "1700000000:abcdefghijkl");
-    EXPECT_EQ(parse_list_query("after=inf%3Aabcdefghijkl", q), "");
-    EXPECT_EQ(parse_list_query("after=616200", q), "");   // name cursor: hex
-    EXPECT_NE(parse_list_query("after=61620", q), "");    // odd length
+    EXPECT_EQ(parse_list_query("cursor=inf%3Aabcdefghijkl", q), "");
+    EXPECT_EQ(parse_list_query("cursor=616200", q), "");   // name cursor: hex
+    EXPECT_NE(parse_list_query("cursor=61620", q), "");    // odd length
     EXPECT_NE(parse_list_query("sort=size", q), "");
     EXPECT_NE(parse_list_query("order=up", q), "");
     EXPECT_NE(parse_list_query("env=prod", q), "");
