@@ -353,5 +353,26 @@ LUA
     cmp_ok $took, '<', 1, "in under a second ($took s)";
 }
 
+# --- keys written before the indexes: 503 reindex_needed, then apikeyctl reindex
+{
+    # a record as version 1 wrote it: none of the key model's fields, no index entry
+    my $old = 'v1aaaaaaaaaa';
+    $redis->cmd('HSET', "apikey:key:{$old}", 'digest', '0' x 64, 'name', 'written by v1', 'scopes', 'read',
+                'status', 'active', 'hint', 'wxyz', 'created', int(time) + 10, 'updated', int(time), 'expires', 0);
+    $redis->cmd('DEL', map { "apikey:idx:$_" } qw(created expires last_used name));
+    $res = call('GET', '/admin/keys');
+    is $res->{status}, 503, 'records but no index: 503';
+    is $res->{json}{error}, 'reindex_needed', 'reindex_needed';
+    like $res->{json}{message}, qr/apikeyctl reindex/, 'saying what to run';
+    my ($status) = $redis->cli('reindex');
+    is $status, 0, 'apikeyctl reindex';
+    $res = call('GET', '/admin/keys?limit=1');
+    is $res->{status}, 200, 'then the list answers again';
+    my $v1 = $res->{json}{keys}[0];
+    is $v1->{name}, 'written by v1', 'a version 1 record listed, newest first';
+    is_deeply [@$v1{qw(owner role plan env)}], [undef, undef, undef, 'live'], '... as a live key with no owner, role or plan';
+    is_deeply [$v1->{meta}, $v1->{allow_ip}], [{}, []], '... no metadata, any address';
+}
+
 $nginx->stop;
 done_testing;
