@@ -468,7 +468,7 @@ int revoke_owner(const Args& args, const std::string& owner, const StoreOptions&
     if (store.cluster()) {
         for (const auto& id : store.members(store.prefix() + "owner_keys:" + owner)) {
             auto view = store.get(id);
-            if (!view) continue;
+            if (!view || view->owner != owner) continue;   // gone, or moved to another owner
             event.key_id = id;
             AdminReply reply = store.change("revoke", event, {std::to_string(now())});
             if (reply.status == AdminReply::Status::kOk) revoked.push_back(id);
