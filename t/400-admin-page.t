@@ -12,6 +12,7 @@ use File::Compare qw(compare);
 use File::Copy qw(copy);
 use File::Path qw(make_path);
 use JSON::PP;
+use Time::HiRes qw(sleep);
 use Test::More;
 use ApikeyTest;
 
@@ -79,6 +80,7 @@ for my $n (1 .. 55) {
                                'Content-Type' => 'application/json', ':body' => sprintf('{"name":"Filler %02d"}', $n));
     die "filler $n: $made->{status}" unless $made->{status} == 201;
 }
+sleep 1.1;   # a later creation second: newest first, the keys below are on the first page
 # A key made outside the page, for the page to delete. Without the scope it is
 # refused at /api/: the scopes picked in the page are what lets keys through.
 my $doomed = $redis->create_key(name => 'made by apikeyctl');
