@@ -81,13 +81,20 @@ sub monitored {
         open STDOUT, '>', "$dir/monitor" or die;
         exec 'redis-cli', '-p', $redis->port, 'MONITOR' or POSIX::_exit(127);
     }
-    sleep 0.3;
+    # attached before the command, and everything up to a marker read after it
+    for (1 .. 250) { last if $redis->cmd('CLIENT', 'LIST') =~ /flags=O/; sleep 0.02 }
     my @r = $code->();
-    sleep 0.3;
+    my $marker = 'end-of-' . time;
+    $redis->cmd('ECHO', $marker);
+    for (1 .. 250) {
+        last if (do { local (@ARGV, $/) = "$dir/monitor"; <> } // '') =~ /\Q$marker\E/;
+        sleep 0.02;
+    }
     kill 'TERM', $pid;
     waitpid $pid, 0;
     my @lines = do { open my $f, '<', "$dir/monitor" or die; <$f> };
-    my @clients = grep { /^\d+\.\d+ \[\d+ (?!lua\])/ } @lines;
+    # the test's own probes (CLIENT LIST, the ECHO marker) aside
+    my @clients = grep { /^\d+\.\d+ \[\d+ (?!lua\])/ && !/"(?:ECHO|CLIENT)"/ } @lines;
     my @lua = grep { /^\d+\.\d+ \[\d+ lua\]/ } @lines;
     return (\@clients, \@lua, @r);
 }
