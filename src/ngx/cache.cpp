@@ -1,4 +1,5 @@
 #include "cache.hpp"
+#include "guard.hpp"
 
 #include <algorithm>
 
@@ -221,7 +222,7 @@ ngx_http_apikey_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    zone->init = init_zone;
+    zone->init = ngx_http_apikey_guard<init_zone>;
     zone->data = mcf->cache;
 
     return NGX_CONF_OK;
@@ -298,12 +299,16 @@ ngx_http_apikey_cache_lookup(ngx_http_apikey_cache_t *cache, const u_char *diges
     p += node->meta_len;
     ngx_http_apikey_copy_out(r->pool, p, node->allow_ip_len, &out->allow_ip);
 
-    // out of memory must not read as "no allowlist" or "no environment"
+    // out of memory must not read as "no allowlist", "no environment" or
+    // "no owner" (then the key's own bucket): a miss, and Redis decides
     bool lost = (node->allow_ip_len && out->allow_ip.empty())
                 || (node->env_len && out->env.empty())
                 || (node->scopes_len && out->scopes.empty())
                 || (node->limits_len && out->limits.empty())
-                || (node->owner_len && out->owner.empty());
+                || (node->owner_len && out->owner.empty())
+                || (node->role_len && out->role.empty())
+                || (node->plan_len && out->plan.empty())
+                || (node->meta_len && out->meta.empty());
 
     ngx_shmtx_unlock(&z->shpool->mutex);
 

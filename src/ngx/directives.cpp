@@ -1,6 +1,7 @@
 // Directives: parsed and validated once, at configuration time, into the plain
 // structs the request path reads.
 #include "ngx_http_apikey_module.hpp"
+#include "guard.hpp"
 
 #include <string>
 
@@ -23,18 +24,6 @@ static char *ngx_http_apikey_hash_secret_directive(ngx_conf_t *cf, ngx_command_t
     void *conf);
 
 
-// No C++ exception may cross into nginx: every directive handler runs behind this.
-template <char *(*Handler)(ngx_conf_t *, ngx_command_t *, void *)>
-static char *
-ngx_http_apikey_guarded(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    try {
-        return Handler(cf, cmd, conf);
-    } catch (...) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "apikey: out of memory");
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-}
 
 
 static ngx_conf_enum_t  ngx_http_apikey_fail_modes[] = {
@@ -79,7 +68,7 @@ ngx_command_t  ngx_http_apikey_commands[] = {
 
     { ngx_string("apikey_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_http_apikey_guarded<ngx_http_apikey_redis_directive>,
+      ngx_http_apikey_guard<ngx_http_apikey_redis_directive>,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -93,14 +82,14 @@ ngx_command_t  ngx_http_apikey_commands[] = {
 
     { ngx_string("apikey_scope"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_apikey_guarded<ngx_http_apikey_scope_directive>,
+      ngx_http_apikey_guard<ngx_http_apikey_scope_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("apikey_superscope"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_apikey_guarded<ngx_http_apikey_superscope_directive>,
+      ngx_http_apikey_guard<ngx_http_apikey_superscope_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -114,7 +103,7 @@ ngx_command_t  ngx_http_apikey_commands[] = {
 
     { ngx_string("apikey_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_apikey_guarded<ngx_http_apikey_limit_directive>,
+      ngx_http_apikey_guard<ngx_http_apikey_limit_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -156,42 +145,42 @@ ngx_command_t  ngx_http_apikey_commands[] = {
 
     { ngx_string("apikey_introspect"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_apikey_introspect_directive,
+      ngx_http_apikey_guard<ngx_http_apikey_introspect_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("apikey_admin"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_apikey_admin_directive,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_apikey_guard<ngx_http_apikey_admin_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("apikey_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_apikey_metrics_directive,
+      ngx_http_apikey_guard<ngx_http_apikey_metrics_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("apikey_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_http_apikey_cache_directive,
+      ngx_http_apikey_guard<ngx_http_apikey_cache_directive>,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("apikey_local_limits"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_apikey_local_directive,
+      ngx_http_apikey_guard<ngx_http_apikey_local_directive>,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("apikey_hash_secret"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_apikey_guarded<ngx_http_apikey_hash_secret_directive>,
+      ngx_http_apikey_guard<ngx_http_apikey_hash_secret_directive>,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -441,12 +430,27 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
         conf->enable = 1;
     }
 
+    // the admin API checks an admin key the same way (unless auth=off)
+    if (conf->admin && conf->admin_auth) {
+        if (conf->enable == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"apikey_admin\" cannot be used with \"apikey off\" "
+                               "(use \"apikey_admin auth=off;\" if another guard protects it)");
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        conf->enable = 1;
+    }
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_ptr_value(conf->scopes, prev->scopes, NULL);
 
     if (conf->superscopes_set == NGX_CONF_UNSET) {
         conf->superscopes = prev->superscopes;
         conf->superscopes_set = prev->superscopes_set;
+    }
+
+    if (conf->admin && ngx_http_apikey_admin_merge(cf, conf) != NGX_CONF_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
     }
 
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 200);

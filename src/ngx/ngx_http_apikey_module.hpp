@@ -108,6 +108,8 @@ struct ngx_http_apikey_loc_conf_t {
     time_t        expiry_warning;
     ngx_flag_t    introspect;     // apikey_introspect: this location answers "who am I"
     ngx_flag_t    admin;          // apikey_admin: this location manages keys
+    ngx_flag_t    admin_auth;     // and checks an admin key itself (not auth=off)
+    ngx_str_t     admin_scope;    // scope=: the scope its key needs, or empty
     time_t        last_used_interval;
     ngx_str_t     last_used_arg;  // the same in seconds, as the check script's argument
     ngx_array_t  *limit_lines;    // of ngx_http_apikey_limit_line_t; empty = off
@@ -168,7 +170,15 @@ struct ngx_http_apikey_ctx_t {
     int64_t                       retry_after;
     ngx_str_t                     rate_policy;
 
+    // a refusal: nginx answers the status (error_page, satisfy any, auth_delay
+    // as for auth_basic); when no error_page takes over, the body filter puts
+    // this JSON body in place of nginx's own page
+    ngx_uint_t                    refusal;       // its status, 0 once let in
+    ngx_str_t                     body;          // empty: error_page answers
+    ngx_table_elt_t              *challenge;     // our WWW-Authenticate
+
     unsigned                      state:2;
+    unsigned                      json_body:1;   // this response is our refusal
     unsigned                      has_rate:1;
     unsigned                      carriers:3;    // apikey::CredentialHeader mask
     unsigned                      stripped:1;
@@ -236,10 +246,14 @@ ngx_int_t ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx
 ngx_int_t ngx_http_apikey_send_body(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, std::string_view body);
 ngx_int_t ngx_http_apikey_no_store(ngx_http_request_t *r);
-ngx_int_t ngx_http_apikey_header_filter_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_apikey_responses_init(ngx_conf_t *cf);
 
 // admin.cpp
 char *ngx_http_apikey_admin_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+// merge time: an admin location checks keys (apikey on, with the admin scope)
+char *ngx_http_apikey_admin_merge(ngx_conf_t *cf, ngx_http_apikey_loc_conf_t *conf);
+// access phase: what an admin location serves without a key (its page)
+bool ngx_http_apikey_admin_public(ngx_http_request_t *r);
 
 // Adds the shared memory zone named by a "zone=NAME:SIZE" argument (as
 // limit_req_zone writes it), refusing a bad, too small or already used zone

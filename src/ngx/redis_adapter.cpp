@@ -1,4 +1,5 @@
 #include "redis_adapter.hpp"
+#include "guard.hpp"
 
 // Events are registered level-triggered (NGX_LEVEL_EVENT), not nginx's usual
 // edge-triggered epoll mode: hiredis reads at most 16 KiB per
@@ -119,17 +120,17 @@ ngx_http_apikey_redis_attach(redisAsyncContext *ac, ngx_log_t *log)
     }
 
     c->data = ac;
-    c->read->handler = ngx_http_apikey_redis_read_handler;
-    c->write->handler = ngx_http_apikey_redis_write_handler;
+    c->read->handler = ngx_http_apikey_guard<ngx_http_apikey_redis_read_handler>;
+    c->write->handler = ngx_http_apikey_guard<ngx_http_apikey_redis_write_handler>;
     c->read->log = log;
     c->write->log = log;
 
     ac->ev.data = c;
-    ac->ev.addRead = ngx_http_apikey_redis_add_read;
-    ac->ev.delRead = ngx_http_apikey_redis_del_read;
-    ac->ev.addWrite = ngx_http_apikey_redis_add_write;
-    ac->ev.delWrite = ngx_http_apikey_redis_del_write;
-    ac->ev.cleanup = ngx_http_apikey_redis_cleanup;
+    ac->ev.addRead = ngx_http_apikey_guard<ngx_http_apikey_redis_add_read>;
+    ac->ev.delRead = ngx_http_apikey_guard<ngx_http_apikey_redis_del_read>;
+    ac->ev.addWrite = ngx_http_apikey_guard<ngx_http_apikey_redis_add_write>;
+    ac->ev.delWrite = ngx_http_apikey_guard<ngx_http_apikey_redis_del_write>;
+    ac->ev.cleanup = ngx_http_apikey_guard<ngx_http_apikey_redis_cleanup>;
 
     return NGX_OK;
 }

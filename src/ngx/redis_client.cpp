@@ -1,4 +1,5 @@
 #include "redis_client.hpp"
+#include "guard.hpp"
 
 #include <new>
 #include <optional>
@@ -32,8 +33,8 @@ RedisClient::RedisClient(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log, Role
                          Listener *listener) noexcept
     : conf_(conf), role_(role), listener_(listener), log_(log)
 {
-    ngx_http_apikey_init_timer(&reconnect_ev_, on_reconnect_timer, this, log);
-    ngx_http_apikey_init_timer(&connect_timeout_ev_, on_connect_timeout, this, log);
+    ngx_http_apikey_init_timer(&reconnect_ev_, ngx_http_apikey_guard<on_reconnect_timer>, this, log);
+    ngx_http_apikey_init_timer(&connect_timeout_ev_, ngx_http_apikey_guard<on_connect_timeout>, this, log);
 }
 
 
@@ -199,8 +200,8 @@ RedisClient::connect() noexcept
     }
 
     ac->data = this;
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    redisAsyncSetConnectCallback(ac, ngx_http_apikey_guard<on_connect>);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_apikey_guard<on_disconnect>);
 
     ac_ = ac;
     state_ = State::kConnecting;
@@ -224,24 +225,24 @@ RedisClient::queue_setup() noexcept
             const char *argv[] = {"AUTH",
                                   reinterpret_cast<const char *>(conf_->sentinel_password.data)};
             size_t lens[] = {4, conf_->sentinel_password.len};
-            send(2, argv, lens, on_setup_reply, nullptr);
+            send(2, argv, lens, ngx_http_apikey_guard<on_setup_reply>, nullptr);
         }
 
         const char *ask[] = {"SENTINEL", "get-master-addr-by-name",
                              reinterpret_cast<const char *>(conf_->master_name.data)};
         size_t ask_lens[] = {8, 23, conf_->master_name.len};
-        send(3, ask, ask_lens, on_master_address, this);
+        send(3, ask, ask_lens, ngx_http_apikey_guard<on_master_address>, this);
 
         const char *sub[] = {"SUBSCRIBE", "+switch-master"};
         size_t sub_lens[] = {9, 14};
-        send(2, sub, sub_lens, on_message, this);
+        send(2, sub, sub_lens, ngx_http_apikey_guard<on_message>, this);
         return;
     }
 
     if (conf_->password.len) {
         const char *argv[] = {"AUTH", reinterpret_cast<const char *>(conf_->password.data)};
         size_t lens[] = {4, conf_->password.len};
-        send(2, argv, lens, on_setup_reply, nullptr);
+        send(2, argv, lens, ngx_http_apikey_guard<on_setup_reply>, nullptr);
     }
 
     if (role_ == Role::kSubscriber) {
@@ -251,7 +252,7 @@ RedisClient::queue_setup() noexcept
         channel += "invalidate";
         const char *argv[] = {"SUBSCRIBE", channel.c_str()};
         size_t lens[] = {9, channel.size()};
-        send(2, argv, lens, on_message, this);
+        send(2, argv, lens, ngx_http_apikey_guard<on_message>, this);
         return;
     }
 
@@ -260,7 +261,7 @@ RedisClient::queue_setup() noexcept
         u_char *end = ngx_sprintf(reinterpret_cast<u_char *>(db), "%i", conf_->db);
         const char *argv[] = {"SELECT", db};
         size_t lens[] = {6, static_cast<size_t>(end - reinterpret_cast<u_char *>(db))};
-        send(2, argv, lens, on_setup_reply, nullptr);
+        send(2, argv, lens, ngx_http_apikey_guard<on_setup_reply>, nullptr);
     }
 
     load_script();
@@ -273,7 +274,7 @@ RedisClient::load_script() noexcept
     for (std::string_view script : {kCheckScript, kAdminScript}) {
         const char *argv[] = {"SCRIPT", "LOAD", script.data()};
         size_t lens[] = {6, 4, script.size()};
-        send(3, argv, lens, on_setup_reply, nullptr);
+        send(3, argv, lens, ngx_http_apikey_guard<on_setup_reply>, nullptr);
     }
 }
 

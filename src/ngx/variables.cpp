@@ -4,6 +4,7 @@
 // None of them can hold the token: id, name, scopes and the key model's fields
 // come from the record, and only once the presented secret matched it.
 #include "ngx_http_apikey_module.hpp"
+#include "guard.hpp"
 
 #include "meta.hpp"
 
@@ -175,7 +176,7 @@ ngx_http_apikey_add_variables(ngx_conf_t *cf)
         if (v == NULL) {
             return NGX_ERROR;
         }
-        v->get_handler = ngx_http_apikey_variable;
+        v->get_handler = ngx_http_apikey_guard<ngx_http_apikey_variable>;
         v->data = var.data;
     }
 
@@ -186,7 +187,7 @@ ngx_http_apikey_add_variables(ngx_conf_t *cf)
     if (v == NULL) {
         return NGX_ERROR;
     }
-    v->get_handler = ngx_http_apikey_meta_variable;
+    v->get_handler = ngx_http_apikey_guard<ngx_http_apikey_meta_variable>;
 
     return NGX_OK;
 }
