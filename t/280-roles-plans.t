@@ -122,7 +122,7 @@ if ($sub == 0) {
     open STDOUT, '>', "$dir/sub" or die;
     exec 'redis-cli', '-p', $redis->port, 'SUBSCRIBE', 'apikey:invalidate' or POSIX::_exit(127);
 }
-sleep 0.3;
+for (1 .. 250) { last if ($redis->cmd('PUBSUB', 'NUMSUB', 'apikey:invalidate') =~ /\n(\d+)/)[0]; sleep 0.02 }
 $redis->cmd('CONFIG', 'RESETSTAT');
 ($st, $out, $err) = $redis->cli('role', 'update', 'reader', '--scope', 'read', '--scope', 'export');
 is $st, 0, 'role update exits 0' or diag $err;
@@ -130,7 +130,10 @@ like $out, qr/Updated role reader and its 2 keys/, 'says how many keys changed';
 is $redis->calls('eval'), 1, 'one script';
 is field($_, 'role_scopes'), 'read export', "key $_ has the new scopes" for $a, $b;
 is has_field($c, 'role_scopes'), '0', 'a key that left the role is untouched';
-sleep 0.3;
+for (1 .. 250) {
+    last if (do { local (@ARGV, $/) = "$dir/sub"; <> } // '') =~ /^\Q$b\E$/m;
+    sleep 0.02;
+}
 kill 'TERM', $sub;
 waitpid $sub, 0;
 my $published = do { local (@ARGV, $/) = "$dir/sub"; <> } // '';

@@ -81,13 +81,20 @@ sub monitored {
         open STDOUT, '>', "$dir/monitor" or die;
         exec 'redis-cli', '-p', $redis->port, 'MONITOR' or POSIX::_exit(127);
     }
-    sleep 0.3;
+    # attached before the command, and everything up to a marker read after it
+    for (1 .. 250) { last if $redis->cmd('CLIENT', 'LIST') =~ /flags=O/; sleep 0.02 }
     my @r = $code->();
-    sleep 0.3;
+    my $marker = 'end-of-' . time;
+    $redis->cmd('ECHO', $marker);
+    for (1 .. 250) {
+        last if (do { local (@ARGV, $/) = "$dir/monitor"; <> } // '') =~ /\Q$marker\E/;
+        sleep 0.02;
+    }
     kill 'TERM', $pid;
     waitpid $pid, 0;
     my @lines = do { open my $f, '<', "$dir/monitor" or die; <$f> };
-    my @clients = grep { /^\d+\.\d+ \[\d+ (?!lua\])/ } @lines;
+    # the test's own probes (CLIENT LIST, the ECHO marker) aside
+    my @clients = grep { /^\d+\.\d+ \[\d+ (?!lua\])/ && !/"(?:ECHO|CLIENT)"/ } @lines;
     my @lua = grep { /^\d+\.\d+ \[\d+ lua\]/ } @lines;
     return (\@clients, \@lua, @r);
 }
@@ -209,13 +216,15 @@ for my $n (1 .. 30) {
 ($s, $o, $e) = $redis->cli('--prefix', 'old:', 'list');
 is $s, 1, 'list with records but no index: exit 1';
 like $e, qr/run "apikeyctl reindex"/, 'and says to run reindex';
+# the least a record may hold (the data model's required fields only)
+$redis->cmd('HSET', 'old:key:{old999999999}', 'digest', 'f' x 64, 'status', 'active');
 $redis->cmd('ZADD', 'old:idx:name', 0, "ghost\0zzzzzzzzzzzz");
 ($s, $o, $e) = $redis->cli('--prefix', 'old:', 'reindex');
 is $s, 0, 'reindex exits 0' or diag $e;
-like $o, qr/Indexed 30 keys/, 'says how many';
+like $o, qr/Indexed 31 keys/, 'says how many';
 ($s, $o) = $redis->cli('--prefix', 'old:', 'list', '--json');
-is_deeply [map { $_->{id} } @{ json_of($o) }], [map { $_->{id} } reverse @old],
-    'after reindex the old records are listed, newest first';
+is_deeply [map { $_->{id} } @{ json_of($o) }], [(map { $_->{id} } reverse @old), 'old999999999'],
+    'after reindex the old records are listed, newest first (no creation time: last)';
 is $redis->cmd('ZSCORE', 'old:idx:name', "ghost\0zzzzzzzzzzzz"), '', 'a stale entry is dropped';
 ($s, $o) = $redis->cli('--prefix', 'old:', 'show', $old[0]{id}, '--json');
 my $v1 = json_of($o);
@@ -226,8 +235,9 @@ is_deeply [$v1->{meta}, $v1->{allow_ip}], [{}, []], 'with no metadata and any ad
 is $s, 0, 'an old record takes an owner' or diag $e;
 is $redis->cmd('SMEMBERS', 'old:owner_keys:acct_1'), $old[0]{id}, 'and joins the owner set';
 ($s, $o) = $redis->cli('--prefix', 'old:', 'reindex');
-like $o, qr/Indexed 30 keys/, 'reindex again changes nothing';
-is $redis->cmd('ZCARD', 'old:idx:created'), 30, 'no duplicate';
+like $o, qr/Indexed 31 keys/, 'reindex again changes nothing';
+is $redis->cmd('ZCARD', 'old:idx:created'), 31, 'no duplicate';
+is $redis->cmd('ZCARD', 'old:idx:name'), 31, 'a record without a name keeps its name entry';
 
 # no key under this prefix, but thousands of other Redis keys (the other
 # prefix's): an empty list, not a reindex hint

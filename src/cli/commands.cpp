@@ -264,9 +264,7 @@ int create(const std::vector<std::string>& argv, const StoreOptions& options) {
         if (!token) throw Failure("the random number generator failed");
         r = new_key_record(changes, *id, digest_of(*token, options),
                            std::string(token_hint(*token)), now());
-        std::vector<std::string> fields = fields_of(r);
-        for (auto& f : model_fields(changes, true)) fields.push_back(std::move(f));
-        AdminReply reply = store.change("create", event_for(r.id, "create", args), fields);
+        AdminReply reply = store.change("create", event_for(r.id, "create", args), fields_of(r));
         if (reply.status == AdminReply::Status::kExists) continue;
         r = changed(reply, r.id);
         break;
@@ -825,9 +823,7 @@ int import(const std::vector<std::string>& argv, const StoreOptions& options) {
     r.imported = true;
 
     Store store(options);
-    std::vector<std::string> fields = fields_of(r);
-    for (auto& f : model_fields(changes, true)) fields.push_back(std::move(f));
-    AdminReply reply = store.change("create", event_for(r.id, "import", args), fields);
+    AdminReply reply = store.change("create", event_for(r.id, "import", args), fields_of(r));
     if (reply.status == AdminReply::Status::kExists) {
         throw Failure("this token was already imported as key " + r.id);
     }

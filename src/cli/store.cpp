@@ -339,7 +339,8 @@ std::optional<Store::IndexView> Store::index_view(const std::string& id) {
         const redisReply* e = r->element[i];
         return e->type == REDIS_REPLY_STRING ? std::string(e->str, e->len) : std::string();
     };
-    if (r->element[4]->type != REDIS_REPLY_STRING) return std::nullopt;   // no record
+    // every field may be absent from a record (created included): ask
+    if (r->element[4]->type != REDIS_REPLY_STRING && !exists(id)) return std::nullopt;
     return IndexView{at(0), at(1), at(2), at(3), at(4), at(5), at(6)};
 }
 

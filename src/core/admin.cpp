@@ -884,6 +884,18 @@ KeyRecord new_key_record(const KeyChanges& c, std::string id, std::string digest
     r.limits = c.limits.value_or("");
     std::int64_t expires_in = c.expires_in.value_or(90 * 86400);
     r.expires = expires_in > 0 ? now + expires_in : 0;
+    // the key model: record_fields writes what is set (the admin script
+    // checks a role or plan and takes its copy)
+    r.owner = c.owner.value_or("");
+    r.role = c.role.value_or("");
+    r.plan = c.plan.value_or("");
+    r.env = c.env.value_or("");
+    r.allow_ip = c.allow_ip.value_or("");
+    std::vector<std::pair<std::string, std::string>> meta;
+    for (const auto& m : c.meta) {
+        if (!m.second.empty()) meta.push_back(m);
+    }
+    r.meta = meta_json(meta);
     return r;
 }
 

@@ -67,9 +67,9 @@ local function record_key(id) return P .. "key:{" .. id .. "}" end
 
 -- what the indexes and sets hold of a record (nil: no record)
 local function snapshot(key)
+  if redis.call("EXISTS", key) == 0 then return nil end
   local v = redis.call("HMGET", key, "name", "owner", "role", "plan", "created",
                        "expires", "last_used")
-  if not v[1] and not v[5] then return nil end
   return { name = v[1] or "", owner = v[2] or "", role = v[3] or "", plan = v[4] or "",
            created = tonumber(v[5]) or 0, expires = tonumber(v[6]) or 0,
            last_used = tonumber(v[7]) or 0 }
@@ -316,8 +316,10 @@ elseif mode == "prune" then
   for i = 1, #page[2], 2 do
     local member, id = page[2][i], page[2][i]
     if ARGV[9] == "name" then id = string.sub(member, (string.find(member, "\0", 1, true) or 0) + 1) end
-    local name = redis.call("HGET", record_key(id), "name")
-    if not name or (ARGV[9] == "name" and name_member(name, id) ~= member) then
+    -- a record without a name (the field is optional) is still a record
+    local gone = redis.call("EXISTS", record_key(id)) == 0
+    local name = redis.call("HGET", record_key(id), "name") or ""
+    if gone or (ARGV[9] == "name" and name_member(name, id) ~= member) then
       redis.call("ZREM", index, member)
       n = n + 1
     end

@@ -103,11 +103,13 @@ local function take_all(now, own, owner, reply)
 
   for i = 2, #KEYS do
     local spec = ARGV[8 + i]
-    local head, body = string.match(spec, "^(%S*)(.*)$")
-    local bucket_key = KEYS[i]
-    local set_name = string.match(head, "^%aO:(.+)$")
-    if set_name and owner ~= "" then
-      bucket_key = ARGV[7] .. "owner_bucket:" .. owner .. ":" .. set_name
+    local body, bucket_key = spec, KEYS[i]
+    if string.sub(spec, 2, 2) == "O" then
+      local set_name, rest = string.match(spec, "^%aO:(%S+)(.*)$")
+      body = rest or ""
+      if set_name and owner ~= "" then
+        bucket_key = ARGV[7] .. "owner_bucket:" .. owner .. ":" .. set_name
+      end
     end
     local limits = {}
     if string.sub(spec, 1, 1) == "K" and own ~= "" then

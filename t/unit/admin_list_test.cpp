@@ -5,6 +5,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,33 @@ TEST(KeyModel, ChangedFields) {
     EXPECT_EQ(update[10], "meta_patch");
     EXPECT_EQ(update[11], "{\"a\":\"1\",\"b\":\"2\",\"gone\":\"\"}");
     EXPECT_TRUE(model_fields(KeyChanges{}, false).empty());
+}
+
+TEST(KeyModel, NewKeyRecord) {
+    KeyChanges c;
+    c.name = "k";
+    c.owner = "acct_1";
+    c.role = "reader";
+    c.env = "test";
+    c.meta = {{"tier", "gold"}, {"none", ""}};
+    c.allow_ip = "10.0.0.0/8";
+    KeyRecord r = new_key_record(c, "abcdefghijkl", std::string(64, 'a'), "hint", 100);
+    EXPECT_EQ(r.owner, "acct_1");
+    EXPECT_EQ(r.role, "reader");
+    EXPECT_EQ(r.plan, "");
+    EXPECT_EQ(r.env, "test");
+    EXPECT_EQ(r.meta, "{\"tier\":\"gold\"}");
+    EXPECT_EQ(r.allow_ip, "10.0.0.0/8");
+    std::map<std::string, std::string> fields;
+    for (auto& [f, v] : record_fields(r)) fields[f] = v;
+    EXPECT_EQ(fields["owner"], "acct_1");
+    EXPECT_EQ(fields.count("plan"), 0u);   // unset: not written
+    // a key without the model is written as a v1 record was
+    KeyChanges plain;
+    plain.name = "p";
+    for (auto& [f, v] : record_fields(new_key_record(plain, "abcdefghijkl", "d", "h", 1))) {
+        EXPECT_TRUE(f != "owner" && f != "role" && f != "env" && f != "meta") << f;
+    }
 }
 
 TEST(ListQueryParse, ModelFiltersSortSearchCursor) {
