@@ -240,6 +240,8 @@ is call('GET', "/admin/keys/$made[0]{id}/audit")->{json}{events}[0]{action}, 're
     'one revoke event per key';
 is call('GET', "/admin/keys/$made[0]{id}/audit")->{json}{events}[0]{reason}, 'customer left',
     'with the reason';
+is call('GET', "/admin/keys/$made[4]{id}/audit")->{json}{events}[0]{user}, "key:$ROOT->{id}",
+    'naming the admin key that acted';
 is_deeply call('POST', '/admin/owners/acct_7/revoke', '{}')->{json}{revoked}, [],
     'again: nothing left to revoke';
 is call('POST', '/admin/owners/bad%20owner/revoke', '{}')->{status}, 404, 'not an owner id: 404';
