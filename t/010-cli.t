@@ -134,19 +134,28 @@ for my $case (
 # is this test's reading of the option lists in src/cli/commands.cpp; each
 # entry is checked against the program below (it must be accepted), so it
 # cannot name an option the command does not have.
+my @MODEL = qw(--owner --role --plan --meta --allow-ip);
 my %OPTIONS = (
-    create => [qw(--name --scope --expires-in --limit --reason --json)],
-    import => [qw(--name --token-file --scope --expires-in --limit --reason --json)],
-    list   => [qw(--status --expiring --unused-since --json)],
+    create => [qw(--name --scope --expires-in --limit --reason --json --env), @MODEL],
+    import => [qw(--name --token-file --scope --expires-in --limit --reason --json --env), @MODEL],
+    list   => [qw(--status --expiring --unused-since --json --owner --role --plan --env --sort
+                  --asc --desc --search --limit --after)],
     show   => [qw(--json)],
-    update => [qw(--name --scope --no-scopes --expires-in --limit --no-limits --reason --json)],
+    update => [qw(--name --scope --no-scopes --expires-in --limit --no-limits --reason --json),
+               @MODEL, qw(--no-owner --no-role --no-plan)],
     extend => [qw(--expires-in --reason --json)],
-    revoke => [qw(--reason --json)],
+    revoke => [qw(--reason --json --owner)],
+    disable => [qw(--reason --json)],
+    enable => [qw(--reason --json)],
     delete => [qw(--reason)],
     rotate => [qw(--grace --reason --json)],
     audit  => [qw(--limit --json)],
+    role   => [qw(--scope --no-scopes --description --reason --json)],
+    plan   => [qw(--limit --no-limits --description --reason --json)],
+    reindex => [],
 );
-my %FLAG = map { $_ => 1 } qw(--json --no-scopes --no-limits);   # take no value
+my %FLAG = map { $_ => 1 } qw(--json --no-scopes --no-limits --asc --desc --no-owner --no-role
+                              --no-plan);   # take no value
 my @GLOBAL = qw(--redis --db --prefix --hash-secret-file --help --version);
 
 ($st, $out) = $redis->cli('--help');

@@ -12,6 +12,7 @@ use File::Compare qw(compare);
 use File::Copy qw(copy);
 use File::Path qw(make_path);
 use JSON::PP;
+use Time::HiRes qw(sleep);
 use Test::More;
 use ApikeyTest;
 
@@ -71,11 +72,18 @@ my $served = json_of($res->{body});
 my $committed = do { local (@ARGV, $/) = "$root/src/admin/openapi.json"; json_of(<>) };
 is_deeply $served, $committed, 'the same document as src/admin/openapi.json';
 
+# the key the page asks for (a superscope of the admin location)
+my $root_key = $redis->create_key(name => 'page admin', scopes => ['root']);
+# more keys than one page holds (50), older than the rest, for sorting across pages
+for my $n (1 .. 55) {
+    my $made = $nginx->request('POST', '/admin/keys', 'X-API-Key' => $root_key->{token},
+                               'Content-Type' => 'application/json', ':body' => sprintf('{"name":"Filler %02d"}', $n));
+    die "filler $n: $made->{status}" unless $made->{status} == 201;
+}
+sleep 1.1;   # a later creation second: newest first, the keys below are on the first page
 # A key made outside the page, for the page to delete. Without the scope it is
 # refused at /api/: the scopes picked in the page are what lets keys through.
 my $doomed = $redis->create_key(name => 'made by apikeyctl');
-# the key the page asks for (a superscope of the admin location)
-my $root_key = $redis->create_key(name => 'page admin', scopes => ['root']);
 is $nginx->get('/api/x', 'X-API-Key' => $doomed->{token})->{status}, 403,
     'a key without the scope "read" is refused at /api/ (403)';
 
@@ -86,7 +94,7 @@ unlink glob "$artifacts/*.png";
     # progress lines start with "# ", so they read as TAP comments here
     my $status = system('node', "$root/t/browser/admin-page.mjs", $nginx->url('/admin/'),
                         $nginx->url('/api/x'), $artifacts, $doomed->{id}, $root_key->{token});
-    is $status, 0, 'the browser created, used, revoked, rotated, deleted and filtered keys through the page'
+    is $status, 0, 'the browser created, used, revoked, rotated, deleted, edited, disabled, enabled, filtered, searched and sorted keys, and managed roles and plans, through the page'
         or diag "exit status @{[ $status >> 8 ]}, signal @{[ $status & 127 ]}; screenshots, if any, in $artifacts";
 }
 is $nginx->get('/api/x', 'X-API-Key' => $doomed->{token})->{status}, 401,
@@ -103,6 +111,9 @@ sub png_ok {
 png_ok("$artifacts/list.png", 'the list');
 png_ok("$artifacts/reveal.png", 'the reveal dialog');
 png_ok("$artifacts/list-phone.png", 'the list at phone width');
+png_ok("$artifacts/roles.png", 'the roles tab');
+png_ok("$artifacts/plans.png", 'the plans tab');
+png_ok("$artifacts/edit.png", 'the edit dialog');
 
 # The harness checks the tokens apikeyctl minted; this one was minted by the
 # page, so look for any token at all in the module's own lines.

@@ -44,7 +44,16 @@ my @BASIC = ('Authorization' => 'Basic YWxpY2U6c2VjcmV0');   # alice, cached by 
 my $victim = $redis->create_key(name => 'victim');
 my $own = "http://localhost";   # the harness sends Host: localhost
 
-sub record { $redis->cmd('HGETALL', "apikey:key:{$victim->{id}}") }
+# an owner and a role for the routes of the key model to aim at
+$redis->cmd('HSET', "apikey:key:{$victim->{id}}", 'owner', 'acct_v');
+$redis->cmd('SADD', 'apikey:owner_keys:acct_v', $victim->{id});
+$redis->cmd('HSET', 'apikey:role:victim_role', 'scopes', 'read', 'description', '', 'created', 1, 'updated', 1);
+$redis->cmd('SADD', 'apikey:roles', 'victim_role');
+
+sub record {
+    join '|', $redis->cmd('HGETALL', "apikey:key:{$victim->{id}}"), $redis->cmd('HGETALL', 'apikey:role:victim_role'),
+              $redis->cmd('SMEMBERS', 'apikey:roles'), $redis->cmd('SMEMBERS', 'apikey:plans')
+}
 sub key_count { scalar grep { /^apikey:key:/ } $redis->cmd('KEYS', 'apikey:key:*') }
 my $before = join '|', record();
 my $count = key_count();
@@ -55,6 +64,13 @@ my @changes = (
     ['POST', "/admin/keys/$victim->{id}/revoke", '{}'],
     ['PATCH', "/admin/keys/$victim->{id}", '{"scopes":["admin"]}'],
     ['DELETE', "/admin/keys/$victim->{id}", ''],
+    ['POST', "/admin/keys/$victim->{id}/disable", '{}'],
+    ['POST', "/admin/keys/$victim->{id}/enable", '{}'],
+    ['POST', '/admin/owners/acct_v/revoke', '{}'],
+    ['POST', '/admin/roles', '{"name":"planted","scopes":["admin"]}'],
+    ['PATCH', '/admin/roles/victim_role', '{"scopes":["admin"]}'],
+    ['DELETE', '/admin/roles/victim_role', ''],
+    ['POST', '/admin/plans', '{"name":"planted","limits":["1r/s"]}'],
 );
 
 # 415: what a form or a no-cors fetch can send without a preflight
@@ -69,7 +85,7 @@ for my $type (undef, 'text/plain', 'text/plain;charset=UTF-8', 'application/x-ww
         is((json_of($res->{body}) // {})->{error}, 'unsupported_media_type', "$what: in JSON");
     }
 }
-is join('|', record()), $before, 'the key is untouched';
+is join('|', record()), $before, 'the key, its role and the role and plan lists are untouched';
 is key_count(), $count, 'and no key was made';
 
 # 403: another origin, or a browser saying the request comes from another site

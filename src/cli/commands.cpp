@@ -1,5 +1,8 @@
 #include "commands.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -10,7 +13,10 @@
 #include <unistd.h>
 
 #include "args.hpp"
+#include "cidr.hpp"
+#include "admin_script.hpp"
 #include "digest.hpp"
+#include "json.hpp"
 #include "duration.hpp"
 #include "mint.hpp"
 #include "output.hpp"
@@ -137,7 +143,7 @@ std::string checked_limits(const std::vector<std::string>& items) {
 }
 
 // The options create, import and update share, as the admin API's body.
-KeyChanges key_changes(const Args& args) {
+KeyChanges key_changes(const Args& args, bool update = false) {
     KeyChanges c;
     if (auto name = args.value("--name")) c.name = checked_name(*name);
     auto scopes = args.values("--scope");
@@ -146,7 +152,66 @@ KeyChanges key_changes(const Args& args) {
     if (!limits.empty() || args.flag("--no-limits")) c.limits = checked_limits(limits);
     if (auto e = args.value("--expires-in")) c.expires_in = checked_lifetime(*e);
     c.reason = checked_reason(args);
+
+    // the key model: owner, role, plan, env, meta, allow_ip
+    auto one = [&](const char* option, const char* none, bool (*valid)(std::string_view) noexcept,
+                   const char* rule) -> std::optional<std::string> {
+        auto v = args.value(option);
+        if (v && args.flag(none)) {
+            throw UsageError(std::string(option) + " and " + none + " exclude each other");
+        }
+        if (args.flag(none)) return std::string();
+        if (!v) return std::nullopt;
+        if (!valid(*v)) throw UsageError("invalid " + std::string(option) + " \"" + *v + "\": " + rule);
+        return v;
+    };
+    c.owner = one("--owner", "--no-owner", valid_owner, "1 to 128 of A-Z a-z 0-9 _ . : @ -");
+    c.role = one("--role", "--no-role", valid_group_name,
+                 "a-z and 0-9, then also _ . -, at most 64");
+    c.plan = one("--plan", "--no-plan", valid_group_name,
+                 "a-z and 0-9, then also _ . -, at most 64");
+    if (auto env = args.value("--env")) {
+        if (*env != "live" && *env != "test") throw UsageError("--env must be live or test");
+        c.env = *env;
+    }
+    std::size_t kept = 0;
+    for (const auto& item : args.values("--meta")) {
+        std::size_t eq = item.find('=');
+        if (eq == std::string::npos) throw UsageError("--meta needs NAME=VALUE, got \"" + item + "\"");
+        std::string name = item.substr(0, eq), value = item.substr(eq + 1);
+        std::string problem = meta_problem(name, value);
+        if (!problem.empty()) throw UsageError(problem);
+        c.meta.emplace_back(name, value);
+        kept += !value.empty();
+    }
+    if (kept > kMaxMeta) throw UsageError("at most 16 --meta entries per key");
+    auto ips = args.values("--allow-ip");
+    if (ips.size() == 1 && ips[0] == "none") {
+        if (!update) throw UsageError("--allow-ip none is for update (a new key allows any address)");
+        c.allow_ip = "";
+    } else if (!ips.empty()) {
+        std::string joined, error;
+        for (const auto& ip : ips) {
+            if (ip == "none") throw UsageError("--allow-ip none cannot go with addresses");
+            joined += (joined.empty() ? "" : " ") + ip;
+        }
+        auto canonical = canonical_cidr_list(joined, &error);
+        if (!canonical) throw UsageError("invalid --allow-ip: " + error);
+        c.allow_ip = *canonical;
+    }
     return c;
+}
+
+// The options of the key model, for create, import and update.
+const std::vector<OptionSpec> kModelOptions = {
+    {"--owner", true}, {"--role", true}, {"--plan", true}, {"--meta", true},
+    {"--allow-ip", true}};
+const std::vector<OptionSpec> kUpdateOnly = {
+    {"--no-owner", false}, {"--no-role", false}, {"--no-plan", false}};
+
+std::vector<OptionSpec> with(std::vector<OptionSpec> specs, const std::vector<OptionSpec>& more) {
+    specs.insert(specs.end(), more.begin(), more.end());
+    return specs;
 }
 
 std::string one_id(const Args& args, const char* command) {
@@ -175,13 +240,17 @@ void no_positional(const Args& args) {
 // ---------------------------------------------------------------------------
 
 int create(const std::vector<std::string>& argv, const StoreOptions& options) {
-    Args args(argv, {{"--name", true}, {"--scope", true}, {"--expires-in", true},
-                     {"--limit", true}, {"--reason", true}, {"--json", false}});
+    Args args(argv, with({{"--name", true}, {"--scope", true}, {"--expires-in", true},
+                          {"--limit", true}, {"--reason", true}, {"--json", false},
+                          {"--env", true}},
+                         kModelOptions));
     no_positional(args);
     auto name = args.value("--name");
     if (!name) throw UsageError("create needs --name");
 
     KeyChanges changes = key_changes(args);
+    KeyEnv env = changes.env.value_or("live") == "test" ? KeyEnv::kTest : KeyEnv::kLive;
+    changes.env = env == KeyEnv::kTest ? "test" : "live";
 
     Store store(options);
     KeyRecord r;
@@ -191,13 +260,13 @@ int create(const std::vector<std::string>& argv, const StoreOptions& options) {
         if (attempt == 5) throw Failure("could not find a free key ID");
         auto id = mint_id();
         if (!id) throw Failure("the random number generator failed");
-        token = mint_token(*id);
+        token = mint_token(*id, env);
         if (!token) throw Failure("the random number generator failed");
         r = new_key_record(changes, *id, digest_of(*token, options),
                            std::string(token_hint(*token)), now());
         AdminReply reply = store.change("create", event_for(r.id, "create", args), fields_of(r));
         if (reply.status == AdminReply::Status::kExists) continue;
-        changed(reply, r.id);
+        r = changed(reply, r.id);
         break;
     }
 
@@ -212,29 +281,96 @@ int create(const std::vector<std::string>& argv, const StoreOptions& options) {
 
 int list(const std::vector<std::string>& argv, const StoreOptions& options) {
     Args args(argv, {{"--status", true}, {"--expiring", true}, {"--unused-since", true},
-                     {"--json", false}});
+                     {"--json", false}, {"--owner", true}, {"--role", true}, {"--plan", true},
+                     {"--env", true}, {"--sort", true}, {"--asc", false}, {"--desc", false},
+                     {"--search", true}, {"--limit", true}, {"--after", true}});
     no_positional(args);
     auto status = args.value("--status");
-    if (status && *status != "active" && *status != "revoked" && *status != "expired") {
-        throw UsageError("--status must be active, revoked or expired");
+    if (status && *status != "active" && *status != "revoked" && *status != "expired" &&
+        *status != "disabled") {
+        throw UsageError("--status must be active, revoked, expired or disabled");
     }
     std::int64_t t = now();
-    ListQuery query;   // the same filter as GET keys of the admin API
+    ListQuery query;   // the same filter, order and cursor as GET keys of the admin API
     query.status = status;
     if (auto d = args.value("--expiring")) query.expiring_within = checked_duration("--expiring", *d);
     if (auto d = args.value("--unused-since")) {
         query.unused_since = checked_duration("--unused-since", *d);
     }
+    if (auto v = args.value("--owner")) {
+        if (!valid_owner(*v)) throw UsageError("invalid --owner \"" + *v + "\"");
+        query.owner = *v;
+    }
+    for (const char* option : {"--role", "--plan"}) {
+        if (auto v = args.value(option)) {
+            if (!valid_group_name(*v)) throw UsageError("invalid " + std::string(option) + " \"" + *v + "\"");
+            (std::string(option) == "--role" ? query.role : query.plan) = *v;
+        }
+    }
+    if (auto v = args.value("--env")) {
+        if (*v != "live" && *v != "test") throw UsageError("--env must be live or test");
+        query.env = *v;
+    }
+    if (auto v = args.value("--sort")) {
+        if (!valid_sort(*v)) throw UsageError("--sort must be name, created, last_used or expires");
+        query.sort = *v;
+    }
+    if (args.flag("--asc") && args.flag("--desc")) throw UsageError("--asc and --desc exclude each other");
+    if (args.flag("--asc")) query.ascending = true;
+    if (args.flag("--desc")) query.ascending = false;
+    if (auto v = args.value("--search")) {
+        if (v->size() > kMaxNameLength || !text_problem(*v, false).empty()) {
+            throw UsageError("invalid --search: at most 128 characters, no control characters");
+        }
+        query.search = *v;
+    }
+    if (auto v = args.value("--after")) {
+        if (!valid_page_cursor(*v)) throw UsageError("invalid --after \"" + *v + "\" (a cursor that list printed)");
+        query.after = *v;
+    }
+    std::size_t want = SIZE_MAX;
+    if (auto l = args.value("--limit")) {
+        auto n = parse_decimal(*l);
+        if (!n || *n < 1 || *n > 100000) throw UsageError("invalid --limit \"" + *l + "\" (1 to 100000)");
+        want = static_cast<std::size_t>(*n);
+    }
 
+    // page by page through the index, in its order; --expiring and
+    // --unused-since are applied here, on each page
     Store store(options);
     std::vector<KeyRecord> records;
-    for (auto& r : store.all()) {
-        if (list_matches(r, query, t)) records.push_back(std::move(r));
+    std::string next;
+    bool local_filters = query.expiring_within || query.unused_since;
+    for (;;) {
+        std::size_t ask = local_filters ? kMaxPageSize : std::min(kMaxPageSize, want - records.size());
+        bool needs_reindex = false;
+        AdminPage page = store.page(query, ask, needs_reindex);
+        if (needs_reindex) {
+            throw Failure("keys exist but the list index is empty (keys written before the "
+                          "index existed): run \"apikeyctl reindex\" once");
+        }
+        for (std::size_t i = 0; i < page.records.size(); i++) {
+            if (!list_matches(page.records[i], query, t)) continue;
+            records.push_back(std::move(page.records[i]));
+            if (records.size() == want) {
+                if (i + 1 < page.records.size() || !page.cursor.empty()) {
+                    next = page_cursor(records.back(), query.sort);
+                }
+                break;
+            }
+        }
+        if (records.size() == want) break;
+        if (page.cursor.empty()) break;
+        query.after = page.cursor;
     }
+
     if (args.flag("--json")) {
         print_json_array(records, t);
     } else {
         print_table(records, t);
+    }
+    if (!next.empty()) {
+        std::cerr << "apikeyctl: more keys may follow: add --after " << next << "\n";
     }
     return 0;
 }
@@ -253,9 +389,11 @@ int show(const std::vector<std::string>& argv, const StoreOptions& options) {
 }
 
 int update(const std::vector<std::string>& argv, const StoreOptions& options) {
-    Args args(argv, {{"--name", true}, {"--scope", true}, {"--no-scopes", false},
-                     {"--expires-in", true}, {"--limit", true}, {"--no-limits", false},
-                     {"--reason", true}, {"--json", false}});
+    Args args(argv, with(with({{"--name", true}, {"--scope", true}, {"--no-scopes", false},
+                               {"--expires-in", true}, {"--limit", true}, {"--no-limits", false},
+                               {"--reason", true}, {"--json", false}},
+                              kModelOptions),
+                         kUpdateOnly));
     std::string id = one_id(args, "update");
     auto scopes = args.values("--scope");
     auto limits = args.values("--limit");
@@ -266,19 +404,21 @@ int update(const std::vector<std::string>& argv, const StoreOptions& options) {
         throw UsageError("--limit and --no-limits exclude each other");
     }
 
+    KeyChanges changes = key_changes(args, true);
     if (!args.value("--name") && scopes.empty() && !args.flag("--no-scopes") &&
-        limits.empty() && !args.flag("--no-limits") && !args.value("--expires-in")) {
+        limits.empty() && !args.flag("--no-limits") && !args.value("--expires-in") &&
+        model_fields(changes, false).empty()) {
         throw UsageError("nothing to update (give --name, --scope, --no-scopes, --expires-in, "
-                         "--limit or --no-limits)");
+                         "--limit, --no-limits, --owner, --no-owner, --role, --no-role, --plan, "
+                         "--no-plan, --meta or --allow-ip)");
     }
 
-    KeyChanges changes = key_changes(args);
     Store store(options);
     // only the fields given are written, in one step that needs the record:
     // a revoke, rotate or delete made meanwhile is kept
-    KeyRecord r = changed(store.change("update", event_for(id, "update", args),
-                                       changed_fields(changes, now())),
-                          id);
+    std::vector<std::string> fields = changed_fields(changes, now());
+    for (auto& f : model_fields(changes, false)) fields.push_back(std::move(f));
+    KeyRecord r = changed(store.change("update", event_for(id, "update", args), fields), id);
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now()) << "\n";
@@ -314,8 +454,56 @@ int extend(const std::vector<std::string>& argv, const StoreOptions& options) {
     return 0;
 }
 
+// revoke --owner ID: every key of the owner not revoked yet, in one script
+// on a single Redis (one audit event and one invalidation per key); on a
+// Cluster key by key, each conditional on the key's owner.
+int revoke_owner(const Args& args, const std::string& owner, const StoreOptions& options) {
+    no_positional(args);
+    if (!valid_owner(owner)) throw UsageError("invalid --owner \"" + owner + "\"");
+    AuditEvent event = event_for(owner, "revoke", args);
+    Store store(options);
+    std::vector<std::string> revoked;
+    if (store.cluster()) {
+        for (const auto& id : store.members(store.prefix() + "owner_keys:" + owner)) {
+            auto view = store.get(id);
+            if (!view || view->owner != owner) continue;   // gone, or moved to another owner
+            event.key_id = id;
+            AdminReply reply = store.change("revoke", event, {std::to_string(now())});
+            if (reply.status == AdminReply::Status::kOk) revoked.push_back(id);
+        }
+    } else {
+        auto reply = store.script(store.prefix() + "owner_keys:" + owner, "owner_revoke", event,
+                                  owner, {std::to_string(now())});
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+            throw Failure("unexpected answer from Redis to revoke --owner");
+        }
+        for (std::size_t i = 1; i < reply->elements; i++) {
+            revoked.emplace_back(reply->element[i]->str, reply->element[i]->len);
+        }
+    }
+    if (args.flag("--json")) {
+        std::string ids = "[";
+        for (const auto& id : revoked) {
+            if (ids.size() > 1) ids += ",";
+            append_json_string(ids, id);
+        }
+        JsonObject json;
+        json.field("owner", owner).raw_field("revoked", ids + "]");
+        std::cout << json.str() << "\n";
+    } else if (revoked.empty()) {
+        std::cout << "Owner " << owner << " has no key left to revoke.\n";
+    } else {
+        std::cout << "Revoked " << revoked.size() << (revoked.size() == 1 ? " key" : " keys")
+                  << " of owner " << owner << ":";
+        for (const auto& id : revoked) std::cout << " " << id;
+        std::cout << "\n";
+    }
+    return 0;
+}
+
 int revoke(const std::vector<std::string>& argv, const StoreOptions& options) {
-    Args args(argv, {{"--reason", true}, {"--json", false}});
+    Args args(argv, {{"--reason", true}, {"--json", false}, {"--owner", true}});
+    if (auto owner = args.value("--owner")) return revoke_owner(args, *owner, options);
     std::string id = one_id(args, "revoke");
     Store store(options);
     AdminReply reply = store.change("revoke", event_for(id, "revoke", args),
@@ -335,6 +523,192 @@ int revoke(const std::vector<std::string>& argv, const StoreOptions& options) {
                      "\"apikeyctl delete " << id << "\" removes it.\n";
     }
     return 0;
+}
+
+// disable and enable: a reversible refusal (401 key_disabled), audited.
+int set_enabled(const std::vector<std::string>& argv, const StoreOptions& options, bool enable) {
+    const char* verb = enable ? "enable" : "disable";
+    Args args(argv, {{"--reason", true}, {"--json", false}});
+    std::string id = one_id(args, verb);
+    Store store(options);
+    AdminReply reply = store.change(verb, event_for(id, verb, args), {std::to_string(now())});
+    if (reply.status == AdminReply::Status::kConflict) {
+        throw Failure("key " + id + ": " + reply.message +
+                      (reply.message.find("revoked") != std::string::npos
+                           ? " (a revoke is permanent)" : ""));
+    }
+    KeyRecord r = changed(reply, id);
+    if (args.flag("--json")) {
+        std::cout << record_json(r, now()) << "\n";
+    } else if (enable) {
+        std::cout << "Enabled key " << id << " (" << terminal_safe(r.name) << ") again.\n";
+    } else {
+        std::cout << "Disabled key " << id << " (" << terminal_safe(r.name)
+                  << "); it is refused (401 key_disabled) until \"apikeyctl enable " << id
+                  << "\".\n";
+    }
+    return 0;
+}
+
+int disable(const std::vector<std::string>& argv, const StoreOptions& options) {
+    return set_enabled(argv, options, false);
+}
+
+int enable(const std::vector<std::string>& argv, const StoreOptions& options) {
+    return set_enabled(argv, options, true);
+}
+
+int reindex(const std::vector<std::string>& argv, const StoreOptions& options) {
+    Args args(argv, {});
+    no_positional(args);
+    Store store(options);
+    std::size_t n = store.reindex();
+    std::cout << "Indexed " << n << (n == 1 ? " key" : " keys") << ".\n";
+    return 0;
+}
+
+// role and plan: named scope and limit sets that keys refer to.
+void print_group(const Group& g, const std::string& kind) {
+    auto row = [](const char* label, const std::string& value) {
+        std::printf("%-12s %s\n", label, terminal_safe(value).c_str());
+    };
+    row(kind == "role" ? "Role" : "Plan", g.name);
+    if (kind == "role") row("Scopes", g.value.empty() ? "(none)" : g.value);
+    else row("Limits", g.value.empty() ? "(none)" : g.value);
+    row("Description", g.description);
+    row("Keys", std::to_string(g.keys));
+    row("Created", format_utc(g.created));
+    row("Updated", format_utc(g.updated));
+}
+
+int group(const std::string& kind, const std::vector<std::string>& argv,
+          const StoreOptions& options) {
+    bool role = kind == "role";
+    const char* item = role ? "--scope" : "--limit";
+    const char* no_item = role ? "--no-scopes" : "--no-limits";
+    // options anywhere on the line, as for every command; then each must be
+    // one of the subcommand's
+    Args args(argv, {{item, true}, {no_item, false}, {"--description", true},
+                     {"--reason", true}, {"--json", false}});
+    if (args.positional().empty()) {
+        throw UsageError(kind + " needs create, update, list, show or delete");
+    }
+    std::string sub = args.positional()[0];
+    std::vector<std::string> allowed;
+    if (sub == "create") allowed = {item, "--description", "--reason", "--json"};
+    else if (sub == "update") allowed = {item, no_item, "--description", "--reason", "--json"};
+    else if (sub == "list" || sub == "show") allowed = {"--json"};
+    else if (sub == "delete") allowed = {"--reason"};
+    else {
+        throw UsageError("unknown " + kind + " command \"" + sub +
+                         "\" (create, update, list, show or delete)");
+    }
+    for (const char* option : {item, no_item, "--description", "--reason", "--json"}) {
+        bool given = args.flag(option) || !args.values(option).empty();
+        if (given && std::find(allowed.begin(), allowed.end(), option) == allowed.end()) {
+            throw UsageError(kind + " " + sub + " takes no " + option);
+        }
+    }
+
+    if (sub == "list") {
+        if (args.positional().size() > 1) {
+            throw UsageError("unexpected argument \"" + args.positional()[1] + "\"");
+        }
+        Store store(options);
+        std::vector<Group> groups = store.groups(kind);
+        if (args.flag("--json")) {
+            std::cout << "[";
+            for (std::size_t i = 0; i < groups.size(); i++) {
+                std::cout << (i ? "," : "") << group_json(groups[i], kind);
+            }
+            std::cout << "]\n";
+        } else {
+            std::printf("%-24s %-5s %-40s %s\n", "NAME", "KEYS", role ? "SCOPES" : "LIMITS",
+                        "DESCRIPTION");
+            for (const auto& g : groups) {
+                std::printf("%-24s %-5lld %-40s %s\n", terminal_safe(g.name).c_str(),
+                            static_cast<long long>(g.keys),
+                            (g.value.empty() ? std::string("-") : terminal_safe(g.value)).c_str(),
+                            terminal_safe(g.description).c_str());
+            }
+            if (groups.empty()) std::cout << "(no " << kind << "s)\n";
+        }
+        return 0;
+    }
+
+    if (args.positional().size() != 2) {
+        throw UsageError(kind + " " + sub + " needs exactly one " + kind + " name");
+    }
+    std::string name = args.positional()[1];
+    if (!valid_group_name(name)) {
+        throw UsageError("invalid " + kind + " name \"" + name +
+                         "\": a-z and 0-9, then also _ . -, at most 64");
+    }
+
+    GroupChanges changes;
+    if (sub == "create" || sub == "update") {
+        auto items = args.values(item);
+        if (!items.empty() && args.flag(no_item)) {
+            throw UsageError(std::string(item) + " and " + no_item + " exclude each other");
+        }
+        if (!items.empty() || args.flag(no_item)) {
+            changes.value = role ? checked_scopes(items) : checked_limits(items);
+        }
+        if (auto d = args.value("--description")) {
+            std::string problem = description_problem(*d);
+            if (!problem.empty()) throw UsageError("invalid --description: " + problem);
+            changes.description = *d;
+        }
+        if (sub == "create" && !changes.value) {
+            throw UsageError(kind + " create needs " + item + " (repeatable)");
+        }
+        if (sub == "update" && !changes.value && !changes.description) {
+            throw UsageError("nothing to update (give " + std::string(item) + ", " + no_item +
+                             " or --description)");
+        }
+    }
+
+    Store store(options);
+    std::string action = sub == "show" ? "" : kind + "_" + sub;
+    AuditEvent event = event_for(kind + ":" + name, action.c_str(), args);
+    Group g;
+    std::vector<std::string> ids;
+    AdminReply result = store.group_change(kind, sub == "show" ? "get" : sub, event, name,
+                                           changes, now(), g, ids);
+    switch (result.status) {
+    case AdminReply::Status::kNotFound: throw Failure("no " + kind + " \"" + name + "\"");
+    case AdminReply::Status::kExists: throw Failure(kind + " \"" + name + "\" exists already");
+    case AdminReply::Status::kConflict:
+        throw Failure(kind + " \"" + name + "\" is in use: " + result.message +
+                      " (move them to another " + kind + " first: apikeyctl update ID --" + kind +
+                      " OTHER, or --no-" + kind + ")");
+    case AdminReply::Status::kError: throw Failure("unexpected answer from Redis: " + result.message);
+    case AdminReply::Status::kOk: break;
+    }
+
+    if (sub == "delete") {
+        std::cout << "Deleted " << kind << " " << name << "\n";
+        return 0;
+    }
+    if (args.flag("--json")) {
+        std::cout << group_json(g, kind) << "\n";
+        return 0;
+    }
+    if (sub == "create") std::cout << "Created " << kind << " " << name << "\n";
+    if (sub == "update") {
+        std::cout << "Updated " << kind << " " << name << " and its " << ids.size()
+                  << (ids.size() == 1 ? " key" : " keys") << "\n";
+    }
+    print_group(g, kind);
+    return 0;
+}
+
+int role(const std::vector<std::string>& argv, const StoreOptions& options) {
+    return group("role", argv, options);
+}
+
+int plan(const std::vector<std::string>& argv, const StoreOptions& options) {
+    return group("plan", argv, options);
 }
 
 int remove(const std::vector<std::string>& argv, const StoreOptions& options) {
@@ -359,8 +733,13 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
     if (auto g = args.value("--grace"); g && *g != "0") grace = checked_duration("--grace", *g);
 
     AuditEvent event = event_for(id, "rotate", args);
-    auto token = mint_token(id);
-    if (!token) throw Failure("the random number generator failed");
+    // the new token keeps the key's environment in its prefix: one of each
+    // is minted, and the script takes the one of the key's env (no read
+    // before the change, so the rotation stays one step)
+    auto live = mint_token(id, KeyEnv::kLive);
+    auto test = mint_token(id, KeyEnv::kTest);
+    if (!live || !test) throw Failure("the random number generator failed");
+    std::string live_digest = digest_of(*live, options);
 
     // with a grace period the script makes the current token the previous
     // one, which the module accepts until prev_until; without, it stops at
@@ -369,8 +748,9 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
     Store store(options);
     AdminReply reply = store.change(
         "rotate", event,
-        {digest_of(*token, options), std::string(token_hint(*token)),
-         std::to_string(grace > 0 ? now() + grace : 0), std::to_string(now())});
+        {live_digest, std::string(token_hint(*live)),
+         std::to_string(grace > 0 ? now() + grace : 0), std::to_string(now()),
+         digest_of(*test, options), std::string(token_hint(*test))});
     if (reply.status == AdminReply::Status::kConflict) {
         if (reply.message.find("imported") != std::string::npos) {
             throw Failure("key " + id + " was imported; its id comes from the old token, so "
@@ -379,6 +759,7 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
         throw Failure("key " + id + " is revoked; create a new key instead");
     }
     KeyRecord r = changed(reply, id);
+    const std::string* token = r.digest == live_digest ? &*live : &*test;
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now(), *token) << "\n";
@@ -409,9 +790,10 @@ std::string read_token_file(const std::string& path) {
 }
 
 int import(const std::vector<std::string>& argv, const StoreOptions& options) {
-    Args args(argv, {{"--name", true}, {"--token-file", true}, {"--scope", true},
-                     {"--expires-in", true}, {"--limit", true}, {"--reason", true},
-                     {"--json", false}});
+    Args args(argv, with({{"--name", true}, {"--token-file", true}, {"--scope", true},
+                          {"--expires-in", true}, {"--limit", true}, {"--reason", true},
+                          {"--json", false}, {"--env", true}},
+                         kModelOptions));
     no_positional(args);
     auto name = args.value("--name");
     auto file = args.value("--token-file");
@@ -445,7 +827,7 @@ int import(const std::vector<std::string>& argv, const StoreOptions& options) {
     if (reply.status == AdminReply::Status::kExists) {
         throw Failure("this token was already imported as key " + r.id);
     }
-    changed(reply, r.id);
+    r = changed(reply, r.id);
 
     if (args.flag("--json")) {
         std::cout << record_json(r, now()) << "\n";
@@ -487,7 +869,9 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"create", "mint a new key and print its token once",
          "usage: apikeyctl create --name NAME [--scope SCOPE]... [--expires-in DURATION|never]\n"
-         "                        [--limit RATE[:BURST]]... [--reason TEXT] [--json]\n\n"
+         "                        [--limit RATE[:BURST]]... [--env live|test] [--owner ID]\n"
+         "                        [--role NAME] [--plan NAME] [--meta NAME=VALUE]...\n"
+         "                        [--allow-ip CIDR]... [--reason TEXT] [--json]\n\n"
          "Mints a key and prints its token. The token is shown this once and never\n"
          "stored: only its SHA-256 digest (HMAC-SHA256 with --hash-secret-file) is kept\n"
          "in Redis.\n\n"
@@ -498,6 +882,16 @@ const std::vector<Command>& commands() {
          "                         key-wide apikey_limit lines of nginx.conf; repeat for\n"
          "                         several (at most 8). BURST defaults to RATE's count\n"
          "                         (600r/m means 600r/m:600, one period's worth)\n"
+         "  --env live|test        the key's environment, said by its token's prefix\n"
+         "                         (ak_live_... or ak_test_...); default live\n"
+         "  --owner ID             who the key belongs to (1-128 of A-Z a-z 0-9 _ . : @ -)\n"
+         "  --role NAME            a role (apikeyctl role): its scopes add to the key's own\n"
+         "  --plan NAME            a plan (apikeyctl plan): its limits apply when the key\n"
+         "                         has no --limit of its own\n"
+         "  --meta NAME=VALUE      metadata ($apikey_meta_NAME); repeat, at most 16. NAME:\n"
+         "                         1-32 of a-z 0-9 _; VALUE: at most 256 bytes, no controls\n"
+         "  --allow-ip CIDR        only requests from these addresses (IPv4 or IPv6,\n"
+         "                         e.g. 203.0.113.0/24); repeat. Default: any address\n"
          "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print one JSON object (id, token, name, scopes, status,\n"
          "                         expires_at, ...)\n",
@@ -505,6 +899,8 @@ const std::vector<Command>& commands() {
         {"import", "store the digest of a token minted elsewhere",
          "usage: apikeyctl import --name NAME --token-file FILE [--scope SCOPE]...\n"
          "                        [--expires-in DURATION|never] [--limit RATE[:BURST]]...\n"
+         "                        [--env live|test] [--owner ID] [--role NAME] [--plan NAME]\n"
+         "                        [--meta NAME=VALUE]... [--allow-ip CIDR]...\n"
          "                        [--reason TEXT] [--json]\n\n"
          "Keeps a legacy system's token working: only its digest is stored, under an id\n"
          "derived from the token (it has none of its own). nginx accepts imported tokens\n"
@@ -517,15 +913,37 @@ const std::vector<Command>& commands() {
          "  --scope SCOPE          a scope the key holds; repeat for more\n"
          "  --expires-in DURATION  lifetime: 90d (default), 12h, 1h30m, 2w, 1y, or never\n"
          "  --limit RATE[:BURST]   the key's own rate limit, as for create; repeatable\n"
+         "  --env live|test        the key's environment (default live)\n"
+         "  --owner ID, --role NAME, --plan NAME, --meta NAME=VALUE, --allow-ip CIDR\n"
+         "                         as for create\n"
          "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print one JSON object (no token)\n",
          import},
         {"list", "list keys (never their tokens)",
-         "usage: apikeyctl list [--status active|revoked|expired] [--expiring DURATION]\n"
-         "                      [--unused-since DURATION] [--json]\n\n"
-         "Lists keys: id, name, token hint, scopes, created, last used, expiry, status\n"
-         "(\"active (rotating)\" during a rotation grace).\n\n"
+         "usage: apikeyctl list [--status active|revoked|expired|disabled] [--owner ID]\n"
+         "                      [--role NAME] [--plan NAME] [--env live|test]\n"
+         "                      [--search TEXT] [--sort created|name|last_used|expires]\n"
+         "                      [--asc|--desc] [--limit N] [--after CURSOR]\n"
+         "                      [--expiring DURATION] [--unused-since DURATION] [--json]\n\n"
+         "Lists keys: id, name, owner, role, plan, env, token hint, scopes, created, last\n"
+         "used, expiry, status (\"active (rotating)\" during a rotation grace). Newest\n"
+         "first by default, read page by page from the sorted indexes; keys written\n"
+         "before the indexes existed appear after \"apikeyctl reindex\".\n\n"
          "  --status S             only keys in that state\n"
+         "  --owner ID             only the keys of that owner\n"
+         "  --role NAME            only the keys of that role\n"
+         "  --plan NAME            only the keys of that plan\n"
+         "  --env live|test        only live or only test keys\n"
+         "  --search TEXT          only keys whose name contains TEXT (ASCII letters\n"
+         "                         compared without case)\n"
+         "  --sort ORDER           created (default, newest first), name (A to Z),\n"
+         "                         last_used (most recent first) or expires (soonest\n"
+         "                         first, never last)\n"
+         "  --asc, --desc          the other direction\n"
+         "  --limit N              at most N keys; when more may follow, the cursor to\n"
+         "                         continue with is printed on standard error\n"
+         "  --after CURSOR         continue after the key that CURSOR names (printed by\n"
+         "                         an earlier list with --limit, same --sort)\n"
          "  --expiring 14d         active keys that expire within that time\n"
          "  --unused-since 30d     keys not used for that long (never-used keys older\n"
          "                         than that too): candidates for deletion\n"
@@ -542,10 +960,13 @@ const std::vector<Command>& commands() {
          "                         last_used_at, previous_token ({hint, valid_until}\n"
          "                         during a grace, else null), imported\n",
          show},
-        {"update", "change a key's name, scopes, expiry or limits",
+        {"update", "change a key's name, scopes, expiry, limits, owner, role, plan, ...",
          "usage: apikeyctl update ID [--name NAME] [--scope SCOPE]... [--no-scopes]\n"
          "                           [--expires-in DURATION|never] [--limit RATE[:BURST]]...\n"
-         "                           [--no-limits] [--reason TEXT] [--json]\n\n"
+         "                           [--no-limits] [--owner ID|--no-owner]\n"
+         "                           [--role NAME|--no-role] [--plan NAME|--no-plan]\n"
+         "                           [--meta NAME=VALUE]... [--allow-ip CIDR|none]...\n"
+         "                           [--reason TEXT] [--json]\n\n"
          "Changes what is given; at least one change is needed. Takes effect on the next\n"
          "request.\n\n"
          "  --name NAME            a new name (1-128 characters)\n"
@@ -554,7 +975,15 @@ const std::vector<Command>& commands() {
          "  --expires-in DURATION  a new lifetime, counted from now, or never\n"
          "  --limit RATE[:BURST]   replaces the key's own limits with the ones given\n"
          "                         (BURST defaults to RATE's count); repeat\n"
-         "  --no-limits            removes them: the apikey_limit lines apply again\n"
+         "  --no-limits            removes them: the plan's or the apikey_limit lines\n"
+         "                         apply again\n"
+         "  --owner ID             a new owner; --no-owner removes it\n"
+         "  --role NAME            a new role; --no-role removes it\n"
+         "  --plan NAME            a new plan; --no-plan removes it\n"
+         "  --meta NAME=VALUE      sets one metadata entry, keeping the others;\n"
+         "                         --meta NAME= removes it; repeat\n"
+         "  --allow-ip CIDR        replaces the address list; repeat; --allow-ip none\n"
+         "                         removes it (any address)\n"
          "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print the updated key as one JSON object\n",
          update},
@@ -565,13 +994,31 @@ const std::vector<Command>& commands() {
          "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print the key as one JSON object\n",
          extend},
-        {"revoke", "stop a key at once, keeping its record",
-         "usage: apikeyctl revoke ID [--reason TEXT] [--json]\n\n"
+        {"revoke", "stop a key (or every key of an owner) at once, keeping the records",
+         "usage: apikeyctl revoke ID [--reason TEXT] [--json]\n"
+         "       apikeyctl revoke --owner ID [--reason TEXT] [--json]\n\n"
          "The key is refused (401 revoked_key) from the next request on. The record stays\n"
-         "for audit; \"delete\" removes it.\n\n"
+         "for audit; \"delete\" removes it. A revoke is permanent (see disable).\n\n"
+         "  --owner ID             every key of that owner not revoked yet (active,\n"
+         "                         disabled or expired), in one step; one audit event\n"
+         "                         per key\n"
+         "  --reason TEXT          recorded in the audit stream\n"
+         "  --json                 print the key as one JSON object (--owner: the owner\n"
+         "                         and the ids revoked)\n",
+         revoke},
+        {"disable", "refuse a key until it is enabled again",
+         "usage: apikeyctl disable ID [--reason TEXT] [--json]\n\n"
+         "The key is refused (401 key_disabled) from the next request on, until\n"
+         "\"apikeyctl enable ID\". A revoked key cannot be disabled.\n\n"
          "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print the key as one JSON object\n",
-         revoke},
+         disable},
+        {"enable", "accept a disabled key again",
+         "usage: apikeyctl enable ID [--reason TEXT] [--json]\n\n"
+         "Only a disabled key: a revoked key stays revoked.\n\n"
+         "  --reason TEXT          recorded in the audit stream\n"
+         "  --json                 print the key as one JSON object\n",
+         enable},
         {"delete", "remove a key's record and rate-limit state",
          "usage: apikeyctl delete ID [--reason TEXT]\n\n"
          "Afterwards the key is unknown (401 invalid_key).\n\n"
@@ -588,10 +1035,54 @@ const std::vector<Command>& commands() {
          "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print one JSON object with the new token\n",
          rotate},
+        {"role", "named scope sets: role create|update|list|show|delete",
+         "usage: apikeyctl role create NAME --scope SCOPE... [--description TEXT]\n"
+         "                             [--reason TEXT] [--json]\n"
+         "       apikeyctl role update NAME [--scope SCOPE...|--no-scopes]\n"
+         "                             [--description TEXT] [--reason TEXT] [--json]\n"
+         "       apikeyctl role list [--json]\n"
+         "       apikeyctl role show NAME [--json]\n"
+         "       apikeyctl role delete NAME [--reason TEXT]\n\n"
+         "A key of a role (create/update --role NAME) holds its own scopes plus the\n"
+         "role's. Updating a role changes every key of it at once (nginx caches drop\n"
+         "them); a role is deleted only when no key uses it. NAME: a-z and 0-9, then\n"
+         "also _ . -, at most 64. Changes are audited (key \"role:NAME\").\n\n"
+         "  --scope SCOPE          a scope of the role; repeat (update: replaces them)\n"
+         "  --no-scopes            update: the role holds no scope\n"
+         "  --description TEXT     what the role is for\n"
+         "  --reason TEXT          recorded in the audit stream\n"
+         "  --json                 print JSON (list: an array)\n",
+         role},
+        {"plan", "named limit sets: plan create|update|list|show|delete",
+         "usage: apikeyctl plan create NAME --limit RATE[:BURST]... [--description TEXT]\n"
+         "                             [--reason TEXT] [--json]\n"
+         "       apikeyctl plan update NAME [--limit RATE[:BURST]...|--no-limits]\n"
+         "                             [--description TEXT] [--reason TEXT] [--json]\n"
+         "       apikeyctl plan list [--json]\n"
+         "       apikeyctl plan show NAME [--json]\n"
+         "       apikeyctl plan delete NAME [--reason TEXT]\n\n"
+         "A key of a plan (create/update --plan NAME) is limited by the plan's limits\n"
+         "unless it has --limit lines of its own. Updating a plan changes every key of\n"
+         "it at once; a plan is deleted only when no key uses it. Audited (key\n"
+         "\"plan:NAME\").\n\n"
+         "  --limit RATE[:BURST]   a limit of the plan (e.g. 600r/m:50); repeat, at most 8\n"
+         "  --no-limits            update: the plan sets no limit\n"
+         "  --description TEXT     what the plan is for\n"
+         "  --reason TEXT          recorded in the audit stream\n"
+         "  --json                 print JSON (list: an array)\n",
+         plan},
+        {"reindex", "rebuild the list indexes from the records",
+         "usage: apikeyctl reindex\n\n"
+         "Rebuilds the sorted indexes that list reads (<prefix>idx:created, idx:expires,\n"
+         "idx:last_used, idx:name) and the role, plan and owner sets from the records,\n"
+         "with SCAN, and drops entries whose record is gone. Run it once after upgrading\n"
+         "from a version without indexes; it is safe to run at any time.\n",
+         reindex},
         {"audit", "show the audit stream of changes",
          "usage: apikeyctl audit [ID] [--limit N] [--json]\n\n"
-         "Every create, import, update, extend, rotate, revoke and delete, newest first\n"
-         "(only those of key ID when given): time, key, action, the OS user who ran\n"
+         "Every create, import, update, extend, rotate, revoke, disable, enable and\n"
+         "delete, and every role and plan change (key role:NAME or plan:NAME), newest\n"
+         "first (only those of key ID when given): time, key, action, the OS user who ran\n"
          "apikeyctl (sudo's caller under sudo), and the --reason given. Kept in the Redis\n"
          "stream <prefix>audit, capped at about 100000 events.\n\n"
          "  --limit N              show at most N events (default 100)\n"

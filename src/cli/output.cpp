@@ -36,8 +36,11 @@ std::string shorten(const std::string& s, std::size_t width) {
 }  // namespace
 
 void print_table(const std::vector<KeyRecord>& records, std::int64_t now) {
+    // the key model's columns come last, so scripts that read the first
+    // eight keep working
     const std::vector<std::string> head = {"ID",      "NAME",      "HINT",    "SCOPES",
-                                           "CREATED", "LAST USED", "EXPIRES", "STATUS"};
+                                           "CREATED", "LAST USED", "EXPIRES", "STATUS",
+                                           "OWNER",   "ROLE",      "PLAN",    "ENV"};
     std::vector<std::vector<std::string>> rows;
     // a name is whatever was stored: escaped (text.hpp) before it is
     // measured, so a control character can neither forge a row nor skew a column
@@ -47,7 +50,11 @@ void print_table(const std::vector<KeyRecord>& records, std::int64_t now) {
                         r.scopes.empty() ? "-" : shorten(terminal_safe(r.scopes), 40),
                         when(r.created, now, "-"), when(r.last_used, now, "never"),
                         when(r.expires, now, "never"),
-                        std::string(r.effective_status(now)) + (r.in_grace(now) ? " (rotating)" : "")});
+                        std::string(r.effective_status(now)) + (r.in_grace(now) ? " (rotating)" : ""),
+                        r.owner.empty() ? "-" : shorten(terminal_safe(r.owner), 24),
+                        r.role.empty() ? "-" : terminal_safe(r.role),
+                        r.plan.empty() ? "-" : terminal_safe(r.plan),
+                        std::string(r.effective_env())});
     }
     std::vector<std::size_t> width(head.size());
     for (std::size_t c = 0; c < head.size(); c++) {
@@ -77,17 +84,31 @@ void print_record(const KeyRecord& r, std::int64_t now) {
     row("ID", r.id);
     row("Name", r.name);
     row("Status", std::string(r.effective_status(now)));
+    row("Env", std::string(r.effective_env()));
+    // the token's prefix: the record's env for a key minted with one; a key
+    // minted before environments has the old ak_<id>_ shape, which this
+    // cannot tell apart, so show the shape new tokens have
+    std::string shape = "ak_" + std::string(r.effective_env()) + "_" + r.id + "_...";
     if (r.imported) {
         row("Token", "..." + r.hint + " (imported)");
     } else {
-        row("Token", "ak_" + r.id + "_..." + r.hint + (r.in_grace(now) ? " (new)" : ""));
+        row("Token", shape + r.hint + (r.in_grace(now) ? " (new)" : ""));
     }
     if (r.in_grace(now)) {
-        row("", "ak_" + r.id + "_..." + r.prev_hint + " (previous, works until " +
+        row("", shape + r.prev_hint + " (previous, works until " +
                     format_utc(r.prev_until) + ", " + format_relative(r.prev_until, now) + ")");
     }
+    row("Owner", r.owner.empty() ? "(none)" : r.owner);
+    row("Role", r.role.empty() ? "(none)" : r.role + " (scopes: " +
+                                             (r.role_scopes.empty() ? "none" : r.role_scopes) + ")");
+    row("Plan", r.plan.empty() ? "(none)" : r.plan + " (limits: " +
+                                             (r.plan_limits.empty() ? "none" : r.plan_limits) + ")");
     row("Scopes", r.scopes.empty() ? "(none)" : r.scopes);
-    row("Limits", r.limits.empty() ? "(configured in nginx)" : r.limits);
+    row("Limits", !r.limits.empty() ? r.limits
+                  : !r.plan_limits.empty() ? "(the plan's: " + r.plan_limits + ")"
+                  : "(configured in nginx)");
+    row("Meta", r.meta.empty() ? "(none)" : r.meta);
+    row("Allow IP", r.allow_ip.empty() ? "(any address)" : r.allow_ip);
     row("Created", stamp(r.created, "-"));
     row("Last used", stamp(r.last_used, "never"));
     row("Expires", stamp(r.expires, "never"));

@@ -278,17 +278,47 @@ std::vector<KeyRecord> Store::all() {
     return records;
 }
 
-AdminReply Store::change(const std::string& mode, const AuditEvent& e,
-                         const std::vector<std::string>& extra) {
+Store::Reply Store::script(const std::string& key, const std::string& mode, const AuditEvent& e,
+                           const std::string& subject, const std::vector<std::string>& extra) {
     // EVAL rather than EVALSHA: a command-line tool sends it once, and a
     // Redis that restarted or was flushed needs no NOSCRIPT retry
-    std::vector<std::string> args{"EVAL", std::string(kAdminScript), cluster_ ? "1" : "2",
-                                  record_key(options_.prefix, e.key_id)};
+    std::vector<std::string> args{"EVAL", std::string(kAdminScript), cluster_ ? "1" : "2", key};
     if (!cluster_) args.push_back(options_.prefix + "audit");
     args.insert(args.end(), {mode, std::to_string(e.time), e.action, e.user, e.reason, e.via,
-                             options_.prefix + "invalidate", e.key_id});
+                             options_.prefix + "invalidate", subject});
     args.insert(args.end(), extra.begin(), extra.end());
-    Reply reply = command(args, 3);   // args[3]: the record's key names the slot
+    return command(args, 3);   // args[3]: KEYS[1] names the slot
+}
+
+AdminReply Store::change(const std::string& mode, const AuditEvent& e,
+                         const std::vector<std::string>& extra) {
+    std::optional<IndexView> before;
+    if (cluster_) before = index_view(e.key_id);
+    std::vector<std::string> fields = extra;
+    if (cluster_ && (mode == "create" || mode == "update")) {
+        // the script cannot read a role or plan in another slot: the copy
+        // is taken here, just before (a role changed in between is caught
+        // up by its next update)
+        for (std::size_t i = 0; i + 1 < extra.size(); i += 2) {
+            if ((extra[i] == "role" || extra[i] == "plan") && !extra[i + 1].empty()) {
+                bool role = extra[i] == "role";
+                Reply copy = command({"HGET", options_.prefix + extra[i] + ":" + extra[i + 1],
+                                      role ? "scopes" : "limits"});
+                if (copy->type != REDIS_REPLY_STRING) {
+                    AdminReply missing;
+                    missing.status = AdminReply::Status::kConflict;
+                    missing.message = "no " + extra[i] + " \"" + extra[i + 1] + "\"";
+                    return missing;
+                }
+                fields.insert(fields.end(), {role ? "role_scopes" : "plan_limits",
+                                             std::string(copy->str, copy->len)});
+            } else if (extra[i] == "role" || extra[i] == "plan") {
+                fields.insert(fields.end(),
+                              {extra[i] == "role" ? "role_scopes" : "plan_limits", ""});
+            }
+        }
+    }
+    Reply reply = script(record_key(options_.prefix, e.key_id), mode, e, e.key_id, fields);
     AdminReply out = decode_admin_record(reply.get(), e.key_id);
     if (out.status == AdminReply::Status::kError) {
         throw Failure("unexpected answer from Redis to " + e.action + " of key " + e.key_id + ": " +
@@ -296,8 +326,238 @@ AdminReply Store::change(const std::string& mode, const AuditEvent& e,
     }
     if (cluster_ && out.status == AdminReply::Status::kOk) {
         audit(e);   // the script published the invalidation (PUBLISH reaches every node)
+        index_after(e.key_id, before, index_view(e.key_id));
     }
     return out;
+}
+
+std::optional<Store::IndexView> Store::index_view(const std::string& id) {
+    Reply r = command({"HMGET", record_key(options_.prefix, id), "name", "owner", "role", "plan",
+                       "created", "expires", "last_used"});
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 7) return std::nullopt;
+    auto at = [&](std::size_t i) {
+        const redisReply* e = r->element[i];
+        return e->type == REDIS_REPLY_STRING ? std::string(e->str, e->len) : std::string();
+    };
+    // every field may be absent from a record (created included): ask
+    if (r->element[4]->type != REDIS_REPLY_STRING && !exists(id)) return std::nullopt;
+    return IndexView{at(0), at(1), at(2), at(3), at(4), at(5), at(6)};
+}
+
+// What the admin script's reindex() does on a single Redis, as separate
+// commands (each index and set lives in its own slot).
+void Store::index_after(const std::string& id, const std::optional<IndexView>& before,
+                        const std::optional<IndexView>& after) {
+    const std::string& p = options_.prefix;
+    auto member = [&](const std::string& name) { return lower_ascii(name) + std::string(1, '\0') + id; };
+    if (before) {
+        if (!after || after->name != before->name) {
+            command({"ZREM", p + "idx:name", member(before->name)});
+        }
+        const std::pair<const char*, std::string IndexView::*> sets[] = {
+            {"owner", &IndexView::owner}, {"role", &IndexView::role}, {"plan", &IndexView::plan}};
+        for (const auto& [kind, field] : sets) {
+            const std::string& old = (*before).*field;
+            if (!old.empty() && (!after || (*after).*field != old)) {
+                command({"SREM", p + kind + "_keys:" + old, id});
+            }
+        }
+        if (!after) {
+            for (const char* index : {"created", "expires", "last_used"}) {
+                command({"ZREM", p + "idx:" + index, id});
+            }
+        }
+    }
+    if (after) {
+        auto score = [](const std::string& s) { return s.empty() ? std::string("0") : s; };
+        command({"ZADD", p + "idx:created", score(after->created), id});
+        command({"ZADD", p + "idx:expires",
+                 score(after->expires) == "0" ? std::string("inf") : after->expires, id});
+        command({"ZADD", p + "idx:last_used", score(after->last_used), id});
+        command({"ZADD", p + "idx:name", "0", member(after->name)});
+        if (!after->owner.empty()) command({"SADD", p + "owner_keys:" + after->owner, id});
+        if (!after->role.empty()) command({"SADD", p + "role_keys:" + after->role, id});
+        if (!after->plan.empty()) command({"SADD", p + "plan_keys:" + after->plan, id});
+    }
+}
+
+namespace {
+
+AdminReply status_of(AdminReply::Status status, std::string message = {}) {
+    AdminReply r;
+    r.status = status;
+    r.message = std::move(message);
+    return r;
+}
+
+}  // namespace
+
+AdminReply Store::group_change(const std::string& kind, const std::string& action,
+                               const AuditEvent& event, const std::string& name,
+                               const GroupChanges& changes, std::int64_t now, Group& out,
+                               std::vector<std::string>& changed) {
+    const std::string& p = options_.prefix;
+    std::string key = p + kind + ":" + name, set = p + kind + "_keys:" + name;
+    out = Group{};
+    out.name = name;
+    if (!cluster_) {
+        Reply reply = script(key, kind + "_" + action, event, name, group_arguments(changes, now));
+        AdminReply r = decode_admin_group(reply.get(), kind, out, changed);
+        out.name = name;
+        return r;
+    }
+
+    const char* item = kind == "role" ? "scopes" : "limits";
+    auto read = [&]() {
+        Reply h = command({"HGETALL", key});
+        for (std::size_t i = 0; i + 1 < h->elements; i += 2) {
+            std::string f(h->element[i]->str, h->element[i]->len);
+            std::string v(h->element[i + 1]->str, h->element[i + 1]->len);
+            if (f == item) out.value = v;
+            else if (f == "description") out.description = v;
+            else if (f == "created") out.created = parse_decimal(v).value_or(0);
+            else if (f == "updated") out.updated = parse_decimal(v).value_or(0);
+        }
+        out.keys = command({"SCARD", set})->integer;
+        return h->elements > 0;
+    };
+    bool exists = command({"EXISTS", key})->integer > 0;
+    if (action == "get") {
+        return exists && read() ? status_of(AdminReply::Status::kOk)
+                                : status_of(AdminReply::Status::kNotFound);
+    }
+    if (action == "create") {
+        if (exists) return status_of(AdminReply::Status::kExists);
+        command({"HSET", key, item, changes.value.value_or(""), "description",
+                 changes.description.value_or(""), "created", std::to_string(now), "updated",
+                 std::to_string(now)});
+        command({"SADD", p + kind + "s", name});
+    } else if (!exists) {
+        return status_of(AdminReply::Status::kNotFound);
+    } else if (action == "delete") {
+        long long n = command({"SCARD", set})->integer;
+        if (n > 0) {
+            return status_of(AdminReply::Status::kConflict,
+                             std::to_string(n) + " key(s) use " + kind + " \"" + name + "\"");
+        }
+        command({"DEL", key});
+        command({"SREM", p + kind + "s", name});
+        audit(event);
+        return status_of(AdminReply::Status::kOk);
+    } else if (action == "update") {
+        command({"HSET", key, "updated", std::to_string(now)});
+        if (changes.value) command({"HSET", key, item, *changes.value});
+        if (changes.description) command({"HSET", key, "description", *changes.description});
+        if (changes.value) {
+            for (const auto& id : members(set)) {
+                AuditEvent quiet = event;
+                quiet.key_id = id;
+                Reply r = script(record_key(p, id), "recopy", quiet, id, {kind, name, *changes.value});
+                AdminReply one = decode_admin_record(r.get(), id);
+                if (one.status == AdminReply::Status::kOk) {
+                    changed.push_back(id);
+                } else if (one.status != AdminReply::Status::kError) {
+                    command({"SREM", set, id});   // gone, or of another role now
+                }
+            }
+        }
+    }
+    audit(event);
+    read();
+    return status_of(AdminReply::Status::kOk);
+}
+
+std::vector<Group> Store::groups(const std::string& kind) {
+    std::vector<Group> out;
+    if (!cluster_) {
+        Reply reply = script(options_.prefix + kind + "s", kind + "_list", AuditEvent{}, "", {});
+        std::string error;
+        if (!decode_admin_groups(reply.get(), kind, out, error)) throw Failure(error);
+        return out;
+    }
+    for (const auto& name : members(options_.prefix + kind + "s")) {
+        Group g;
+        std::vector<std::string> ignored;
+        if (group_change(kind, "get", AuditEvent{}, name, GroupChanges{}, 0, g, ignored).status ==
+            AdminReply::Status::kOk) {
+            out.push_back(std::move(g));
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> Store::members(const std::string& set) {
+    Reply r = command({"SMEMBERS", set});
+    std::vector<std::string> out;
+    for (std::size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        out.emplace_back(r->element[i]->str, r->element[i]->len);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+AdminPage Store::page(const ListQuery& query, std::size_t size, bool& needs_reindex) {
+    needs_reindex = false;
+    AdminPage out;
+    if (cluster_) {
+        // every record, ordered and cut as the script would
+        std::vector<KeyRecord> records = all();
+        std::int64_t now = static_cast<std::int64_t>(time(nullptr));
+        sort_for_page(records, query);
+        for (auto& r : records) {
+            if (!follows_cursor(r, query) || !list_matches(r, query, now)) continue;
+            if (out.records.size() == size) break;
+            out.records.push_back(std::move(r));
+        }
+        if (out.records.size() == size) out.cursor = page_cursor(out.records.back(), query.sort);
+        return out;
+    }
+    AuditEvent none;
+    Reply reply = script(options_.prefix + "idx:created", "page", none, "",
+                         page_arguments(query, size, static_cast<std::int64_t>(time(nullptr))));
+    std::string error;
+    if (!decode_admin_page(reply.get(), out, needs_reindex, error)) {
+        throw Failure("unexpected answer from Redis to list: " + error);
+    }
+    return out;
+}
+
+std::size_t Store::reindex() {
+    std::size_t n = 0;
+    if (cluster_) {
+        for (const auto& key : scan(record_pattern(options_.prefix))) {
+            std::string id(id_of_record_key(options_.prefix, key));
+            if (id.empty()) continue;
+            if (auto view = index_view(id)) {
+                index_after(id, std::nullopt, view);
+                n++;
+            }
+        }
+        // stale entries: ids without a record
+        Reply created = command({"ZRANGE", options_.prefix + "idx:created", "0", "-1"});
+        for (std::size_t i = 0; created->type == REDIS_REPLY_ARRAY && i < created->elements; i++) {
+            std::string id(created->element[i]->str, created->element[i]->len);
+            if (!exists(id)) index_after(id, IndexView{}, std::nullopt);
+        }
+        return n;
+    }
+    AuditEvent none;
+    std::string cursor = "0";
+    do {
+        Reply r = script(options_.prefix + "idx:created", "reindex", none, "", {cursor});
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) throw Failure("unexpected reply to reindex");
+        cursor.assign(r->element[0]->str, r->element[0]->len);
+        n += static_cast<std::size_t>(r->element[1]->integer);
+    } while (cursor != "0");
+    for (const char* index : {"created", "expires", "last_used", "name"}) {
+        cursor = "0";
+        do {
+            Reply r = script(options_.prefix + "idx:created", "prune", none, "", {index, cursor});
+            if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) throw Failure("unexpected reply to reindex");
+            cursor.assign(r->element[0]->str, r->element[0]->len);
+        } while (cursor != "0");
+    }
+    return n;
 }
 
 std::vector<std::string> Store::bucket_keys(const std::string& id) {

@@ -51,6 +51,45 @@ public:
     // another slot). `event.action` names the change.
     AdminReply change(const std::string& mode, const AuditEvent& event,
                       const std::vector<std::string>& extra);
+    // The admin script in any mode, with KEYS[1] = `key` and ARGV[8] = `subject`
+    // (a key id, or a role's or plan's name); the raw reply, for the modes
+    // whose replies are not a record's.
+    struct ReplyDeleter {
+        void operator()(redisReply* r) const { freeReplyObject(r); }
+    };
+    using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+    Reply script(const std::string& key, const std::string& mode, const AuditEvent& event,
+                 const std::string& subject, const std::vector<std::string>& extra);
+
+    // One page of the indexed list (the admin script's page mode); on a
+    // Cluster, where one script cannot read every slot, every record is read
+    // and the page cut here in the same order. needs_reindex: the index is
+    // empty but records exist.
+    AdminPage page(const ListQuery& query, std::size_t size, bool& needs_reindex);
+
+    // Rebuilds the indexes and the role, plan and owner sets from the
+    // records (SCAN), then drops index entries whose record is gone.
+    // Returns how many records were indexed.
+    std::size_t reindex();
+
+    // Roles and plans (`kind` "role" or "plan"): `action` create, update,
+    // delete or get. One script on a single Redis or Sentinel; on a Cluster,
+    // where a role, its set and its keys live in different slots, the same
+    // steps one command at a time, the keys' copies rewritten key by key
+    // (each conditional on the key still having that role) right after the
+    // role. `changed`: the ids whose copy was rewritten.
+    AdminReply group_change(const std::string& kind, const std::string& action,
+                            const AuditEvent& event, const std::string& name,
+                            const GroupChanges& changes, std::int64_t now, Group& out,
+                            std::vector<std::string>& changed);
+    std::vector<Group> groups(const std::string& kind);
+
+    // Members of a set (role_keys, plan_keys, owner_keys).
+    std::vector<std::string> members(const std::string& set);
+
+    bool cluster() const { return cluster_; }
+    const std::string& prefix() const { return options_.prefix; }
+
     // The bucket keys of a key (for change("delete", ...)).
     std::vector<std::string> bucket_keys(const std::string& id);
 
@@ -66,10 +105,6 @@ public:
     static constexpr std::size_t kAuditLength = 100000;
 
 private:
-    struct ReplyDeleter {
-        void operator()(redisReply* r) const { freeReplyObject(r); }
-    };
-    using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
     using Context = std::unique_ptr<redisContext, void (*)(redisContext*)>;
 
     // Runs a command on the node that owns args[key] (a cluster follows one
@@ -79,6 +114,14 @@ private:
               bool allow_redirect_error = false);
     redisContext* node(const std::string& address);
     void load_slots();
+    // Cluster: the indexes and sets of one key after a change (a script
+    // cannot reach their slots), from the record before and after.
+    struct IndexView {
+        std::string name, owner, role, plan, created, expires, last_used;
+    };
+    std::optional<IndexView> index_view(const std::string& id);
+    void index_after(const std::string& id, const std::optional<IndexView>& before,
+                     const std::optional<IndexView>& after);
     std::vector<std::string> scan(const std::string& pattern);
 
     StoreOptions options_;

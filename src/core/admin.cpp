@@ -1,14 +1,20 @@
 #include "admin.hpp"
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <map>
+#include <utility>
 
 #include <openssl/evp.h>
 
+#include "cidr.hpp"
 #include "duration.hpp"
 #include "json.hpp"
 #include "json_parse.hpp"
+#include "meta.hpp"
 #include "number.hpp"
 #include "rate.hpp"
 #include "scope.hpp"
@@ -42,6 +48,42 @@ AdminTarget admin_route(std::string_view method, std::string_view path) noexcept
     if (path == "keys") {
         return pick("GET, POST", {{"GET", AdminRoute::kList}, {"POST", AdminRoute::kCreate}});
     }
+    // roles and plans: named scope and limit sets, as resources of their own
+    for (bool role : {true, false}) {
+        std::string_view base = role ? "roles" : "plans";
+        if (path == base) {
+            return pick("GET, POST",
+                        {{"GET", role ? AdminRoute::kRoleList : AdminRoute::kPlanList},
+                         {"POST", role ? AdminRoute::kRoleCreate : AdminRoute::kPlanCreate}});
+        }
+        if (path.size() > base.size() + 1 && path.substr(0, base.size()) == base &&
+            path[base.size()] == '/')
+        {
+            t.id = path.substr(base.size() + 1);
+            if (!valid_group_name(t.id)) {
+                t.route = AdminRoute::kNotFound;
+                return t;
+            }
+            return pick("GET, PATCH, DELETE",
+                        {{"GET", role ? AdminRoute::kRoleGet : AdminRoute::kPlanGet},
+                         {"PATCH", role ? AdminRoute::kRoleUpdate : AdminRoute::kPlanUpdate},
+                         {"DELETE", role ? AdminRoute::kRoleDelete : AdminRoute::kPlanDelete}});
+        }
+    }
+
+    // every key of an owner at once: a customer who left, a leaked laptop
+    if (path.substr(0, 7) == "owners/") {
+        std::string_view rest = path.substr(7);
+        std::size_t slash = rest.find('/');
+        if (slash != std::string_view::npos && rest.substr(slash + 1) == "revoke" &&
+            valid_owner(rest.substr(0, slash)))
+        {
+            t.id = rest.substr(0, slash);
+            return pick("POST", {{"POST", AdminRoute::kOwnerRevoke}});
+        }
+        return t;
+    }
+
     if (path.substr(0, 5) != "keys/") {
         return t;
     }
@@ -63,6 +105,8 @@ AdminTarget admin_route(std::string_view method, std::string_view path) noexcept
     if (action == "rotate") return pick("POST", {{"POST", AdminRoute::kRotate}});
     if (action == "revoke") return pick("POST", {{"POST", AdminRoute::kRevoke}});
     if (action == "audit") return pick("GET", {{"GET", AdminRoute::kAudit}});
+    if (action == "disable") return pick("POST", {{"POST", AdminRoute::kDisable}});
+    if (action == "enable") return pick("POST", {{"POST", AdminRoute::kEnable}});
 
     t.route = AdminRoute::kNotFound;
     return t;
@@ -176,7 +220,7 @@ std::string admin_page_csp(std::string_view page) {
 
 std::string_view admin_mode(AdminRoute route) noexcept {
     switch (route) {
-    case AdminRoute::kList: return "list";
+    case AdminRoute::kList: return "page";   // the sorted indexes, not a SCAN
     case AdminRoute::kCreate: return "create";
     case AdminRoute::kGet: return "get";
     case AdminRoute::kUpdate: return "update";
@@ -184,6 +228,19 @@ std::string_view admin_mode(AdminRoute route) noexcept {
     case AdminRoute::kRevoke: return "revoke";
     case AdminRoute::kDelete: return "delete";
     case AdminRoute::kAudit: return "audit";
+    case AdminRoute::kDisable: return "disable";
+    case AdminRoute::kEnable: return "enable";
+    case AdminRoute::kOwnerRevoke: return "owner_revoke";
+    case AdminRoute::kRoleList: return "role_list";
+    case AdminRoute::kRoleCreate: return "role_create";
+    case AdminRoute::kRoleGet: return "role_get";
+    case AdminRoute::kRoleUpdate: return "role_update";
+    case AdminRoute::kRoleDelete: return "role_delete";
+    case AdminRoute::kPlanList: return "plan_list";
+    case AdminRoute::kPlanCreate: return "plan_create";
+    case AdminRoute::kPlanGet: return "plan_get";
+    case AdminRoute::kPlanUpdate: return "plan_update";
+    case AdminRoute::kPlanDelete: return "plan_delete";
     default: return "";
     }
 }
@@ -195,7 +252,17 @@ std::string_view admin_action(AdminRoute route) noexcept {
     case AdminRoute::kRotate:
     case AdminRoute::kRevoke:
     case AdminRoute::kDelete:
+    case AdminRoute::kDisable:
+    case AdminRoute::kEnable:
+    case AdminRoute::kRoleCreate:
+    case AdminRoute::kRoleUpdate:
+    case AdminRoute::kRoleDelete:
+    case AdminRoute::kPlanCreate:
+    case AdminRoute::kPlanUpdate:
+    case AdminRoute::kPlanDelete:
         return admin_mode(route);   // the changes: logged under their own name
+    case AdminRoute::kOwnerRevoke:
+        return "revoke";            // one revoke event per key, as apikeyctl revoke --owner
     default:
         return "";
     }
@@ -203,7 +270,30 @@ std::string_view admin_action(AdminRoute route) noexcept {
 
 bool admin_has_body(AdminRoute route) noexcept {
     return route == AdminRoute::kCreate || route == AdminRoute::kUpdate ||
-           route == AdminRoute::kRotate || route == AdminRoute::kRevoke;
+           route == AdminRoute::kRotate || route == AdminRoute::kRevoke ||
+           route == AdminRoute::kDisable || route == AdminRoute::kEnable ||
+           route == AdminRoute::kOwnerRevoke || route == AdminRoute::kRoleCreate ||
+           route == AdminRoute::kRoleUpdate || route == AdminRoute::kPlanCreate ||
+           route == AdminRoute::kPlanUpdate;
+}
+
+std::string_view admin_group_kind(AdminRoute route) noexcept {
+    switch (route) {
+    case AdminRoute::kRoleList:
+    case AdminRoute::kRoleCreate:
+    case AdminRoute::kRoleGet:
+    case AdminRoute::kRoleUpdate:
+    case AdminRoute::kRoleDelete:
+        return "role";
+    case AdminRoute::kPlanList:
+    case AdminRoute::kPlanCreate:
+    case AdminRoute::kPlanGet:
+    case AdminRoute::kPlanUpdate:
+    case AdminRoute::kPlanDelete:
+        return "plan";
+    default:
+        return "";
+    }
 }
 
 namespace {
@@ -253,9 +343,12 @@ std::string string_list(const JsonValue& v, const char* name, std::vector<std::s
 std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChanges& out) {
     out = KeyChanges{};
 
-    // revoke and rotate may come without a body
+    // revoke, rotate, disable and enable may come without a body
     bool trimmed_empty = body.find_first_not_of(" \t\r\n") == std::string_view::npos;
-    if (trimmed_empty && (route == AdminRoute::kRevoke || route == AdminRoute::kRotate)) {
+    bool optional_body = route == AdminRoute::kRevoke || route == AdminRoute::kRotate ||
+                         route == AdminRoute::kDisable || route == AdminRoute::kEnable ||
+                         route == AdminRoute::kOwnerRevoke;
+    if (trimmed_empty && optional_body) {
         return {};
     }
 
@@ -313,6 +406,75 @@ std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChange
             if (problem.empty() && limits.size() > 8) problem = "at most 8 limits per key";
             out.limits = format_limit_list(limits);
 
+        } else if (keyish && (key == "owner" || key == "role" || key == "plan")) {
+            // null removes it (PATCH); a role or plan must exist, which the
+            // admin script checks as it copies its scopes or limits
+            std::string value;
+            bool remove = v.type == JsonValue::Type::kNull && route == AdminRoute::kUpdate;
+            if (!remove) problem = expect_string(v, key.c_str(), value);
+            bool ok = key == "owner" ? valid_owner(value) : valid_group_name(value);
+            if (problem.empty() && !remove && !ok) {
+                problem = key == "owner"
+                              ? "invalid \"owner\": 1 to 128 of A-Z a-z 0-9 _ . : @ -"
+                              : "invalid \"" + key + "\": a-z and 0-9, then also _ . -, at most 64";
+            }
+            (key == "owner" ? out.owner : key == "role" ? out.role : out.plan) = value;
+
+        } else if (route == AdminRoute::kCreate && key == "env") {
+            // a key's environment is its token's prefix: fixed at creation
+            std::string value;
+            problem = expect_string(v, "env", value);
+            if (problem.empty() && value != "live" && value != "test") {
+                problem = "\"env\" must be live or test";
+            }
+            out.env = value;
+
+        } else if (keyish && key == "meta") {
+            // an object of strings; on PATCH a null value removes one name
+            // and the others are kept (the script merges)
+            if (v.type != JsonValue::Type::kObject) {
+                problem = "\"meta\" must be an object of strings";
+            }
+            for (const auto& [name, value] : v.object) {
+                if (!problem.empty()) break;
+                bool remove = value.type == JsonValue::Type::kNull && route == AdminRoute::kUpdate;
+                if (!remove && value.type != JsonValue::Type::kString) {
+                    problem = "\"meta\" must be an object of strings";
+                    break;
+                }
+                if (!remove && value.string.empty()) {
+                    problem = "the value of meta \"" + name + "\" is empty (null removes it)";
+                    break;
+                }
+                problem = meta_problem(name, remove ? "" : value.string);
+                out.meta.emplace_back(name, remove ? "" : value.string);
+            }
+            if (problem.empty() && out.meta.size() > kMaxMeta) {
+                problem = "at most 16 meta entries per key";
+            }
+
+        } else if (keyish && key == "allow_ip") {
+            // CIDRs; [] or null on PATCH lifts the restriction
+            std::vector<std::string> items;
+            if (!(v.type == JsonValue::Type::kNull && route == AdminRoute::kUpdate)) {
+                problem = string_list(v, "allow_ip", items);
+            }
+            std::string joined;
+            for (const auto& item : items) joined += (joined.empty() ? "" : " ") + item;
+            if (problem.empty() && items.size() > kMaxAllowIp) {
+                problem = "at most 32 \"allow_ip\" entries per key";
+            }
+            if (problem.empty() && !items.empty()) {
+                std::string e;
+                auto canonical = canonical_cidr_list(joined, &e);
+                if (!canonical) problem = "invalid \"allow_ip\": " + e;
+                else joined = *canonical;
+            }
+            if (problem.empty() && items.empty() && route == AdminRoute::kCreate) {
+                problem = "\"allow_ip\" must not be empty (leave it out for any address)";
+            }
+            out.allow_ip = joined;
+
         } else if (route == AdminRoute::kRotate && key == "grace") {
             problem = duration_member(v, "grace", false, out.grace);
 
@@ -324,8 +486,75 @@ std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChange
     }
 
     if (route == AdminRoute::kCreate && !out.name) return "\"name\" is required";
-    if (route == AdminRoute::kUpdate && !out.name && !out.scopes && !out.expires_in && !out.limits) {
-        return "nothing to change: give \"name\", \"scopes\", \"expires_in\" or \"limits\"";
+    if (route == AdminRoute::kUpdate && !out.name && !out.scopes && !out.expires_in &&
+        !out.limits && !out.owner && !out.role && !out.plan && out.meta.empty() && !out.allow_ip)
+    {
+        return "nothing to change: give \"name\", \"scopes\", \"expires_in\", \"limits\", "
+               "\"owner\", \"role\", \"plan\", \"meta\" or \"allow_ip\"";
+    }
+    return {};
+}
+
+std::string parse_group_changes(AdminRoute route, std::string_view body, std::string& name,
+                                GroupChanges& out) {
+    out = GroupChanges{};
+    bool role = admin_group_kind(route) == "role";
+    bool create = route == AdminRoute::kRoleCreate || route == AdminRoute::kPlanCreate;
+    const char* item = role ? "scopes" : "limits";
+
+    std::string error;
+    auto doc = parse_json(body, error);
+    if (!doc) return "malformed JSON: " + error;
+    if (doc->type != JsonValue::Type::kObject) return "the body must be a JSON object";
+
+    for (const auto& [key, v] : doc->object) {
+        std::string problem;
+        if (create && key == "name") {
+            problem = expect_string(v, "name", name);
+            if (problem.empty() && !valid_group_name(name)) {
+                problem = "invalid \"name\": a-z and 0-9, then also _ . -, at most 64";
+            }
+        } else if (key == item) {
+            // the same checks as apikeyctl role/plan create
+            std::vector<std::string> items;
+            problem = string_list(v, item, items);
+            if (role) {
+                for (const auto& s : items) {
+                    if (problem.empty() && !valid_scope(s)) {
+                        problem = "invalid scope \"" + s +
+                                  "\": printable ASCII without spaces, quotes or backslashes, "
+                                  "at most 128 characters";
+                    }
+                }
+                out.value = join_scopes(items);
+            } else {
+                std::vector<Limit> limits;
+                for (const auto& text : items) {
+                    std::string e;
+                    auto l = parse_limit(text, e);
+                    if (problem.empty() && !l) problem = e;
+                    if (l) limits.push_back(*l);
+                }
+                if (problem.empty() && limits.size() > 8) problem = "at most 8 limits per plan";
+                out.value = format_limit_list(limits);
+            }
+        } else if (key == "description") {
+            std::string d;
+            problem = expect_string(v, "description", d);
+            if (problem.empty() && !description_problem(d).empty()) {
+                problem = "invalid \"description\": " + description_problem(d);
+            }
+            out.description = d;
+        } else {
+            problem = "unknown member \"" + key + "\"";
+        }
+        if (!problem.empty()) return problem;
+    }
+
+    if (create && name.empty()) return "\"name\" is required";
+    if (create && !out.value) return std::string("\"") + item + "\" is required";
+    if (!create && !out.value && !out.description) {
+        return std::string("nothing to change: give \"") + item + "\" or \"description\"";
     }
     return {};
 }
@@ -375,10 +604,31 @@ std::string parse_list_query(std::string_view query, ListQuery& out) {
         }
 
         if (name == "status") {
-            if (value != "active" && value != "revoked" && value != "expired") {
-                return "\"status\" must be active, revoked or expired";
+            if (value != "active" && value != "revoked" && value != "expired" &&
+                value != "disabled") {
+                return "\"status\" must be active, revoked, expired or disabled";
             }
             out.status = value;
+        } else if (name == "owner") {
+            if (!valid_owner(value)) return "invalid \"owner\"";
+            out.owner = value;
+        } else if (name == "role" || name == "plan") {
+            if (!valid_group_name(value)) return "invalid \"" + name + "\"";
+            (name == "role" ? out.role : out.plan) = value;
+        } else if (name == "env") {
+            if (value != "live" && value != "test") return "\"env\" must be live or test";
+            out.env = value;
+        } else if (name == "sort") {
+            if (!valid_sort(value)) return "\"sort\" must be created, name, last_used or expires";
+            out.sort = value;
+        } else if (name == "order") {
+            if (value != "asc" && value != "desc") return "\"order\" must be asc or desc";
+            out.ascending = value == "asc";
+        } else if (name == "search") {
+            if (value.size() > kMaxNameLength || !text_problem(value, false).empty()) {
+                return "invalid \"search\"";
+            }
+            out.search = value;
         } else if (name == "name_prefix") {
             // as the OpenAPI schema says: 1 to 128 characters, like a name
             std::size_t chars = utf8_length(value);
@@ -395,8 +645,11 @@ std::string parse_list_query(std::string_view query, ListQuery& out) {
             if (!n || *n < 1 || *n > 200) return "\"limit\" must be between 1 and 200";
             out.limit = static_cast<std::size_t>(*n);
         } else if (name == "cursor") {
-            if (!parse_decimal(value)) return "invalid \"cursor\"";
-            out.cursor = value;
+            // the next_cursor of the previous page: where the index walk goes
+            // on; "0", the start of the SCAN list this one replaced, still
+            // means the first page
+            if (value != "0" && !valid_page_cursor(value)) return "invalid \"cursor\"";
+            out.after = value == "0" ? "" : value;
         } else {
             return "unknown parameter \"" + name + "\"";
         }
@@ -404,9 +657,205 @@ std::string parse_list_query(std::string_view query, ListQuery& out) {
     return {};
 }
 
+bool sort_ascending_by_default(std::string_view sort) noexcept {
+    return sort == "name" || sort == "expires";
+}
+
+bool valid_sort(std::string_view sort) noexcept {
+    return sort == "created" || sort == "name" || sort == "last_used" || sort == "expires";
+}
+
+bool valid_page_cursor(std::string_view c) noexcept {
+    if (c.empty() || c.size() > 1024) return false;
+    std::size_t colon = c.find(':');
+    if (colon == std::string_view::npos) {   // name: hex of the index member
+        if (c.size() % 2 != 0) return false;
+        for (char ch : c) {
+            if (hex_value(ch) < 0 || (ch >= 'A' && ch <= 'F')) return false;
+        }
+        return true;
+    }
+    std::string_view score = c.substr(0, colon), id = c.substr(colon + 1);
+    if (score != "inf" && !parse_decimal(score)) return false;
+    return valid_key_id(id) || (!id.empty() && id.size() <= 64 &&
+                                id.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz") ==
+                                    std::string_view::npos);
+}
+
+std::string lower_ascii(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
+std::vector<std::string> page_arguments(const ListQuery& q, std::size_t page_size,
+                                        std::int64_t now) {
+    bool asc = q.ascending.value_or(sort_ascending_by_default(q.sort));
+    return {q.sort,
+            asc ? "asc" : "desc",
+            std::to_string(page_size),
+            q.after,
+            std::to_string(now),
+            std::to_string(kPageBudget),
+            q.status.value_or(""),
+            q.owner.value_or(""),
+            q.role.value_or(""),
+            q.plan.value_or(""),
+            q.env.value_or(""),
+            lower_ascii(q.search)};
+}
+
+namespace {
+
+std::string name_member(const KeyRecord& r) {
+    return lower_ascii(r.name) + std::string(1, '\0') + r.id;
+}
+
+std::int64_t score_of(const KeyRecord& r, std::string_view sort) {
+    if (sort == "last_used") return r.last_used;
+    if (sort == "expires") return r.expires > 0 ? r.expires : INT64_MAX;   // never: +inf
+    return r.created;
+}
+
+}  // namespace
+
+std::string page_cursor(const KeyRecord& r, std::string_view sort) {
+    if (sort == "name") {
+        static const char digits[] = "0123456789abcdef";
+        std::string out;
+        for (unsigned char c : name_member(r)) {
+            out.push_back(digits[c >> 4]);
+            out.push_back(digits[c & 15]);
+        }
+        return out;
+    }
+    std::int64_t score = score_of(r, sort);
+    return (score == INT64_MAX ? std::string("inf") : std::to_string(score)) + ":" + r.id;
+}
+
+void sort_for_page(std::vector<KeyRecord>& records, const ListQuery& q) {
+    bool asc = q.ascending.value_or(sort_ascending_by_default(q.sort));
+    auto less = [&](const KeyRecord& a, const KeyRecord& b) {
+        if (q.sort == "name") return name_member(a) < name_member(b);
+        std::int64_t sa = score_of(a, q.sort), sb = score_of(b, q.sort);
+        return sa != sb ? sa < sb : a.id < b.id;
+    };
+    std::sort(records.begin(), records.end(), [&](const KeyRecord& a, const KeyRecord& b) {
+        return asc ? less(a, b) : less(b, a);
+    });
+}
+
+bool follows_cursor(const KeyRecord& r, const ListQuery& q) {
+    if (q.after.empty()) return true;
+    bool asc = q.ascending.value_or(sort_ascending_by_default(q.sort));
+    std::string mine = page_cursor(r, q.sort);
+    bool greater;
+    if (q.sort == "name") {
+        // hex of the member keeps its byte order
+        greater = mine > q.after;
+    } else {
+        auto split = [](const std::string& c) {
+            std::size_t colon = c.find(':');
+            std::string score = c.substr(0, colon);
+            std::int64_t n = score == "inf" ? INT64_MAX : parse_decimal(score).value_or(0);
+            return std::make_pair(n, c.substr(colon + 1));
+        };
+        greater = split(mine) > split(q.after);
+    }
+    return asc ? greater : (mine != q.after && !greater);
+}
+
+std::vector<std::string> group_arguments(const GroupChanges& c, std::int64_t now) {
+    return {c.value.value_or(""), c.description ? "1" : "0", c.description.value_or(""),
+            std::to_string(now), c.value ? "1" : "0"};
+}
+
+std::string description_problem(std::string_view d) {
+    if (d.size() > 1024) return "too long (at most 1024 bytes)";
+    return reason_problem(d);
+}
+
+bool valid_owner(std::string_view owner) noexcept {
+    if (owner.empty() || owner.size() > 128) return false;
+    for (char c : owner) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool valid_group_name(std::string_view name) noexcept {
+    if (name.empty() || name.size() > 64) return false;
+    for (std::size_t i = 0; i < name.size(); i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
+    }
+    return true;
+}
+
+std::string meta_problem(std::string_view name, std::string_view value) {
+    // meta.hpp's rules, the ones record decoding and the module apply
+    if (!valid_meta_name(name)) {
+        return "invalid meta name \"" + std::string(name) + "\": 1 to 32 of a-z, 0-9 and _";
+    }
+    if (value.empty()) return {};   // removes (update)
+    std::string problem = meta_value_problem(value);
+    if (!problem.empty()) {
+        if (value.size() > kMaxMetaValue) {
+            return "the value of meta \"" + std::string(name) + "\" is too long (at most 256 bytes)";
+        }
+        return "invalid value of meta \"" + std::string(name) + "\": " + problem;
+    }
+    return {};
+}
+
+std::string meta_json(const std::vector<std::pair<std::string, std::string>>& meta) {
+    std::map<std::string, std::string> sorted;
+    for (const auto& [name, value] : meta) sorted[name] = value;
+    if (sorted.empty()) return {};
+    JsonObject json;
+    for (const auto& [name, value] : sorted) json.field(name, value);
+    return json.str();
+}
+
+std::vector<std::string> model_fields(const KeyChanges& c, bool create) {
+    std::vector<std::string> out;
+    if (c.owner) out.insert(out.end(), {"owner", *c.owner});
+    if (c.role) out.insert(out.end(), {"role", *c.role});
+    if (c.plan) out.insert(out.end(), {"plan", *c.plan});
+    if (c.env) out.insert(out.end(), {"env", *c.env});
+    if (c.allow_ip) out.insert(out.end(), {"allow_ip", *c.allow_ip});
+    if (create) {
+        std::vector<std::pair<std::string, std::string>> kept;
+        for (const auto& m : c.meta) {
+            if (!m.second.empty()) kept.push_back(m);
+        }
+        if (!kept.empty()) out.insert(out.end(), {"meta", meta_json(kept)});
+    } else if (!c.meta.empty()) {
+        // "" values stay: they remove a name in the script's merge
+        std::map<std::string, std::string> sorted(c.meta.begin(), c.meta.end());
+        for (const auto& m : c.meta) sorted[m.first] = m.second;
+        JsonObject json;
+        for (const auto& [name, value] : sorted) json.field(name, value);
+        out.insert(out.end(), {"meta_patch", json.str()});
+    }
+    return out;
+}
+
 bool list_matches(const KeyRecord& r, const ListQuery& q, std::int64_t now) noexcept {
     std::string_view status = r.effective_status(now);
     if (q.status && status != *q.status) return false;
+    if (q.owner && r.owner != *q.owner) return false;
+    if (q.role && r.role != *q.role) return false;
+    if (q.plan && r.plan != *q.plan) return false;
+    if (q.env && r.effective_env() != *q.env) return false;
+    if (!q.search.empty() && lower_ascii(r.name).find(lower_ascii(q.search)) == std::string::npos) {
+        return false;
+    }
     if (r.name.compare(0, q.name_prefix.size(), q.name_prefix) != 0) return false;
     // about to expire: still active, expiring within the window
     if (q.expiring_within &&
@@ -435,6 +884,18 @@ KeyRecord new_key_record(const KeyChanges& c, std::string id, std::string digest
     r.limits = c.limits.value_or("");
     std::int64_t expires_in = c.expires_in.value_or(90 * 86400);
     r.expires = expires_in > 0 ? now + expires_in : 0;
+    // the key model: record_fields writes what is set (the admin script
+    // checks a role or plan and takes its copy)
+    r.owner = c.owner.value_or("");
+    r.role = c.role.value_or("");
+    r.plan = c.plan.value_or("");
+    r.env = c.env.value_or("");
+    r.allow_ip = c.allow_ip.value_or("");
+    std::vector<std::pair<std::string, std::string>> meta;
+    for (const auto& m : c.meta) {
+        if (!m.second.empty()) meta.push_back(m);
+    }
+    r.meta = meta_json(meta);
     return r;
 }
 

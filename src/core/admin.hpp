@@ -26,17 +26,32 @@ enum class AdminRoute {
     kRevoke,       // POST keys/{id}/revoke
     kDelete,       // DELETE keys/{id}
     kAudit,        // GET keys/{id}/audit
+    kDisable,      // POST keys/{id}/disable
+    kEnable,       // POST keys/{id}/enable
+    kOwnerRevoke,  // POST owners/{owner}/revoke
+    kRoleList,     // GET roles
+    kRoleCreate,   // POST roles
+    kRoleGet,      // GET roles/{name}
+    kRoleUpdate,   // PATCH roles/{name}
+    kRoleDelete,   // DELETE roles/{name}
+    kPlanList,     // GET plans (and the same four for plans)
+    kPlanCreate,
+    kPlanGet,
+    kPlanUpdate,
+    kPlanDelete,
     kNotFound,
     kMethodNotAllowed,
 };
 
 struct AdminTarget {
     AdminRoute route = AdminRoute::kNotFound;
-    std::string_view id;
+    std::string_view id;      // a key's id, a role's or plan's name, an owner
     std::string_view allow;   // the path's methods, for a 405's Allow header
 };
 
 // `path` is what follows the admin location's prefix ("", "keys", "keys/abc/rotate").
+// A role or plan name must be valid_group_name, an owner valid_owner, else
+// the path is not found.
 AdminTarget admin_route(std::string_view method, std::string_view path) noexcept;
 
 // True for what the admin location serves to anyone (the page, its OpenAPI
@@ -75,6 +90,9 @@ std::string_view admin_mode(AdminRoute route) noexcept;
 std::string_view admin_action(AdminRoute route) noexcept;
 bool admin_has_body(AdminRoute route) noexcept;
 
+// "role" or "plan" for the routes of roles and plans, else "".
+std::string_view admin_group_kind(AdminRoute route) noexcept;
+
 // A request body, validated. Absent members keep their "unset" value.
 struct KeyChanges {
     std::optional<std::string> name;
@@ -83,7 +101,34 @@ struct KeyChanges {
     std::optional<std::string> limits;     // formatted, validated
     std::int64_t grace = 0;                // rotate only
     std::string reason;
+
+    // The key model of issue 14. An empty owner, role, plan or allow_ip
+    // removes it (update); a role or plan must exist (the admin script checks
+    // it and copies its scopes or limits into the record).
+    std::optional<std::string> owner;
+    std::optional<std::string> role;
+    std::optional<std::string> plan;
+    std::optional<std::string> env;        // live | test; create only
+    std::vector<std::pair<std::string, std::string>> meta;   // value "" removes (update)
+    std::optional<std::string> allow_ip;   // canonical CIDRs, space separated
 };
+
+// Owners: 1-128 bytes of [A-Za-z0-9_.:@-]. Role and plan names:
+// [a-z0-9][a-z0-9_.-]{0,63}. Meta names [a-z0-9_]{1,32}, values at most 256
+// bytes of UTF-8 without control characters, at most 16 per key.
+inline constexpr std::size_t kMaxMeta = 16;   // meta.hpp kMaxMetaEntries
+bool valid_owner(std::string_view owner) noexcept;
+bool valid_group_name(std::string_view name) noexcept;
+// What is wrong with one meta entry, or "" (an empty value is fine: it removes).
+std::string meta_problem(std::string_view name, std::string_view value);
+// {"name":"value",...} sorted by name, the last of a repeated name winning;
+// "" for none.
+std::string meta_json(const std::vector<std::pair<std::string, std::string>>& meta);
+
+// The model fields of a change as field, value, ... for the admin script:
+// create writes "meta" whole, update merges "meta_patch" (a value "" removes
+// one name) in the script, so a concurrent change to another name is kept.
+std::vector<std::string> model_fields(const KeyChanges& changes, bool create);
 
 // Parses and validates the body of create, update, rotate or revoke. Unknown
 // members are refused (a typo must not be silently ignored). Returns an error
@@ -92,13 +137,67 @@ std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChange
 
 // GET keys: filters and paging from the query string.
 struct ListQuery {
-    std::optional<std::string> status;         // active, revoked, expired
+    std::optional<std::string> status;         // active, revoked, expired, disabled
     std::string name_prefix;
     std::optional<std::int64_t> expiring_within;   // seconds
     std::optional<std::int64_t> unused_since;      // seconds
     std::optional<std::size_t> limit;          // unset: 50 keys a page, 100 audit events
     std::string cursor = "0";                  // Redis SCAN cursor
+
+    // The indexed list (the admin script's page mode): filters, the order of
+    // an index across the whole set, a name search and a cursor that
+    // continues where the previous page ended.
+    std::optional<std::string> owner, role, plan, env;
+    std::string sort = "created";              // created | name | last_used | expires
+    std::optional<bool> ascending;             // unset: sort_ascending_by_default(sort)
+    std::string search;                        // case-insensitive name substring
+    std::string after;                         // "" first page, else next_cursor
 };
+
+inline constexpr std::size_t kMaxPageSize = 200;
+// How many index entries one page call looks at, at most: bounds the time
+// a filtered page holds Redis (a page may come back short, with a cursor).
+inline constexpr std::size_t kPageBudget = 20000;
+
+// Newest first for created and last_used; soonest first for expires; A to Z
+// for name.
+bool sort_ascending_by_default(std::string_view sort) noexcept;
+bool valid_sort(std::string_view sort) noexcept;
+// A cursor the page mode gave: "<score>:<id>" or hex.
+bool valid_page_cursor(std::string_view cursor) noexcept;
+
+// The admin script's page mode arguments (ARGV[9..]) for a query.
+std::vector<std::string> page_arguments(const ListQuery& q, std::size_t page_size,
+                                        std::int64_t now);
+
+// Roles and plans (the admin script's role_ and plan_ modes): ARGV[9..] of
+// create and update. value: a role's scopes (joined) or a plan's limits
+// (formatted); unset on update keeps them.
+struct GroupChanges {
+    std::optional<std::string> value;
+    std::optional<std::string> description;
+};
+std::vector<std::string> group_arguments(const GroupChanges& changes, std::int64_t now);
+
+// The body of POST roles / POST plans ({"name", "scopes" or "limits",
+// "description"}) and of PATCH roles/{name} (the same without "name").
+// `name` is set on create. Returns an error message or "".
+std::string parse_group_changes(AdminRoute route, std::string_view body, std::string& name,
+                                GroupChanges& out);
+// 0-1024 bytes, the rules of a reason (text.hpp).
+std::string description_problem(std::string_view description);
+
+// The cursor that continues after `r` in `sort`'s index, as the page mode
+// makes it; and the index's order over records (a Cluster's list, where no
+// script reads every slot, cuts its pages from it).
+std::string page_cursor(const KeyRecord& r, std::string_view sort);
+void sort_for_page(std::vector<KeyRecord>& records, const ListQuery& q);
+// Whether `r` comes after q.after in q's order (true when there is no
+// cursor): where the next page starts, even when the cursor's key is gone.
+bool follows_cursor(const KeyRecord& r, const ListQuery& q);
+
+// ASCII lower case: what the name index and the name search compare.
+std::string lower_ascii(std::string_view s);
 
 std::string parse_list_query(std::string_view query, ListQuery& out);
 

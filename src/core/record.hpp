@@ -47,6 +47,7 @@ struct KeyRecord {
     std::string allow_ip;        // canonical CIDRs (cidr.hpp), or "" (any address)
 
     // "live" or "test"
+    // (both arms string_view: "live" : env would make a temporary std::string)
     std::string_view effective_env() const noexcept {
         return env.empty() ? std::string_view("live") : std::string_view(env);
     }

@@ -46,6 +46,7 @@ struct admin_ctx_t {
     ngx_str_t             id;
     ngx_str_t             command;     // RESP, kept for one retry after NOSCRIPT
     ngx_str_t             token;       // create and rotate: shown once, in the reply
+    ngx_str_t             test_token;  // rotate: the ak_test_ one, for a test key
     admin_pending_t      *pending;
     ngx_event_t           wake;
     ngx_uint_t            status;      // the response, once known
@@ -274,10 +275,19 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
     apikey::KeyChanges changes;
     apikey::ListQuery query;
 
+    std::string_view kind = apikey::admin_group_kind(ctx->route);
+    apikey::GroupChanges group;
+    std::string group_name(ngx_http_apikey_sv(ctx->id));
+
     if (apikey::admin_has_body(ctx->route)) {
-        std::string problem = apikey::parse_key_changes(ctx->route, body, changes);
+        std::string problem =
+            kind.empty() ? apikey::parse_key_changes(ctx->route, body, changes)
+                         : apikey::parse_group_changes(ctx->route, body, group_name, group);
         if (!problem.empty()) {
             return fail(NGX_HTTP_BAD_REQUEST, "invalid_request", problem);
+        }
+        if (!kind.empty()) {
+            ctx->id = pool_copy(r->pool, group_name);   // POST roles: the body names it
         }
     }
 
@@ -311,7 +321,11 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
             id = *minted;
             ctx->id = pool_copy(r->pool, id);
         }
-        auto token = apikey::mint_token(id);
+        // a test key's token says so in its prefix (ak_test_); the rotate
+        // of a test key is given both, and the script keeps the one that
+        // matches the record's env
+        auto env = changes.env == "test" ? apikey::KeyEnv::kTest : apikey::KeyEnv::kLive;
+        auto token = apikey::mint_token(id, env);
         apikey::DigestHex digest;
         if (!token || !apikey::token_digest(*token, ngx_http_apikey_sv(mcf->hash_secret), digest)) {
             return fail(NGX_HTTP_INTERNAL_SERVER_ERROR, "internal", "no randomness");
@@ -326,42 +340,65 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
                 extra.push_back(field);
                 extra.push_back(value);
             }
+            for (auto &item : apikey::model_fields(changes, true)) {
+                extra.push_back(std::move(item));
+            }
         } else {
+            auto test = apikey::mint_token(id, apikey::KeyEnv::kTest);
+            apikey::DigestHex test_digest;
+            if (!test
+                || !apikey::token_digest(*test, ngx_http_apikey_sv(mcf->hash_secret), test_digest))
+            {
+                return fail(NGX_HTTP_INTERNAL_SERVER_ERROR, "internal", "no randomness");
+            }
+            ctx->test_token = pool_copy(r->pool, *test);
             extra = {digest_hex, hint,
                      std::to_string(changes.grace > 0 ? now + changes.grace : 0),
-                     std::to_string(now)};
+                     std::to_string(now),
+                     std::string(test_digest.data(), test_digest.size()),
+                     std::string(apikey::token_hint(*test))};
         }
 
     } else if (ctx->route == AdminRoute::kUpdate) {
-        // only what changes, through the same function apikeyctl update uses
-        apikey::KeyRecord changed;
-        apikey::apply_changes(changed, changes, now);
-        if (changes.name) { extra.push_back("name"); extra.push_back(changed.name); }
-        if (changes.scopes) { extra.push_back("scopes"); extra.push_back(changed.scopes); }
-        if (changes.limits) { extra.push_back("limits"); extra.push_back(changed.limits); }
-        if (changes.expires_in) {
-            extra.push_back("expires");
-            extra.push_back(std::to_string(changed.expires));
+        // only what changes, through the same functions apikeyctl update uses
+        extra = apikey::changed_fields(changes, now);
+        for (auto &item : apikey::model_fields(changes, false)) {
+            extra.push_back(std::move(item));
         }
-        extra.push_back("updated");
+
+    } else if (ctx->route == AdminRoute::kRevoke || ctx->route == AdminRoute::kDisable
+               || ctx->route == AdminRoute::kEnable || ctx->route == AdminRoute::kOwnerRevoke)
+    {
         extra.push_back(std::to_string(now));
 
-    } else if (ctx->route == AdminRoute::kRevoke) {
-        extra.push_back(std::to_string(now));
+    } else if (ctx->route == AdminRoute::kRoleCreate || ctx->route == AdminRoute::kRoleUpdate
+               || ctx->route == AdminRoute::kPlanCreate || ctx->route == AdminRoute::kPlanUpdate)
+    {
+        extra = apikey::group_arguments(group, now);
 
     } else if (ctx->route == AdminRoute::kDelete) {
         extra.push_back(apikey::bucket_pattern(prefix, id));
 
     } else if (ctx->route == AdminRoute::kList) {
-        extra = {query.cursor, apikey::record_pattern(prefix),
-                 std::to_string(query.limit.value_or(50))};
+        // one page in the order of a sorted index, the same call apikeyctl
+        // list makes: bounded by the page size and the script's budget
+        extra = apikey::page_arguments(query, query.limit.value_or(50), now);
 
     } else if (ctx->route == AdminRoute::kAudit) {
         extra = {id, std::to_string(query.limit.value_or(100))};
     }
 
-    std::string record_key = id.empty() ? std::string(prefix) + "audit"
-                                        : apikey::record_key(prefix, id);
+    std::string record_key;
+    if (!kind.empty()) {
+        // a role or plan hash (the list: the set of names)
+        id = std::string(ngx_http_apikey_sv(ctx->id));
+        record_key = std::string(prefix) + std::string(kind)
+                     + (id.empty() ? "s" : ":" + id);
+    } else if (ctx->route == AdminRoute::kOwnerRevoke) {
+        record_key = std::string(prefix) + "owner_keys:" + id;
+    } else {
+        record_key = id.empty() ? std::string(prefix) + "audit" : apikey::record_key(prefix, id);
+    }
 
     std::vector<std::string> args = {
         "EVALSHA", std::string(ngx_http_apikey_sv(mcf->admin_sha)), "2", record_key,
@@ -400,6 +437,28 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
 }
 
 
+// One field of the record in a { "ok", fields } reply ("" when absent).
+std::string_view
+reply_field(const redisReply *reply, std::string_view name)
+{
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2
+        || reply->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        return {};
+    }
+    const redisReply *fields = reply->element[1];
+    for (std::size_t i = 0; i + 1 < fields->elements; i += 2) {
+        const redisReply *f = fields->element[i], *v = fields->element[i + 1];
+        if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING
+            && std::string_view(f->str, f->len) == name)
+        {
+            return std::string_view(v->str, v->len);
+        }
+    }
+    return {};
+}
+
+
 std::string
 key_json(const apikey::KeyRecord &record, const ngx_str_t &token)
 {
@@ -411,8 +470,6 @@ key_json(const apikey::KeyRecord &record, const ngx_str_t &token)
 void
 decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
 {
-    auto *mcf = static_cast<ngx_http_apikey_main_conf_t *>(
-        ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
     std::string body;
 
     auto error = [&](ngx_uint_t status, std::string_view code, std::string_view message) {
@@ -430,27 +487,106 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
         apikey::AdminPage page;
         apikey::ListQuery query;
         std::string problem;
+        bool needs_reindex = false;
         apikey::parse_list_query(ngx_http_apikey_sv(r->args), query);
-        if (!apikey::decode_admin_list(reply, ngx_http_apikey_sv(mcf->prefix), page, problem)) {
+        if (!apikey::decode_admin_page(reply, page, needs_reindex, problem)) {
             error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", problem);
+        } else if (needs_reindex) {
+            error(NGX_HTTP_SERVICE_UNAVAILABLE, "reindex_needed",
+                  "the keys were written before the list indexes existed: "
+                  "run \"apikeyctl reindex\" once");
         } else {
             ctx->status = NGX_HTTP_OK;
             body = "{\"keys\":[";
             bool first = true;
             time_t now = ngx_time();
             for (const auto &record : page.records) {
+                // the filters the index walk does not apply (name_prefix,
+                // expiring_within, unused_since): a page may come back short
                 if (!apikey::list_matches(record, query, now)) continue;
                 body += first ? "" : ",";
                 body += apikey::record_json(record, now);
                 first = false;
             }
             body += "],\"next_cursor\":";
-            if (page.cursor == "0") {
+            if (page.cursor.empty()) {
                 body += "null";
             } else {
                 apikey::append_json_string(body, page.cursor);
             }
             body += "}\n";
+        }
+
+    } else if (ctx->route == AdminRoute::kRoleList || ctx->route == AdminRoute::kPlanList) {
+        std::string_view kind = apikey::admin_group_kind(ctx->route);
+        std::vector<apikey::Group> groups;
+        std::string problem;
+        if (!apikey::decode_admin_groups(reply, kind, groups, problem)) {
+            error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", problem);
+        } else {
+            ctx->status = NGX_HTTP_OK;
+            body = "{\"" + std::string(kind) + "s\":[";
+            for (std::size_t i = 0; i < groups.size(); i++) {
+                body += (i ? "," : "") + apikey::group_json(groups[i], kind);
+            }
+            body += "]}\n";
+        }
+
+    } else if (!apikey::admin_group_kind(ctx->route).empty()) {
+        std::string_view kind = apikey::admin_group_kind(ctx->route);
+        std::string name(ngx_http_apikey_sv(ctx->id));
+        apikey::Group group;
+        std::vector<std::string> changed;
+        apikey::AdminReply result = apikey::decode_admin_group(reply, kind, group, changed);
+        group.name = name;
+        switch (result.status) {
+        case apikey::AdminReply::Status::kOk:
+            if (ctx->route == AdminRoute::kRoleDelete || ctx->route == AdminRoute::kPlanDelete) {
+                ctx->status = NGX_HTTP_NO_CONTENT;
+            } else {
+                ctx->status = ctx->route == AdminRoute::kRoleCreate
+                              || ctx->route == AdminRoute::kPlanCreate
+                              ? NGX_HTTP_CREATED : NGX_HTTP_OK;
+                body = apikey::group_json(group, kind) + "\n";
+            }
+            break;
+        case apikey::AdminReply::Status::kNotFound:
+            error(NGX_HTTP_NOT_FOUND, "not_found", "no " + std::string(kind) + " \"" + name + "\"");
+            break;
+        case apikey::AdminReply::Status::kExists:
+            error(NGX_HTTP_CONFLICT, "conflict",
+                  std::string(kind) + " \"" + name + "\" exists already");
+            break;
+        case apikey::AdminReply::Status::kConflict:
+            // delete while keys use it: move them first
+            error(NGX_HTTP_CONFLICT, "conflict",
+                  std::string(kind) + " \"" + name + "\" is in use: " + result.message
+                  + "; give them another " + std::string(kind) + " first");
+            break;
+        case apikey::AdminReply::Status::kError:
+            ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR,
+                                        r->connection->log, 0, "apikey: admin request: %s",
+                                        result.message.c_str());
+            error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", result.message);
+            break;
+        }
+
+    } else if (ctx->route == AdminRoute::kOwnerRevoke) {
+        // { "ok", id, id ... }: the keys revoked, one audit event each
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+            error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", "unexpected reply");
+        } else {
+            apikey::JsonObject json;
+            std::string ids = "[";
+            for (std::size_t i = 1; i < reply->elements; i++) {
+                const redisReply *e = reply->element[i];
+                if (e->type != REDIS_REPLY_STRING) continue;
+                if (ids.size() > 1) ids += ",";
+                apikey::append_json_string(ids, std::string_view(e->str, e->len));
+            }
+            json.field("owner", ngx_http_apikey_sv(ctx->id)).raw_field("revoked", ids + "]");
+            ctx->status = NGX_HTTP_OK;
+            body = json.str() + "\n";
         }
 
     } else if (ctx->route == AdminRoute::kAudit) {
@@ -478,7 +614,11 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
                 ctx->status = NGX_HTTP_NO_CONTENT;
             } else {
                 ctx->status = ctx->route == AdminRoute::kCreate ? NGX_HTTP_CREATED : NGX_HTTP_OK;
-                body = key_json(result.record, ctx->token);
+                // a rotated test key took the ak_test_ token (see send_admin)
+                body = key_json(result.record,
+                                ctx->route == AdminRoute::kRotate
+                                && reply_field(reply, "env") == "test"
+                                ? ctx->test_token : ctx->token);
             }
             break;
         case apikey::AdminReply::Status::kNotFound:

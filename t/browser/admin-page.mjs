@@ -25,7 +25,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const TOKEN_RE = /^ak_live_[0-9a-z]{12}_[0-9A-Za-z]{46}$/;
+const TOKEN_RE = /^ak_(live_|test_)?[0-9a-z]{12}_[0-9A-Za-z]{46}$/;
+const idOf = (token) => (token.match(/^ak_(?:live_|test_)?([0-9a-z]{12})_/) || [])[1];
 const WATCHDOG_MS = 120000;
 
 const [adminUrl, protectedUrl, artifacts, deleteId, adminKey] = process.argv.slice(2);
@@ -129,8 +130,10 @@ async function main() {
     // the two 401s of the key prompt (no key yet, then a wrong one) are the
     // only failed loads expected
     let refusals = 0;
+    let conflicts = 0;   // the one 409 provoked below: deleting a role a key uses
     page.on('console', (m) => {
       if (/^Failed to load resource: the server responded with a status of 401\b/.test(m.text())) refusals++;
+      else if (/^Failed to load resource: the server responded with a status of 409\b/.test(m.text())) conflicts++;
       else if (m.type() === 'error' || /Content.Security.Policy/i.test(m.text())) problems.push(`console ${m.type()}: ${m.text()}`);
     });
     const withoutKey = [];   // API calls made without the admin key, once it was given
@@ -174,7 +177,7 @@ async function main() {
     await page.waitForFunction(() => document.querySelector('[data-testid=keys-table]').getAttribute('aria-busy') === 'false');
     check(await table.isVisible(), 'the key table renders');
     check((await table.locator('caption').textContent()).includes('API keys'), 'with a caption');
-    check(await table.locator('thead th').count() === 8, 'and column headers');
+    check(await table.locator('thead th').count() === 11, 'and column headers, owner, role / plan and env among them');
     check(await page.locator('[data-testid=error-alert]').textContent() === '', 'no error shown after loading');
     const doomed = page.locator(`[data-testid=key-row][data-key-id="${deleteId}"]`);
     check(await doomed.count() === 1, 'the key made outside the page is listed', deleteId);
@@ -213,7 +216,7 @@ async function main() {
     check(await page.locator('[data-testid=reveal-token]').evaluate((i) => i.readOnly), 'in a read-only field');
     check((await reveal.textContent()).includes('Store this token in a secret manager now. It will not be shown again.'),
           'with the warning');
-    const id = token.slice(8, 20);
+    const id = idOf(token);
 
     await page.locator('[data-testid=copy-button]').click();
     await page.locator('[data-testid=copy-status]').filter({ hasText: 'Copied' }).waitFor();
@@ -291,7 +294,7 @@ async function main() {
     check(TOKEN_RE.test(tokenB) && tokenB !== token, 'its token is revealed', tokenB.replace(/_[0-9A-Za-z]+$/, '_...'));
     await revealNew.getByRole('button', { name: 'Done' }).click();
     await revealNew.waitFor({ state: 'hidden' });
-    const idB = tokenB.slice(8, 20);
+    const idB = idOf(tokenB);
 
     const shownB = await adminGet(adminBase, idB);
     check(shownB.status === 200 && JSON.stringify(shownB.body.scopes) === '["read"]',
@@ -322,7 +325,7 @@ async function main() {
     const revealRotated = page.getByRole('dialog', { name: 'Your rotated API key' });
     await revealRotated.waitFor();
     const tokenC = await revealRotated.getByRole('textbox', { name: 'Token' }).inputValue();
-    check(TOKEN_RE.test(tokenC) && tokenC !== tokenB && tokenC.slice(8, 20) === idB,
+    check(TOKEN_RE.test(tokenC) && tokenC !== tokenB && idOf(tokenC) === idB,
           'the reveal dialog shows the new token, for the same key id', tokenC.replace(/_[0-9A-Za-z]+$/, '_...'));
     const rotatedText = await revealRotated.textContent();
     check(rotatedText.includes(`previous token (...${tokenB.slice(-4)}) is accepted until`),
@@ -380,6 +383,227 @@ async function main() {
           statuses.join(','));
     check(requests.some((u) => /\/keys\?(.*&)?status=revoked/.test(u)), 'through the status parameter');
 
+
+    // --- roles and plans: tabs of their own -----------------------------------
+    const busyDone = (sel) => page.waitForFunction((s) => document.querySelector(s).getAttribute('aria-busy') === 'false', sel);
+    await page.locator('[data-testid=status-filter]').selectOption('');
+    await busyDone('[data-testid=keys-table]');
+    await page.getByRole('tab', { name: 'Roles' }).click();
+    await page.locator('#panel-roles').waitFor({ state: 'visible' });
+    check(await page.locator('#panel-keys').isHidden(), 'the Roles tab shows the roles panel and hides the keys');
+    check(await page.getByRole('tab', { name: 'Roles' }).getAttribute('aria-selected') === 'true', 'and is the selected tab');
+    await busyDone('[data-testid=roles-table]');
+    const groupDialog = page.locator('[data-testid=group-dialog]');
+    async function saveGroup(kind, method, path, fill, status) {
+      await groupDialog.waitFor();
+      for (const [sel, value] of fill) await page.locator(sel).fill(value);
+      const res = page.waitForResponse((r) => r.url() === new URL(path, adminBase).href && r.request().method() === method);
+      await groupDialog.locator('[data-testid=group-submit]').click();
+      const got = await res;
+      check(got.status() === status, `${method} ${path} answers ${status}`, got.status());
+      await groupDialog.waitFor({ state: 'hidden' });
+      return got.request().postDataJSON();
+    }
+    await page.getByRole('button', { name: 'Create role' }).click();
+    let groupSent = await saveGroup('role', 'POST', 'roles',
+      [['#group-name', 'reader'], ['#group-items', 'read list'], ['#group-description', 'read-only partners']], 201);
+    check(JSON.stringify(groupSent) === '{"scopes":["read","list"],"description":"read-only partners","name":"reader"}',
+          'with the name, the scopes and the description', JSON.stringify(groupSent));
+    const roleRow = page.locator('[data-testid=role-row][data-name=reader]');
+    await roleRow.waitFor();
+    check(JSON.stringify(await roleRow.locator('.chips li').allTextContents()) === '["read","list"]', 'the role is listed with its scopes');
+    await roleRow.getByRole('button', { name: 'Edit role reader' }).click();
+    check(await page.locator('#group-name').evaluate((i) => i.readOnly && i.value === 'reader'), 'the edit dialog keeps the name');
+    groupSent = await saveGroup('role', 'PATCH', 'roles/reader', [['#group-items', 'read']], 200);
+    check(JSON.stringify(groupSent.scopes) === '["read"]', 'an edit sends PATCH roles/{name} with the new scopes', JSON.stringify(groupSent));
+    await roleRow.locator('.chips li', { hasText: 'list' }).waitFor({ state: 'detached' });
+    check(true, 'and the row shows them');
+    await page.getByRole('button', { name: 'Create role' }).click();
+    await saveGroup('role', 'POST', 'roles', [['#group-name', 'spare'], ['#group-items', 'x']], 201);
+    const spareRow = page.locator('[data-testid=role-row][data-name=spare]');
+    await spareRow.getByRole('button', { name: 'Delete role spare' }).click();
+    const groupDelete = page.locator('[data-testid=group-delete-dialog]');
+    await groupDelete.waitFor();
+    const spareRes = page.waitForResponse((r) => r.url() === new URL('roles/spare', adminBase).href && r.request().method() === 'DELETE');
+    await groupDelete.locator('[data-testid=confirm-button]').click();
+    check((await spareRes).status() === 204, 'deleting an unused role: DELETE roles/{name} answers 204');
+    await spareRow.waitFor({ state: 'detached' });
+
+    await page.getByRole('tab', { name: 'Roles' }).focus();
+    await page.keyboard.press('ArrowRight');
+    check(await page.getByRole('tab', { name: 'Plans' }).getAttribute('aria-selected') === 'true'
+          && await page.locator('#panel-plans').isVisible(), 'the arrow key moves to the Plans tab');
+    await busyDone('[data-testid=plans-table]');
+    await page.getByRole('button', { name: 'Create plan' }).click();
+    groupSent = await saveGroup('plan', 'POST', 'plans', [['#group-name', 'pro'], ['#group-items', '600r/m 10000r/d:500']], 201);
+    check(JSON.stringify(groupSent.limits) === '["600r/m","10000r/d:500"]', 'Create plan sends its limits', JSON.stringify(groupSent));
+    const planRow = page.locator('[data-testid=plan-row][data-name=pro]');
+    await planRow.waitFor();
+    check(JSON.stringify(await planRow.locator('.chips li').allTextContents()) === '["600r/m:600","10000r/d:500"]',
+          'the plan is listed with its limits');
+    await page.screenshot({ path: path.join(artifacts, 'plans.png') });
+    say(`screenshot ${path.join(artifacts, 'plans.png')}`);
+    await page.getByRole('tab', { name: 'Keys' }).click();
+    await page.locator('#panel-keys').waitFor({ state: 'visible' });
+
+    // --- a key with the whole model: owner, role, plan, env, meta, allow-ip ------
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    await createNamed.waitFor();
+    await createNamed.getByLabel('Name', { exact: true }).fill('modelled');
+    await page.locator('#create-owner').fill('acct_9');
+    check(JSON.stringify(await page.locator('#create-role option').allTextContents()) === '["None","reader"]',
+          'the create dialog offers the roles');
+    await page.locator('#create-role').selectOption('reader');
+    await page.locator('#create-plan').selectOption('pro');
+    await createNamed.getByRole('radio', { name: 'Test' }).check();
+    await page.locator('#create-meta').fill('tenant=t-9\nregion=eu');
+    await page.locator('#create-allow-ip').fill('127.0.0.1 ::1');
+    const modelRes = page.waitForResponse((r) => r.url() === new URL('keys', adminBase).href && r.request().method() === 'POST');
+    await createNamed.getByRole('button', { name: 'Create key' }).click();
+    const modelCreated = await modelRes;
+    check(modelCreated.status() === 201, 'POST keys with the key model answers 201', modelCreated.status());
+    const modelSent = modelCreated.request().postDataJSON();
+    check(modelSent.owner === 'acct_9' && modelSent.role === 'reader' && modelSent.plan === 'pro' && modelSent.env === 'test'
+          && JSON.stringify(modelSent.meta) === '{"tenant":"t-9","region":"eu"}'
+          && JSON.stringify(modelSent.allow_ip) === '["127.0.0.1","::1"]',
+          'with owner, role, plan, env, meta and allow_ip', JSON.stringify(modelSent));
+    const revealModel = page.getByRole('dialog', { name: 'Your new API key' });
+    await revealModel.waitFor();
+    const tokenM = await revealModel.getByRole('textbox', { name: 'Token' }).inputValue();
+    check(/^ak_test_/.test(tokenM), 'a test key: its token starts with ak_test_', tokenM.replace(/_[0-9A-Za-z]+$/, '_...'));
+    await revealModel.getByRole('button', { name: 'Done' }).click();
+    await revealModel.waitFor({ state: 'hidden' });
+    const idM = idOf(tokenM);
+    const rowM = page.locator(`[data-testid=key-row][data-key-id="${idM}"]`);
+    check(await rowM.getByTestId('key-owner').textContent() === 'acct_9', 'the row shows the owner');
+    check((await rowM.getByTestId('key-role').textContent()).includes('reader')
+          && (await rowM.getByTestId('key-plan').textContent()).includes('pro'), 'its role and plan');
+    check(await rowM.getByTestId('key-env').textContent() === 'test', 'its environment');
+    check(await rowM.getByTestId('key-metadata').textContent() === 'region=eu tenant=t-9', 'its metadata');
+    check(await rowM.getByTestId('key-allow-ip').textContent() === 'from 127.0.0.1/32 ::1/128', 'and where it is accepted from');
+    const usedM = await statusOf(tokenM);
+    check(usedM === 200, "the role's scope lets it through, from an allowed address", usedM);
+
+    // --- edit: only what changed ---------------------------------------------------
+    await rowM.getByRole('button', { name: 'Edit modelled' }).click();
+    const editDialog = page.getByRole('dialog', { name: 'Edit “modelled”' });
+    await editDialog.waitFor();
+    check(await page.locator('#edit-owner').inputValue() === 'acct_9' && await page.locator('#edit-role').inputValue() === 'reader'
+          && await page.locator('#edit-plan').inputValue() === 'pro'
+          && await page.locator('#edit-meta').inputValue() === 'region=eu\ntenant=t-9'
+          && await page.locator('#edit-allow-ip').inputValue() === '127.0.0.1/32 ::1/128',
+          'the edit dialog holds the owner, role, plan, metadata and addresses');
+    await page.locator('#edit-owner').fill('acct_10');
+    await page.locator('#edit-meta').fill('tenant=t-9');
+    await page.locator('#edit-allow-ip').fill('');
+    await editDialog.screenshot({ path: path.join(artifacts, 'edit.png') });
+    say(`screenshot ${path.join(artifacts, 'edit.png')}`);
+    const editRes = page.waitForResponse((r) => r.url() === new URL(`keys/${idM}`, adminBase).href && r.request().method() === 'PATCH');
+    await editDialog.getByRole('button', { name: 'Save changes' }).click();
+    const edited = await editRes;
+    check(edited.status() === 200, 'Save changes sends PATCH keys/{id}: 200', edited.status());
+    check(JSON.stringify(edited.request().postDataJSON()) === '{"owner":"acct_10","meta":{"region":null},"allow_ip":null}',
+          'with only what changed (a removed metadata name as null)', JSON.stringify(edited.request().postDataJSON()));
+    await rowM.getByTestId('key-owner').filter({ hasText: 'acct_10' }).waitFor();
+    check(await rowM.getByTestId('key-allow-ip').count() === 0, 'the row follows');
+
+    // --- disable and enable ----------------------------------------------------------
+    await rowM.getByRole('button', { name: 'Disable modelled' }).click();
+    const disableNamed = page.getByRole('dialog', { name: 'Disable “modelled”?' });
+    await disableNamed.waitFor();
+    await page.locator('#disable-reason').fill('left the team');
+    const disableRes = page.waitForResponse((r) => r.url() === new URL(`keys/${idM}/disable`, adminBase).href);
+    await disableNamed.getByRole('button', { name: 'Disable key' }).click();
+    const disabledRes = await disableRes;
+    check(disabledRes.status() === 200 && disabledRes.request().postDataJSON().reason === 'left the team',
+          'Disable sends POST keys/{id}/disable with the reason: 200', disabledRes.status());
+    await rowM.getByTestId('status-badge').filter({ hasText: 'disabled' }).waitFor();
+    check(true, 'the row shows the "disabled" badge');
+    let refusedM = await statusOf(tokenM);
+    for (const until = Date.now() + 1000; refusedM !== 401 && Date.now() < until; refusedM = await statusOf(tokenM)) await sleep(50);
+    check(refusedM === 401, 'within a second the key is refused', refusedM);
+    const enableRes = page.waitForResponse((r) => r.url() === new URL(`keys/${idM}/enable`, adminBase).href);
+    await rowM.getByRole('button', { name: 'Enable modelled' }).click();
+    check((await enableRes).status() === 200, 'Enable sends POST keys/{id}/enable: 200');
+    await rowM.getByTestId('status-badge').filter({ hasText: 'active' }).waitFor();
+    let backM = await statusOf(tokenM);
+    for (const until = Date.now() + 1000; backM !== 200 && Date.now() < until; backM = await statusOf(tokenM)) await sleep(50);
+    check(backM === 200, 'and accepted again', backM);
+
+    // --- a role in use cannot be deleted -------------------------------------------------
+    await page.getByRole('tab', { name: 'Roles' }).click();
+    await roleRow.getByTestId('role-keys').filter({ hasText: /^1$/ }).waitFor();
+    check(true, 'the roles tab counts its key');
+    await busyDone('[data-testid=roles-table]');
+    await roleRow.getByRole('button', { name: 'Delete role reader' }).click();
+    await groupDelete.waitFor();
+    await groupDelete.locator('[data-testid=confirm-button]').click();
+    await groupDelete.locator('[data-testid=dialog-error]').filter({ hasText: 'in use' }).waitFor();
+    check(await groupDelete.isVisible(), 'deleting a role a key uses: the dialog says it is in use (409)');
+    await groupDelete.getByRole('button', { name: 'Cancel' }).click();
+    await page.screenshot({ path: path.join(artifacts, 'roles.png') });
+    say(`screenshot ${path.join(artifacts, 'roles.png')}`);
+    await page.getByRole('tab', { name: 'Keys' }).click();
+
+    // --- filters and a name search: asked of the server -----------------------------------
+    const listed = () => page.locator('[data-testid=key-row]').evaluateAll((rows) => rows.map((r) => r.dataset.keyId));
+    const settle = () => busyDone('[data-testid=keys-table]');
+    const listRequest = (re) => page.waitForRequest((r) => r.method() === 'GET' && re.test(r.url()));
+    let asked = listRequest(/\/keys\?.*owner=acct_10/);
+    await page.locator('[data-testid=owner-filter]').fill('acct_10');
+    await page.locator('[data-testid=owner-filter]').press('Enter');
+    await asked; await settle();
+    check(JSON.stringify(await listed()) === JSON.stringify([idM]), 'the owner filter lists that owner\'s key only');
+    await page.locator('[data-testid=owner-filter]').fill('');
+    await page.locator('[data-testid=owner-filter]').press('Enter');
+    for (const [sel, value, param] of [['[data-testid=role-filter]', 'reader', 'role=reader'],
+                                       ['[data-testid=plan-filter]', 'pro', 'plan=pro'],
+                                       ['[data-testid=env-filter]', 'test', 'env=test']]) {
+      asked = listRequest(new RegExp('/keys\\?.*' + param));
+      await page.locator(sel).selectOption(value);
+      await asked; await settle();
+      check(JSON.stringify(await listed()) === JSON.stringify([idM]), `the ${param.split('=')[0]} filter (${param})`);
+      await page.locator(sel).selectOption('');
+      await settle();
+    }
+    asked = listRequest(/\/keys\?.*search=ROTATED/);
+    await page.locator('[data-testid=search-filter]').pressSequentially('ROTATED');
+    await asked; await settle();
+    check(JSON.stringify(await listed()) === JSON.stringify([idB]), 'the name search finds "rotated in browser", in any case');
+    await page.locator('[data-testid=search-filter]').fill('');
+    await page.locator('[data-testid=search-filter]').press('Enter');
+    await settle();
+
+    // --- sorting, across pages -----------------------------------------------------------
+    const names = () => page.locator('[data-testid=key-row] .key-name').evaluateAll((els) => els.map((e) => e.firstChild.textContent));
+    asked = listRequest(/\/keys\?.*sort=name&order=asc/);
+    await page.getByTestId('sort-name').click();
+    await asked; await settle();
+    check(await page.locator('th[data-sort=name]').getAttribute('aria-sort') === 'ascending', 'the Name column sorts A to Z (aria-sort)');
+    const firstPage = await names();
+    check(firstPage.length === 50 && await page.locator('[data-testid=load-more]').isVisible(), 'a page of 50, with more to load', firstPage.length);
+    await page.locator('[data-testid=load-more]').click();
+    await settle();
+    const all = await names();
+    const lower = all.map((n) => n.toLowerCase());
+    const sorted = [...lower].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    check(all.length > 50 && JSON.stringify(lower) === JSON.stringify(sorted),
+          'after "Load more" the whole list is in name order, not only each page', `${all.length} keys`);
+    check(JSON.stringify(all.slice(0, 50)) === JSON.stringify(firstPage), 'the second page continues the first');
+    asked = listRequest(/\/keys\?.*sort=name&order=desc/);
+    await page.getByTestId('sort-name').click();
+    await asked; await settle();
+    check((await names())[0].toLowerCase() === sorted[sorted.length - 1], 'clicked again: Z to A');
+    asked = listRequest(/\/keys\?.*sort=expires&order=asc/);
+    await page.getByTestId('sort-expires').click();
+    await asked; await settle();
+    check(await page.locator('th[data-sort=expires]').getAttribute('aria-sort') === 'ascending'
+          && await page.locator('th[data-sort=name]').getAttribute('aria-sort') === null, 'Expires: soonest first');
+    asked = listRequest(/\/keys\?.*sort=created&order=desc/);
+    await page.getByTestId('sort-created').click();
+    await asked; await settle();
+    check((await listed())[0] === idM, 'Created: newest first again');
+
     // --- screenshots -----------------------------------------------------------
     await page.locator('[data-testid=status-filter]').selectOption('');
     await page.waitForFunction(() => document.querySelector('[data-testid=keys-table]').getAttribute('aria-busy') === 'false');
@@ -416,6 +640,12 @@ async function main() {
     check(await page.locator('[data-testid=error-alert]').textContent() === '', 'no error shown');
     check(problems.length === 0, 'no script errors', problems.join('; '));
     check(refusals === 2, 'two 401s in all: before the key, and for the wrong one', refusals);
+    check(conflicts === 1, 'and one 409: the role in use', conflicts);
+  } catch (e) {
+    // what the page looked like when a check failed
+    const open = context && context.pages()[0];
+    if (open) await open.screenshot({ path: path.join(artifacts, 'failure.png') }).catch(() => {});
+    throw e;
   } finally {
     if (context) await context.close().catch(() => {});
     fs.rmSync(userDataDir, { recursive: true, force: true });

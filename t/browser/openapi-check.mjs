@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const KNOWN_KEYWORDS = new Set(['$ref', 'type', 'nullable', 'enum', 'pattern', 'format', 'minLength', 'maxLength',
   'minimum', 'maximum', 'items', 'minItems', 'maxItems', 'properties', 'required', 'additionalProperties',
-  'allOf', 'oneOf', 'anyOf', 'minProperties', 'default', 'description', 'example', 'title', 'readOnly', 'writeOnly']);
+  'allOf', 'oneOf', 'anyOf', 'minProperties', 'maxProperties', 'default', 'description', 'example', 'title', 'readOnly', 'writeOnly']);
 
 export function resolvePointer(doc, ref) {
   if (typeof ref !== 'string' || !ref.startsWith('#/')) return undefined;
@@ -74,8 +74,12 @@ export function validate(doc, schema, value, where = '$') {
     for (const [k, v] of Object.entries(value)) {
       if (props[k]) out.push(...validate(doc, props[k], v, `${where}.${k}`));
       else if (schema.additionalProperties === false) out.push(`${where}: unknown property "${k}"`);
+      else if (schema.additionalProperties && typeof schema.additionalProperties === 'object') {
+        out.push(...validate(doc, schema.additionalProperties, v, `${where}.${k}`));
+      }
     }
     if (schema.minProperties !== undefined && Object.keys(value).length < schema.minProperties) out.push(`${where}: fewer than ${schema.minProperties} properties`);
+    if (schema.maxProperties !== undefined && Object.keys(value).length > schema.maxProperties) out.push(`${where}: more than ${schema.maxProperties} properties`);
   }
   for (const s of schema.allOf || []) out.push(...validate(doc, s, value, where));
   if (schema.oneOf) {

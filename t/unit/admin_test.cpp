@@ -27,6 +27,28 @@ TEST(AdminRoute, Table) {
         {"GET", "keys/abcdefghijkl/other", AdminRoute::kNotFound, "abcdefghijkl"},
         {"GET", "keys/NOT-AN-ID", AdminRoute::kNotFound, ""},
         {"GET", "elsewhere", AdminRoute::kNotFound, ""},
+        {"POST", "keys/abcdefghijkl/disable", AdminRoute::kDisable, "abcdefghijkl"},
+        {"POST", "keys/abcdefghijkl/enable", AdminRoute::kEnable, "abcdefghijkl"},
+        {"GET", "keys/abcdefghijkl/enable", AdminRoute::kMethodNotAllowed, "abcdefghijkl"},
+        {"GET", "roles", AdminRoute::kRoleList, ""},
+        {"POST", "roles/", AdminRoute::kRoleCreate, ""},
+        {"PUT", "roles", AdminRoute::kMethodNotAllowed, ""},
+        {"GET", "roles/reader", AdminRoute::kRoleGet, "reader"},
+        {"PATCH", "roles/reader", AdminRoute::kRoleUpdate, "reader"},
+        {"DELETE", "roles/reader", AdminRoute::kRoleDelete, "reader"},
+        {"POST", "roles/reader", AdminRoute::kMethodNotAllowed, "reader"},
+        {"GET", "roles/Reader", AdminRoute::kNotFound, ""},
+        {"GET", "roles/a/b", AdminRoute::kNotFound, ""},
+        {"GET", "plans", AdminRoute::kPlanList, ""},
+        {"POST", "plans", AdminRoute::kPlanCreate, ""},
+        {"GET", "plans/pro-2", AdminRoute::kPlanGet, "pro-2"},
+        {"PATCH", "plans/pro-2", AdminRoute::kPlanUpdate, "pro-2"},
+        {"DELETE", "plans/pro-2", AdminRoute::kPlanDelete, "pro-2"},
+        {"POST", "owners/acct_42/revoke", AdminRoute::kOwnerRevoke, "acct_42"},
+        {"GET", "owners/acct_42/revoke", AdminRoute::kMethodNotAllowed, "acct_42"},
+        {"POST", "owners/acct 42/revoke", AdminRoute::kNotFound, ""},
+        {"POST", "owners/acct_42", AdminRoute::kNotFound, ""},
+        {"POST", "owners/acct_42/other", AdminRoute::kNotFound, ""},
     };
     for (const auto& row : rows) {
         AdminTarget t = admin_route(row.method, row.path);
@@ -80,15 +102,106 @@ TEST(AdminBody, Errors) {
     EXPECT_EQ(c.grace, 0);
 }
 
+TEST(AdminBody, KeyModel) {
+    KeyChanges c;
+    EXPECT_EQ(parse_key_changes(AdminRoute::kCreate,
+                                R"({"name":"n","owner":"acct_42","role":"reader","plan":"pro",)"
+                                R"("env":"test","meta":{"tier":"gold","a":"b"},)"
+                                R"("allow_ip":["10.1.2.3/8","2001:DB8::1"]})", c), "");
+    EXPECT_EQ(*c.owner, "acct_42");
+    EXPECT_EQ(*c.role, "reader");
+    EXPECT_EQ(*c.plan, "pro");
+    EXPECT_EQ(*c.env, "test");
+    ASSERT_EQ(c.meta.size(), 2u);
+    EXPECT_EQ(*c.allow_ip, "10.0.0.0/8 2001:db8::1/128") << "canonical";
+
+    // PATCH: null removes (an empty value for the script)
+    EXPECT_EQ(parse_key_changes(AdminRoute::kUpdate,
+                                R"({"owner":null,"role":null,"allow_ip":null,"meta":{"a":null}})", c), "");
+    EXPECT_EQ(*c.owner, "");
+    EXPECT_EQ(*c.role, "");
+    EXPECT_EQ(*c.allow_ip, "");
+    ASSERT_EQ(c.meta.size(), 1u);
+    EXPECT_EQ(c.meta[0].second, "");
+    EXPECT_EQ(parse_key_changes(AdminRoute::kUpdate, R"({"allow_ip":[]})", c), "");
+    EXPECT_EQ(*c.allow_ip, "");
+
+    struct Row { AdminRoute route; const char* body; const char* contains; };
+    const Row rows[] = {
+        {AdminRoute::kCreate, R"({"name":"n","owner":"a b"})", "invalid \"owner\""},
+        {AdminRoute::kCreate, R"({"name":"n","owner":null})", "must be a string"},
+        {AdminRoute::kCreate, R"({"name":"n","role":"Big"})", "invalid \"role\""},
+        {AdminRoute::kCreate, R"({"name":"n","plan":"-x"})", "invalid \"plan\""},
+        {AdminRoute::kCreate, R"({"name":"n","env":"prod"})", "live or test"},
+        {AdminRoute::kUpdate, R"({"env":"test"})", "unknown member \"env\""},
+        {AdminRoute::kCreate, R"({"name":"n","meta":[]})", "object of strings"},
+        {AdminRoute::kCreate, R"({"name":"n","meta":{"a":1}})", "object of strings"},
+        {AdminRoute::kCreate, R"({"name":"n","meta":{"a":null}})", "object of strings"},
+        {AdminRoute::kCreate, R"({"name":"n","meta":{"A":"v"}})", "invalid meta name"},
+        {AdminRoute::kCreate, R"({"name":"n","meta":{"a":""}})", "empty"},
+        {AdminRoute::kCreate, R"({"name":"n","allow_ip":["10.0.0.0/33"]})", "invalid \"allow_ip\""},
+        {AdminRoute::kCreate, R"({"name":"n","allow_ip":[]})", "must not be empty"},
+        {AdminRoute::kCreate, R"({"name":"n","allow_ip":"10.0.0.1"})", "array of strings"},
+        {AdminRoute::kDisable, R"({"name":"n"})", "unknown member \"name\""},
+        {AdminRoute::kOwnerRevoke, R"({"owner":"x"})", "unknown member \"owner\""},
+    };
+    for (const auto& row : rows) {
+        std::string e = parse_key_changes(row.route, row.body, c);
+        EXPECT_NE(e.find(row.contains), std::string::npos) << row.body << " -> " << e;
+    }
+    std::string many = R"({"name":"n","meta":{)";
+    for (int i = 0; i < 17; i++) many += (i ? "," : "") + std::string("\"m") + std::to_string(i) + "\":\"v\"";
+    EXPECT_NE(parse_key_changes(AdminRoute::kCreate, many + "}}", c).find("at most 16"), std::string::npos);
+    for (auto route : {AdminRoute::kDisable, AdminRoute::kEnable, AdminRoute::kOwnerRevoke}) {
+        EXPECT_EQ(parse_key_changes(route, "", c), "") << "no body needed";
+    }
+}
+
+TEST(AdminBody, Groups) {
+    GroupChanges g;
+    std::string name;
+    EXPECT_EQ(parse_group_changes(AdminRoute::kRoleCreate,
+                                  R"({"name":"reader","scopes":["b","a"],"description":"d"})", name, g), "");
+    EXPECT_EQ(name, "reader");
+    EXPECT_EQ(*g.value, "b a");
+    EXPECT_EQ(*g.description, "d");
+    name.clear();
+    EXPECT_EQ(parse_group_changes(AdminRoute::kPlanCreate, R"({"name":"pro","limits":["10r/s"]})", name, g), "");
+    EXPECT_EQ(*g.value, "10r/s:10");
+    EXPECT_FALSE(g.description);
+    EXPECT_EQ(parse_group_changes(AdminRoute::kRoleUpdate, R"({"description":"only"})", name, g), "");
+    EXPECT_FALSE(g.value) << "the scopes are kept";
+
+    struct Row { AdminRoute route; const char* body; const char* contains; };
+    const Row rows[] = {
+        {AdminRoute::kRoleCreate, R"({"scopes":["a"]})", "\"name\" is required"},
+        {AdminRoute::kRoleCreate, R"({"name":"r"})", "\"scopes\" is required"},
+        {AdminRoute::kPlanCreate, R"({"name":"p"})", "\"limits\" is required"},
+        {AdminRoute::kRoleCreate, R"({"name":"R","scopes":[]})", "invalid \"name\""},
+        {AdminRoute::kRoleCreate, R"({"name":"r","scopes":["a b"]})", "invalid scope"},
+        {AdminRoute::kPlanCreate, R"({"name":"p","limits":["7r/w"]})", "invalid"},
+        {AdminRoute::kPlanCreate, R"({"name":"p","scopes":["a"]})", "unknown member \"scopes\""},
+        {AdminRoute::kRoleUpdate, R"({"name":"other"})", "unknown member \"name\""},
+        {AdminRoute::kRoleUpdate, "{}", "nothing to change"},
+        {AdminRoute::kRoleUpdate, R"({"description":"a\u202eb"})", "invalid \"description\""},
+        {AdminRoute::kRoleUpdate, "[]", "JSON object"},
+    };
+    for (const auto& row : rows) {
+        name.clear();
+        std::string e = parse_group_changes(row.route, row.body, name, g);
+        EXPECT_NE(e.find(row.contains), std::string::npos) << row.body << " -> " << e;
+    }
+}
+
 TEST(AdminQuery, Parse) {
     ListQuery q;
     EXPECT_EQ(parse_list_query("status=active&name_prefix=ci%20bot+x&expiring_within=14d&"
-                               "unused_since=30d&limit=10&cursor=123", q), "");
+                               "unused_since=30d&limit=10&cursor=1700000000:abcdefghijkl", q), "");
     EXPECT_EQ(*q.status, "active");
     EXPECT_EQ(q.name_prefix, "ci bot x");
     EXPECT_EQ(*q.expiring_within, 14 * 86400);
     EXPECT_EQ(q.limit.value_or(0), 10u);
-    EXPECT_EQ(q.cursor, "123");
+    EXPECT_EQ(q.after, "1700000000:abcdefghijkl") << "the page mode's cursor";
     for (const char* bad : {"status=sleeping", "limit=0", "limit=201", "cursor=x", "bogus=1",
                             "name_prefix=%zz", "name_prefix=%4", "expiring_within=soon"}) {
         EXPECT_NE(parse_list_query(bad, q), "") << bad;
