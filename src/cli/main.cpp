@@ -33,7 +33,17 @@ const char* kGlobalOptions =
     "                      master the first answering sentinel names; port 26379\n"
     "                      when omitted)\n"
     "                      \"cluster=H:P[,H:P...]\" (some nodes of a Redis Cluster)\n"
-    "                    (env APIKEY_REDIS; default 127.0.0.1:6379)\n"
+    "                    (env APIKEY_REDIS; default 127.0.0.1:6379); each may be\n"
+    "                    written redis://[USER:PASSWORD@]ADDRESS, or\n"
+    "                    rediss://[USER:PASSWORD@]ADDRESS for TLS (to the server,\n"
+    "                    the sentinels and the master, or every cluster node)\n"
+    "  --tls-ca FILE     the CA that signed Redis's certificate (env APIKEY_TLS_CA;\n"
+    "                    default: the system's CAs)\n"
+    "  --tls-cert FILE, --tls-key FILE\n"
+    "                    a client certificate and its key, for a Redis with\n"
+    "                    tls-auth-clients (env APIKEY_TLS_CERT, APIKEY_TLS_KEY)\n"
+    "  --tls-name NAME   the name Redis's certificate must carry (env\n"
+    "                    APIKEY_TLS_NAME; default: the host connected to)\n"
     "  --db N            Redis database number, not on a cluster (env\n"
     "                    APIKEY_REDIS_DB; default 0)\n"
     "  --prefix PREFIX   key prefix, as apikey_redis prefix= (env APIKEY_PREFIX;\n"
@@ -43,9 +53,11 @@ const char* kGlobalOptions =
     "                    HMAC-SHA256 (env APIKEY_HASH_SECRET_FILE)\n"
     "  --help, -h        this text; \"apikeyctl COMMAND --help\" for a command\n"
     "  --version         the version\n\n"
-    "The Redis password is read from the APIKEY_REDIS_PASSWORD environment variable,\n"
-    "and the sentinels' own (if they require one) from APIKEY_SENTINEL_PASSWORD,\n"
-    "never from the command line (where other users could see them in ps).\n\n"
+    "The Redis password is read from the APIKEY_REDIS_PASSWORD environment variable\n"
+    "(and an ACL user from APIKEY_REDIS_USER), and the sentinels' own (if they\n"
+    "require one) from APIKEY_SENTINEL_PASSWORD. A password in a redis:// or\n"
+    "rediss:// address works too, but put such an address in APIKEY_REDIS, not on\n"
+    "the command line, where other users could see it in ps.\n\n"
     "Exit status: 0 success, 1 failure (Redis unreachable, unknown key, ...),\n"
     "2 usage error.\n";
 
@@ -80,10 +92,70 @@ std::string env(const char* name, const char* fallback) {
     return v && *v ? v : fallback;
 }
 
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// %XX in a URL's user and password (RFC 3986, 2.1)
+std::string percent_decoded(const std::string& s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); i++) {
+        if (s[i] == '%') {
+            int hi = i + 2 < s.size() ? hex_digit(s[i + 1]) : -1;
+            int lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
+            if (lo < 0) throw UsageError("invalid %-escape in the Redis address");
+            out += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+// redis://[USER:PASSWORD@]ADDRESS and rediss://... (TLS): the address in any
+// of the plain forms, with the user and password taken out.
+void apply_url(StoreOptions& options) {
+    std::string& a = options.address;
+    std::size_t scheme;
+    if (a.rfind("rediss://", 0) == 0) {
+        scheme = 9;
+        options.tls.enabled = true;
+    } else if (a.rfind("redis://", 0) == 0) {
+        scheme = 8;
+    } else {
+        return;
+    }
+    a.erase(0, scheme);
+    // the last '@' before the host: a password may contain '@' (escaped or not)
+    std::size_t at = a.rfind('@');
+    if (at != std::string::npos) {
+        std::string userinfo = a.substr(0, at);
+        a.erase(0, at + 1);
+        std::size_t colon = userinfo.find(':');
+        if (colon == std::string::npos) {
+            options.password = percent_decoded(userinfo);   // redis://PASSWORD@host
+        } else {
+            options.user = percent_decoded(userinfo.substr(0, colon));
+            options.password = percent_decoded(userinfo.substr(colon + 1));
+        }
+    }
+    if (!a.empty() && a.back() == '/') a.pop_back();
+    if (a.empty()) throw UsageError("a redis:// address needs a host");
+}
+
 int run(int argc, char** argv) {
     StoreOptions options;
     options.address = env("APIKEY_REDIS", "127.0.0.1:6379");
+    options.user = env("APIKEY_REDIS_USER", "");
     options.password = env("APIKEY_REDIS_PASSWORD", "");
+    options.tls.ca = env("APIKEY_TLS_CA", "");
+    options.tls.cert = env("APIKEY_TLS_CERT", "");
+    options.tls.key = env("APIKEY_TLS_KEY", "");
+    options.tls.name = env("APIKEY_TLS_NAME", "");
     options.sentinel_password = env("APIKEY_SENTINEL_PASSWORD", "");
     options.prefix = env("APIKEY_PREFIX", "apikey:");
     std::string db = env("APIKEY_REDIS_DB", "0");
@@ -108,7 +180,9 @@ int run(int argc, char** argv) {
             return false;
         };
         if (take("--redis", options.address) || take("--db", db) ||
-            take("--prefix", options.prefix) || take("--hash-secret-file", secret_file)) {
+            take("--prefix", options.prefix) || take("--hash-secret-file", secret_file) ||
+            take("--tls-ca", options.tls.ca) || take("--tls-cert", options.tls.cert) ||
+            take("--tls-key", options.tls.key) || take("--tls-name", options.tls.name)) {
             continue;
         }
         if (a == "--help" || a == "-h") {
@@ -120,6 +194,14 @@ int run(int argc, char** argv) {
             return 0;
         }
         rest.push_back(a);
+    }
+
+    apply_url(options);
+    if (options.tls.cert.empty() != options.tls.key.empty()) {
+        throw UsageError("--tls-cert and --tls-key go together");
+    }
+    if (!options.user.empty() && options.password.empty()) {
+        throw UsageError("a Redis user needs a password (APIKEY_REDIS_PASSWORD)");
     }
 
     auto db_number = apikey::parse_decimal(db);

@@ -361,6 +361,7 @@ RedisClient::connect() noexcept
     c_->write->handler = on_write;
     c_->log_error = NGX_ERROR_ERR;
     transport_up_ = false;
+    replied_ = false;
 
     state_ = State::kConnecting;
     outstanding_ = 0;
@@ -626,6 +627,19 @@ RedisClient::close_connection() noexcept
 }
 
 
+// The line just logged says why the connection went; the commands that fail
+// with it would each add "no reply (connection lost)" (check.cpp, admin.cpp),
+// which says nothing more. So a bad certificate or a dead server is one line
+// a second, not two: this second's reply-error line is taken.
+void
+RedisClient::quiet_pending(const CallbackQueue &pending) noexcept
+{
+    if (pending.count) {
+        (void) ngx_http_apikey_log_allowed(NGX_HTTP_APIKEY_LOG_REPLY);
+    }
+}
+
+
 // Every command still waiting gets its callback with a NULL reply, as
 // hiredis did when a connection went: requests fail (or retry) at once.
 void
@@ -659,6 +673,9 @@ RedisClient::drop(const char *reason, ngx_uint_t level) noexcept
     // closed first: the callbacks that run now must see a client that no
     // longer has this connection
     CallbackQueue pending = close_connection();
+    if (level == NGX_LOG_ERR) {
+        quiet_pending(pending);
+    }
     state_ = State::kIdle;
     fail_pending(this, pending);
 
@@ -679,6 +696,16 @@ RedisClient::fail(const char *what) noexcept
         ngx_http_apikey_log_limited(log_kind(), NGX_LOG_ERR, log_, 0,
                                     "apikey: cannot connect to redis at \"%V\": %s",
                                     &name_, what);
+    } else if (conf_->tls != nullptr && !replied_) {
+        // TLS 1.3: a server that refuses the client's certificate (or its
+        // absence) says so only after the client has finished its handshake,
+        // so this is where a missing or untrusted tls_cert= shows
+        ngx_http_apikey_log_limited(log_kind(), NGX_LOG_ERR, log_, 0,
+                                    "apikey: lost the redis connection to \"%V\": %s, before any "
+                                    "reply: does the server want a client certificate it "
+                                    "trusts (%s)?", &name_, what,
+                                    conf_->tls->cert.len ? "tls_cert= is not one"
+                                                         : "tls_cert= is not given");
     } else {
         ngx_http_apikey_log_limited(log_kind(), NGX_LOG_ERR, log_, 0,
                                     "apikey: lost the redis connection to \"%V\": %s",
@@ -686,6 +713,7 @@ RedisClient::fail(const char *what) noexcept
     }
 
     CallbackQueue pending = close_connection();
+    quiet_pending(pending);
     // not usable while its callbacks run: a retry goes elsewhere or fails
     state_ = State::kBackoff;
     fail_pending(this, pending);
@@ -984,6 +1012,7 @@ RedisClient::dispatch() noexcept
 
         Callback call = *cb;
         auto *r = static_cast<redisReply *>(reply);
+        replied_ = true;
 
         // SUBSCRIBE's callback stays for the messages that follow, unless the
         // subscription was refused

@@ -179,6 +179,7 @@ private:
     // closes the socket and hands back the callbacks still waiting
     CallbackQueue close_connection() noexcept;
     static void fail_pending(RedisClient *self, CallbackQueue pending) noexcept;
+    static void quiet_pending(const CallbackQueue &pending) noexcept;
     // `failed`: tell the listener (not when we closed it to move on)
     void schedule_reconnect(bool failed = true) noexcept;
     void queue_setup() noexcept;
@@ -223,6 +224,7 @@ private:
     ngx_connection_t             *c_ = nullptr;
     redisReader                  *reader_ = nullptr;
     bool                          transport_up_ = false;   // TCP connected
+    bool                          replied_ = false;        // a reply came on this connection
     ngx_uint_t                    generation_ = 0;         // one more per connection closed
     char                         *out_ = nullptr;          // commands not yet written
     size_t                        out_len_ = 0;
