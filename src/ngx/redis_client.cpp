@@ -610,9 +610,11 @@ RedisClient::close_connection() noexcept
     if (c != nullptr) {
 #if (NGX_SSL)
         if (c->ssl) {
-            // no close_notify round trip: the server may be gone, and nothing
-            // waits for its answer
+            // a quiet shutdown: the server may be gone, and a close_notify
+            // that cannot be written at once would leave SSL_shutdown()
+            // waiting (NGX_AGAIN) on a connection closed right below
             c->ssl->no_wait_shutdown = 1;
+            c->ssl->no_send_shutdown = 1;
             (void) ngx_ssl_shutdown(c);
         }
 #endif
