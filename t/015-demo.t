@@ -43,6 +43,11 @@ open my $loop, '-|', 'bash', '-c', $try{429} or die "bash: $!";
 like join('', <$loop>), qr/^(200 )+(429 )+$/m, 'the 429 line: 200s, then refused after the burst';
 
 like $out, qr{http://127\.0\.0\.1:$ENV{DEMO_PORT}/admin/}, 'and where the API Keys page is';
+my ($admin_line) = $out =~ /^\s*# the same over the admin API\n\s*(curl [^\n]+)$/m;
+ok $admin_line, 'the demo prints an admin key and a curl line for the admin API';
+like `$admin_line 2>/dev/null`, qr/^\{"keys":\[/, 'the admin key lists the keys';
+(my $keyless = $admin_line // '') =~ s/-H "X-API-Key: [^"]*"//;
+is `$keyless -o /dev/null -w '%{http_code}' 2>/dev/null`, '401', 'without it the admin API answers 401';
 is system("$root/scripts/demo stop >/dev/null 2>&1"), 0, 'scripts/demo stop';
 ok !-f "$dir/nginx.pid", 'nginx is stopped';
 done_testing;

@@ -41,11 +41,19 @@ is((json_of($nginx->get('/v1/me', 'X-API-Key' => 'nope')->{body}) // {})->{error
    'malformed_key', 'a bad key: 401 like anywhere else');
 $redis->cli('revoke', $key->{id});
 is $nginx->get('/v1/me', 'X-API-Key' => $key->{token})->{status}, 401, 'a revoked key: 401';
-is $nginx->request('POST', '/v1/me', 'X-API-Key' => $key->{token})->{status}, 401,
-    'the check comes first, whatever the method';
+# a method it does not serve is refused before the key is looked at: no
+# Redis call, no token taken from the bucket
 my $k2 = $redis->create_key(name => 'poster');
-is $nginx->request('POST', '/v1/me', 'X-API-Key' => $k2->{token})->{status}, 405,
-    'then only GET and HEAD';
+$redis->cmd('CONFIG', 'RESETSTAT');
+for my $k ($key, $k2) {
+    $res = $nginx->request('POST', '/v1/me', 'X-API-Key' => $k->{token});
+    is $res->{status}, 405, 'POST: 405, whatever the key';
+    is ApikeyTest::Nginx::header($res, 'Allow'), 'GET, HEAD', 'Allow: GET, HEAD';
+    is((json_of($res->{body}) // {})->{error}, 'method_not_allowed', 'in JSON');
+}
+is $redis->calls('evalsha'), 0, 'and Redis was not asked';
+$res = $nginx->get('/v1/me', 'X-API-Key' => $k2->{token});
+is((json_of($res->{body}) // {})->{rate_limit}{remaining}, 9, 'the bucket is whole: the 405 took no token');
 
 $nginx->stop;
 

@@ -1,7 +1,8 @@
 # The admin page in a real browser: Debian's Chromium, driven by playwright-core
 # (t/browser/admin-page.mjs), creates a key through the page, uses it against
 # an `apikey on` location, revokes it through the page and sees it refused;
-# creates one with the scope picker and an expiry preset, rotates it with a
+# gives the page its admin key when it asks (once, kept in memory, after a
+# wrong one is refused), creates one with the scope picker and an expiry preset, rotates it with a
 # grace and uses both tokens; deletes a key made by apikeyctl (after a Cancel
 # that must change nothing).
 use strict;
@@ -57,6 +58,8 @@ my $nginx = ApikeyTest::Nginx->start(
     location => 'apikey on; apikey_scope read;',
     server => <<'EOF',
         location /admin/ {
+            apikey_superscope root;
+            apikey_limit 6000r/m burst=600;
             apikey_admin;
         }
 EOF
@@ -71,6 +74,8 @@ is_deeply $served, $committed, 'the same document as src/admin/openapi.json';
 # A key made outside the page, for the page to delete. Without the scope it is
 # refused at /api/: the scopes picked in the page are what lets keys through.
 my $doomed = $redis->create_key(name => 'made by apikeyctl');
+# the key the page asks for (a superscope of the admin location)
+my $root_key = $redis->create_key(name => 'page admin', scopes => ['root']);
 is $nginx->get('/api/x', 'X-API-Key' => $doomed->{token})->{status}, 403,
     'a key without the scope "read" is refused at /api/ (403)';
 
@@ -80,7 +85,7 @@ unlink glob "$artifacts/*.png";
     local $ENV{CHROMIUM_BIN} = $CHROMIUM;
     # progress lines start with "# ", so they read as TAP comments here
     my $status = system('node', "$root/t/browser/admin-page.mjs", $nginx->url('/admin/'),
-                        $nginx->url('/api/x'), $artifacts, $doomed->{id});
+                        $nginx->url('/api/x'), $artifacts, $doomed->{id}, $root_key->{token});
     is $status, 0, 'the browser created, used, revoked, rotated, deleted and filtered keys through the page'
         or diag "exit status @{[ $status >> 8 ]}, signal @{[ $status & 127 ]}; screenshots, if any, in $artifacts";
 }

@@ -1,5 +1,7 @@
 # apikey_admin: key management over HTTP. Every endpoint, every error, the
-# audit trail, and each change seen through a protected location.
+# audit trail, each change seen through a protected location, and who may call
+# it: an admin key by default (a superscope, or scope=), auth=off behind
+# another guard.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -20,19 +22,22 @@ my $nginx = ApikeyTest::Nginx->start(
     location => 'apikey on; apikey_scope read GET;',
     server => <<"EOF",
         location /admin/ {
-            allow 127.0.0.1;
-            deny all;
+            apikey_superscope root;
+            apikey_limit 60000r/m burst=1000;
             apikey_admin;
         }
+        location /openadmin/ {
+            allow 127.0.0.1;
+            deny all;
+            apikey_admin auth=off;
+        }
         location /keyadmin/ {
-            apikey on;
-            apikey_scope admin;
-            apikey_admin;
+            apikey_admin scope=keys:admin;
         }
         location /basicadmin/ {
             auth_basic "key admin";
             auth_basic_user_file @{[ $htpasswd->filename ]};
-            apikey_admin;
+            apikey_admin auth=off;
         }
 EOF
 );
@@ -40,11 +45,15 @@ sleep 0.4;
 
 my $J = JSON::PP->new->utf8->canonical;
 
+# the admin key every call below sends (a superscope: "root")
+my $ROOT = $redis->create_key(name => 'root', scopes => ['root']);
+
 sub call {
     my ($method, $path, $body, @headers) = @_;
-    my $res = $nginx->request($method, $path,
-        defined $body ? (':body' => ref $body ? $J->encode($body) : $body,
-                         'Content-Type' => 'application/json') : (), @headers);
+    my $changes = $method =~ /^(POST|PUT|PATCH|DELETE)$/;
+    my $res = $nginx->request($method, $path, 'X-API-Key' => $ROOT->{token},
+        defined $body ? (':body' => ref $body ? $J->encode($body) : $body) : (),
+        defined $body || $changes ? ('Content-Type' => 'application/json') : (), @headers);
     $res->{json} = json_of($res->{body}) if length($res->{body} // '');
     return $res;
 }
@@ -93,7 +102,8 @@ for (1 .. 50) {   # follow the cursor to the end
     $cursor = $res->{json}{next_cursor} // last;
     $res = call('GET', "/admin/keys?cursor=$cursor");
 }
-is_deeply [sort map { $_->{name} } @all], ['cli made', 'over http'], 'every key, HTTP or CLI made';
+is_deeply [sort map { $_->{name} } @all], ['cli made', 'over http', 'root'], 'every key, HTTP or CLI made';
+is call('GET', '/admin/keys?name_prefix=' . ('%C3%A9' x 128))->{status}, 200, 'name_prefix of 128 two-byte characters';
 $res = call('GET', '/admin/keys?name_prefix=over%20h');
 is_deeply [map { $_->{name} } @{ $res->{json}{keys} }], ['over http'], 'name_prefix';
 $res = call('GET', '/admin/keys?expiring_within=60d');
@@ -167,10 +177,10 @@ $t0 = time;
 do { $st = api_status($new); sleep 0.05 } while ($st != 401 && time - $t0 < 1.5);
 is $st, 401, 'a revoke over HTTP stops the key';
 ok time - $t0 < 1.0, 'within a second';
-$res = call('POST', "/admin/keys/$key->{id}/revoke", '');
+$res = call('POST', "/admin/keys/$key->{id}/revoke", '{}');
 is $res->{status}, 409, 'revoking a revoked key: 409';
 is $res->{json}{error}, 'conflict', 'conflict';
-is call('POST', "/admin/keys/$key->{id}/rotate", '')->{status}, 409, 'rotating a revoked key: 409';
+is call('POST', "/admin/keys/$key->{id}/rotate", '{}')->{status}, 409, 'rotating a revoked key: 409';
 $res = call('GET', '/admin/keys?status=revoked');
 is_deeply [map { $_->{id} } @{ $res->{json}{keys} }], [$key->{id}], 'status filter';
 
@@ -180,7 +190,7 @@ is $res->{status}, 200, 'audit';
 my @actions = map { $_->{action} } @{ $res->{json}{events} };
 is_deeply \@actions, [qw(revoke rotate update update update update create)], 'every change, newest first';
 is $res->{json}{events}[0]{via}, 'admin-api', 'via the admin API';
-is $res->{json}{events}[0]{user}, 'addr:127.0.0.1', 'caller: the client address';
+is $res->{json}{events}[0]{user}, "key:$ROOT->{id}", 'caller: the admin key that acted';
 is $res->{json}{events}[-1]{reason}, 'ticket 7', 'the reason';
 my (undef, $cli_audit) = $redis->cli('audit', $key->{id}, '--json');
 is scalar(@{ json_of($cli_audit) }), 7, 'the same stream apikeyctl audit reads';
@@ -217,14 +227,20 @@ for my $c (
     ['POST', '/admin/keys', {name => 'x', colour => 'red'}, 400, 'invalid_request', 'unknown member'],
     ['POST', '/admin/keys', {name => 'x' x 20000}, 400, 'invalid_request', 'oversized body'],
     ['GET', '/admin/keys?status=sleeping', undef, 400, 'invalid_request', 'bad status filter'],
+    ['GET', '/admin/keys?name_prefix=' . ('%C3%A9' x 129), undef, 400, 'invalid_request', 'name_prefix of 129 characters'],
+    ['GET', '/admin/keys?name_prefix=', undef, 400, 'invalid_request', 'an empty name_prefix'],
     ['GET', '/admin/keys/zzzzzzzzzzzz', undef, 404, 'not_found', 'unknown id'],
     ['PATCH', '/admin/keys/zzzzzzzzzzzz', {name => 'y'}, 404, 'not_found', 'patch unknown id'],
-    ['POST', '/admin/keys/zzzzzzzzzzzz/revoke', '', 404, 'not_found', 'revoke unknown id'],
-    ['POST', '/admin/keys/zzzzzzzzzzzz/rotate', '', 404, 'not_found', 'rotate unknown id'],
+    ['POST', '/admin/keys/zzzzzzzzzzzz/revoke', '{}', 404, 'not_found', 'revoke unknown id'],
+    ['POST', '/admin/keys/zzzzzzzzzzzz/rotate', '{}', 404, 'not_found', 'rotate unknown id'],
     ['DELETE', '/admin/keys/zzzzzzzzzzzz', undef, 404, 'not_found', 'delete unknown id'],
     ['GET', '/admin/keys/zzzzzzzzzzzz/audit', undef, 404, 'not_found', 'audit unknown id'],
     ['GET', '/admin/keys/NOT-AN-ID', undef, 404, 'not_found', 'not an id'],
     ['PUT', '/admin/keys', '{}', 405, 'method_not_allowed', 'PUT'],
+    ['PATCH', '/admin/keys/zzzzzzzzzzzz', '{}', 400, 'invalid_request', 'PATCH {}: nothing to change'],
+    ['PATCH', '/admin/keys/zzzzzzzzzzzz', {reason => 'why'}, 400, 'invalid_request', 'PATCH with only a reason'],
+    ['POST', '/admin/keys', {name => "\x{e9}" x 129}, 400, 'invalid_request', 'a name of 129 characters'],
+    ['POST', '/admin/keys', {name => 'x', reason => "\x{e9}" x 1025}, 400, 'invalid_request', 'a reason of 1025 characters'],
 ) {
     my ($m, $p, $b, $status, $code, $what) = @$c;
     my $r = call($m, $p, $b);
@@ -232,26 +248,62 @@ for my $c (
     is(($r->{json} // {})->{error}, $code, "$what: $code");
 }
 
-# who may call it is nginx's business
-is $nginx->get('/admin/keys', 'X-Forwarded-For' => '10.1.1.1')->{status}, 200, 'allow 127.0.0.1';
-my $admin = $redis->create_key(name => 'admin key', scopes => ['admin']);
-my $plain = $redis->create_key(name => 'no admin', scopes => ['read']);
-is $nginx->get('/keyadmin/keys')->{status}, 401, 'apikey on: no key, 401';
-is $nginx->get('/keyadmin/keys', 'X-API-Key' => $plain->{token})->{status}, 403, 'without the admin scope: 403';
-$res = $nginx->request('POST', '/keyadmin/keys', 'X-API-Key' => $admin->{token},
+# a name and a reason are counted in characters (code points), as the
+# OpenAPI schema's maxLength counts them, not in bytes
+$res = call('POST', '/admin/keys', {name => "\x{e9}" x 128, reason => "\x{e9}" x 1024});
+is $res->{status}, 201, 'a name of 128 two-byte characters and a reason of 1024: accepted';
+is length $res->{json}{name}, 128, 'the name kept whole';
+call('DELETE', "/admin/keys/$res->{json}{id}");
+
+# who may call it: an admin key by default
+my @JSON = ('Content-Type' => 'application/json');
+my $admin = $redis->create_key(name => 'admin key', scopes => ['keys:admin']);
+my $plain = $redis->create_key(name => 'no admin', scopes => ['read', 'admin']);
+my $root_count = sub { scalar grep { $_->{name} eq 'never made' } @{ call('GET', '/admin/keys?limit=200')->{json}{keys} } };
+for my $c (
+    ['/admin/', undef, 401, 'no key'],
+    ['/admin/', $plain->{token}, 403, 'a key without the superscope'],
+    ['/admin/', $admin->{token}, 403, 'a key with another scope than the superscope'],
+    ['/keyadmin/', undef, 401, 'scope=: no key'],
+    ['/keyadmin/', $plain->{token}, 403, 'scope=: a key without keys:admin'],
+) {
+    my ($loc, $token, $status, $what) = @$c;
+    my @key = defined $token ? ('X-API-Key' => $token) : ();
+    is $nginx->get("${loc}keys", @key)->{status}, $status, "$what: GET keys answers $status";
+    $res = $nginx->request('POST', "${loc}keys", @key, @JSON, ':body' => '{"name":"never made"}');
+    is $res->{status}, $status, "$what: POST keys answers $status";
+    like ApikeyTest::Nginx::header($res, 'Content-Type'), qr{^application/json}, "$what: in JSON";
+}
+is $root_count->(), 0, 'and no key was made';
+is $nginx->get('/admin/', )->{status}, 200, 'the page itself needs no key (its API calls do)';
+is $nginx->get('/admin/keys/openapi.json')->{status}, 200, 'nor does the OpenAPI document';
+for my $carrier (['X-API-Key' => $ROOT->{token}], ['X-Api-Token' => $ROOT->{token}],
+                 ['Authorization' => "Bearer $ROOT->{token}"]) {
+    is $nginx->get('/admin/keys', @$carrier)->{status}, 200, "the admin key in $carrier->[0]: 200";
+}
+is $nginx->get('/keyadmin/keys', 'X-API-Key' => $ROOT->{token})->{status}, 403,
+    'scope=: a superscope of another location does not count here';
+$res = $nginx->request('POST', '/keyadmin/keys', 'X-API-Key' => $admin->{token}, @JSON,
                        ':body' => '{"name":"made by an admin key"}');
-is $res->{status}, 201, 'with the admin scope: allowed';
+is $res->{status}, 201, 'scope=: a key with keys:admin is allowed';
 my $made = json_of($res->{body});
 $res = call('GET', "/admin/keys/$made->{id}/audit");
 is $res->{json}{events}[0]{user}, "key:$admin->{id}", 'caller: the admin key';
-$res = $nginx->request('POST', '/basicadmin/keys', 'Authorization' => 'Basic YWxpY2U6c2VjcmV0',
+
+# auth=off: guarded the nginx way
+is $nginx->get('/openadmin/keys', 'X-Forwarded-For' => '10.1.1.1')->{status}, 200, 'auth=off: allow 127.0.0.1';
+$res = $nginx->request('POST', '/openadmin/keys', @JSON, ':body' => '{"name":"by address"}');
+is $res->{status}, 201, 'auth=off: no key needed';
+$res = call('GET', "/admin/keys/@{[ json_of($res->{body})->{id} ]}/audit");
+is $res->{json}{events}[0]{user}, 'addr:127.0.0.1', 'caller: the client address';
+$res = $nginx->request('POST', '/basicadmin/keys', 'Authorization' => 'Basic YWxpY2U6c2VjcmV0', @JSON,
                        ':body' => '{"name":"made by alice"}');
 my $alice = json_of($res->{body});
 $res = call('GET', "/admin/keys/$alice->{id}/audit");
 is $res->{json}{events}[0]{user}, 'alice', 'caller: the basic-auth user';
-is $nginx->request('POST', '/basicadmin/keys', 'Authorization' => 'Basic YWxpY2U6d3Jvbmc=',
+is $nginx->request('POST', '/basicadmin/keys', 'Authorization' => 'Basic YWxpY2U6d3Jvbmc=', @JSON,
                    ':body' => '{"name":"x"}')->{status}, 401, 'a wrong password: nginx says 401';
-$res = $nginx->request('POST', '/keyadmin/keys', 'X-API-Key' => $admin->{token},
+$res = $nginx->request('POST', '/keyadmin/keys', 'X-API-Key' => $admin->{token}, @JSON,
                        'Authorization' => 'Basic bWFsbG9yeTp4', ':body' => '{"name":"not mallory"}');
 my $not_mallory = json_of($res->{body});
 $res = call('GET', "/admin/keys/$not_mallory->{id}/audit");
@@ -267,8 +319,34 @@ is $res->{json}{error}, 'auth_unavailable', 'auth_unavailable';
 $nginx->stop;
 
 my ($ok, $out) = ApikeyTest::Nginx->test_conf(redis_address => '127.0.0.1:6379',
-    server => 'location ~ ^/admin { apikey_admin; }');
+    server => 'location ~ ^/admin { apikey_admin auth=off; }');
 ok !$ok, 'apikey_admin in a regex location is refused';
 like $out, qr/needs a prefix location/, 'with a clear message';
+
+# nginx -t: an admin location that checks keys must know which scope makes an admin
+($ok, $out) = ApikeyTest::Nginx->test_conf(redis_address => '127.0.0.1:6379',
+    server => 'location /admin/ { apikey_admin; }');
+ok !$ok, 'apikey_admin with neither a superscope nor scope=: nginx -t fails';
+like $out, qr/"apikey_admin" needs the scope an admin key must hold/, 'with a clear message';
+for my $c (['apikey_superscope root; apikey_admin;', 'a superscope'],
+           ['apikey_admin scope=keys:admin;', 'scope='],
+           ['apikey_admin auth=off;', 'auth=off']) {
+    ($ok, $out) = ApikeyTest::Nginx->test_conf(redis_address => '127.0.0.1:6379',
+        server => "location /admin/ { $c->[0] }");
+    ok $ok, "apikey_admin with $c->[1]: nginx -t passes" or diag $out;
+}
+($ok, $out) = ApikeyTest::Nginx->test_conf(redis_address => '127.0.0.1:6379',
+    server => 'location /admin/ { apikey_admin auth=off; }');
+like $out, qr/\[warn\] \d+#\d+: "apikey_admin auth=off": the admin API at location "\/admin\/" checks no admin key/,
+    'auth=off: a warning at start-up (and nginx -t) naming the location';
+for my $c (['apikey off; apikey_admin scope=a;', qr/cannot be used with "apikey off"/],
+           ['apikey_admin scope=a;  apikey_admin scope=a;', qr/is duplicate/],
+           ['apikey_admin auth=maybe;', qr/invalid parameter "auth=maybe"/],
+           ['apikey_admin scope=;', qr/invalid scope/]) {
+    ($ok, $out) = ApikeyTest::Nginx->test_conf(redis_address => '127.0.0.1:6379',
+        server => "location /admin/ { $c->[0] }");
+    ok !$ok, "$c->[0] is refused";
+    like $out, $c->[1], '... with a clear message';
+}
 
 done_testing;

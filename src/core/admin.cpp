@@ -1,6 +1,10 @@
 #include "admin.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <initializer_list>
+
+#include <openssl/evp.h>
 
 #include "duration.hpp"
 #include "json.hpp"
@@ -18,20 +22,25 @@ AdminTarget admin_route(std::string_view method, std::string_view path) noexcept
 
     while (!path.empty() && path.back() == '/') path.remove_suffix(1);
 
-    auto allow = [&](std::string_view wanted, AdminRoute route) {
-        t.route = method == wanted ? route : AdminRoute::kMethodNotAllowed;
+    // the route whose method this is, or a 405 naming the path's methods
+    auto pick = [&](std::string_view allow,
+                    std::initializer_list<std::pair<std::string_view, AdminRoute>> routes) {
+        t.allow = allow;
+        t.route = AdminRoute::kMethodNotAllowed;
+        for (const auto& [m, route] : routes) {
+            if (method == m) t.route = route;
+        }
         return t;
     };
 
     if (path.empty() || path == "index.html") {
-        return allow("GET", AdminRoute::kPage);
+        return pick("GET", {{"GET", AdminRoute::kPage}});
     }
     if (path == "keys/openapi.json") {
-        return allow("GET", AdminRoute::kOpenApi);
+        return pick("GET", {{"GET", AdminRoute::kOpenApi}});
     }
     if (path == "keys") {
-        if (method == "GET") return allow("GET", AdminRoute::kList);
-        return allow("POST", AdminRoute::kCreate);
+        return pick("GET, POST", {{"GET", AdminRoute::kList}, {"POST", AdminRoute::kCreate}});
     }
     if (path.substr(0, 5) != "keys/") {
         return t;
@@ -47,16 +56,122 @@ AdminTarget admin_route(std::string_view method, std::string_view path) noexcept
 
     std::string_view action = slash == std::string_view::npos ? "" : path.substr(slash + 1);
     if (action.empty()) {
-        if (method == "GET") return allow("GET", AdminRoute::kGet);
-        if (method == "PATCH") return allow("PATCH", AdminRoute::kUpdate);
-        return allow("DELETE", AdminRoute::kDelete);
+        return pick("GET, PATCH, DELETE", {{"GET", AdminRoute::kGet},
+                                           {"PATCH", AdminRoute::kUpdate},
+                                           {"DELETE", AdminRoute::kDelete}});
     }
-    if (action == "rotate") return allow("POST", AdminRoute::kRotate);
-    if (action == "revoke") return allow("POST", AdminRoute::kRevoke);
-    if (action == "audit") return allow("GET", AdminRoute::kAudit);
+    if (action == "rotate") return pick("POST", {{"POST", AdminRoute::kRotate}});
+    if (action == "revoke") return pick("POST", {{"POST", AdminRoute::kRevoke}});
+    if (action == "audit") return pick("GET", {{"GET", AdminRoute::kAudit}});
 
     t.route = AdminRoute::kNotFound;
     return t;
+}
+
+bool admin_route_is_public(AdminRoute route) noexcept {
+    return route == AdminRoute::kPage || route == AdminRoute::kOpenApi ||
+           route == AdminRoute::kMethodNotAllowed;
+}
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); i++) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+// "application/json", any case, alone or before parameters (RFC 9110 8.3.1).
+bool is_json_media_type(std::string_view v) noexcept {
+    std::size_t end = v.find_first_of("; \t");
+    return iequals(v.substr(0, end), "application/json");
+}
+
+}  // namespace
+
+AdminGuard admin_guard(const AdminRequestHeaders& h) noexcept {
+    // RFC 6454: an origin is scheme, host and port; the Host header carries
+    // the last two as the browser addressed them, so "scheme://Host" is this
+    // location's own origin
+    if (h.origins > 1) {
+        return {403, "more than one Origin header"};
+    }
+    if (h.origins == 1) {
+        std::string_view o = h.origin;
+        std::size_t sep = o.find("://");
+        if (sep == std::string_view::npos || !iequals(o.substr(0, sep), h.scheme) ||
+            !iequals(o.substr(sep + 3), h.host) || h.host.empty())
+        {
+            return {403, "a request from another origin is refused (Origin)"};
+        }
+    }
+    if (h.sec_fetch_site == "cross-site" || h.sec_fetch_site == "same-site") {
+        return {403, "a request from another site is refused (Sec-Fetch-Site)"};
+    }
+
+    bool changes = h.method == "POST" || h.method == "PUT" || h.method == "PATCH" ||
+                   h.method == "DELETE";
+    if (changes && !is_json_media_type(h.content_type)) {
+        // an HTML form can send text/plain, urlencoded or multipart bodies
+        // cross-site without a preflight; it cannot send application/json
+        return {415, "a request that changes keys must have \"Content-Type: application/json\" "
+                     "(send {} when there is nothing to say)"};
+    }
+    return {};
+}
+
+namespace {
+
+std::string base64(const unsigned char* data, std::size_t len) {
+    static constexpr char kAlphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (std::size_t i = 0; i < len; i += 3) {
+        std::uint32_t n = static_cast<std::uint32_t>(data[i]) << 16;
+        if (i + 1 < len) n |= static_cast<std::uint32_t>(data[i + 1]) << 8;
+        if (i + 2 < len) n |= data[i + 2];
+        out.push_back(kAlphabet[n >> 18 & 63]);
+        out.push_back(kAlphabet[n >> 12 & 63]);
+        out.push_back(i + 1 < len ? kAlphabet[n >> 6 & 63] : '=');
+        out.push_back(i + 2 < len ? kAlphabet[n & 63] : '=');
+    }
+    return out;
+}
+
+// 'sha256-...' for the content of every <tag>...</tag> of the page
+std::string hash_sources(std::string_view page, std::string_view tag) {
+    std::string open = "<" + std::string(tag) + ">", close = "</" + std::string(tag) + ">";
+    std::string out;
+    std::size_t at = 0;
+    while ((at = page.find(open, at)) != std::string_view::npos) {
+        std::size_t begin = at + open.size(), end = page.find(close, begin);
+        if (end == std::string_view::npos) break;
+        std::string_view body = page.substr(begin, end - begin);
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        if (EVP_Digest(body.data(), body.size(), md, &len, EVP_sha256(), nullptr) != 1) {
+            return "'none'";
+        }
+        out += " 'sha256-" + base64(md, len) + "'";
+        at = end + close.size();
+    }
+    return out.empty() ? " 'none'" : out;
+}
+
+}  // namespace
+
+std::string admin_page_csp(std::string_view page) {
+    // connect-src 'self': the page talks to its own API and nothing else;
+    // frame-ancestors 'none': no other page may frame it (clickjacking)
+    return "default-src 'none'; script-src" + hash_sources(page, "script") +
+           "; style-src" + hash_sources(page, "style") +
+           "; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+           "frame-ancestors 'none'";
 }
 
 std::string_view admin_mode(AdminRoute route) noexcept {
@@ -155,7 +270,6 @@ std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChange
 
         if (key == "reason") {
             problem = expect_string(v, "reason", out.reason);
-            if (problem.empty() && out.reason.size() > 1024) problem = "\"reason\" is too long";
             if (problem.empty() && !reason_problem(out.reason).empty()) {
                 problem = "invalid \"reason\": " + reason_problem(out.reason);
             }
@@ -210,6 +324,9 @@ std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChange
     }
 
     if (route == AdminRoute::kCreate && !out.name) return "\"name\" is required";
+    if (route == AdminRoute::kUpdate && !out.name && !out.scopes && !out.expires_in && !out.limits) {
+        return "nothing to change: give \"name\", \"scopes\", \"expires_in\" or \"limits\"";
+    }
     return {};
 }
 
@@ -263,6 +380,11 @@ std::string parse_list_query(std::string_view query, ListQuery& out) {
             }
             out.status = value;
         } else if (name == "name_prefix") {
+            // as the OpenAPI schema says: 1 to 128 characters, like a name
+            std::size_t chars = utf8_length(value);
+            if (chars < 1 || chars > kMaxNameLength) {
+                return "\"name_prefix\" must be 1 to 128 characters";
+            }
             out.name_prefix = value;
         } else if (name == "expiring_within" || name == "unused_since") {
             auto seconds = parse_duration(value);

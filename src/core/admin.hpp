@@ -33,10 +33,40 @@ enum class AdminRoute {
 struct AdminTarget {
     AdminRoute route = AdminRoute::kNotFound;
     std::string_view id;
+    std::string_view allow;   // the path's methods, for a 405's Allow header
 };
 
 // `path` is what follows the admin location's prefix ("", "keys", "keys/abc/rotate").
 AdminTarget admin_route(std::string_view method, std::string_view path) noexcept;
+
+// True for what the admin location serves to anyone (the page, its OpenAPI
+// document, and 405s, which change nothing): the key check is not run for them.
+bool admin_route_is_public(AdminRoute route) noexcept;
+
+// Cross-site request forgery. A browser sends cached Basic credentials and
+// client certificates with any request a foreign page makes, but a foreign
+// page can only send a JSON Content-Type after a CORS preflight (which this
+// API never answers) and cannot forge Origin or Sec-Fetch-Site.
+struct AdminRequestHeaders {
+    std::string_view method;
+    std::string_view content_type;
+    std::string_view origin;            // empty when absent
+    std::size_t origins = 0;            // how many Origin headers came
+    std::string_view sec_fetch_site;    // empty when absent
+    std::string_view scheme;            // the connection's: "http" or "https"
+    std::string_view host;              // the Host header, as sent
+};
+
+struct AdminGuard {
+    int status = 0;                     // 0: go on; 403 or 415: refuse
+    std::string_view message;
+};
+
+AdminGuard admin_guard(const AdminRequestHeaders& h) noexcept;
+
+// The page's Content-Security-Policy: every inline <script> and <style>
+// allowed by its SHA-256 (CSP Level 2 hash sources), nothing else inline.
+std::string admin_page_csp(std::string_view page);
 
 // What the admin script is asked to do for a route ("" for routes that need
 // no Redis), the audit stream's action word ("" for reads), and whether the

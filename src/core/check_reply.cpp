@@ -9,7 +9,7 @@ namespace apikey {
 
 namespace {
 
-constexpr std::size_t kHead = 10;
+constexpr std::size_t kHead = 11;
 constexpr std::size_t kPerBucket = 5;
 constexpr std::size_t kMaxName = 1024;
 constexpr std::size_t kMaxScopes = 8192;
@@ -44,6 +44,7 @@ bool parse_verdict(std::string_view word, Verdict& v) {
     else if (word == "invalid") v = Verdict::kInvalid;
     else if (word == "revoked") v = Verdict::kRevoked;
     else if (word == "expired") v = Verdict::kExpired;
+    else if (word == "late") v = Verdict::kLate;
     else return false;
     return true;
 }
@@ -112,16 +113,28 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
         return false;
     }
 
+    // Redis's clock: milliseconds since the epoch, within what 53-bit Lua
+    // numbers and any plausible date allow
+    if (reply->elements < 2 || !as_integer(reply->element[1], out.now_ms) || out.now_ms <= 0 ||
+        out.now_ms > (std::int64_t{1} << 50)) {
+        error = "unexpected reply time";
+        return false;
+    }
+
+    if (out.verdict == Verdict::kLate || out.verdict == Verdict::kInvalid) {
+        if (reply->elements != 2 || (limit_only && out.verdict == Verdict::kInvalid)) {
+            error = limit_only ? "unexpected verdict" : "unexpected reply length";
+            return false;
+        }
+        return true;
+    }
+
     if (limit_only) {
         if (out.verdict != Verdict::kOk && out.verdict != Verdict::kLimited) {
             error = "unexpected verdict";
             return false;
         }
-        return decode_buckets(reply, 1, out, error);
-    }
-
-    if (out.verdict == Verdict::kInvalid) {
-        return true;
+        return decode_buckets(reply, 2, out, error);
     }
 
     if (reply->elements < kHead) {
@@ -129,14 +142,14 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
         return false;
     }
 
-    if (!as_string(reply->element[1], out.name) || !as_string(reply->element[2], out.scopes) ||
-        !as_integer(reply->element[3], out.expires) ||
-        !as_string(reply->element[4], out.missing_scope) ||
-        !as_integer(reply->element[5], out.created) ||
-        !as_integer(reply->element[6], out.last_used) ||
-        !as_string(reply->element[7], out.hint) ||
-        !as_integer(reply->element[8], out.token_until) ||
-        !as_string(reply->element[9], out.limits)) {
+    if (!as_string(reply->element[2], out.name) || !as_string(reply->element[3], out.scopes) ||
+        !as_integer(reply->element[4], out.expires) ||
+        !as_string(reply->element[5], out.missing_scope) ||
+        !as_integer(reply->element[6], out.created) ||
+        !as_integer(reply->element[7], out.last_used) ||
+        !as_string(reply->element[8], out.hint) ||
+        !as_integer(reply->element[9], out.token_until) ||
+        !as_string(reply->element[10], out.limits)) {
         error = "unexpected record fields";
         return false;
     }

@@ -14,7 +14,9 @@ struct redisReply;
 
 namespace apikey {
 
-enum class Verdict { kOk, kLimited, kForbidden, kInvalid, kRevoked, kExpired };
+// kLate: the script ran after the deadline the module gave it (the module had
+// given up on it) and changed nothing.
+enum class Verdict { kOk, kLimited, kForbidden, kInvalid, kRevoked, kExpired, kLate };
 
 struct BucketState {
     std::int64_t burst = 0;
@@ -26,6 +28,7 @@ struct BucketState {
 
 struct CheckReply {
     Verdict verdict = Verdict::kInvalid;
+    std::int64_t now_ms = 0;         // Redis's clock (TIME) when the script ran
     std::string_view name;           // point into the redisReply
     std::string_view scopes;
     std::string_view missing_scope;  // for kForbidden
@@ -41,7 +44,8 @@ struct CheckReply {
 
 // Returns false and describes the problem in `error` when the reply is not a
 // well-formed check reply (including Redis error replies, whose text is copied).
-// `limit_only`: the short reply of the script's "limit" mode (verdict, buckets).
+// `limit_only`: the short reply of the script's "limit" mode (verdict, now_ms,
+// buckets). A kLate reply has no more than its verdict and now_ms, in both modes.
 bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& error,
                         bool limit_only = false);
 

@@ -13,7 +13,12 @@ namespace apikey {
 // per interval. Unknown, revoked and expired keys write nothing here ("limit"
 // mode, after a cache hit, writes last_used only to a record that still
 // exists; a revoke reaches the caches within milliseconds).
-const std::string_view kCheckScript = R"lua(-- apikey check v1
+const std::string_view kCheckScript = R"lua(-- apikey check v2
+--
+-- The arguments are a contract between a module version and the script it
+-- loads: the module calls the script by the SHA-1 of this text, so a change
+-- of arguments (v2 added the deadline) is a change of SHA, and a module never
+-- calls a script of another version.
 --
 -- KEYS[1]     <prefix>key:{<id>}             the key's record (HASH)
 -- KEYS[1+i]   <prefix>bucket:{<id>}:<name>   state of bucket set i (STRING)
@@ -24,17 +29,24 @@ const std::string_view kCheckScript = R"lua(-- apikey check v1
 -- ARGV[4]     check: superscopes, space separated
 -- ARGV[5]     check: last-used resolution in seconds (0: do not record last use)
 --             limit: 1 to record this use as the last, 0 not to
--- ARGV[5+i]   limits of bucket set i: "K" (the key's own limits replace them)
+-- ARGV[6]     the deadline, in ms on Redis's clock (TIME), after which the
+--             module has given up on this call (0: none): a call run later
+--             (Redis was stopped or busy, the commands waited in its socket
+--             buffer) changes nothing and answers { "late", now_ms }
+-- ARGV[6+i]   limits of bucket set i: "K" (the key's own limits replace them)
 --             or "F" (fixed), then " interval_us:burst" per bucket
 --
--- Reply: { verdict, name, scopes, expires, missing_scope, created, last_used, hint,
---          token_until, limits, per bucket: burst, interval_us, remaining, reset_us,
---          retry_us }
+-- Reply: { verdict, now_ms, name, scopes, expires, missing_scope, created,
+--          last_used, hint, token_until, limits, per bucket: burst, interval_us,
+--          remaining, reset_us, retry_us }
+-- now_ms: Redis's clock when the script ran (the module learns its offset
+-- from its own clock, to judge cached records by Redis's time);
 -- token_until: 0, or when the token presented stops working because it is the
 -- previous one of a rotation with grace (prev_digest, prev_until); limits: the
--- key's own. A "limit" reply is only { verdict, per bucket: ... } (every element
--- is an allocation on both sides, and the module knows the record already).
--- verdict: ok | limited | forbidden | invalid | revoked | expired
+-- key's own. A "limit" reply is only { verdict, now_ms, per bucket: ... } (every
+-- element is an allocation on both sides, and the module knows the record
+-- already); an "invalid" one { "invalid", now_ms }.
+-- verdict: ok | limited | forbidden | invalid | revoked | expired | late
 
 local UNIT = { s = 1, m = 60, h = 3600, d = 86400 }
 local MAX_OWN_LIMITS = 8
@@ -59,7 +71,7 @@ local function take_all(now, own, reply)
   local denied = false
 
   for i = 2, #KEYS do
-    local spec = ARGV[4 + i]
+    local spec = ARGV[5 + i]
     local limits = {}
     if string.sub(spec, 1, 1) == "K" and own ~= "" then
       for n, u, b in string.gmatch(own, "(%d+)r/(%a):(%d+)") do
@@ -140,17 +152,24 @@ if ARGV[1] == "trace" then
   return out
 end
 
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local now_s = tonumber(time[1])
+local now_ms = math.floor(now / 1000)
+local deadline = tonumber(ARGV[6]) or 0
+if deadline > 0 and now_ms > deadline then
+  return { "late", now_ms }
+end
+
 if ARGV[1] == "limit" then
-  local time = redis.call("TIME")
-  local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-  local reply = { "" }
+  local reply = { "", now_ms }
   local passed, err = take_all(now, ARGV[2], reply)
   if passed == nil then
     return redis.error_reply(err)
   end
   -- never on a record deleted meanwhile: that would leave a bare hash
   if ARGV[5] == "1" and redis.call("EXISTS", KEYS[1]) == 1 then
-    redis.call("HSET", KEYS[1], "last_used", tonumber(time[1]))
+    redis.call("HSET", KEYS[1], "last_used", now_s)
   end
   reply[1] = passed and "ok" or "limited"
   return reply
@@ -160,19 +179,15 @@ local rec = redis.call("HMGET", KEYS[1], "digest", "status", "expires", "scopes"
                       "name", "last_used", "created", "hint", "prev_digest", "prev_until",
                       "prev_hint")
 if not rec[1] then
-  return { "invalid" }
+  return { "invalid", now_ms }
 end
-
-local time = redis.call("TIME")
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local now_s = tonumber(time[1])
 
 -- the current token, or the previous one while its grace period runs
 local hint, token_until = rec[9] or "", 0
 if rec[1] ~= ARGV[2] then
   local until_s = tonumber(rec[11] or "0") or 0
   if not rec[10] or rec[10] ~= ARGV[2] or now_s >= until_s then
-    return { "invalid" }
+    return { "invalid", now_ms }
   end
   hint, token_until = rec[12] or "", until_s
 end
@@ -183,7 +198,8 @@ local created = tonumber(rec[8] or "0")
 if not expires or not last_used or not created then
   return redis.error_reply("apikey: record " .. KEYS[1] .. " has a malformed time field")
 end
-local head = { "", name, scopes, expires, "", created, last_used, hint, token_until, own }
+local head = { "", now_ms, name, scopes, expires, "", created, last_used, hint, token_until,
+               own }
 if status == "revoked" then
   head[1] = "revoked"
   return head
@@ -197,11 +213,13 @@ if expires > 0 and now_s >= expires then
   return head
 end
 
--- last use, at most once per resolution: no write per request
+-- last use, at most once per resolution: no write per request. Written for
+-- an active, unexpired key whose secret was presented, whatever the scopes
+-- and limits then say (local_check.hpp: records_use).
 local resolution = tonumber(ARGV[5])
 if resolution > 0 and now_s - last_used >= resolution then
   redis.call("HSET", KEYS[1], "last_used", now_s)
-  head[7] = now_s
+  head[8] = now_s
 end
 
 local held = {}
@@ -213,7 +231,7 @@ end
 if not super then
   for s in string.gmatch(ARGV[3], "%S+") do
     if not held[s] then
-      head[1], head[5] = "forbidden", s
+      head[1], head[6] = "forbidden", s
       return head
     end
   end

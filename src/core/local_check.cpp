@@ -4,6 +4,10 @@
 
 namespace apikey {
 
+bool records_use(Verdict v) noexcept {
+    return v == Verdict::kOk || v == Verdict::kLimited || v == Verdict::kForbidden;
+}
+
 Verdict decide_cached(const CachedRecord& r, std::int64_t now, std::string_view required,
                       std::string_view super, std::string_view& missing) noexcept {
     using State = CachedRecord::State;

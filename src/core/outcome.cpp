@@ -5,6 +5,19 @@
 
 namespace apikey {
 
+Outcome outcome_of(Verdict v) noexcept {
+    switch (v) {
+    case Verdict::kOk: return Outcome::kOk;
+    case Verdict::kLimited: return Outcome::kLimited;
+    case Verdict::kForbidden: return Outcome::kForbidden;
+    case Verdict::kInvalid: return Outcome::kInvalid;
+    case Verdict::kRevoked: return Outcome::kRevoked;
+    case Verdict::kExpired: return Outcome::kExpired;
+    case Verdict::kLate: return Outcome::kError;
+    }
+    return Outcome::kError;
+}
+
 std::string_view result_word(Outcome o) noexcept {
     switch (o) {
     case Outcome::kOk: return "ok";

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "check_reply.hpp"
+
 namespace apikey {
 
 enum class Outcome {
@@ -21,6 +23,11 @@ enum class Outcome {
     kError,        // Redis unreachable, too slow, or answering with an error
     kInsecure,     // a key sent over plain HTTP where apikey_require_tls is on
 };
+
+// The one map from a check's verdict (the script's, or decide_cached's on a
+// cache hit) to what the client is told. kLate: Redis ran the check after the
+// module had given up, so the request gets what a timeout gets.
+Outcome outcome_of(Verdict v) noexcept;
 
 // $apikey_result: ok missing malformed invalid revoked expired forbidden limited
 // error insecure

@@ -25,7 +25,8 @@ bool valid_key_name(std::string_view name) noexcept {
 
 std::string name_problem(std::string_view name) {
     if (name.empty()) return "empty";
-    if (name.size() > kMaxNameLength) return "too long (at most 128 bytes)";
+    // characters (code points), as the OpenAPI schema's maxLength counts them
+    if (utf8_length(name) > kMaxNameLength) return "too long (at most 128 characters)";
     return text_problem(name, false);
 }
 

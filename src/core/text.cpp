@@ -56,8 +56,17 @@ std::string text_problem(std::string_view s, bool allow_c0) {
     return {};
 }
 
+std::size_t utf8_length(std::string_view s) noexcept {
+    std::size_t n = 0;
+    for (unsigned char c : s) {
+        if ((c & 0xC0) != 0x80) n++;
+    }
+    return n;
+}
+
 std::string reason_problem(std::string_view reason) {
-    if (reason.size() > kMaxReasonLength) return "too long (at most 1024 bytes)";
+    // characters (code points), as the OpenAPI schema's maxLength counts them
+    if (utf8_length(reason) > kMaxReasonLength) return "too long (at most 1024 characters)";
     return text_problem(reason, true);
 }
 

@@ -18,7 +18,11 @@ inline constexpr std::size_t kMaxReasonLength = 1024;
 // `allow_c0` (reasons, which may span lines), a C0 control or DEL.
 std::string text_problem(std::string_view s, bool allow_c0);
 
-// A reason as the audit stream keeps it: at most kMaxReasonLength bytes,
+// Characters (Unicode code points) in UTF-8 text, as JSON Schema's maxLength
+// counts them: the bytes that are not continuation bytes.
+std::size_t utf8_length(std::string_view s) noexcept;
+
+// A reason as the audit stream keeps it: at most kMaxReasonLength characters,
 // text_problem(reason, true) empty. Returns the problem, "" when fine.
 std::string reason_problem(std::string_view reason);
 

@@ -1,10 +1,14 @@
 // apikey_admin: key management over HTTP, and the "API Keys" page.
 //
-// A content handler. Who may call it is the operator's business, decided the
-// nginx way around the location (allow/deny, auth_basic, auth_request, or
-// apikey with an admin scope). Each API call is one EVALSHA of the admin
-// script on the worker's Redis connection, without blocking: the handler
-// returns NGX_DONE and the reply's posted event finishes the request.
+// A content handler. By default its location checks keys like "apikey on"
+// does, with the admin scope (scope=, else any superscope) as the required
+// scope: the access phase answers 401 and 403, and the audit names the key
+// that acted. auth=off leaves the guarding to the operator (allow/deny,
+// auth_basic, auth_request). Either way a state-changing call must be JSON and
+// come from the page's own origin (no cross-site request forgery). Each API
+// call is one EVALSHA of the admin script on the worker's Redis connection,
+// without blocking: the handler returns NGX_DONE and the reply's posted event
+// finishes the request.
 #include "ngx_http_apikey_module.hpp"
 
 #include <new>
@@ -17,6 +21,7 @@
 #include "keyspace.hpp"
 #include "mint.hpp"
 #include "redis_topology.hpp"
+#include "scope.hpp"
 #include "token.hpp"
 
 extern const std::string_view  ngx_http_apikey_admin_page;
@@ -64,13 +69,46 @@ pool_copy(ngx_pool_t *pool, std::string_view s)
 }
 
 
+// The page's Content-Security-Policy, computed once from the compiled-in page
+// (at configuration time, in the master; workers inherit it).
+const std::string  *page_csp;
+
+
+bool
+add_header(ngx_http_request_t *r, std::string_view name, std::string_view value)
+{
+    auto *h = static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
+    if (h == NULL) {
+        return false;
+    }
+    h->hash = 1;
+    h->key.len = name.size();
+    h->key.data = reinterpret_cast<u_char *>(const_cast<char *>(name.data()));
+    h->value.len = value.size();
+    h->value.data = reinterpret_cast<u_char *>(const_cast<char *>(value.data()));
+    h->lowcase_key = NULL;
+    return true;
+}
+
+
+// Every response of the admin location: never cached, never sent as a Referer.
+// No Access-Control-* header, ever: no other origin may read or call the API.
+bool
+add_admin_headers(ngx_http_request_t *r)
+{
+    // (X-Content-Type-Options: nosniff comes with every body the module sends)
+    return ngx_http_apikey_no_store(r) == NGX_OK
+           && add_header(r, "Referrer-Policy", "no-referrer");
+}
+
+
 ngx_int_t
 respond(ngx_http_request_t *r, ngx_uint_t status, std::string_view body)
 {
     if (status == NGX_HTTP_NO_CONTENT) {
         r->header_only = 1;
     }
-    if (ngx_http_apikey_no_store(r) != NGX_OK) {
+    if (!add_admin_headers(r)) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     return ngx_http_apikey_send_body(r, status, "application/json", body);
@@ -82,6 +120,74 @@ respond_error(ngx_http_request_t *r, ngx_uint_t status, std::string_view code,
     std::string_view message)
 {
     return respond(r, status, apikey::admin_error(code, message));
+}
+
+
+// The page, with the headers that keep it to itself: its own scripts only
+// (by hash: no inline code an injection could add), no framing.
+ngx_int_t
+send_page(ngx_http_request_t *r)
+{
+    if (page_csp == NULL
+        || !add_admin_headers(r)
+        || !add_header(r, "Content-Security-Policy", *page_csp)
+        || !add_header(r, "X-Frame-Options", "DENY"))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return ngx_http_apikey_send_body(r, NGX_HTTP_OK, "text/html; charset=utf-8",
+                                     ngx_http_apikey_admin_page);
+}
+
+
+// The value of a request header that nginx keeps no field for; *count says
+// how many came.
+std::string_view
+request_header(ngx_http_request_t *r, std::string_view name, ngx_uint_t *count)
+{
+    std::string_view  found;
+
+    *count = 0;
+    for (ngx_list_part_t *part = &r->headers_in.headers.part; part; part = part->next) {
+        auto *h = static_cast<ngx_table_elt_t *>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts; i++) {
+            if (h[i].key.len == name.size()
+                && ngx_strncasecmp(h[i].key.data,
+                                   reinterpret_cast<u_char *>(const_cast<char *>(name.data())),
+                                   name.size()) == 0)
+            {
+                found = ngx_http_apikey_sv(h[i].value);
+                (*count)++;
+            }
+        }
+    }
+    return found;
+}
+
+
+// 403 for another origin, 415 for a change that is not JSON; 0 to go on.
+apikey::AdminGuard
+cross_site_guard(ngx_http_request_t *r)
+{
+    apikey::AdminRequestHeaders  h;
+    ngx_uint_t                   n;
+
+    h.method = ngx_http_apikey_sv(r->method_name);
+    if (r->headers_in.content_type) {
+        h.content_type = ngx_http_apikey_sv(r->headers_in.content_type->value);
+    }
+    h.origin = request_header(r, "Origin", &n);
+    h.origins = n;
+    h.sec_fetch_site = request_header(r, "Sec-Fetch-Site", &n);
+#if (NGX_HTTP_SSL)
+    h.scheme = r->connection->ssl ? "https" : "http";
+#else
+    h.scheme = "http";
+#endif
+    if (r->headers_in.host) {
+        h.host = ngx_http_apikey_sv(r->headers_in.host->value);
+    }
+    return apikey::admin_guard(h);
 }
 
 
@@ -571,25 +677,40 @@ ngx_http_apikey_admin_handler(ngx_http_request_t *r)
         case AdminRoute::kPage:
             rc = ngx_http_discard_request_body(r);
             if (rc != NGX_OK) return rc;
-            if (ngx_http_apikey_no_store(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            return ngx_http_apikey_send_body(r, NGX_HTTP_OK, "text/html; charset=utf-8",
-                                             ngx_http_apikey_admin_page);
+            return send_page(r);
         case AdminRoute::kOpenApi:
             rc = ngx_http_discard_request_body(r);
             if (rc != NGX_OK) return rc;
+            if (!add_admin_headers(r)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
             return ngx_http_apikey_send_body(r, NGX_HTTP_OK, "application/json",
                                              ngx_http_apikey_admin_openapi);
-        case AdminRoute::kNotFound:
-            rc = ngx_http_discard_request_body(r);
-            if (rc != NGX_OK) return rc;
-            return respond_error(r, NGX_HTTP_NOT_FOUND, "not_found", "no such resource");
         case AdminRoute::kMethodNotAllowed:
             rc = ngx_http_discard_request_body(r);
             if (rc != NGX_OK) return rc;
+            // RFC 9110 15.5.6: a 405 lists the methods the resource has
+            if (!add_header(r, "Allow", target.allow)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
             return respond_error(r, NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
-                                 "this method is not allowed here");
+                                 "this method is not allowed here (allowed: "
+                                 + std::string(target.allow) + ")");
         default:
             break;
+        }
+
+        // before anything is read or changed
+        apikey::AdminGuard guard = cross_site_guard(r);
+        if (guard.status) {
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) return rc;
+            return respond_error(r, guard.status,
+                                 guard.status == NGX_HTTP_FORBIDDEN ? "cross_site"
+                                                                    : "unsupported_media_type",
+                                 guard.message);
+        }
+
+        if (target.route == AdminRoute::kNotFound) {
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) return rc;
+            return respond_error(r, NGX_HTTP_NOT_FOUND, "not_found", "no such resource");
         }
     } catch (...) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -636,12 +757,37 @@ ngx_http_apikey_admin_handler(ngx_http_request_t *r)
 }  // namespace
 
 
+// What the access phase lets through without a key: the page (its API calls
+// carry the key) and its OpenAPI document, and 405s, which change nothing.
+bool
+ngx_http_apikey_admin_public(ngx_http_request_t *r)
+{
+    auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+
+    std::string_view uri = ngx_http_apikey_sv(r->uri), prefix = ngx_http_apikey_sv(clcf->name);
+    if (uri.substr(0, prefix.size()) != prefix) {
+        return false;
+    }
+    return apikey::admin_route_is_public(
+        apikey::admin_route(ngx_http_apikey_sv(r->method_name), uri.substr(prefix.size())).route);
+}
+
+
+// apikey_admin [scope=SCOPE | auth=off];
 char *
 ngx_http_apikey_admin_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    auto                      *lcf = static_cast<ngx_http_apikey_loc_conf_t *>(conf);
+    ngx_str_t                 *value;
     ngx_http_core_loc_conf_t  *clcf;
 
-    static_cast<ngx_http_apikey_loc_conf_t *>(conf)->admin = 1;
+    if (lcf->admin) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    lcf->admin = 1;
+    lcf->admin_auth = 1;
 
     clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
@@ -650,7 +796,95 @@ ngx_http_apikey_admin_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return const_cast<char *>("needs a prefix location (location /admin/ { ... })");
     }
 
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    for (ngx_uint_t i = 1; i < cf->args->nelts; i++) {
+        std::string_view arg = ngx_http_apikey_sv(value[i]);
+
+        if (arg.substr(0, 6) == "scope=") {
+            if (!apikey::valid_scope(arg.substr(6))) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid scope in \"%V\"", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            lcf->admin_scope.data = value[i].data + 6;
+            lcf->admin_scope.len = value[i].len - 6;
+
+        } else if (arg == "auth=off") {
+            lcf->admin_auth = 0;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", &value[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
+    if (!lcf->admin_auth) {
+        // legitimate behind allow/deny, auth_basic or auth_request; a
+        // forgotten guard would let anyone mint and delete keys
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"apikey_admin auth=off\": the admin API at location \"%V\" "
+                           "checks no admin key; it must be guarded some other way "
+                           "(allow/deny, auth_basic, auth_request)", &clcf->name);
+    }
+
+    if (page_csp == NULL) {
+        try {
+            page_csp = new std::string(apikey::admin_page_csp(ngx_http_apikey_admin_page));
+        } catch (...) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
     clcf->handler = ngx_http_apikey_admin_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+// Turns the key check on for the location, with the admin scope required on
+// top of the location's own apikey_scope lines: scope= when given, else the
+// superscopes themselves (a key holding any superscope passes every check; a
+// key holding none lacks them all), so 401 and 403 come from the access phase.
+char *
+ngx_http_apikey_admin_merge(ngx_conf_t *cf, ngx_http_apikey_loc_conf_t *conf)
+{
+    ngx_str_t                      need;
+    ngx_array_t                   *lines;
+    ngx_http_apikey_scope_line_t  *line;
+
+    if (!conf->admin_auth) {
+        return NGX_CONF_OK;
+    }
+
+    need = conf->admin_scope.len ? conf->admin_scope : conf->superscopes;
+    if (need.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"apikey_admin\" needs the scope an admin key must hold: "
+                           "\"apikey_admin scope=NAME;\" or \"apikey_superscope NAME;\" "
+                           "(or \"apikey_admin auth=off;\" where another guard protects it)");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    // a new array: the inherited lines are the parent's and stay as they are
+    lines = ngx_array_create(cf->pool, (conf->scopes ? conf->scopes->nelts : 0) + 1,
+                             sizeof(ngx_http_apikey_scope_line_t));
+    if (lines == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (conf->scopes) {
+        for (ngx_uint_t i = 0; i < conf->scopes->nelts; i++) {
+            *static_cast<ngx_http_apikey_scope_line_t *>(ngx_array_push(lines)) =
+                static_cast<ngx_http_apikey_scope_line_t *>(conf->scopes->elts)[i];
+        }
+    }
+
+    line = static_cast<ngx_http_apikey_scope_line_t *>(ngx_array_push(lines));
+    ngx_memzero(line, sizeof(ngx_http_apikey_scope_line_t));
+    line->value.value = need;   // no lengths: a constant, evaluated as is
+    line->methods = 0;
+
+    conf->scopes = lines;
 
     return NGX_CONF_OK;
 }

@@ -12,6 +12,11 @@ struct cache_shctx_t {
     ngx_rbtree_node_t   sentinel;
     ngx_queue_t         lru;       // most recently used at the head
     ngx_uint_t          epoch;
+    // bumped by every invalidation and flush, in any worker: a check's reply
+    // is stored only if none came between its sending and its reply (one
+    // counter for all keys: an unrelated change costs one more miss, never a
+    // stale entry; the id of an entry is known only once the reply is in)
+    ngx_uint_t          generation;
 };
 
 // One entry; the strings follow the struct in the same allocation.
@@ -27,11 +32,13 @@ struct cache_node_t {
     u_short             limits_len;
     ngx_uint_t          epoch;
     time_t              valid_until;
-    time_t              use_recorded;   // when this instance last wrote last_used
+    int64_t             use_recorded;   // when this instance last wrote last_used
+                                        // (Redis's clock, as last_used)
     int64_t             expires;
     int64_t             created;
     int64_t             last_used;
     int64_t             token_until;
+    int64_t             clock_offset_ms;
     u_char              data[1];
 };
 
@@ -141,6 +148,7 @@ init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&sh->rbtree, &sh->sentinel, apikey::rbtree_insert<compare_digests>);
     ngx_queue_init(&sh->lru);
     sh->epoch = 0;
+    sh->generation = 0;
 
     cache->sh = sh;
     cache->shpool->data = sh;
@@ -231,15 +239,13 @@ ngx_http_apikey_copy_out(ngx_pool_t *pool, const u_char *from, size_t len,
 
 ngx_int_t
 ngx_http_apikey_cache_lookup(ngx_http_apikey_cache_t *cache, const u_char *digest,
-    ngx_http_request_t *r, apikey::CachedRecord *out, time_t interval, bool *record_use)
+    ngx_http_request_t *r, apikey::CachedRecord *out, int64_t *use_mark)
 {
     time_t         now = ngx_time();
     u_char        *p;
     cache_zone_t   zone = view(cache);
     cache_zone_t  *z = &zone;
     cache_node_t  *node;
-
-    *record_use = false;
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
@@ -261,6 +267,8 @@ ngx_http_apikey_cache_lookup(ngx_http_apikey_cache_t *cache, const u_char *diges
     out->created = node->created;
     out->last_used = node->last_used;
     out->token_until = node->token_until;
+    out->clock_offset_ms = node->clock_offset_ms;
+    *use_mark = std::max<int64_t>(node->use_recorded, node->last_used);
 
     p = node->data;
     ngx_http_apikey_copy_out(r->pool, node->id, sizeof(node->id), &out->id);
@@ -272,25 +280,58 @@ ngx_http_apikey_cache_lookup(ngx_http_apikey_cache_t *cache, const u_char *diges
     p += node->hint_len;
     ngx_http_apikey_copy_out(r->pool, p, node->limits_len, &out->limits);
 
-    // the module writes last_used at most once per interval per key; this
-    // instance's workers share the decision through the entry
-    if (interval > 0 && node->state == static_cast<u_char>(apikey::CachedRecord::State::kActive)
-        && now - std::max<time_t>(node->use_recorded, node->last_used) >= interval)
-    {
-        node->use_recorded = now;
-        node->last_used = now;
-        *record_use = true;
-    }
-
     ngx_shmtx_unlock(&z->shpool->mutex);
 
     return NGX_OK;
 }
 
 
+bool
+ngx_http_apikey_cache_claim_use(ngx_http_apikey_cache_t *cache, const u_char *digest,
+    int64_t now, time_t interval)
+{
+    bool           claimed = false;
+    cache_zone_t   zone = view(cache);
+    cache_zone_t  *z = &zone;
+    cache_node_t  *node;
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    // the module writes last_used at most once per interval per key; this
+    // instance's workers share the decision through the entry
+    node = find_locked(z, digest);
+    if (node != NULL && node->epoch == z->sh->epoch
+        && node->state == static_cast<u_char>(apikey::CachedRecord::State::kActive)
+        && now - std::max<int64_t>(node->use_recorded, node->last_used) >= interval)
+    {
+        node->use_recorded = now;
+        node->last_used = now;
+        claimed = true;
+    }
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return claimed;
+}
+
+
+ngx_uint_t
+ngx_http_apikey_cache_generation(ngx_http_apikey_cache_t *cache)
+{
+    ngx_uint_t     generation;
+    cache_zone_t   zone = view(cache);
+
+    ngx_shmtx_lock(&zone.shpool->mutex);
+    generation = zone.sh->generation;
+    ngx_shmtx_unlock(&zone.shpool->mutex);
+
+    return generation;
+}
+
+
 void
 ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest,
-    const apikey::CachedRecord &record)
+    const apikey::CachedRecord &record, ngx_uint_t generation)
 {
     size_t         size;
     u_char        *p;
@@ -309,6 +350,14 @@ ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest
            + record.hint.size() + record.limits.size();
 
     ngx_shmtx_lock(&z->shpool->mutex);
+
+    if (z->sh->generation != generation) {
+        // a key changed (or the cache was flushed) while this reply was in
+        // flight: it may describe the record from before the change, and the
+        // invalidation that would drop it has already been and gone
+        ngx_shmtx_unlock(&z->shpool->mutex);
+        return;
+    }
 
     node = find_locked(z, digest);
     if (node) {
@@ -342,6 +391,7 @@ ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest
     node->created = record.created;
     node->last_used = record.last_used;
     node->token_until = record.token_until;
+    node->clock_offset_ms = record.clock_offset_ms;
 
     // a negative entry has empty views with no data: memcpy must not see them
     // (found by the UBSan build)
@@ -375,6 +425,8 @@ ngx_http_apikey_cache_invalidate(ngx_http_apikey_cache_t *cache, std::string_vie
     // lookups are not, so no second index is kept for them
     ngx_shmtx_lock(&z->shpool->mutex);
 
+    z->sh->generation++;
+
     for (q = ngx_queue_head(&z->sh->lru); q != ngx_queue_sentinel(&z->sh->lru); q = next) {
         next = ngx_queue_next(q);
         cache_node_t *node = ngx_queue_data(q, cache_node_t, queue);
@@ -395,5 +447,6 @@ ngx_http_apikey_cache_flush(ngx_http_apikey_cache_t *cache)
 
     ngx_shmtx_lock(&z->shpool->mutex);
     z->sh->epoch++;
+    z->sh->generation++;
     ngx_shmtx_unlock(&z->shpool->mutex);
 }

@@ -26,17 +26,29 @@ struct ngx_http_apikey_cache_t {
 // Parses "apikey_cache zone=NAME:SIZE [ttl=TIME]".
 char *ngx_http_apikey_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
-// Finds a digest. On a hit, copies the record into r->pool and, when this
-// request should record the key's use (at most once per `interval` for the
-// whole nginx instance), sets *record_use. Returns NGX_OK on a hit,
-// NGX_DECLINED on a miss.
+// Finds a digest. On a hit, copies the record into r->pool and sets *use_mark
+// to when this instance last recorded the key's use, or the record says it
+// was last used (Redis's clock). Returns NGX_OK on a hit, NGX_DECLINED on a
+// miss.
 ngx_int_t ngx_http_apikey_cache_lookup(ngx_http_apikey_cache_t *cache,
     const u_char *digest, ngx_http_request_t *r, apikey::CachedRecord *out,
-    time_t interval, bool *record_use);
+    int64_t *use_mark);
 
-// Remembers what Redis said about a digest (a negative entry for kUnknown).
+// After a hit whose verdict records use (apikey::records_use) and whose
+// use_mark is `interval` old: claims the write for this request, so that the
+// whole instance writes last_used at most once per interval. `now`: Redis's
+// clock, unix seconds.
+bool ngx_http_apikey_cache_claim_use(ngx_http_apikey_cache_t *cache, const u_char *digest,
+    int64_t now, time_t interval);
+
+// The count of invalidations and flushes so far, read before a check is sent.
+ngx_uint_t ngx_http_apikey_cache_generation(ngx_http_apikey_cache_t *cache);
+
+// Remembers what Redis said about a digest (a negative entry for kUnknown),
+// unless an invalidation or a flush came after `generation` was read: the
+// reply may then predate the change, and nothing would drop it later.
 void ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest,
-    const apikey::CachedRecord &record);
+    const apikey::CachedRecord &record, ngx_uint_t generation);
 
 // Drops every entry of one key (a message on <prefix>invalidate).
 void ngx_http_apikey_cache_invalidate(ngx_http_apikey_cache_t *cache, std::string_view id);

@@ -58,6 +58,86 @@ static ngx_int_t ngx_http_apikey_store_reply(ngx_http_request_t *r,
     ngx_http_apikey_ctx_t *ctx, const apikey::CheckReply &reply);
 
 
+// Redis's clock as this worker sees it: every script reply carries Redis's
+// TIME (ms), and the reply's round trip bounds when the script ran. The offset
+// (Redis minus worker) is learnt from the tightest recent sample: one with a
+// shorter round trip, or any once the kept one is ten seconds old (clocks
+// drift and get stepped). Before the first reply it is taken to be zero: the
+// clocks are assumed to agree (NTP).
+struct ngx_http_apikey_redis_clock_t {
+    int64_t   offset_ms;     // midpoint estimate
+    int64_t   half_rtt_ms;   // its uncertainty, either way
+    time_t    sampled_at;
+    bool      known;
+};
+
+static ngx_http_apikey_redis_clock_t  ngx_http_apikey_clock;
+
+static constexpr time_t  ngx_http_apikey_clock_sample_age = 10;
+
+
+// The worker's wall clock now, in ms (not the event loop's cached time: the
+// sample is paired with a round trip measured to the microsecond).
+static int64_t
+ngx_http_apikey_wall_ms()
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+// `force`: the kept sample has just proved wrong.
+static void
+ngx_http_apikey_learn_clock(int64_t redis_ms, uint64_t rtt_us, bool force)
+{
+    int64_t   recv_ms = ngx_http_apikey_wall_ms();
+    int64_t   half = static_cast<int64_t>(rtt_us / 2000) + 1;
+    int64_t   mid = redis_ms - (recv_ms - half);
+    time_t    now = ngx_time();
+    ngx_http_apikey_redis_clock_t  *c = &ngx_http_apikey_clock;
+
+    if (force || !c->known || half <= c->half_rtt_ms
+        || now - c->sampled_at >= ngx_http_apikey_clock_sample_age)
+    {
+        c->offset_ms = mid;
+        c->half_rtt_ms = half;
+        c->sampled_at = now;
+        c->known = true;
+    }
+}
+
+
+int64_t
+ngx_http_apikey_redis_offset_ms()
+{
+    return ngx_http_apikey_clock.offset_ms;
+}
+
+
+int64_t
+ngx_http_apikey_redis_now(int64_t fallback_offset_ms)
+{
+    ngx_time_t  *tp = ngx_timeofday();
+    int64_t      offset = ngx_http_apikey_clock.known ? ngx_http_apikey_clock.offset_ms
+                                                      : fallback_offset_ms;
+
+    return (static_cast<int64_t>(tp->sec) * 1000 + tp->msec + offset) / 1000;
+}
+
+
+// When the module gives up on a call sent now, on Redis's clock: late rather
+// than early by the offset's uncertainty, so that a call the module still
+// waits for is never taken for a late one.
+static int64_t
+ngx_http_apikey_deadline_ms(ngx_msec_t timeout)
+{
+    return ngx_http_apikey_wall_ms() + static_cast<int64_t>(timeout)
+           + ngx_http_apikey_clock.offset_ms + ngx_http_apikey_clock.half_rtt_ms;
+}
+
+
 ngx_str_t
 ngx_http_apikey_pool_copy(ngx_pool_t *pool, std::string_view s)
 {
@@ -263,6 +343,7 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 {
     int                            argc, i;
     char                           numkeys[NGX_INT_T_LEN];
+    char                           deadline[NGX_INT64_LEN];
     ngx_uint_t                     nsets, k;
     RedisPending                  *pending;
     apikey::RedisTopology         *redis;
@@ -284,8 +365,8 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     nsets = (lcf->bucket_sets && !lcf->local_limits) ? lcf->bucket_sets->nelts : 0;
     sets = nsets ? static_cast<ngx_http_apikey_bucket_set_t *>(lcf->bucket_sets->elts) : NULL;
 
-    // EVALSHA sha numkeys record bucket... mode arg2 arg3 arg4 arg5 spec...
-    argc = static_cast<int>(3 + 1 + nsets + 5 + nsets);
+    // EVALSHA sha numkeys record bucket... mode arg2 arg3 arg4 arg5 deadline spec...
+    argc = static_cast<int>(3 + 1 + nsets + 6 + nsets);
 
     auto *args = static_cast<std::string_view *>(
         ngx_palloc(r->pool, argc * sizeof(std::string_view)));
@@ -337,6 +418,11 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         push(lcf->superscopes.data, lcf->superscopes.len);
         push(lcf->last_used_arg.data, lcf->last_used_arg.len);
     }
+
+    // past this, the request has had its 503: the script then changes nothing
+    u_char *dend = ngx_sprintf(reinterpret_cast<u_char *>(deadline), "%L",
+                               ngx_http_apikey_deadline_ms(lcf->timeout));
+    ok = ok && push_copy(std::string_view(deadline, dend - reinterpret_cast<u_char *>(deadline)));
 
     for (k = 0; k < nsets; k++) {
         push(sets[k].spec.data, sets[k].spec.len);
@@ -520,8 +606,25 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
                                         "apikey: redis check failed: %s", error.c_str());
             ctx->outcome = Outcome::kError;
 
-        } else if (ngx_http_apikey_store_reply(r, ctx, decoded) != NGX_OK) {
+        } else if (decoded.verdict == apikey::Verdict::kLate) {
+            // still waited for, yet past its deadline by Redis's clock: the
+            // offset learnt so far was wrong (the first check, or a clock
+            // stepped); it is learnt afresh from this reply
+            ngx_http_apikey_learn_clock(decoded.now_ms,
+                                        ngx_http_apikey_now_us() - pending->sent_us, true);
+            ngx_http_apikey_count(redis_errors, 1);
+            ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR,
+                                        r->connection->log, 0,
+                                        "apikey: redis ran the check after its deadline by "
+                                        "redis's clock: the clocks of nginx and redis disagree");
             ctx->outcome = Outcome::kError;
+
+        } else {
+            ngx_http_apikey_learn_clock(decoded.now_ms,
+                                        ngx_http_apikey_now_us() - pending->sent_us, false);
+            if (ngx_http_apikey_store_reply(r, ctx, decoded) != NGX_OK) {
+                ctx->outcome = Outcome::kError;
+            }
         }
 
     } catch (...) {
@@ -599,7 +702,7 @@ ngx_http_apikey_take_local(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
                               ctx->own_limits.len),
         buckets, &count);
 
-    ctx->outcome = passed ? Outcome::kOk : Outcome::kLimited;
+    ctx->outcome = apikey::outcome_of(passed ? apikey::Verdict::kOk : apikey::Verdict::kLimited);
     ngx_http_apikey_set_rate(r, ctx, buckets, count);
 
     return NGX_OK;
@@ -625,7 +728,6 @@ ngx_http_apikey_ignore_reply(redisAsyncContext *ac, void *reply, void *privdata)
 void
 ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
 {
-    char                          now[NGX_TIME_T_LEN];
     apikey::RedisTopology        *redis = ngx_http_apikey_redis();
     RedisClient                  *to;
     ngx_http_apikey_main_conf_t  *mcf;
@@ -640,19 +742,18 @@ ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
     std::string key = apikey::record_key(
         std::string_view(reinterpret_cast<const char *>(mcf->prefix.data), mcf->prefix.len),
         std::string_view(reinterpret_cast<const char *>(ctx->id.data), ctx->id.len));
-    u_char *end = ngx_sprintf(reinterpret_cast<u_char *>(now), "%T", ngx_time());
 
-    // HSET would re-create a deleted record: only touch one that exists
+    // HSET would re-create a deleted record: only touch one that exists. The
+    // time is Redis's, as the check script writes it.
     const char *argv[] = {"EVAL",
                           "if redis.call('EXISTS', KEYS[1]) == 1 then "
-                          "redis.call('HSET', KEYS[1], 'last_used', ARGV[1]) end",
-                          "1", key.c_str(), now};
-    size_t lens[] = {4, ngx_strlen(argv[1]), 1, key.size(),
-                     static_cast<size_t>(end - reinterpret_cast<u_char *>(now))};
+                          "redis.call('HSET', KEYS[1], 'last_used', redis.call('TIME')[1]) end",
+                          "1", key.c_str()};
+    size_t lens[] = {4, ngx_strlen(argv[1]), 1, key.size()};
 
     to = redis->for_key(key);
     if (to != NULL) {
-        to->send(5, argv, lens, ngx_http_apikey_ignore_reply, NULL);
+        to->send(4, argv, lens, ngx_http_apikey_ignore_reply, NULL);
     }
 }
 
@@ -664,23 +765,12 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ngx_http_apikey_loc_conf_t   *lcf = ctx->checked_for;
     ngx_http_apikey_main_conf_t  *mcf;
 
+    ctx->outcome = apikey::outcome_of(reply.verdict);
+
     if (ctx->limit_only) {
         // after a cache hit the record is known: only the buckets are news
-        if (reply.verdict != apikey::Verdict::kOk && reply.verdict != apikey::Verdict::kLimited) {
-            return NGX_ERROR;
-        }
-        ctx->outcome = reply.verdict == apikey::Verdict::kOk ? Outcome::kOk : Outcome::kLimited;
         ngx_http_apikey_set_rate(r, ctx, reply.buckets.data(), reply.bucket_count);
         return NGX_OK;
-    }
-
-    switch (reply.verdict) {
-    case apikey::Verdict::kOk:        ctx->outcome = Outcome::kOk; break;
-    case apikey::Verdict::kLimited:   ctx->outcome = Outcome::kLimited; break;
-    case apikey::Verdict::kForbidden: ctx->outcome = Outcome::kForbidden; break;
-    case apikey::Verdict::kRevoked:   ctx->outcome = Outcome::kRevoked; break;
-    case apikey::Verdict::kExpired:   ctx->outcome = Outcome::kExpired; break;
-    case apikey::Verdict::kInvalid:   ctx->outcome = Outcome::kInvalid; break;
     }
 
     mcf = static_cast<ngx_http_apikey_main_conf_t *>(
@@ -689,6 +779,7 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     if (ctx->cache_store && mcf->cache) {
         apikey::CachedRecord cached;
         cached.id = std::string_view(reinterpret_cast<const char *>(ctx->id.data), ctx->id.len);
+        cached.clock_offset_ms = ngx_http_apikey_redis_offset_ms();
         if (reply.verdict != apikey::Verdict::kInvalid) {
             cached.state = reply.verdict == apikey::Verdict::kRevoked
                            ? apikey::CachedRecord::State::kRevoked
@@ -702,7 +793,7 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
             cached.last_used = reply.last_used;
             cached.token_until = reply.token_until;
         }
-        ngx_http_apikey_cache_store(mcf->cache, ctx->digest_bin, cached);
+        ngx_http_apikey_cache_store(mcf->cache, ctx->digest_bin, cached, ctx->cache_generation);
     }
 
     if (reply.verdict == apikey::Verdict::kInvalid) {

@@ -147,7 +147,7 @@ ngx_command_t  ngx_http_apikey_commands[] = {
       NULL },
 
     { ngx_string("apikey_admin"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_apikey_admin_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -412,12 +412,27 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
         conf->enable = 1;
     }
 
+    // the admin API checks an admin key the same way (unless auth=off)
+    if (conf->admin && conf->admin_auth) {
+        if (conf->enable == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"apikey_admin\" cannot be used with \"apikey off\" "
+                               "(use \"apikey_admin auth=off;\" if another guard protects it)");
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        conf->enable = 1;
+    }
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_ptr_value(conf->scopes, prev->scopes, NULL);
 
     if (conf->superscopes_set == NGX_CONF_UNSET) {
         conf->superscopes = prev->superscopes;
         conf->superscopes_set = prev->superscopes_set;
+    }
+
+    if (conf->admin && ngx_http_apikey_admin_merge(cf, conf) != NGX_CONF_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
     }
 
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 200);

@@ -73,7 +73,28 @@ ngx_http_apikey_introspect_handler(ngx_http_request_t *r)
     ngx_http_apikey_ctx_t  *ctx;
 
     if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
+        // the access phase let this through unchecked (no token taken): a
+        // method this endpoint does not serve says so, in JSON, with Allow
+        static u_char  allow[] = "GET, HEAD";
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        auto *h = static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        h->value.data = allow;
+        h->value.len = sizeof(allow) - 1;
+        h->lowcase_key = NULL;
+
+        return ngx_http_apikey_send_body(r, NGX_HTTP_NOT_ALLOWED, "application/json",
+            "{\"error\":\"method_not_allowed\",\"message\":\"this endpoint answers GET and "
+            "HEAD only\"}\n");
     }
 
     ctx = ngx_http_apikey_get_ctx(r);

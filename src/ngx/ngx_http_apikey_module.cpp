@@ -78,6 +78,9 @@ static void
 ngx_http_apikey_on_invalidation(std::string_view id)
 {
     ngx_http_apikey_cache_invalidate(ngx_http_apikey_worker_cache, id);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "apikey: cache: invalidated key \"%*s\"", id.size(), id.data());
 }
 
 static time_t  ngx_http_apikey_last_logged[NGX_HTTP_APIKEY_LOG_KINDS];
@@ -213,7 +216,7 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
                                                        ngx_http_apikey_sv(required),
                                                        ngx_http_apikey_sv(lcf->superscopes));
         if (!d.allowed) {
-            ctx->outcome = Outcome::kForbidden;
+            ctx->outcome = apikey::outcome_of(apikey::Verdict::kForbidden);
             ctx->missing_scope.data = reinterpret_cast<u_char *>(
                 const_cast<char *>(d.missing.data()));
             ctx->missing_scope.len = d.missing.size();
@@ -335,11 +338,15 @@ ngx_http_apikey_ask_redis(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 }
 
 
-// A cache hit: the decision the script would make, made here; Redis is asked
-// only for the rate limit, and only when the buckets live there.
+// A cache hit: the decision the script would make (decide_cached, the same
+// order of tests, by Redis's clock), mapped to an outcome the one way the
+// script's verdicts are (outcome_of), with last use recorded by the same rule
+// (records_use). Redis is asked only for the rate limit, and only when the
+// buckets live there.
 static ngx_int_t
 ngx_http_apikey_from_cache(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
-    ngx_http_apikey_loc_conf_t *lcf, const apikey::CachedRecord &cached, bool record_use)
+    ngx_http_apikey_loc_conf_t *lcf, ngx_http_apikey_cache_t *cache,
+    const apikey::CachedRecord &cached, int64_t use_mark)
 {
     std::string_view  missing;
 
@@ -348,16 +355,19 @@ ngx_http_apikey_from_cache(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         return v;
     };
 
+    int64_t now = ngx_http_apikey_redis_now(cached.clock_offset_ms);
+
     apikey::Verdict verdict = apikey::decide_cached(
-        cached, ngx_time(),
+        cached, now,
         std::string_view(reinterpret_cast<const char *>(ctx->required.data), ctx->required.len),
         std::string_view(reinterpret_cast<const char *>(lcf->superscopes.data),
                          lcf->superscopes.len),
         missing);
 
+    ctx->outcome = apikey::outcome_of(verdict);
+
     if (verdict == apikey::Verdict::kInvalid) {
         ngx_str_null(&ctx->id);
-        ctx->outcome = Outcome::kInvalid;
         return ngx_http_apikey_decide(r, ctx, lcf);
     }
 
@@ -371,11 +381,12 @@ ngx_http_apikey_from_cache(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ctx->last_used = cached.last_used;
     ctx->token_until = cached.token_until;
 
-    switch (verdict) {
-    case apikey::Verdict::kRevoked:   ctx->outcome = Outcome::kRevoked; break;
-    case apikey::Verdict::kExpired:   ctx->outcome = Outcome::kExpired; break;
-    case apikey::Verdict::kForbidden: ctx->outcome = Outcome::kForbidden; break;
-    default:                          ctx->outcome = Outcome::kOk; break;
+    time_t interval = lcf->last_used_interval;
+    bool record_use = apikey::records_use(verdict) && interval > 0 && now - use_mark >= interval
+                      && ngx_http_apikey_cache_claim_use(cache, ctx->digest_bin, now, interval);
+
+    if (record_use) {
+        ctx->last_used = now;
     }
 
     bool limited = lcf->bucket_sets && lcf->bucket_sets->nelts;
@@ -459,15 +470,18 @@ ngx_http_apikey_start(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     if (mcf->cache && ngx_http_apikey_worker_redis && ngx_http_apikey_worker_redis->subscribed()) {
         apikey::CachedRecord  cached;
-        bool                  record_use;
+        int64_t               use_mark;
 
-        if (ngx_http_apikey_cache_lookup(mcf->cache, ctx->digest_bin, r, &cached,
-                                         lcf->last_used_interval, &record_use) == NGX_OK)
+        if (ngx_http_apikey_cache_lookup(mcf->cache, ctx->digest_bin, r, &cached, &use_mark)
+            == NGX_OK)
         {
-            return ngx_http_apikey_from_cache(r, ctx, lcf, cached, record_use);
+            return ngx_http_apikey_from_cache(r, ctx, lcf, mcf->cache, cached, use_mark);
         }
 
+        // read before the check goes out: a change announced from now on
+        // keeps its reply out of the cache
         ctx->cache_store = 1;
+        ctx->cache_generation = ngx_http_apikey_cache_generation(mcf->cache);
     }
 
     // 4. Redis: record, status, expiry, scopes and buckets in one round trip
@@ -485,6 +499,14 @@ ngx_http_apikey_access_handler(ngx_http_request_t *r)
         ngx_http_get_module_loc_conf(r, ngx_http_apikey_module));
 
     if (!lcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    // the admin page (its API calls carry the key), and a method that
+    // "who am I" does not serve: no key looked at, no token taken
+    if ((lcf->admin && ngx_http_apikey_admin_public(r))
+        || (lcf->introspect && !(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))))
+    {
         return NGX_DECLINED;
     }
 

@@ -115,6 +115,8 @@ struct ngx_http_apikey_loc_conf_t {
     time_t        expiry_warning;
     ngx_flag_t    introspect;     // apikey_introspect: this location answers "who am I"
     ngx_flag_t    admin;          // apikey_admin: this location manages keys
+    ngx_flag_t    admin_auth;     // and checks an admin key itself (not auth=off)
+    ngx_str_t     admin_scope;    // scope=: the scope its key needs, or empty
     time_t        last_used_interval;
     ngx_str_t     last_used_arg;  // the same in seconds, as the check script's argument
     ngx_array_t  *limit_lines;    // of ngx_http_apikey_limit_line_t; empty = off
@@ -158,6 +160,7 @@ struct ngx_http_apikey_ctx_t {
     int64_t                       created;
     int64_t                       last_used;
     int64_t                       token_until;   // > 0: previous token, valid until then
+    ngx_uint_t                    cache_generation;  // when the check was sent (cache.hpp)
 
     // rate-limit header values
     int64_t                       rate_limit;
@@ -218,6 +221,11 @@ ngx_int_t ngx_http_apikey_send_check(ngx_http_request_t *r,
     ngx_http_apikey_ctx_t *ctx, ngx_http_apikey_loc_conf_t *lcf,
     bool limit_only, bool record_use);
 void ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx);
+// Redis's clock as this worker has learnt it from script replies (check.cpp):
+// its offset from the worker's, in ms, and its time now in unix seconds
+// (`fallback_offset_ms` until this worker has had a reply).
+int64_t ngx_http_apikey_redis_offset_ms();
+int64_t ngx_http_apikey_redis_now(int64_t fallback_offset_ms);
 ngx_int_t ngx_http_apikey_take_local(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ngx_http_apikey_loc_conf_t *lcf);
 void ngx_http_apikey_set_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
@@ -233,6 +241,10 @@ ngx_int_t ngx_http_apikey_header_filter_init(ngx_conf_t *cf);
 
 // admin.cpp
 char *ngx_http_apikey_admin_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+// merge time: an admin location checks keys (apikey on, with the admin scope)
+char *ngx_http_apikey_admin_merge(ngx_conf_t *cf, ngx_http_apikey_loc_conf_t *conf);
+// access phase: what an admin location serves without a key (its page)
+bool ngx_http_apikey_admin_public(ngx_http_request_t *r);
 
 // Adds the shared memory zone named by a "zone=NAME:SIZE" argument (as
 // limit_req_zone writes it), refusing a bad, too small or already used zone

@@ -136,6 +136,15 @@ ngx_http_apikey_send_body(ngx_http_request_t *r, ngx_uint_t status, const char *
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
+    // a JSON error must never be sniffed into HTML by a browser
+    static u_char  nosniff[] = "nosniff";
+    if (!ngx_http_apikey_add_header(r, "X-Content-Type-Options",
+                                    sizeof("X-Content-Type-Options") - 1, nosniff,
+                                    sizeof(nosniff) - 1))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     rc = ngx_http_send_header(r);
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;

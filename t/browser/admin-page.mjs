@@ -3,10 +3,12 @@
 // it, revoke it through the page; create a second one with the scope picker
 // and an expiry preset, rotate it with a grace and use both tokens; delete a
 // third (cancelling once first); and check that no token stays in the page or
-// in browser storage.
+// in browser storage. The page asks for the admin key once and keeps it in
+// memory only; it runs under its Content-Security-Policy header without a
+// single violation.
 //
-//   node t/browser/admin-page.mjs ADMIN_URL PROTECTED_URL ARTIFACTS_DIR DELETE_ID
-//   e.g. node t/browser/admin-page.mjs http://127.0.0.1:8080/admin/ http://127.0.0.1:8080/api/x build/artifacts/admin-page 0123abcd4567
+//   node t/browser/admin-page.mjs ADMIN_URL PROTECTED_URL ARTIFACTS_DIR DELETE_ID ADMIN_KEY
+//   e.g. node t/browser/admin-page.mjs http://127.0.0.1:8080/admin/ http://127.0.0.1:8080/api/x build/artifacts/admin-page 0123abcd4567 ak_...
 //
 // PROTECTED_URL must require the scope "read" (the picked scope is what lets
 // the second key through); DELETE_ID is an active key made outside the page,
@@ -26,9 +28,9 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const TOKEN_RE = /^ak_[0-9a-z]{12}_[0-9A-Za-z]{46}$/;
 const WATCHDOG_MS = 120000;
 
-const [adminUrl, protectedUrl, artifacts, deleteId] = process.argv.slice(2);
-if (!adminUrl || !protectedUrl || !artifacts || !deleteId) {
-  console.error('usage: node admin-page.mjs ADMIN_URL PROTECTED_URL ARTIFACTS_DIR DELETE_ID');
+const [adminUrl, protectedUrl, artifacts, deleteId, adminKey] = process.argv.slice(2);
+if (!adminUrl || !protectedUrl || !artifacts || !deleteId || !adminKey) {
+  console.error('usage: node admin-page.mjs ADMIN_URL PROTECTED_URL ARTIFACTS_DIR DELETE_ID ADMIN_KEY');
   process.exit(2);
 }
 
@@ -53,7 +55,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // The admin API as the page sees it, straight from Node: what the server holds.
 async function adminGet(adminBase, id) {
-  const res = await fetch(new URL('keys/' + encodeURIComponent(id), adminBase), { headers: { Accept: 'application/json' } });
+  const res = await fetch(new URL('keys/' + encodeURIComponent(id), adminBase),
+                          { headers: { Accept: 'application/json', 'X-API-Key': adminKey } });
   const text = await res.text();
   let body = null;
   try { body = JSON.parse(text); } catch (e) { body = text; }
@@ -122,16 +125,51 @@ async function main() {
     const requests = [];
     const changes = [];   // every request that is not a GET: what a Cancel must not send
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+    // Chromium reports a blocked inline script, handler or style on the console
+    // the two 401s of the key prompt (no key yet, then a wrong one) are the
+    // only failed loads expected
+    let refusals = 0;
+    page.on('console', (m) => {
+      if (/^Failed to load resource: the server responded with a status of 401\b/.test(m.text())) refusals++;
+      else if (m.type() === 'error' || /Content.Security.Policy/i.test(m.text())) problems.push(`console ${m.type()}: ${m.text()}`);
+    });
+    const withoutKey = [];   // API calls made without the admin key, once it was given
+    const notJson = [];      // changes sent without Content-Type: application/json
+    let keyGiven = false;
     page.on('request', (r) => {
       requests.push(r.url());
       if (r.method() !== 'GET') changes.push(`${r.method()} ${r.url()}`);
+      const h = r.headers();
+      if (keyGiven && r.url().startsWith(new URL('keys', adminBase).href) && h['x-api-key'] !== adminKey) {
+        withoutKey.push(`${r.method()} ${r.url()}`);
+      }
+      if (r.method() !== 'GET' && !/^application\/json\b/.test(h['content-type'] || '')) {
+        notJson.push(`${r.method()} ${r.url()} (${h['content-type']})`);
+      }
     });
 
     // --- the list -----------------------------------------------------------
     const res = await page.goto(adminUrl, { waitUntil: 'load' });
     check(res && res.status() === 200, 'the page loads', res && res.status());
     check(/text\/html/.test(res.headers()['content-type'] || ''), 'as HTML', res.headers()['content-type']);
+    const csp = res.headers()['content-security-policy'] || '';
+    check(/frame-ancestors 'none'/.test(csp) && !/unsafe-inline/.test(csp), 'under its Content-Security-Policy header', csp);
+
+    // --- the admin key: asked for once, kept in the tab's memory ----------------
+    const keyDialog = page.locator('[data-testid=key-dialog]');
+    await keyDialog.waitFor({ state: 'visible' });
+    check(await keyDialog.evaluate((d) => d.open && d.matches(':modal')), 'the API answered 401: the page asks for an admin key');
+    check(await page.locator('#key-input').getAttribute('type') === 'password', 'in a password field');
+    await page.locator('#key-input').fill('ak_000000000000_notarealkeynotarealkeynotarealkeynotarealkey00');
+    await page.locator('[data-testid=key-submit]').click();
+    await page.locator('#key-dialog [data-testid=dialog-error]').filter({ hasText: 'not accepted' }).waitFor();
+    check(await keyDialog.isVisible(), 'a wrong key is refused, and the page asks again');
+    check(await page.locator('#key-input').inputValue() === '', 'with the field emptied');
+    keyGiven = true;
+    await page.locator('#key-input').fill(adminKey);
+    await page.locator('[data-testid=key-submit]').click();
+    await keyDialog.waitFor({ state: 'hidden' });
+    check(await page.locator('#key-input').inputValue() === '', 'the admin key is accepted, and not left in the field');
     const table = page.locator('[data-testid=keys-table]');
     await page.waitForFunction(() => document.querySelector('[data-testid=keys-table]').getAttribute('aria-busy') === 'false');
     check(await table.isVisible(), 'the key table renders');
@@ -361,7 +399,12 @@ async function main() {
     const stored = JSON.stringify(storage);
     const tokens = [token, tokenB, tokenC];
     check(!tokens.some((t) => stored.includes(t)) && !/ak_[0-9a-z]{12}_/.test(stored),
-          'no token in localStorage, sessionStorage or cookies', stored);
+          'no token, nor the admin key, in localStorage, sessionStorage or cookies', stored);
+    check(!(await pageHolds(page, adminKey)), 'the admin key is nowhere in the page');
+    check(!JSON.stringify(await context.cookies()).includes(adminKey), 'nor in the cookie jar');
+    check(await keyDialog.isHidden(), 'the page did not ask for the admin key again');
+    check(withoutKey.length === 0, 'every API call after that carried it', withoutKey.join(' '));
+    check(notJson.length === 0, 'every change was sent as JSON', notJson.join(' '));
     let held = false;
     for (const t of tokens) held = held || await pageHolds(page, t);
     check(!held, 'nor anywhere in the page');
@@ -372,6 +415,7 @@ async function main() {
     check(foreign.length === 0, 'the page fetched nothing outside its own location', foreign.join(' '));
     check(await page.locator('[data-testid=error-alert]').textContent() === '', 'no error shown');
     check(problems.length === 0, 'no script errors', problems.join('; '));
+    check(refusals === 2, 'two 401s in all: before the key, and for the wrong one', refusals);
   } finally {
     if (context) await context.close().catch(() => {});
     fs.rmSync(userDataDir, { recursive: true, force: true });

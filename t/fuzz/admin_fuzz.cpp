@@ -40,5 +40,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     apikey::ListQuery q;
     (void) apikey::parse_list_query(input, q);
     (void) apikey::admin_route("GET", input);
+
+    // the cross-site guard reads headers a hostile browser page or client
+    // chooses: any split of the input into them must leave a decision
+    apikey::AdminRequestHeaders h;
+    std::string_view rest = input;
+    auto next = [&rest]() {
+        std::size_t nl = rest.find('\n');
+        std::string_view part = rest.substr(0, nl);
+        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+        return part;
+    };
+    h.method = next();
+    h.content_type = next();
+    h.origin = next();
+    h.origins = h.origin.empty() ? 0 : 1;
+    h.sec_fetch_site = next();
+    h.scheme = "http";
+    h.host = next();
+    apikey::AdminGuard g = apikey::admin_guard(h);
+    require(g.status == 0 || g.status == 403 || g.status == 415);
+    require((g.status == 0) == g.message.empty());
     return 0;
 }

@@ -10,6 +10,14 @@ package FakeRedis;
 # Options: delay (seconds before each EVALSHA reply), split (send each EVALSHA
 # reply in two writes this many seconds apart), drop (close the connection on
 # EVALSHA instead of answering), evalsha (raw RESP to answer EVALSHA with).
+# For a test that orders events across connections: evalsha_file (a file whose
+# content, raw RESP, answers each EVALSHA; read when the command arrives),
+# hold_file (EVALSHA replies wait while this file exists; other replies on that
+# connection queue behind them), publish_file (each line appended to this file
+# is sent to every connection that has SUBSCRIBEd, as a message on its channel;
+# and once sent, "<line>" is appended to "<publish_file>.sent.<pid>"),
+# log_file (each command received is appended to it, a line each: its name in
+# upper case, then its arguments, separated by spaces).
 #
 # As a sentinel: sentinel_file names a file holding "host port" of the master,
 # read at each SENTINEL get-master-addr-by-name; with announce, a subscriber
@@ -26,11 +34,16 @@ use Time::HiRes qw(sleep);
 sub bulk { my ($s) = @_; return '$' . length($s) . "\r\n$s\r\n" }
 sub int_reply { ":$_[0]\r\n" }
 
-# A well-formed "ok" check reply for a key with one bucket of 10.
+# A well-formed "ok" check reply for a key with one bucket of 10. Its time
+# (Redis's clock) is written ":NOW_MS\r\n": replaced, as in any canned reply,
+# by the fake's clock when the reply is sent (now => 'NOW_MS-3600000': an hour
+# behind). Options: name, scopes, expires, now.
 sub ok_reply {
     my (%o) = @_;
-    return "*15\r\n" . bulk('ok') . bulk($o{name} // 'fake key') . bulk($o{scopes} // 'read')
-         . int_reply(0) . bulk('') . int_reply(1700000000) . int_reply(0) . bulk('AAAA')
+    return "*16\r\n" . bulk('ok') . ':' . ($o{now} // 'NOW_MS') . "\r\n" . bulk($o{name} // 'fake key')
+         . bulk($o{scopes} // 'read')
+         . int_reply($o{expires} // 0) . bulk('') . int_reply(1700000000) . int_reply(0)
+         . bulk('AAAA')
          . int_reply(0) . bulk('')
          . int_reply(10) . int_reply(600000) . int_reply(9) . int_reply(600000) . int_reply(0);
 }
@@ -92,7 +105,15 @@ sub read_master {
     return split ' ', $line;
 }
 
-sub reply_for {
+sub now_ms {
+    my ($reply) = @_;
+    $reply =~ s/:NOW_MS([+-]\d+)?\r\n/':' . (int(Time::HiRes::time() * 1000) + ($1 \/\/ 0)) . "\r\n"/ge;
+    return $reply;
+}
+
+sub reply_for { return now_ms(reply_for_raw(@_)) }
+
+sub reply_for_raw {
     my ($cmd, $opt) = @_;
     my $name = uc($cmd->[0] // '');
     if ($name eq 'SENTINEL' && $opt->{sentinel_file}) {
@@ -101,6 +122,11 @@ sub reply_for {
     }
     return "*3\r\n" . bulk('subscribe') . bulk($cmd->[1] // '') . ":1\r\n" if $name eq 'SUBSCRIBE';
     return bulk('0' x 40) if $name eq 'SCRIPT';
+    if (($name eq 'EVALSHA' || $name eq 'EVAL') && $opt->{evalsha_file}) {
+        open my $f, '<', $opt->{evalsha_file} or die "$opt->{evalsha_file}: $!";
+        local $/;
+        return scalar <$f>;
+    }
     return $opt->{evalsha} // ok_reply() if $name eq 'EVALSHA' || $name eq 'EVAL';
     return "+PONG\r\n" if $name eq 'PING';
     return "+OK\r\n";
@@ -114,9 +140,27 @@ sub serve {
     my @queue;   # [due time, reply, is check]
     my $sel = IO::Select->new($c);
     my $announced;   # the master last told to a +switch-master subscriber
+    my $channel;     # SUBSCRIBEd to, with publish_file
+    my $published = 0;   # lines of publish_file sent
     while (1) {
         my $wait = @queue ? $queue[0][0] - Time::HiRes::time() : undef;
         $wait = 0 if defined $wait && $wait < 0;
+        my $holding = $opt->{hold_file} && -e $opt->{hold_file};
+        $wait = 0.02 if $holding && @queue;
+        if (defined $channel) {
+            $wait = 0.02 if !defined $wait || $wait > 0.02;
+            if (open my $f, '<', $opt->{publish_file}) {
+                my @lines = <$f>;
+                for my $line (@lines[$published .. $#lines]) {
+                    chomp $line;
+                    syswrite $c, "*3\r\n" . bulk('message') . bulk($channel) . bulk($line);
+                    if (open my $sent, '>>', "$opt->{publish_file}.sent.$$") {
+                        print $sent "$line\n";
+                    }
+                }
+                $published = @lines;
+            }
+        }
         if (defined $announced) {
             $wait = 0.05 if !defined $wait || $wait > 0.05;
             my $now = join ' ', read_master($opt->{sentinel_file});
@@ -132,9 +176,14 @@ sub serve {
             return unless $n;
             $buf .= $chunk;
             for my $cmd (parse_commands(\$buf)) {
+                if ($opt->{log_file} && open my $log, '>>', $opt->{log_file}) {
+                    print $log join(' ', uc($cmd->[0] // ''), @$cmd[1 .. $#$cmd]), "\n";
+                }
                 my $check = uc($cmd->[0] // '') =~ /^EVAL/;
                 $announced = join ' ', read_master($opt->{sentinel_file})
                     if uc($cmd->[0] // '') eq 'SUBSCRIBE' && $opt->{announce};
+                $channel = $cmd->[1] // ''
+                    if uc($cmd->[0] // '') eq 'SUBSCRIBE' && $opt->{publish_file};
                 return if $check && $opt->{drop};   # hang up instead of answering
                 my $held = $check ? $opt->{delay}
                          : uc($cmd->[0] // '') eq 'SENTINEL' ? $opt->{sentinel_delay} : 0;
@@ -143,6 +192,7 @@ sub serve {
             }
         }
         while (@queue && $queue[0][0] <= Time::HiRes::time()) {
+            last if $queue[0][2] && $opt->{hold_file} && -e $opt->{hold_file};
             my (undef, $reply, $check) = @{ shift @queue };
             if ($check && $opt->{split}) {
                 my $half = int(length($reply) / 2);

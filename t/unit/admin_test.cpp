@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "admin.hpp"
+#include "text.hpp"
 
 using namespace apikey;
 
@@ -117,4 +118,126 @@ TEST(AdminList, Filter) {
     EXPECT_TRUE(list_matches(r, q, 1000 + 31 * 86400)) << "never used, created long ago";
     r.last_used = 1000 + 30 * 86400;
     EXPECT_FALSE(list_matches(r, q, 1000 + 31 * 86400)) << "used recently";
+}
+
+TEST(AdminRoute, AllowLists) {
+    struct Row { const char* path; const char* allow; };
+    const Row rows[] = {
+        {"", "GET"},
+        {"keys/openapi.json", "GET"},
+        {"keys", "GET, POST"},
+        {"keys/abcdefghijkl", "GET, PATCH, DELETE"},
+        {"keys/abcdefghijkl/rotate", "POST"},
+        {"keys/abcdefghijkl/revoke", "POST"},
+        {"keys/abcdefghijkl/audit", "GET"},
+    };
+    for (const auto& row : rows) {
+        AdminTarget t = admin_route("OPTIONS", row.path);
+        EXPECT_EQ(t.route, AdminRoute::kMethodNotAllowed) << row.path;
+        EXPECT_EQ(t.allow, row.allow) << row.path;
+    }
+    EXPECT_TRUE(admin_route_is_public(admin_route("GET", "").route));
+    EXPECT_TRUE(admin_route_is_public(admin_route("GET", "keys/openapi.json").route));
+    EXPECT_TRUE(admin_route_is_public(admin_route("PUT", "keys").route));
+    EXPECT_FALSE(admin_route_is_public(admin_route("GET", "keys").route));
+    EXPECT_FALSE(admin_route_is_public(admin_route("DELETE", "keys/abcdefghijkl").route));
+    EXPECT_FALSE(admin_route_is_public(admin_route("GET", "elsewhere").route));
+}
+
+TEST(AdminGuard, Table) {
+    struct Row {
+        const char* method; const char* type; const char* origin; std::size_t origins;
+        const char* fetch_site; const char* scheme; int status;
+    };
+    const Row rows[] = {
+        {"POST", "application/json", "", 0, "", "http", 0},
+        {"POST", "application/json; charset=utf-8", "", 0, "", "http", 0},
+        {"PATCH", "Application/JSON", "", 0, "", "http", 0},
+        {"DELETE", "application/json", "", 0, "", "http", 0},
+        {"GET", "", "", 0, "", "http", 0},
+        {"POST", "", "", 0, "", "http", 415},
+        {"DELETE", "", "", 0, "", "http", 415},
+        {"PUT", "text/plain", "", 0, "", "http", 415},
+        {"POST", "text/plain", "", 0, "", "http", 415},
+        {"POST", "application/x-www-form-urlencoded", "", 0, "", "http", 415},
+        {"POST", "multipart/form-data; boundary=x", "", 0, "", "http", 415},
+        {"POST", "application/jsonx", "", 0, "", "http", 415},
+        {"POST", "application/json", "http://admin.example:8080", 1, "", "http", 0},
+        {"POST", "application/json", "http://ADMIN.example:8080", 1, "same-origin", "http", 0},
+        {"POST", "application/json", "https://admin.example:8080", 1, "", "https", 0},
+        {"POST", "application/json", "https://admin.example:8080", 1, "", "http", 403},
+        {"POST", "application/json", "http://admin.example", 1, "", "http", 403},
+        {"POST", "application/json", "http://evil.example", 1, "", "http", 403},
+        {"POST", "application/json", "null", 1, "", "http", 403},
+        {"POST", "application/json", "http://admin.example:8080", 2, "", "http", 403},
+        {"GET", "", "http://evil.example", 1, "", "http", 403},
+        {"POST", "application/json", "", 0, "cross-site", "http", 403},
+        {"POST", "application/json", "", 0, "same-site", "http", 403},
+        {"POST", "application/json", "", 0, "none", "http", 0},
+        {"POST", "text/plain", "http://evil.example", 1, "cross-site", "http", 403},
+    };
+    for (const auto& row : rows) {
+        AdminRequestHeaders h;
+        h.method = row.method;
+        h.content_type = row.type;
+        h.origin = row.origin;
+        h.origins = row.origins;
+        h.sec_fetch_site = row.fetch_site;
+        h.scheme = row.scheme;
+        h.host = "admin.example:8080";
+        AdminGuard g = admin_guard(h);
+        EXPECT_EQ(g.status, row.status) << row.method << " " << row.type << " " << row.origin << " "
+                                        << row.fetch_site;
+        EXPECT_EQ(g.message.empty(), row.status == 0);
+    }
+}
+
+TEST(AdminPage, CspHashesEveryInlineScriptAndStyle) {
+    // echo -n 'a()' | openssl dgst -sha256 -binary | base64
+    std::string csp = admin_page_csp("<style>b{}</style><script>a()</script><p><script>c()</script>");
+    EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("script-src 'sha256-qVpDBgj7bpq5hMAcGp3AOc79J3Y1Z4HvySTwKrWDoy4=' 'sha256-"),
+              std::string::npos) << csp;
+    EXPECT_NE(csp.find("style-src 'sha256-"), std::string::npos) << csp;
+    std::string none = admin_page_csp("<p>no code</p>");
+    EXPECT_NE(none.find("script-src 'none'"), std::string::npos) << none;
+}
+
+TEST(AdminBody, CountsCharactersNotBytes) {
+    EXPECT_EQ(utf8_length(""), 0u);
+    EXPECT_EQ(utf8_length("abc"), 3u);
+    EXPECT_EQ(utf8_length("\xc3\xa9t\xc3\xa9"), 3u);          // été
+    EXPECT_EQ(utf8_length("\xf0\x9f\x94\x91"), 1u);           // one emoji, 4 bytes
+    KeyChanges c;
+    std::string e128, e129;
+    for (int i = 0; i < 128; i++) e128 += "\xc3\xa9";
+    e129 = e128 + "\xc3\xa9";
+    EXPECT_EQ(parse_key_changes(AdminRoute::kCreate, "{\"name\":\"" + e128 + "\"}", c), "");
+    EXPECT_NE(parse_key_changes(AdminRoute::kCreate, "{\"name\":\"" + e129 + "\"}", c), "");
+    std::string r1024, r1025;
+    for (int i = 0; i < 1024; i++) r1024 += "\xc3\xa9";
+    r1025 = r1024 + "x";
+    EXPECT_EQ(parse_key_changes(AdminRoute::kRevoke, "{\"reason\":\"" + r1024 + "\"}", c), "");
+    EXPECT_NE(parse_key_changes(AdminRoute::kRevoke, "{\"reason\":\"" + r1025 + "\"}", c), "");
+}
+
+TEST(AdminBody, PatchNeedsSomethingToChange) {
+    KeyChanges c;
+    EXPECT_NE(parse_key_changes(AdminRoute::kUpdate, "{}", c).find("nothing to change"), std::string::npos);
+    EXPECT_NE(parse_key_changes(AdminRoute::kUpdate, R"({"reason":"x"})", c).find("nothing to change"),
+              std::string::npos);
+    EXPECT_EQ(parse_key_changes(AdminRoute::kUpdate, R"({"name":"n"})", c), "");
+    EXPECT_EQ(parse_key_changes(AdminRoute::kUpdate, R"({"limits":[]})", c), "");
+}
+
+TEST(AdminQuery, NamePrefixLengthInCharacters) {
+    ListQuery q;
+    std::string e128;
+    for (int i = 0; i < 128; i++) e128 += "%C3%A9";
+    EXPECT_EQ(parse_list_query("name_prefix=" + e128, q), "");
+    EXPECT_EQ(q.name_prefix.size(), 256u);
+    EXPECT_NE(parse_list_query("name_prefix=" + e128 + "x", q), "");
+    EXPECT_NE(parse_list_query("name_prefix=", q), "");
 }

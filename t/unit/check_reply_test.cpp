@@ -32,9 +32,12 @@ std::string bulk(const std::string& s) {
 }
 std::string integer(long long n) { return ":" + std::to_string(n) + "\r\n"; }
 
+constexpr long long kNow = 1700000000123LL;   // Redis's TIME, in ms
+
 std::string head(const char* verdict, std::size_t buckets, const std::string& scopes = "read",
                  const std::string& missing = "") {
-    return "*" + std::to_string(10 + 5 * buckets) + "\r\n" + bulk(verdict) + bulk("my key") +
+    return "*" + std::to_string(11 + 5 * buckets) + "\r\n" + bulk(verdict) + integer(kNow) +
+           bulk("my key") +
            bulk(scopes) + integer(0) + bulk(missing) + integer(1700000000) + integer(0) +
            bulk("wxyz") + integer(0) + bulk("600r/m:50");
 }
@@ -42,11 +45,29 @@ std::string head(const char* verdict, std::size_t buckets, const std::string& sc
 }  // namespace
 
 TEST(CheckReply, Invalid) {
-    Reply r("*1\r\n" + bulk("invalid"));
+    Reply r("*2\r\n" + bulk("invalid") + integer(kNow));
     CheckReply out;
     std::string error;
     ASSERT_TRUE(decode_check_reply(r.reply, out, error)) << error;
     EXPECT_EQ(out.verdict, Verdict::kInvalid);
+    EXPECT_EQ(out.now_ms, kNow);
+}
+
+TEST(CheckReply, LateInBothModes) {
+    Reply r("*2\r\n" + bulk("late") + integer(kNow));
+    CheckReply out;
+    std::string error;
+    ASSERT_TRUE(decode_check_reply(r.reply, out, error)) << error;
+    EXPECT_EQ(out.verdict, Verdict::kLate);
+    EXPECT_EQ(out.now_ms, kNow);
+    ASSERT_TRUE(decode_check_reply(r.reply, out, error, true)) << error;
+    EXPECT_EQ(out.verdict, Verdict::kLate);
+
+    Reply longer("*3\r\n" + bulk("late") + integer(kNow) + bulk("x"));
+    EXPECT_FALSE(decode_check_reply(longer.reply, out, error));
+    Reply invalid("*2\r\n" + bulk("invalid") + integer(kNow));
+    EXPECT_FALSE(decode_check_reply(invalid.reply, out, error, true))
+        << "a limit-only reply is never invalid";
 }
 
 TEST(CheckReply, OkWithBuckets) {
@@ -57,6 +78,7 @@ TEST(CheckReply, OkWithBuckets) {
     std::string error;
     ASSERT_TRUE(decode_check_reply(r.reply, out, error)) << error;
     EXPECT_EQ(out.verdict, Verdict::kOk);
+    EXPECT_EQ(out.now_ms, kNow);
     EXPECT_EQ(out.name, "my key");
     EXPECT_EQ(out.scopes, "read");
     ASSERT_EQ(out.bucket_count, 2u);
@@ -115,22 +137,29 @@ INSTANTIATE_TEST_SUITE_P(
         "+OK\r\n", ":1\r\n", "$-1\r\n", "*0\r\n", "*1\r\n" + bulk("maybe"),
         "*1\r\n" + integer(1),
         "*1\r\n" + bulk("ok"),                                    // too short
+        "*1\r\n" + bulk("invalid"),                               // no time
+        "*2\r\n" + bulk("invalid") + bulk("1700000000123"),        // time not a number
+        "*2\r\n" + bulk("invalid") + integer(0),                   // nor a plausible one
+        "*2\r\n" + bulk("late") + integer(-1),
+        "*3\r\n" + bulk("invalid") + integer(kNow) + bulk(""),     // invalid says no more
+        "*10\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+            integer(0) + bulk("") + integer(0) + bulk(""),          // a v1 reply: no time
         head("ok", 1),                                            // bucket missing
-        "*10\r\n" + bulk("ok") + integer(1) + bulk("") + integer(0) + bulk("") + integer(0) +
+        "*11\r\n" + bulk("ok") + integer(kNow) + integer(1) + bulk("") + integer(0) + bulk("") + integer(0) +
             integer(0) + bulk("") + integer(0) + bulk(""),  // name not a string
-        "*10\r\n" + bulk("ok") + bulk("n") + bulk("bad\"scope") + integer(0) + bulk("") +
+        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("bad\"scope") + integer(0) + bulk("") +
             integer(0) + integer(0) + bulk("") + integer(0) + bulk(""),
-        "*10\r\n" + bulk("ok") + bulk("line\r\nbreak") + bulk("") + integer(0) + bulk("") +
+        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("line\r\nbreak") + bulk("") + integer(0) + bulk("") +
             integer(0) + integer(0) + bulk("") + integer(0) + bulk(""),
-        "*10\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(-5) + bulk("") + integer(0) +
+        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(-5) + bulk("") + integer(0) +
             integer(0) + bulk("") + integer(0) + bulk(""),
-        "*10\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
             integer(0) + bulk("hint\n") + integer(0) + bulk(""),                 // control byte in hint
-        "*10\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
             integer(0) + bulk("") + bulk("soon") + bulk(""),          // token_until not a number
-        "*10\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+        "*11\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
             integer(0) + bulk("") + integer(0) + integer(5),         // limits not a string
-        "*9\r\n" + bulk("ok") + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
+        "*10\r\n" + bulk("ok") + integer(kNow) + bulk("n") + bulk("") + integer(0) + bulk("") + integer(0) +
             integer(0) + bulk("") + integer(0),                      // the older, shorter head
         head("forbidden", 0, "read", ""),                         // forbidden without scope
         head("ok", 1) + integer(0) + integer(1) + integer(0) + integer(0) + integer(0),
@@ -157,7 +186,7 @@ TEST(CheckReply, TooManyBuckets) {
 }
 
 TEST(CheckReply, LimitOnlyShape) {
-    Reply ok("*6\r\n" + bulk("ok") + integer(10) + integer(600000) + integer(9) + integer(600000) +
+    Reply ok("*7\r\n" + bulk("ok") + integer(kNow) + integer(10) + integer(600000) + integer(9) + integer(600000) +
              integer(0));
     CheckReply out;
     std::string error;
@@ -166,7 +195,7 @@ TEST(CheckReply, LimitOnlyShape) {
     ASSERT_EQ(out.bucket_count, 1u);
     EXPECT_EQ(out.buckets[0].remaining, 9);
 
-    Reply limited("*6\r\n" + bulk("limited") + integer(10) + integer(600000) + integer(0) +
+    Reply limited("*7\r\n" + bulk("limited") + integer(kNow) + integer(10) + integer(600000) + integer(0) +
                   integer(6000000) + integer(600000));
     ASSERT_TRUE(decode_check_reply(limited.reply, out, error, true)) << error;
     EXPECT_EQ(out.verdict, Verdict::kLimited);

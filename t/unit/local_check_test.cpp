@@ -52,3 +52,15 @@ TEST(LocalCheck, NamesTheMissingScope) {
     EXPECT_EQ(decide_cached(r, 0, "read write", "", missing), Verdict::kForbidden);
     EXPECT_EQ(missing, "write");
 }
+
+TEST(LocalCheck, RecordsUseAsTheScriptDoes) {
+    // the script writes last_used after the expiry test and before the scopes
+    // and the buckets: an active key's presented secret counts, whatever then
+    EXPECT_TRUE(records_use(Verdict::kOk));
+    EXPECT_TRUE(records_use(Verdict::kForbidden));
+    EXPECT_TRUE(records_use(Verdict::kLimited));
+    EXPECT_FALSE(records_use(Verdict::kExpired)) << "an expired key is not in use";
+    EXPECT_FALSE(records_use(Verdict::kRevoked));
+    EXPECT_FALSE(records_use(Verdict::kInvalid));
+    EXPECT_FALSE(records_use(Verdict::kLate)) << "a late check changes nothing";
+}

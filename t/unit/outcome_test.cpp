@@ -47,3 +47,19 @@ TEST(Outcome, FixedBodiesMatchTheBuiltOnes) {
         EXPECT_TRUE(fixed_denial_body(o).empty());
     }
 }
+
+TEST(Outcome, OfEachVerdict) {
+    // the one map from a verdict, the script's or a cache hit's
+    struct { Verdict v; Outcome o; } table[] = {
+        {Verdict::kOk, Outcome::kOk},
+        {Verdict::kLimited, Outcome::kLimited},
+        {Verdict::kForbidden, Outcome::kForbidden},
+        {Verdict::kInvalid, Outcome::kInvalid},
+        {Verdict::kRevoked, Outcome::kRevoked},
+        {Verdict::kExpired, Outcome::kExpired},
+        {Verdict::kLate, Outcome::kError},
+    };
+    for (auto [v, o] : table) {
+        EXPECT_EQ(outcome_of(v), o) << static_cast<int>(v);
+    }
+}

@@ -61,8 +61,15 @@ TEST(Text, ProblemsSayWhat) {
     EXPECT_EQ(text_problem("a\x1b", false), "a control character (U+001B)");
     EXPECT_EQ(text_problem("a\x1b", true), "");
     EXPECT_EQ(name_problem(""), "empty");
-    EXPECT_EQ(name_problem(std::string(129, 'a')), "too long (at most 128 bytes)");
-    EXPECT_EQ(reason_problem(std::string(1025, 'a')), "too long (at most 1024 bytes)");
+    EXPECT_EQ(name_problem(std::string(129, 'a')), "too long (at most 128 characters)");
+    EXPECT_EQ(reason_problem(std::string(1025, 'a')), "too long (at most 1024 characters)");
+    // characters, not bytes: as the OpenAPI schema's maxLength counts
+    std::string e128, e1024;
+    for (int i = 0; i < 128; i++) e128 += "\xc3\xa9";
+    for (int i = 0; i < 1024; i++) e1024 += "\xc3\xa9";
+    EXPECT_EQ(name_problem(e128), "");
+    EXPECT_EQ(reason_problem(e1024), "");
+    EXPECT_EQ(name_problem(e128 + "a"), "too long (at most 128 characters)");
     EXPECT_EQ(reason_problem(std::string(1024, 'a')), "");
 }
 
