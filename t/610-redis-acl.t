@@ -122,7 +122,7 @@ like $as->('apikeyctl', 'ctlpw', 'SCRIPT', 'FLUSH'), qr/NOPERM/, '... and flushe
         redis => $redis,
         redis_args => "user=apikey-module-admin password=moduleadminpw tls tls_ca=$certs->{ca}",
         http => 'apikey_cache zone=apikeys:1m ttl=60s;',
-        server => "location /admin/ { allow 127.0.0.1; deny all; apikey_admin; }");
+        server => "location /admin/ { allow 127.0.0.1; deny all; apikey_admin auth=off; }");
     sleep 0.3;
     my $res = $nginx->request('POST', '/admin/keys', ':body' => '{"name":"over the admin api"}',
                               'Content-Type' => 'application/json');
@@ -134,7 +134,7 @@ like $as->('apikeyctl', 'ctlpw', 'SCRIPT', 'FLUSH'), qr/NOPERM/, '... and flushe
     is $nginx->get("/admin/keys/$made->{id}/audit")->{status}, 200, 'admin API: audit (XREVRANGE)';
     is $nginx->request('POST', "/admin/keys/$made->{id}/revoke", ':body' => '{}',
                        'Content-Type' => 'application/json')->{status}, 200, 'admin API: revoke';
-    is $nginx->request('DELETE', "/admin/keys/$made->{id}")->{status}, 204, 'admin API: delete';
+    is $nginx->request('DELETE', "/admin/keys/$made->{id}", 'Content-Type' => 'application/json')->{status}, 204, 'admin API: delete';
     my @errors = grep { /NOPERM/ } split /\n/, $nginx->error_log;
     is scalar(@errors), 0, '... and no permission error' or diag join "\n", @errors;
     $nginx->stop;
