@@ -30,6 +30,7 @@ user admin on >adminpw ~* &* +\@all
 user apikey-module on >modulepw $module_rule
 user apikey-module-admin on >moduleadminpw $module_rule $admin_extra
 user apikeyctl on >ctlpw $cli_rule
+user odd\@user on >p\@ss:w%rd $cli_rule
 EOF
 close $acl;
 
@@ -60,6 +61,9 @@ is $status, 0, 'APIKEY_REDIS_USER and APIKEY_REDIS_PASSWORD' or diag $err;
 is $status, 1, 'a wrong password: exit 1';
 like $err, qr/WRONGPASS/, '... WRONGPASS';
 unlike $err, qr/wrong/, '... and the password is not echoed';
+($status, undef, $err) = ApikeyTest::cli($redis->cli_env(
+    APIKEY_REDIS => 'rediss://odd%40user:p%40ss%3Aw%25rd@' . $redis->address), 'list');
+is $status, 0, 'a user and password with @, : and %, %-escaped in the address' or diag $err;
 
 # the rule is least privilege: nothing outside the prefix
 $redis->cmd('SET', 'other:secret', 'x');
