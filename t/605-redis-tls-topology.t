@@ -117,24 +117,27 @@ EOF
     $master->stop;
 }
 
-# --- Cluster: three masters, TLS-only, the cluster bus over TLS too
+# --- Cluster: three masters, TLS-only, the cluster bus over TLS too, and the
+# least-privilege ACL users of README (the default user off): the module's
+# user loads the slot map (CLUSTER SLOTS), apikeyctl's spreads the keys
 {
+    my $acl = ApikeyTls::acl_file();
     my @nodes;
     for (1 .. 3) {
-        push @nodes, ApikeyTls::Redis->start(certs => $certs, args => [
+        push @nodes, ApikeyTls::Redis->start(certs => $certs, admin => ['admin', 'adminpw'], args => [
             '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
             '--cluster-port', ApikeyTest::free_port(), '--cluster-node-timeout', '1000',
-            '--tls-cluster', 'yes', '--tls-replication', 'yes']);
+            '--tls-cluster', 'yes', '--tls-replication', 'yes', '--aclfile', $acl]);
     }
     my $list = join ' ', map { $_->address } @nodes;
-    my $out = `redis-cli @{[ join ' ', ApikeyTls::redis_cli_args($certs) ]} --cluster create $list --cluster-replicas 0 --cluster-yes 2>&1`;
+    my $out = `redis-cli @{[ join ' ', ApikeyTls::redis_cli_args($certs) ]} --user admin --pass adminpw --no-auth-warning --cluster create $list --cluster-replicas 0 --cluster-yes 2>&1`;
     is $?, 0, 'a TLS-only cluster is created' or diag $out;
     ApikeyTopology::wait_until('the cluster to be ok', 30, sub {
         !grep { $_->cmd('CLUSTER', 'INFO') !~ /cluster_state:ok/ } @nodes
     });
 
     my $address = 'cluster=' . join(',', map { $_->address } @nodes[0, 1]);
-    my @keys = map { cli_create($address, "cluster key $_") } 1 .. 6;
+    my @keys = map { cli_create("apikeyctl:ctlpw\@$address", "cluster key $_") } 1 .. 6;
     my %owner;
     for my $k (@keys) {
         my $slot = ApikeyTopology::key_slot("{$k->{id}}");
@@ -145,7 +148,8 @@ EOF
     }
     ok keys(%owner) >= 2, sprintf('the keys are spread over %d masters', scalar keys %owner);
 
-    my $nginx = ApikeyTest::Nginx->start(redis_address => $address, redis_args => $tls_args);
+    my $nginx = ApikeyTest::Nginx->start(redis_address => $address,
+                                         redis_args => "user=apikey-module password=modulepw $tls_args");
     ApikeyTopology::wait_until('nginx to load the slot map over TLS', 5,
                                sub { key_status($nginx, $keys[0]) == 200 });
     is_deeply [map { key_status($nginx, $_) } @keys], [(200) x @keys],
@@ -155,7 +159,7 @@ EOF
     $nginx->stop;
 
     my $wrong = ApikeyTest::Nginx->start(redis_address => $address,
-                                         redis_args => "tls tls_ca=$certs->{other_ca}");
+                                         redis_args => "user=apikey-module password=modulepw tls tls_ca=$certs->{other_ca}");
     is key_status($wrong, $keys[0]), 503, 'cluster nodes with an untrusted certificate: 503';
     like $wrong->error_log, qr/its TLS certificate is not trusted/, '... and the reason is logged';
     $wrong->stop;

@@ -2,7 +2,7 @@
 # sends AUTH NAME SECRET, and everything the module, the admin API and
 # apikeyctl do works under the least-privilege rules README gives (only the
 # commands each sends, only keys under the prefix, only its channel), with the
-# default user off. The rules are copied here verbatim from README.
+# default user off. The rules (t/lib/ApikeyTls.pm) are checked to be README's.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -11,31 +11,22 @@ use Time::HiRes qw(sleep time);
 use ApikeyTest;
 use ApikeyTls;
 
-# README, "Least-privilege ACL users"
-my $module_rule = 'resetkeys ~apikey:* resetchannels &apikey:invalidate -@all '
-    . '+select +script|load +evalsha +eval +subscribe +cluster|slots +asking '
-    . '+time +exists +get +set +hmget +hset';
-my $admin_extra = '+hget +hgetall +del +scan +xadd +xrevrange +publish';
-my $cli_rule = 'resetkeys ~apikey:* resetchannels &apikey:invalidate -@all '
-    . '+select +eval +cluster|slots +asking '
-    . '+exists +hget +hgetall +hmget +hset +del +scan +xadd +xrevrange +publish';
-
 my $certs = ApikeyTls::certs();
-my $dir = File::Temp::tempdir(CLEANUP => 1);
-chmod 0755, $dir;
-open my $acl, '>', "$dir/users.acl" or die;
-print $acl <<"EOF";
-user default off
-user admin on >adminpw ~* &* +\@all
-user apikey-module on >modulepw $module_rule
-user apikey-module-admin on >moduleadminpw $module_rule $admin_extra
-user apikeyctl on >ctlpw $cli_rule
-user odd\@user on >p\@ss:w%rd $cli_rule
-EOF
-close $acl;
+# the rules of README, "Least-privilege ACL users" (t/lib/ApikeyTls.pm)
+my $acl = ApikeyTls::acl_file("user odd\@user on >p\@ss:w%rd $ApikeyTls::CLI_RULE");
+
+# README gives exactly these rules
+my $readme = do { local (@ARGV, $/) = ApikeyTest::root() . '/README.md'; <> };
+ok index($readme, "ACL SETUSER apikey-module on >MODULE-PASSWORD $ApikeyTls::MODULE_RULE\n") >= 0,
+    "README's rule for the module is the one tested";
+ok index($readme, "plus\n`$ApikeyTls::ADMIN_EXTRA`") >= 0
+   || index($readme, "plus `$ApikeyTls::ADMIN_EXTRA`") >= 0,
+    "README's additions for the admin API are the ones tested";
+ok index($readme, "ACL SETUSER apikeyctl on >CTL-PASSWORD $ApikeyTls::CLI_RULE\n") >= 0,
+    "README's rule for apikeyctl is the one tested";
 
 my $redis = ApikeyTls::Redis->start(certs => $certs, admin => ['admin', 'adminpw'],
-                                    args => ['--aclfile', "$dir/users.acl"]);
+                                    args => ['--aclfile', $acl]);
 like $redis->cmd('ACL', 'WHOAMI'), qr/^admin$/, 'the harness is the admin user';
 like $redis->cmd('ACL', 'LIST'), qr/user default off/, 'the default user is off';
 

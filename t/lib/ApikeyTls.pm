@@ -82,6 +82,34 @@ sub cli_env {
 }
 
 
+# The least-privilege ACL rules README gives ("Least-privilege ACL users"),
+# verbatim, with the default prefix apikey:.
+our $MODULE_RULE = 'resetkeys ~apikey:* resetchannels &apikey:invalidate -@all '
+    . '+select +script|load +evalsha +eval +subscribe +cluster|slots +asking '
+    . '+time +exists +get +set +hmget +hset';
+our $ADMIN_EXTRA = '+hget +hgetall +del +scan +xadd +xrevrange +publish';
+our $CLI_RULE = 'resetkeys ~apikey:* resetchannels &apikey:invalidate -@all '
+    . '+select +eval +cluster|slots +asking '
+    . '+exists +hget +hgetall +hmget +hset +del +scan +xadd +xrevrange +publish';
+
+# An ACL file with the default user off, "admin"/"adminpw" for the harness,
+# and the users of those rules: apikey-module/modulepw,
+# apikey-module-admin/moduleadminpw (with the admin API), apikeyctl/ctlpw.
+# More lines may be given. Returns its path.
+sub acl_file {
+    my (@more) = @_;
+    my $dir = tempdir(CLEANUP => 1);
+    chmod 0755, $dir;
+    open my $f, '>', "$dir/users.acl" or die;
+    print $f join "\n", 'user default off', 'user admin on >adminpw ~* &* +@all',
+        "user apikey-module on >modulepw $MODULE_RULE",
+        "user apikey-module-admin on >moduleadminpw $MODULE_RULE $ADMIN_EXTRA",
+        "user apikeyctl on >ctlpw $CLI_RULE", @more, '';
+    close $f;
+    return "$dir/users.acl";
+}
+
+
 package ApikeyTls::Redis;
 
 use strict;
