@@ -29,11 +29,15 @@ sub cli_create {
     return ApikeyTest::json_of($out) // {};
 }
 
-# --- Sentinel: a master, a replica and a sentinel, all TLS-only
+# --- Sentinel: a master, a replica and a sentinel, all TLS-only; the data
+# nodes with README's ACL users (the default user off)
 {
-    my $master = ApikeyTls::Redis->start(certs => $certs, args => ['--tls-replication', 'yes']);
-    my $replica = ApikeyTls::Redis->start(certs => $certs, args => [
-        '--tls-replication', 'yes', '--replicaof', '127.0.0.1', $master->port]);
+    my $acl = ApikeyTls::acl_file();
+    my @data = (certs => $certs, admin => ['admin', 'adminpw']);
+    my @auth = ('--aclfile', $acl, '--masteruser', 'admin', '--masterauth', 'adminpw');
+    my $master = ApikeyTls::Redis->start(@data, args => ['--tls-replication', 'yes', @auth]);
+    my $replica = ApikeyTls::Redis->start(@data, args => [
+        '--tls-replication', 'yes', @auth, '--replicaof', '127.0.0.1', $master->port]);
     ApikeyTopology::wait_until('the replica to sync over TLS', 10, sub {
         $replica->cmd('INFO', 'replication') =~ /master_link_status:up/
     });
@@ -55,6 +59,8 @@ pidfile $dir/sentinel.pid
 logfile $dir/sentinel.log
 dir $dir
 sentinel monitor tlsmaster 127.0.0.1 @{[ $master->port ]} 1
+sentinel auth-user tlsmaster admin
+sentinel auth-pass tlsmaster adminpw
 sentinel down-after-milliseconds tlsmaster 1000
 sentinel failover-timeout tlsmaster 4000
 EOF
@@ -73,7 +79,7 @@ EOF
     });
 
     my $address = "sentinel=127.0.0.1:$sport master=tlsmaster";
-    my $key = cli_create($address, 'via tls sentinel');
+    my $key = cli_create("apikeyctl:ctlpw\@$address", 'via tls sentinel');
     like $master->cmd('HGET', "apikey:key:{$key->{id}}", 'name'), qr/^via tls sentinel$/,
         '... written to the master the sentinel named';
 
@@ -81,7 +87,8 @@ EOF
     is key_status($plain, $key), 503, 'without tls: a TLS-only sentinel is not reached (503)';
     $plain->stop;
 
-    my $nginx = ApikeyTest::Nginx->start(redis_address => $address, redis_args => $tls_args,
+    my $nginx = ApikeyTest::Nginx->start(redis_address => $address,
+                                         redis_args => "user=apikey-module password=modulepw $tls_args",
                                          http => 'apikey_cache zone=apikeys:1m ttl=60s;');
     ApikeyTopology::wait_until('nginx to find the master over TLS', 5,
                                sub { key_status($nginx, $key) == 200 });
@@ -89,12 +96,13 @@ EOF
 
     # the cache's invalidation subscription is a TLS connection too
     is key_status($nginx, $key), 200, '... and cached';
-    my ($status) = ApikeyTest::cli(ApikeyTls::cli_env($certs, $address), 'revoke', $key->{id});
+    my ($status) = ApikeyTest::cli(ApikeyTls::cli_env($certs, "apikeyctl:ctlpw\@$address"),
+                                   'revoke', $key->{id});
     is $status, 0, 'apikeyctl revoke through the TLS sentinel';
     ApikeyTopology::wait_until('the invalidation over TLS', 3, sub { key_status($nginx, $key) == 401 });
     is key_status($nginx, $key), 401, '... the cached key is refused at once (invalidation over TLS)';
 
-    my $second = cli_create($address, 'second');
+    my $second = cli_create("apikeyctl:ctlpw\@$address", 'second');
     $sentinel->('SENTINEL', 'FAILOVER', 'tlsmaster');
     ApikeyTopology::wait_until('the failover', 20, sub {
         $sentinel->('SENTINEL', 'get-master-addr-by-name', 'tlsmaster') =~ /\n@{[ $replica->port ]}\n?$/
