@@ -1,6 +1,8 @@
 #include "redis_client.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/un.h>
 
 #include <cstring>
@@ -357,6 +359,18 @@ RedisClient::connect() noexcept
 
     c_ = peer_.connection;
     c_->data = this;
+
+    if (port_ != 0) {
+        // small pipelined commands must not wait for the ACK of the previous
+        // write (Nagle), as hiredis's sockets did not
+        int nodelay = 1;
+        if (setsockopt(c_->fd, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const void *>(&nodelay),
+                       sizeof(int)) == -1)
+        {
+            ngx_log_error(NGX_LOG_WARN, log_, ngx_socket_errno,
+                          "apikey: setsockopt(TCP_NODELAY) failed for redis at \"%V\"", &name_);
+        }
+    }
     c_->read->handler = on_read;
     c_->write->handler = on_write;
     c_->log_error = NGX_ERROR_ERR;
