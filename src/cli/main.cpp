@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "keyspace.hpp"
 #include "number.hpp"
+#include "redis_url.hpp"
 
 using namespace apikey::cli;
 
@@ -92,59 +93,19 @@ std::string env(const char* name, const char* fallback) {
     return v && *v ? v : fallback;
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// %XX in a URL's user and password (RFC 3986, 2.1)
-std::string percent_decoded(const std::string& s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); i++) {
-        if (s[i] == '%') {
-            int hi = i + 2 < s.size() ? hex_digit(s[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
-            if (lo < 0) throw UsageError("invalid %-escape in the Redis address");
-            out += static_cast<char>(hi * 16 + lo);
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
 // redis://[USER:PASSWORD@]ADDRESS and rediss://... (TLS): the address in any
-// of the plain forms, with the user and password taken out.
+// of the plain forms, the user and password taken out (redis_url.hpp).
 void apply_url(StoreOptions& options) {
-    std::string& a = options.address;
-    std::size_t scheme;
-    if (a.rfind("rediss://", 0) == 0) {
-        scheme = 9;
-        options.tls.enabled = true;
-    } else if (a.rfind("redis://", 0) == 0) {
-        scheme = 8;
-    } else {
-        return;
+    std::string error;
+    auto url = apikey::parse_redis_url(options.address, error);
+    if (!url) return;
+    if (url->address.empty()) throw UsageError(error);
+    options.address = url->address;
+    options.tls.enabled = url->tls;
+    if (url->has_credentials) {
+        options.user = url->user;
+        options.password = url->password;
     }
-    a.erase(0, scheme);
-    // the last '@' before the host: a password may contain '@' (escaped or not)
-    std::size_t at = a.rfind('@');
-    if (at != std::string::npos) {
-        std::string userinfo = a.substr(0, at);
-        a.erase(0, at + 1);
-        std::size_t colon = userinfo.find(':');
-        if (colon == std::string::npos) {
-            options.password = percent_decoded(userinfo);   // redis://PASSWORD@host
-        } else {
-            options.user = percent_decoded(userinfo.substr(0, colon));
-            options.password = percent_decoded(userinfo.substr(colon + 1));
-        }
-    }
-    if (!a.empty() && a.back() == '/') a.pop_back();
-    if (a.empty()) throw UsageError("a redis:// address needs a host");
 }
 
 int run(int argc, char** argv) {
