@@ -6,6 +6,8 @@
 # make deb        the Debian package, build/deb/libnginx-mod-http-apikey_*.deb
 # make test-deb   build it, install it with apt-get, check keys through the
 #                 distro's nginx, purge it (changes the machine: as root, for CI)
+# make test-matrix  the integration suite against Debian's nginx and each
+#                 nginx.org release in NGINX_RELEASES (builds cached in build/matrix)
 
 SHELL      := /bin/bash
 NGINX_SRC  ?= /usr/share/nginx/src
@@ -18,7 +20,7 @@ MODULE_LD_OPT ?= -fPIC -Wl,-z,relro -Wl,-z,now
 CMAKE_FLAGS   ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 .PHONY: all deps module cli unit test test-unit test-integration test-asan test-valgrind \
-        fuzz fuzz-deps deb test-deb bench run stop clean FORCE
+        fuzz fuzz-deps deb test-deb test-matrix matrix-builds bench run stop clean FORCE
 
 all: module cli
 
@@ -81,16 +83,69 @@ test-asan:
 	    NGINX_PRELOAD=$$(gcc -print-file-name=libasan.so) \
 	    prove -j$(JOBS) -I t/lib t/
 
+# The whole suite against every nginx the module is meant to load into: Debian's
+# own (/usr/sbin/nginx with the default build) and each nginx.org release
+# tarball in NGINX_RELEASES. Each release is unpacked and built once, with the
+# options an nginx.org package has that matter to a dynamic module, into
+# build/matrix/nginx-<version>/objs/nginx; the module is built against that tree
+# into build/matrix/nginx-<version>/module/. Later runs reuse both (make only
+# recompiles what changed). Every release is tested even when one fails; the
+# summary at the end names the failures.
+NGINX_RELEASES  ?= $(abspath $(CURDIR)/../shared/nginx)
+MATRIX          := $(BUILD)/matrix
+# MATRIX_DEBIAN=no leaves out Debian's nginx (CI has just run make test on it)
+MATRIX_DEBIAN   ?= yes
+MATRIX_VERSIONS ?= $(sort $(patsubst nginx-%.tar.gz,%,$(notdir $(wildcard $(NGINX_RELEASES)/nginx-*.tar.gz))))
+MATRIX_NGX_FLAGS := --with-compat --with-http_ssl_module --with-http_v2_module
+
+$(MATRIX)/nginx-%/objs/nginx: | $(NGINX_RELEASES)/nginx-%.tar.gz
+	rm -rf $(MATRIX)/nginx-$*
+	mkdir -p $(MATRIX)
+	tar xzf $(NGINX_RELEASES)/nginx-$*.tar.gz -C $(MATRIX)
+	@# the module's build configures against the same options (see $(BUILD)/nginx/Makefile)
+	echo 'NGX_CONF_FLAGS=($(MATRIX_NGX_FLAGS))' > $(MATRIX)/nginx-$*/conf_flags
+	cd $(MATRIX)/nginx-$* && ./configure $(MATRIX_NGX_FLAGS) >configure.log 2>&1 \
+	    || { tail -20 configure.log; exit 1; }
+	$(MAKE) -j$(JOBS) -C $(MATRIX)/nginx-$* >$(MATRIX)/nginx-$*/make.log 2>&1 \
+	    || { tail -30 $(MATRIX)/nginx-$*/make.log; exit 1; }
+
+matrix-builds: all $(foreach v,$(MATRIX_VERSIONS),$(MATRIX)/nginx-$(v)/objs/nginx)
+	@test -n "$(MATRIX_VERSIONS)" || { echo "no nginx-*.tar.gz in NGINX_RELEASES=$(NGINX_RELEASES)"; exit 1; }
+	@for v in $(MATRIX_VERSIONS); do \
+	    $(MAKE) --no-print-directory BUILD=$(MATRIX)/nginx-$$v/module \
+	        NGINX_SRC=$(MATRIX)/nginx-$$v module >/dev/null || exit 1; \
+	done
+
+test-matrix: matrix-builds
+	@failed=; \
+	if [ "$(MATRIX_DEBIAN)" = yes ]; then \
+	    echo "== nginx $$(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||') (Debian, $(NGINX_SRC))"; \
+	    prove -j$(JOBS) -I t/lib t/ || failed="$$failed debian"; \
+	fi; \
+	for v in $(MATRIX_VERSIONS); do \
+	    echo "== nginx $$v"; \
+	    NGINX_BIN=$(MATRIX)/nginx-$$v/objs/nginx \
+	    APIKEY_MODULE=$(MATRIX)/nginx-$$v/module/ngx_http_apikey_module.so \
+	        prove -j$(JOBS) -I t/lib t/ || failed="$$failed $$v"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-matrix: failed on:$$failed"; exit 1; fi; \
+	echo "test-matrix: all passed ($(if $(filter yes,$(MATRIX_DEBIAN)),debian )$(MATRIX_VERSIONS))"
+
 # One nginx worker under valgrind through the verification, rate-limit and
-# client-abort tests; scripts/valgrind-report fails on a definite leak whose
-# stack passes through module code.
+# client-abort tests. It fails when a test fails (the tests wait on conditions,
+# not on the clock, so they hold at valgrind's speed) or when
+# scripts/valgrind-report finds a definite leak or memory error whose stack
+# passes through module code; the report is printed either way.
 VALGRIND_TESTS ?= t/020-credentials.t t/030-verify.t t/060-redis-faults.t t/070-client-abort.t t/100-ratelimit.t
 test-valgrind: all
 	@scripts/install-deps check
 	rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	@start=$$(date +%s); failed=; \
 	NGINX_WRAPPER="valgrind --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --log-file=$(BUILD)/valgrind/vg.%p" \
-	    prove -I t/lib $(VALGRIND_TESTS) || true
-	scripts/valgrind-report $(BUILD)/valgrind
+	    prove -I t/lib $(VALGRIND_TESTS) || failed="$$failed tests"; \
+	scripts/valgrind-report $(BUILD)/valgrind || failed="$$failed valgrind-report"; \
+	echo "test-valgrind: $$(( $$(date +%s) - start )) s"; \
+	if [ -n "$$failed" ]; then echo "test-valgrind: FAILED:$$failed"; exit 1; fi
 
 # libFuzzer targets for the credential parser and the Redis reply decoders.
 # make fuzz runs each for FUZZ_SECONDS, seeded from t/fuzz/corpus/<target>;

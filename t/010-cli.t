@@ -97,8 +97,8 @@ is $st, 1, 'a revoked key cannot be rotated';
 
 # expired is derived
 my $short = $redis->create_key(name => 'short', expires_in => '1s');
-sleep 2;
-($st, $out) = $redis->cli('list', '--status', 'expired', '--json');
+poll_until(30, sub { ($st, $out) = $redis->cli('list', '--status', 'expired', '--json');
+                     @{ json_of($out) // [] } > 0 });
 is_deeply [map { $_->{id} } @{ json_of($out) }], [$short->{id}], 'list --status expired';
 
 # delete

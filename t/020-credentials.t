@@ -60,17 +60,31 @@ for my $c (@cases) {
     is $res->{status}, 401, "$what: 401";
     is((json_of($res->{body}) // {})->{error}, $code, "$what: $code");
     like ApikeyTest::Nginx::header($res, 'Content-Type'), qr{^application/json}, "$what: JSON";
-    like ApikeyTest::Nginx::header($res, 'WWW-Authenticate') // '',
-        qr/^Bearer realm="api", error="invalid_token"$/, "$what: WWW-Authenticate";
+    # RFC 6750 section 3.1: no error code for a request that sent no credential
+    my $challenge = $code eq 'missing_key' ? 'Bearer realm="api"'
+                                           : 'Bearer realm="api", error="invalid_token"';
+    is ApikeyTest::Nginx::header($res, 'WWW-Authenticate'), $challenge,
+        "$what: WWW-Authenticate";
+    is ApikeyTest::Nginx::header($res, 'Cache-Control'), 'no-store', "$what: not cached";
 }
 is $redis->calls('evalsha'), 0, 'none of them reached Redis';
 
-# 1000 header lines never reach any module: Debian's nginx refuses more than 1000
-# lines, and stock nginx's default buffers refuse them too, with 400
+# 1000 header lines with default buffers: Debian's nginx refuses more than 1000
+# lines itself, with 400, before any module runs. Stock nginx (nginx.org's
+# sources, make test-matrix) has no such limit: 1000 short lines usually fit
+# its default large_client_header_buffers (4 x 8k), and the module answers
+# ambiguous_key; when they do not, nginx's own 400 comes first.
 {
     my $plain = ApikeyTest::Nginx->start(redis => $redis, location => 'apikey on;');
-    is $plain->get('/api/x', map { ('X-API-Key' => 'k1') } 1 .. 1000)->{status}, 400,
-        '1000 credential header lines: 400 from nginx';
+    my $res = $plain->get('/api/x', map { ('X-API-Key' => 'k1') } 1 .. 1000);
+    if (($ENV{NGINX_BIN} // '/usr/sbin/nginx') eq '/usr/sbin/nginx') {
+        is $res->{status}, 400, '1000 credential header lines: 400 from Debian\'s nginx';
+    } elsif ($res->{status} == 400) {
+        unlike $res->{body}, qr/"error"/, '1000 credential header lines: 400 from stock nginx itself';
+    } else {
+        is $res->{status}, 401, '1000 credential header lines: 401 from the module (stock nginx)';
+        is((json_of($res->{body}) // {})->{error}, 'ambiguous_key', '... ambiguous_key');
+    }
     $plain->stop;
 }
 

@@ -62,7 +62,25 @@ is st('POST', '/api/x', $reader), 403, 'POST needs write:all: reader refused';
 is st('DELETE', '/api/x', $reader), 403, 'DELETE needs write:all';
 is st('POST', '/api/x', $writer), 200, 'writer may POST';
 is st('PUT', '/api/x', $writer), 200, 'writer may PUT';
-is st('PATCH', '/api/x', $reader), 200, 'PATCH matches no line: any valid key';
+# every line names methods and none names these: only a superscope passes
+for my $method (qw(PATCH OPTIONS PROPFIND PURGE FROBNICATE)) {
+    is st($method, '/api/x', $writer), 403, "$method matches no line: refused even to a key holding every named scope";
+}
+is st('PURGE', '/api/x', $admin), 200, 'PURGE matches no line: a superscope passes';
+is st('PROPFIND', '/api/x', $full), 200, 'PROPFIND matches no line: any superscope passes';
+is st('PURGE', '/both/x', $billing), 200, 'lines without methods apply to every method, PURGE too';
+is st('PURGE', '/both/x', $reader), 403, '... and must all be satisfied';
+is st('PURGE', '/stats/public', $none), 200, 'a line without methods that requires nothing: PURGE passes';
+{
+    my $res = $nginx->request('PURGE', '/api/x', 'X-API-Key' => $writer->{token});
+    is json_of($res->{body})->{error}, 'insufficient_scope', 'unlisted method: insufficient_scope';
+    is json_of($res->{body})->{required_scope}, 'apikey:unlisted-method', '... naming apikey:unlisted-method';
+    is ApikeyTest::Nginx::header($res, 'WWW-Authenticate'),
+        'Bearer realm="api", error="insufficient_scope", scope="apikey:unlisted-method"',
+        '... in WWW-Authenticate too';
+    $res = $nginx->request('PURGE', '/api/x', 'X-API-Key' => with_checksum('ak_abcdefghijkl_' . ('Q' x 40)));
+    is $res->{status}, 401, 'unlisted method with an unknown key: still 401, not 403';
+}
 is st('GET', '/api/x', $none), 403, 'a key without scopes is refused where one is needed';
 is st('POST', '/api/x', $admin), 200, 'superscope admin passes every check';
 is st('GET', '/api/x', $full), 200, 'superscope full_access too';
@@ -95,7 +113,7 @@ ok length($body->{message} // ''), '403: with a message';
 is ApikeyTest::Nginx::header($res, 'WWW-Authenticate'),
     'Bearer realm="api", error="insufficient_scope", scope="write:all"', 'WWW-Authenticate';
 
-my @log = $nginx->access_log_lines(19);
+my @log = $nginx->access_log_lines(32);
 ok((grep { $_->[1] eq 'forbidden' && $_->[0] eq $reader->{id} } @log),
    '$apikey_result forbidden with the key id');
 ok((grep { $_->[1] eq 'ok' && $_->[4] eq 'read:all write:all' } @log), '$apikey_scopes');
@@ -128,8 +146,54 @@ EOF
     $inherits->stop;
 }
 
+# CORS preflights: OPTIONS without credentials, which no apikey_scope line can
+# let through (the key check needs a key). The README's recipe answers them in
+# the rewrite phase, before the key check; everything else is checked as usual.
+{
+    my $cors = ApikeyTest::Nginx->start(redis => $redis, location => <<'EOF');
+            if ($request_method = OPTIONS) {
+                add_header Access-Control-Allow-Origin $http_origin always;
+                add_header Access-Control-Allow-Methods "GET, POST" always;
+                add_header Access-Control-Allow-Headers "X-API-Key" always;
+                add_header Access-Control-Max-Age 600 always;
+                return 204;
+            }
+            apikey on;
+            apikey_scope read:all GET;
+            apikey_scope write:all POST;
+EOF
+    my $pre = $cors->request('OPTIONS', '/api/x', 'Origin' => 'https://app.example',
+                             'Access-Control-Request-Method' => 'GET',
+                             'Access-Control-Request-Headers' => 'x-api-key');
+    is $pre->{status}, 204, 'CORS recipe: a preflight without credentials gets 204';
+    is ApikeyTest::Nginx::header($pre, 'Access-Control-Allow-Origin'), 'https://app.example',
+        '... with the CORS headers';
+    is $cors->get('/api/x')->{status}, 401, 'CORS recipe: GET without a key is still 401';
+    is $cors->get('/api/x', 'X-API-Key' => $reader->{token})->{status}, 200, '... and with one 200';
+    is $cors->request('POST', '/api/x', 'X-API-Key' => $reader->{token})->{status}, 403,
+        '... and POST still needs write:all';
+    is $cors->request('PURGE', '/api/x', 'X-API-Key' => $writer->{token})->{status}, 403,
+        '... and an unlisted method a superscope';
+    $cors->stop;
+
+    # without it, the preflight is refused like any request without a key
+    my $plain = ApikeyTest::Nginx->start(redis => $redis,
+        location => 'apikey on; apikey_scope read:all GET; apikey_scope "" OPTIONS;');
+    is $plain->request('OPTIONS', '/api/x', 'Origin' => 'https://app.example')->{status}, 401,
+        'without the recipe, apikey_scope "" OPTIONS does not help: a preflight has no key';
+    $plain->stop;
+}
+
+# the scope an unlisted method needs cannot be granted
+{
+    my ($st) = $redis->cli('create', '--name', 'x', '--scope', 'apikey:unlisted-method');
+    isnt $st, 0, 'apikeyctl refuses to grant apikey:unlisted-method';
+}
+
 # configuration errors are reported by nginx -t
 for my $c (
+    ['apikey_scope apikey:unlisted-method;',      qr/invalid scope "apikey:unlisted-method"/],
+    ['apikey_superscope apikey:unlisted-method;', qr/invalid scope "apikey:unlisted-method"/],
     [q{apikey_scope 'a"b';},       qr/invalid scope "a"b"/],
     ['apikey_scope read FETCH;',   qr/invalid method "FETCH"/],
     ['apikey_superscope "x\"y";',  qr/invalid scope/],

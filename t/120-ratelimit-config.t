@@ -86,11 +86,8 @@ my $k7 = $redis->create_key(name => 'restart');
 is passes(12, '/api/x', $k7->{token}), 10, 'before the restart';
 $redis->restart;
 my $status = 503;
-for (1 .. 40) {   # the worker reconnects within its backoff (at most 500 ms)
-    $status = $nginx->get('/api/x', 'X-API-Key' => $k7->{token})->{status};
-    last if $status != 503;
-    sleep 0.05;
-}
+# the worker reconnects within its backoff (at most 500 ms)
+poll_until(10, sub { ($status = $nginx->get('/api/x', 'X-API-Key' => $k7->{token})->{status}) != 503 });
 is $status, 401, 'the key went with the data';
 my $k8 = $redis->create_key(name => 'after');
 is passes(12, '/api/x', $k8->{token}), 10, 'limits hold again after the restart';

@@ -56,28 +56,34 @@ sub results {
     return ($n, $wrong);
 }
 
-sleep 0.3;
+# Waits until the traffic in $file has answered $more more pairs: requests
+# flow (however fast or slow this machine is).
+sub flowing {
+    my ($file, $more) = @_;
+    my $lines = sub { open my $f, '<', $file or return 0; my @l = <$f>; scalar @l };
+    my $from = $lines->();
+    return poll_until(30, sub { $lines->() >= $from + $more });
+}
+
+poll_until(10, sub { clients() >= 2 });
 my $before = clients();
 is $before, 2, 'one Redis connection per worker';
 
 my $dir = $nginx->dir;
 my $pid = traffic("$dir/reload.txt");
+my $flowed = 0;
 for (1 .. 20) {
     $nginx->reload;
-    sleep 0.15;
+    $flowed++ if flowing("$dir/reload.txt", 2);
 }
-sleep 0.5;
 stop_traffic($pid, "$dir/reload.txt");
 my ($n, $wrong) = results("$dir/reload.txt");
-ok $n > 50, "requests kept flowing through 20 reloads ($n pairs)";
+is $flowed, 20, "requests kept flowing through 20 reloads (two pairs answered after each; $n pairs)";
 is $wrong, 0, 'none lost or wrongly answered (valid 200, invalid 401)';
 
+# old workers finish their requests, then close their connections
 my $after;
-for (1 .. 50) {   # old workers finish their requests, then close their connections
-    $after = clients();
-    last if $after == $before;
-    sleep 0.1;
-}
+poll_until(30, sub { ($after = clients()) == $before });
 is $after, $before, "no Redis connection leaked ($before before, $after after 20 reloads)";
 
 # binary upgrade: USR2 starts a new master, WINCH retires the old workers, QUIT the old master
@@ -85,28 +91,22 @@ $pid = traffic("$dir/upgrade.txt");
 my $old = $nginx->master_pid;
 kill 'USR2', $old;
 my $new;
-for (1 .. 100) {
-    $new = $nginx->master_pid;
-    last if $new && $new != $old && -e "$dir/nginx.pid.oldbin";
-    sleep 0.05;
-}
+poll_until(30, sub { ($new = $nginx->master_pid) && $new != $old && -e "$dir/nginx.pid.oldbin" });
 ok $new && $new != $old, 'a new master started';
-sleep 0.5;
+ok poll_until(30, sub { `pgrep -P $new` =~ /\d/ }), '... with its workers';
+ok flowing("$dir/upgrade.txt", 2), 'requests flow with both sets of workers';
 kill 'WINCH', $old;
-sleep 0.5;
+# (the new master is a child of the old one too)
+ok poll_until(30, sub { !grep { $_ != $new } split ' ', `pgrep -P $old` }), 'WINCH: the old workers left';
+ok flowing("$dir/upgrade.txt", 2), 'requests flow through the new workers';
 kill 'QUIT', $old;
-for (1 .. 100) { last unless kill 0, $old; sleep 0.05 }
+poll_until(30, sub { !kill 0, $old });
 ok !kill(0, $old), 'the old master left';
-sleep 0.3;
+ok flowing("$dir/upgrade.txt", 2), 'requests flow after it';
 stop_traffic($pid, "$dir/upgrade.txt");
 ($n, $wrong) = results("$dir/upgrade.txt");
-ok $n > 20, "requests kept flowing through the upgrade ($n pairs)";
-is $wrong, 0, 'none lost or wrongly answered';
-for (1 .. 50) {
-    $after = clients();
-    last if $after == $before;
-    sleep 0.1;
-}
+is $wrong, 0, "none of $n pairs lost or wrongly answered";
+poll_until(30, sub { ($after = clients()) == $before });
 is $after, $before, 'no Redis connection leaked by the upgrade';
 
 $nginx->stop;

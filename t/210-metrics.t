@@ -109,15 +109,18 @@ is grew($errored, $timed_out, 'apikey_requests_total{result="error"}'), 1, 'requ
 # stopped
 $redis->stop;
 $nginx->get('/api/x', 'X-API-Key' => $reader->{token}) for 1 .. 3;
-sleep 1.2;
-my (undef, $down) = scrape();
+my $down;
+poll_until(10, sub { (undef, $down) = scrape();
+                     $down->{apikey_redis_reconnects_total} > $after->{apikey_redis_reconnects_total} });
 is grew($timed_out, $down, 'apikey_requests_total{result="error"}'), 3, 'requests_total error';
 ok $down->{apikey_redis_reconnects_total} > $after->{apikey_redis_reconnects_total},
     'reconnects_total grows while Redis is down';
 
 # counters survive a reload (shared memory is kept)
+my @old_workers = $nginx->worker_pids;
 $nginx->reload;
-sleep 0.5;
+# the new workers answer once the old ones are gone
+ok poll_until(30, sub { !grep { !ApikeyTest::gone($_) } @old_workers }), 'reloaded: new workers';
 my (undef, $reloaded) = scrape();
 ok $reloaded->{'apikey_requests_total{result="ok"}'} >= $after->{'apikey_requests_total{result="ok"}'},
     'counters survive a reload';

@@ -8,6 +8,13 @@ use Time::HiRes qw(sleep);
 use ApikeyTest;
 
 my $redis = ApikeyTest::Redis->start;
+
+# Waits until Redis's clock reads at least $t (seconds).
+sub redis_clock_past {
+    my ($t) = @_;
+    ok poll_until(30, sub { (split /\n/, $redis->cmd('TIME'))[0] >= $t }), "Redis's clock reached $t";
+}
+
 my $nginx = ApikeyTest::Nginx->start(redis => $redis,
                                      location => 'apikey on; apikey_last_used_interval 2s; apikey_limit off;');
 my $key = $redis->create_key(name => 'busy');
@@ -24,7 +31,7 @@ like $first, qr/^\d+$/, 'last_used in the record';
 
 $nginx->get('/api/x', 'X-API-Key' => $key->{token}) for 1 .. 5;
 is $redis->calls('hset'), 1, 'still once within the interval';
-sleep 2.1;
+redis_clock_past($first + 2);   # the interval, by Redis's clock (the script's)
 $nginx->get('/api/x', 'X-API-Key' => $key->{token}) for 1 .. 5;
 is $redis->calls('hset'), 2, 'once more after the interval';
 
@@ -61,7 +68,8 @@ $nginx->stop;
         }
 EOF
     );
-    sleep 0.5;   # the worker subscribes to invalidations; until then there is no cache
+    # the worker subscribes to invalidations; until then there is no cache
+    ok poll_until(30, sub { $redis->subscribers >= 1 }), 'the worker subscribed to invalidations';
 
     for my $path ('/api/x', '/limited/x') {
         my $k = $redis->create_key(name => "cached $path");
@@ -80,7 +88,7 @@ EOF
         is $redis->calls('hmget'), 0, "$path: sanity: these were cache hits (no record read)";
         is $redis->calls('hset'), 0, "$path: no write within the interval";
 
-        sleep 2.1;
+        redis_clock_past($first + 2);   # the interval (the cache decides by nginx's clock, the same host's)
         $cached->get($path, 'X-API-Key' => $k->{token}) for 1 .. 5;
         is $redis->calls('hmget'), 0, "$path: sanity: still cache hits";
         is $redis->calls('hset'), 1, "$path: written once more after the interval";

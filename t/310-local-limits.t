@@ -24,7 +24,7 @@ my $nginx = ApikeyTest::Nginx->start(
         }
 EOF
 );
-sleep 0.5;
+ok poll_until(30, sub { $redis->subscribers >= 2 }), 'both workers subscribed to invalidations';
 
 my $key = $redis->create_key(name => 'local');
 # one request to fill the (shared) cache: concurrent first requests would all

@@ -41,7 +41,7 @@ my $nginx = ApikeyTest::Nginx->start(
         }
 EOF
 );
-sleep 0.4;
+ok poll_until(30, sub { $redis->subscribers >= 1 }), 'the worker subscribed to invalidations';
 
 my $J = JSON::PP->new->utf8->canonical;
 

@@ -52,7 +52,9 @@ sub check_shared {
     my ($status, undef, $err) = $store->cli('revoke', $victim->{id});
     is $status, 0, "$what: apikeyctl revoke" or diag $err;
     my %seen;
-    while (time - $t < 3 && keys %seen < 3) {
+    # the cache keeps entries 60 s: a refusal within these 20 s was told by
+    # the invalidation message, however slow this machine is
+    while (time - $t < 20 && keys %seen < 3) {
         for my $i (0 .. 2) {
             next if $seen{$i};
             # both workers must refuse it: two requests in a row
@@ -62,9 +64,9 @@ sub check_shared {
         sleep 0.02;
     }
     for my $i (0 .. 2) {
-        ok defined $seen{$i} && $seen{$i} < 1,
-            sprintf("$what: instance %d refuses the revoked key %.3f s after apikeyctl started", $i + 1,
-                    $seen{$i} // -1);
+        ok defined $seen{$i},
+            sprintf("$what: instance %d refuses the revoked key, by the invalidation (%.3f s after apikeyctl started)",
+                    $i + 1, $seen{$i} // -1);
     }
 }
 
@@ -78,7 +80,10 @@ sub check_shared {
 {
     my $cluster = ApikeyTopology::Cluster->start;
     my @nginx = instances($cluster->address);
-    sleep 0.3;   # the slot maps
+    # the slot maps: every instance answers a key (twice: both workers)
+    my $probe = $cluster->create_key(name => 'probe');
+    ok poll_until(30, sub { !grep { $_->get('/api/x', 'X-API-Key' => $probe->{token})->{status} != 200 } (@nginx) x 2 }),
+        'every instance has its slot map';
     check_shared('Redis Cluster', $cluster, @nginx);
     $_->stop for @nginx;
     $cluster->stop;

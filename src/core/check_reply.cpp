@@ -160,7 +160,8 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
         !printable(out.hint) || out.created < 0 || out.last_used < 0 || out.token_until < 0 ||
         out.limits.size() > 512 || !printable(out.limits) || out.scopes.size() > kMaxScopes ||
         !valid_scope_list(out.scopes) || out.expires < 0 ||
-        (out.verdict == Verdict::kForbidden && !valid_scope(out.missing_scope))) {
+        (out.verdict == Verdict::kForbidden && !valid_scope(out.missing_scope) &&
+         out.missing_scope != kUnlistedMethodScope)) {
         error = "malformed record";
         return false;
     }

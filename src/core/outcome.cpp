@@ -63,7 +63,7 @@ int http_status(Outcome o) noexcept {
     }
 }
 
-std::string_view fixed_denial_body(Outcome o) noexcept {
+std::string_view fixed_denial_body(Outcome o) {
     static const std::string bodies[] = {
         "", denial_body(Outcome::kMissing, {}), denial_body(Outcome::kMalformed, {}),
         denial_body(Outcome::kAmbiguous, {}), denial_body(Outcome::kInvalid, {}),

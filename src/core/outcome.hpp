@@ -50,7 +50,8 @@ std::string denial_body(Outcome o, const DenialDetails& details);
 
 // The same body, built once, for the refusals that carry no details (all but
 // expired, forbidden and limited); empty for the others. Floods of bad keys
-// are answered without building anything.
-std::string_view fixed_denial_body(Outcome o) noexcept;
+// are answered without building anything: the module calls it once at
+// configuration time (it may throw there, never on a request).
+std::string_view fixed_denial_body(Outcome o);
 
 }  // namespace apikey

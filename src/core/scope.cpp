@@ -32,7 +32,7 @@ bool contains(std::string_view list, std::string_view scope) noexcept {
 }  // namespace
 
 bool valid_scope(std::string_view scope) noexcept {
-    if (scope.empty() || scope.size() > kMaxScopeLength) {
+    if (scope.empty() || scope.size() > kMaxScopeLength || scope == kUnlistedMethodScope) {
         return false;
     }
     return std::all_of(scope.begin(), scope.end(),

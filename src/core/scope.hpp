@@ -17,6 +17,14 @@ namespace apikey {
 
 inline constexpr std::size_t kMaxScopeLength = 128;
 
+// What a request needs when its location has method-specific `apikey_scope`
+// lines and none names its method (PURGE where only GET and POST are named):
+// a scope no key can hold, so that only a superscope lets it through. It is
+// what WWW-Authenticate's scope= says for that refusal. valid_scope() refuses
+// it, so no key record, `apikey_scope` or `apikey_superscope` can name it.
+inline constexpr std::string_view kUnlistedMethodScope = "apikey:unlisted-method";
+
+// A scope a key may hold and a location may name.
 bool valid_scope(std::string_view scope) noexcept;
 
 // Splits a space-separated list; runs of spaces are one separator.

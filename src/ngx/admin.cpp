@@ -10,6 +10,7 @@
 // without blocking: the handler returns NGX_DONE and the reply's posted event
 // finishes the request.
 #include "ngx_http_apikey_module.hpp"
+#include "guard.hpp"
 
 #include <new>
 #include <string>
@@ -216,7 +217,7 @@ admin_ctx_t *
 admin_ctx_of(ngx_http_request_t *r)
 {
     for (ngx_pool_cleanup_t *cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == cleanup) {
+        if (cln->handler == ngx_http_apikey_guard<cleanup>) {
             return static_cast<admin_ctx_t *>(cln->data);
         }
     }
@@ -383,14 +384,14 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!redis->send_formatted(ctx->command, ngx_http_apikey_admin_reply, pending)) {
+    if (!redis->send_formatted(ctx->command, ngx_http_apikey_guard<ngx_http_apikey_admin_reply>, pending)) {
         delete pending;
         return fail(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable",
                     "Redis is not reachable; retry shortly");
     }
 
     ctx->pending = pending;
-    ctx->wake.handler = ngx_http_apikey_admin_wake;
+    ctx->wake.handler = ngx_http_apikey_guard<ngx_http_apikey_admin_wake>;
     ctx->wake.data = r;
     ctx->wake.log = r->connection->log;
     ngx_add_timer(&ctx->wake, lcf->timeout);
@@ -523,7 +524,7 @@ ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *r_, void *privdata)
     if (apikey::reply_error_is(reply, "NOSCRIPT") && !pending->retried) {
         pending->retried = true;
         redis->load_script();
-        if (redis->send_formatted(ctx->command, ngx_http_apikey_admin_reply, pending)) {
+        if (redis->send_formatted(ctx->command, ngx_http_apikey_guard<ngx_http_apikey_admin_reply>, pending)) {
             return;
         }
     }
@@ -535,6 +536,8 @@ ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *r_, void *privdata)
     try {
         decode(r, ctx, reply);
     } catch (...) {
+        // the request must still be woken: logged here, not at the entry
+        ngx_http_apikey_log_caught(r->connection->log, "the admin reply");
         ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
         ngx_str_null(&ctx->body);
     }
@@ -573,6 +576,7 @@ ngx_http_apikey_admin_wake(ngx_event_t *ev)
              ? respond(r, ctx->status, ngx_http_apikey_sv(ctx->body))
              : NGX_HTTP_INTERNAL_SERVER_ERROR;
     } catch (...) {
+        ngx_http_apikey_log_caught(c->log, "the admin answer");
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -591,6 +595,7 @@ start(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
     try {
         rc = send_admin(r, ctx, body);
     } catch (...) {
+        ngx_http_apikey_log_caught(r->connection->log, "the admin request");
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -638,6 +643,7 @@ body_read(ngx_http_request_t *r)
             }
         }
     } catch (...) {
+        ngx_http_apikey_log_caught(r->connection->log, "the admin request body");
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -672,48 +678,44 @@ ngx_http_apikey_admin_handler(ngx_http_request_t *r)
     apikey::AdminTarget target = apikey::admin_route(ngx_http_apikey_sv(r->method_name),
                                                      uri.substr(prefix.size()));
 
-    try {
-        switch (target.route) {
-        case AdminRoute::kPage:
-            rc = ngx_http_discard_request_body(r);
-            if (rc != NGX_OK) return rc;
-            return send_page(r);
-        case AdminRoute::kOpenApi:
-            rc = ngx_http_discard_request_body(r);
-            if (rc != NGX_OK) return rc;
-            if (!add_admin_headers(r)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            return ngx_http_apikey_send_body(r, NGX_HTTP_OK, "application/json",
-                                             ngx_http_apikey_admin_openapi);
-        case AdminRoute::kMethodNotAllowed:
-            rc = ngx_http_discard_request_body(r);
-            if (rc != NGX_OK) return rc;
-            // RFC 9110 15.5.6: a 405 lists the methods the resource has
-            if (!add_header(r, "Allow", target.allow)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            return respond_error(r, NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
-                                 "this method is not allowed here (allowed: "
-                                 + std::string(target.allow) + ")");
-        default:
-            break;
-        }
+    switch (target.route) {
+    case AdminRoute::kPage:
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) return rc;
+        return send_page(r);
+    case AdminRoute::kOpenApi:
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) return rc;
+        if (!add_admin_headers(r)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_apikey_send_body(r, NGX_HTTP_OK, "application/json",
+                                         ngx_http_apikey_admin_openapi);
+    case AdminRoute::kMethodNotAllowed:
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) return rc;
+        // RFC 9110 15.5.6: a 405 lists the methods the resource has
+        if (!add_header(r, "Allow", target.allow)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return respond_error(r, NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
+                             "this method is not allowed here (allowed: "
+                             + std::string(target.allow) + ")");
+    default:
+        break;
+    }
 
-        // before anything is read or changed
-        apikey::AdminGuard guard = cross_site_guard(r);
-        if (guard.status) {
-            rc = ngx_http_discard_request_body(r);
-            if (rc != NGX_OK) return rc;
-            return respond_error(r, guard.status,
-                                 guard.status == NGX_HTTP_FORBIDDEN ? "cross_site"
-                                                                    : "unsupported_media_type",
-                                 guard.message);
-        }
+    // before anything is read or changed
+    apikey::AdminGuard guard = cross_site_guard(r);
+    if (guard.status) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) return rc;
+        return respond_error(r, guard.status,
+                             guard.status == NGX_HTTP_FORBIDDEN ? "cross_site"
+                                                                : "unsupported_media_type",
+                             guard.message);
+    }
 
-        if (target.route == AdminRoute::kNotFound) {
-            rc = ngx_http_discard_request_body(r);
-            if (rc != NGX_OK) return rc;
-            return respond_error(r, NGX_HTTP_NOT_FOUND, "not_found", "no such resource");
-        }
-    } catch (...) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (target.route == AdminRoute::kNotFound) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) return rc;
+        return respond_error(r, NGX_HTTP_NOT_FOUND, "not_found", "no such resource");
     }
 
     cln = ngx_pool_cleanup_add(r->pool, sizeof(admin_ctx_t));
@@ -726,7 +728,7 @@ ngx_http_apikey_admin_handler(ngx_http_request_t *r)
     ctx->route = target.route;
     ctx->id.data = reinterpret_cast<u_char *>(const_cast<char *>(target.id.data()));
     ctx->id.len = target.id.size();
-    cln->handler = cleanup;
+    cln->handler = ngx_http_apikey_guard<cleanup>;
 
     if (apikey::admin_has_body(target.route)) {
         if (r->headers_in.content_length_n > static_cast<off_t>(apikey::kMaxAdminBody)) {
@@ -737,7 +739,7 @@ ngx_http_apikey_admin_handler(ngx_http_request_t *r)
         }
 
         r->request_body_in_single_buf = 1;
-        rc = ngx_http_read_client_request_body(r, body_read);
+        rc = ngx_http_read_client_request_body(r, ngx_http_apikey_guard<body_read>);
         if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
             return rc;
         }
@@ -835,7 +837,7 @@ ngx_http_apikey_admin_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    clcf->handler = ngx_http_apikey_admin_handler;
+    clcf->handler = ngx_http_apikey_guard<ngx_http_apikey_admin_handler, NGX_HTTP_INTERNAL_SERVER_ERROR>;
 
     return NGX_CONF_OK;
 }

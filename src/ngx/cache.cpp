@@ -1,4 +1,5 @@
 #include "cache.hpp"
+#include "guard.hpp"
 
 #include <algorithm>
 
@@ -215,7 +216,7 @@ ngx_http_apikey_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    zone->init = init_zone;
+    zone->init = ngx_http_apikey_guard<init_zone>;
     zone->data = mcf->cache;
 
     return NGX_CONF_OK;

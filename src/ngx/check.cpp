@@ -1,6 +1,7 @@
 // The Redis round trip of a request: build the EVALSHA, wait without blocking,
 // turn the reply into the request context, resume the request.
 #include "ngx_http_apikey_module.hpp"
+#include "guard.hpp"
 
 #include <new>
 #include <optional>
@@ -190,7 +191,10 @@ ngx_http_apikey_format_command(ngx_pool_t *pool, const std::string_view *args, s
 
 // The scopes every `apikey_scope` line matching this method names, joined by
 // spaces. Lines whose value is empty (a map that says "nothing needed here")
-// require nothing.
+// require nothing. When every line names methods and none names this one
+// (PURGE, PROPFIND, OPTIONS where only GET and POST are named), the request
+// needs a scope no key can hold: only a superscope lets it through. An
+// unlisted method is a method nobody thought about, not a free one.
 ngx_int_t
 ngx_http_apikey_required_scopes(ngx_http_request_t *r, ngx_http_apikey_loc_conf_t *lcf,
     ngx_str_t *out)
@@ -199,6 +203,7 @@ ngx_http_apikey_required_scopes(ngx_http_request_t *r, ngx_http_apikey_loc_conf_
     size_t                         len;
     ngx_str_t                     *values;
     ngx_uint_t                     i, n, method;
+    bool                           named;
     ngx_http_apikey_scope_line_t  *lines;
 
     ngx_str_null(out);
@@ -219,11 +224,14 @@ ngx_http_apikey_required_scopes(ngx_http_request_t *r, ngx_http_apikey_loc_conf_
 
     len = 0;
     n = 0;
+    named = false;
 
     for (i = 0; i < lcf->scopes->nelts; i++) {
         if (lines[i].methods && !(lines[i].methods & method)) {
             continue;
         }
+
+        named = true;
 
         if (ngx_http_complex_value(r, &lines[i].value, &values[n]) != NGX_OK) {
             return NGX_ERROR;
@@ -244,6 +252,13 @@ ngx_http_apikey_required_scopes(ngx_http_request_t *r, ngx_http_apikey_loc_conf_
 
         len += values[n].len + 1;
         n++;
+    }
+
+    if (!named) {
+        out->data = reinterpret_cast<u_char *>(
+            const_cast<char *>(apikey::kUnlistedMethodScope.data()));
+        out->len = apikey::kUnlistedMethodScope.size();
+        return NGX_OK;
     }
 
     if (n == 0) {
@@ -278,7 +293,7 @@ ngx_http_apikey_dispatch(RedisPending *pending, RedisClient *to, bool asking)
     static const size_t asking_len[] = {6};
 
     if (to == NULL
-        || (asking && !to->send(1, asking_argv, asking_len, ngx_http_apikey_ignore_reply, NULL)))
+        || (asking && !to->send(1, asking_argv, asking_len, ngx_http_apikey_guard<ngx_http_apikey_ignore_reply>, NULL)))
     {
         return false;
     }
@@ -290,7 +305,7 @@ ngx_http_apikey_dispatch(RedisPending *pending, RedisClient *to, bool asking)
     pending->asking = asking;
     pending->sent_us = ngx_http_apikey_now_us();
 
-    return to->send_formatted(pending->ctx->command, ngx_http_apikey_check_reply, pending);
+    return to->send_formatted(pending->ctx->command, ngx_http_apikey_guard<ngx_http_apikey_check_reply>, pending);
 }
 
 
@@ -301,7 +316,7 @@ static void
 ngx_http_apikey_send_later(RedisPending *pending)
 {
     // the cycle's log, not the request's: freed with it
-    ngx_http_apikey_init_timer(&pending->retry, ngx_http_apikey_retry_check, pending,
+    ngx_http_apikey_init_timer(&pending->retry, ngx_http_apikey_guard<ngx_http_apikey_retry_check>, pending,
                                ngx_cycle->log);
     ngx_add_timer(&pending->retry, ngx_http_apikey_retry_delay);
 }
@@ -458,7 +473,7 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ctx->in_flight = 1;
     ngx_http_apikey_count(in_flight, 1);
 
-    ctx->wake.handler = ngx_http_apikey_wake_handler;
+    ctx->wake.handler = ngx_http_apikey_guard<ngx_http_apikey_wake_handler>;
     ctx->wake.data = r;
     ctx->wake.log = r->connection->log;
     ngx_add_timer(&ctx->wake, lcf->timeout);
@@ -628,8 +643,8 @@ ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
         }
 
     } catch (...) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "apikey: unexpected failure while reading the redis reply");
+        // the request must still be woken: logged here, not at the entry
+        ngx_http_apikey_log_caught(r->connection->log, "the redis reply of a check");
         ctx->outcome = Outcome::kError;
     }
 
@@ -753,7 +768,7 @@ ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
 
     to = redis->for_key(key);
     if (to != NULL) {
-        to->send(4, argv, lens, ngx_http_apikey_ignore_reply, NULL);
+        to->send(4, argv, lens, ngx_http_apikey_guard<ngx_http_apikey_ignore_reply>, NULL);
     }
 }
 

@@ -71,11 +71,17 @@ ngx_http_apikey_find_credential(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ct
 // place: r->headers_in keeps pointers (host, user_agent, ...) into the old
 // elements, and moving elements under them would make them point at the wrong
 // header. The old elements stay untouched in the pool.
+//
+// The new list is built in r->headers_in.headers itself, never in a local
+// that is then copied there: an ngx_list_t's last points at its own part, so
+// a copy's last would point into this stack frame, and the next push (Lua's
+// ngx.req.set_header, headers-more's more_set_input_headers) would write
+// through it.
 ngx_int_t
 ngx_http_apikey_strip_credentials(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
 {
     ngx_uint_t        i, n;
-    ngx_list_t        headers;
+    ngx_list_t        old;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *copy;
 
@@ -83,16 +89,22 @@ ngx_http_apikey_strip_credentials(ngx_http_request_t *r, ngx_http_apikey_ctx_t *
         return NGX_OK;
     }
 
+    // only walked below, never pushed to: its last may dangle
+    old = r->headers_in.headers;
+
     n = 0;
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
+    for (part = &old.part; part; part = part->next) {
         n += part->nelts;
     }
 
-    if (ngx_list_init(&headers, r->pool, n ? n : 1, sizeof(ngx_table_elt_t)) != NGX_OK) {
+    if (ngx_list_init(&r->headers_in.headers, r->pool, n ? n : 1, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        r->headers_in.headers = old;
         return NGX_ERROR;
     }
 
-    part = &r->headers_in.headers.part;
+    part = &old.part;
     h = static_cast<ngx_table_elt_t *>(part->elts);
 
     for (i = 0; /* void */; i++) {
@@ -114,15 +126,13 @@ ngx_http_apikey_strip_credentials(ngx_http_request_t *r, ngx_http_apikey_ctx_t *
             continue;
         }
 
-        copy = static_cast<ngx_table_elt_t *>(ngx_list_push(&headers));
+        copy = static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_in.headers));
         if (copy == NULL) {
             return NGX_ERROR;
         }
 
         *copy = h[i];
     }
-
-    r->headers_in.headers = headers;
 
     if (ctx->carriers & apikey::kHeaderAuthorization) {
         r->headers_in.authorization = NULL;

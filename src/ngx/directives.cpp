@@ -1,6 +1,7 @@
 // Directives: parsed and validated once, at configuration time, into the plain
 // structs the request path reads.
 #include "ngx_http_apikey_module.hpp"
+#include "guard.hpp"
 
 #include <string>
 
@@ -23,18 +24,6 @@ static char *ngx_http_apikey_hash_secret_directive(ngx_conf_t *cf, ngx_command_t
     void *conf);
 
 
-// No C++ exception may cross into nginx: every directive handler runs behind this.
-template <char *(*Handler)(ngx_conf_t *, ngx_command_t *, void *)>
-static char *
-ngx_http_apikey_guarded(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    try {
-        return Handler(cf, cmd, conf);
-    } catch (...) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "apikey: out of memory");
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-}
 
 
 static ngx_conf_enum_t  ngx_http_apikey_fail_modes[] = {
@@ -64,7 +53,7 @@ ngx_command_t  ngx_http_apikey_commands[] = {
 
     { ngx_string("apikey_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_http_apikey_guarded<ngx_http_apikey_redis_directive>,
+      ngx_http_apikey_guard<ngx_http_apikey_redis_directive>,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -78,14 +67,14 @@ ngx_command_t  ngx_http_apikey_commands[] = {
 
     { ngx_string("apikey_scope"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_apikey_guarded<ngx_http_apikey_scope_directive>,
+      ngx_http_apikey_guard<ngx_http_apikey_scope_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("apikey_superscope"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_apikey_guarded<ngx_http_apikey_superscope_directive>,
+      ngx_http_apikey_guard<ngx_http_apikey_superscope_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -99,7 +88,7 @@ ngx_command_t  ngx_http_apikey_commands[] = {
 
     { ngx_string("apikey_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_apikey_guarded<ngx_http_apikey_limit_directive>,
+      ngx_http_apikey_guard<ngx_http_apikey_limit_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -141,42 +130,42 @@ ngx_command_t  ngx_http_apikey_commands[] = {
 
     { ngx_string("apikey_introspect"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_apikey_introspect_directive,
+      ngx_http_apikey_guard<ngx_http_apikey_introspect_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("apikey_admin"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
-      ngx_http_apikey_admin_directive,
+      ngx_http_apikey_guard<ngx_http_apikey_admin_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("apikey_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_apikey_metrics_directive,
+      ngx_http_apikey_guard<ngx_http_apikey_metrics_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("apikey_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_http_apikey_cache_directive,
+      ngx_http_apikey_guard<ngx_http_apikey_cache_directive>,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("apikey_local_limits"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_apikey_local_directive,
+      ngx_http_apikey_guard<ngx_http_apikey_local_directive>,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("apikey_hash_secret"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_apikey_guarded<ngx_http_apikey_hash_secret_directive>,
+      ngx_http_apikey_guard<ngx_http_apikey_hash_secret_directive>,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },

@@ -3,6 +3,7 @@
 // the key (apikey_introspect implies apikey on); this only renders what the
 // check returned, so it costs no extra Redis round trip.
 #include "ngx_http_apikey_module.hpp"
+#include "guard.hpp"
 
 #include <string>
 
@@ -110,11 +111,7 @@ ngx_http_apikey_introspect_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    try {
-        body = ngx_http_apikey_introspection(ctx);
-    } catch (...) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    body = ngx_http_apikey_introspection(ctx);
 
     return ngx_http_apikey_send_body(r, NGX_HTTP_OK, "application/json", body);
 }
@@ -134,7 +131,7 @@ ngx_http_apikey_introspect_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *c
 
     clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    clcf->handler = ngx_http_apikey_introspect_handler;
+    clcf->handler = ngx_http_apikey_guard<ngx_http_apikey_introspect_handler, NGX_HTTP_INTERNAL_SERVER_ERROR>;
 
     return NGX_CONF_OK;
 }

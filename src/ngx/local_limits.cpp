@@ -1,4 +1,5 @@
 #include "local_limits.hpp"
+#include "guard.hpp"
 
 #include <string>
 #include <vector>
@@ -151,7 +152,7 @@ ngx_http_apikey_local_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    zone->init = init_zone;
+    zone->init = ngx_http_apikey_guard<init_zone>;
     zone->data = mcf->local;
 
     return NGX_CONF_OK;

@@ -1,5 +1,6 @@
 // apikey_metrics: Prometheus text exposition of the shared counters.
 #include "metrics.hpp"
+#include "guard.hpp"
 
 #include <ctime>
 #include <string>
@@ -55,7 +56,7 @@ ngx_http_apikey_metrics_zone(ngx_conf_t *cf, ngx_http_apikey_main_conf_t *mcf)
         return NGX_ERROR;
     }
 
-    mcf->metrics->init = ngx_http_apikey_metrics_init_zone;
+    mcf->metrics->init = ngx_http_apikey_guard<ngx_http_apikey_metrics_init_zone>;
 
     return NGX_OK;
 }
@@ -233,11 +234,7 @@ ngx_http_apikey_metrics_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    try {
-        text = ngx_http_apikey_render(*ngx_http_apikey_metrics);
-    } catch (...) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    text = ngx_http_apikey_render(*ngx_http_apikey_metrics);
 
     return ngx_http_apikey_send_body(r, NGX_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
                                      text);
@@ -251,7 +248,7 @@ ngx_http_apikey_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf
 
     clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    clcf->handler = ngx_http_apikey_metrics_handler;
+    clcf->handler = ngx_http_apikey_guard<ngx_http_apikey_metrics_handler, NGX_HTTP_INTERNAL_SERVER_ERROR>;
 
     return NGX_CONF_OK;
 }

@@ -8,6 +8,7 @@
 // no context: start the check and return NGX_AGAIN; waiting: NGX_AGAIN;
 // done: NGX_OK, or a refusal.
 #include "ngx_http_apikey_module.hpp"
+#include "guard.hpp"
 
 #include <new>
 
@@ -27,17 +28,17 @@ static void ngx_http_apikey_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_http_module_t  ngx_http_apikey_module_ctx = {
-    ngx_http_apikey_preconfiguration,      /* preconfiguration */
-    ngx_http_apikey_init,                  /* postconfiguration */
+    ngx_http_apikey_guard<ngx_http_apikey_preconfiguration>,  /* preconfiguration */
+    ngx_http_apikey_guard<ngx_http_apikey_init>,   /* postconfiguration */
 
-    ngx_http_apikey_create_main_conf,      /* create main configuration */
+    ngx_http_apikey_guard<ngx_http_apikey_create_main_conf>,  /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    ngx_http_apikey_create_loc_conf,       /* create location configuration */
-    ngx_http_apikey_merge_loc_conf         /* merge location configuration */
+    ngx_http_apikey_guard<ngx_http_apikey_create_loc_conf>,   /* create location configuration */
+    ngx_http_apikey_guard<ngx_http_apikey_merge_loc_conf>     /* merge location configuration */
 };
 
 
@@ -48,10 +49,10 @@ ngx_module_t  ngx_http_apikey_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    ngx_http_apikey_init_process,          /* init process */
+    ngx_http_apikey_guard<ngx_http_apikey_init_process>,  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    ngx_http_apikey_exit_process,          /* exit process */
+    ngx_http_apikey_guard<ngx_http_apikey_exit_process>,  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -136,7 +137,7 @@ ngx_http_apikey_get_ctx(ngx_http_request_t *r)
     if (ctx == NULL && (r->internal || r->filter_finalize)) {
         // an internal redirect cleared r->ctx; the check already happened
         for (cln = r->pool->cleanup; cln; cln = cln->next) {
-            if (cln->handler == ngx_http_apikey_cleanup) {
+            if (cln->handler == ngx_http_apikey_guard<ngx_http_apikey_cleanup>) {
                 ctx = static_cast<ngx_http_apikey_ctx_t *>(cln->data);
                 ngx_http_set_ctx(r, ctx, ngx_http_apikey_module);
                 break;
@@ -164,7 +165,7 @@ ngx_http_apikey_create_ctx(ngx_http_request_t *r)
     ctx->request = r;
     ctx->outcome = Outcome::kError;
 
-    cln->handler = ngx_http_apikey_cleanup;
+    cln->handler = ngx_http_apikey_guard<ngx_http_apikey_cleanup>;
     ngx_http_set_ctx(r, ctx, ngx_http_apikey_module);
 
     return ctx;
@@ -489,6 +490,26 @@ ngx_http_apikey_start(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 }
 
 
+// While the check waits for Redis, a client that closes its connection (or,
+// over HTTP/2, resets the stream) ends the request at once, as limit_req's
+// delay does: the pool cleanup then cancels the check. Without this the
+// request would hold its memory, connection and Redis slot until the reply or
+// the timeout.
+static void
+ngx_http_apikey_watch_client(ngx_http_request_t *r)
+{
+    ngx_event_t  *rev = r->connection->read;
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    if (rev->ready) {
+        // the close may have been seen already (edge-triggered: it will not
+        // be reported again)
+        ngx_post_event(rev, &ngx_posted_events);
+    }
+}
+
+
 static ngx_int_t
 ngx_http_apikey_access_handler(ngx_http_request_t *r)
 {
@@ -510,29 +531,33 @@ ngx_http_apikey_access_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    try {
-        ctx = ngx_http_apikey_get_ctx(r);
+    ctx = ngx_http_apikey_get_ctx(r);
 
-        if (ctx != NULL) {
-            if (ctx->state == NGX_HTTP_APIKEY_WAITING) {
-                return NGX_AGAIN;
-            }
-
-            return ngx_http_apikey_decide(r, ctx, lcf);
+    if (ctx != NULL) {
+        if (ctx->state == NGX_HTTP_APIKEY_WAITING) {
+            return NGX_AGAIN;
         }
 
-        ctx = ngx_http_apikey_create_ctx(r);
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (r->read_event_handler == ngx_http_test_reading) {
+            r->read_event_handler = ngx_http_block_reading;
         }
 
-        return ngx_http_apikey_start(r, ctx, lcf);
+        return ngx_http_apikey_decide(r, ctx, lcf);
+    }
 
-    } catch (...) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "apikey: unexpected failure in the access handler");
+    ctx = ngx_http_apikey_create_ctx(r);
+    if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_int_t rc = ngx_http_apikey_start(r, ctx, lcf);
+
+    if (rc == NGX_AGAIN) {
+        ngx_http_apikey_watch_client(r);
+    }
+
+    return rc;
+
 }
 
 
@@ -556,6 +581,10 @@ ngx_http_apikey_init(ngx_conf_t *cf)
     hlcf = static_cast<ngx_http_apikey_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_apikey_module));
 
+    // the fixed refusal bodies are built here, once, in the master: the
+    // workers inherit them, and a refusal allocates nothing
+    (void) apikey::fixed_denial_body(Outcome::kMissing);
+
     // the connect timeout is the http-level apikey_redis_timeout
     mcf->connect_timeout = hlcf->timeout != NGX_CONF_UNSET_MSEC ? hlcf->timeout : 200;
 
@@ -568,13 +597,13 @@ ngx_http_apikey_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    *h = ngx_http_apikey_access_handler;
+    *h = ngx_http_apikey_guard<ngx_http_apikey_access_handler, NGX_HTTP_INTERNAL_SERVER_ERROR>;
 
     if (ngx_http_apikey_metrics_zone(cf, mcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    return ngx_http_apikey_header_filter_init(cf);
+    return ngx_http_apikey_responses_init(cf);
 }
 
 

@@ -169,7 +169,15 @@ struct ngx_http_apikey_ctx_t {
     int64_t                       retry_after;
     ngx_str_t                     rate_policy;
 
+    // a refusal: nginx answers the status (error_page, satisfy any, auth_delay
+    // as for auth_basic); when no error_page takes over, the body filter puts
+    // this JSON body in place of nginx's own page
+    ngx_uint_t                    refusal;       // its status, 0 once let in
+    ngx_str_t                     body;          // empty: error_page answers
+    ngx_table_elt_t              *challenge;     // our WWW-Authenticate
+
     unsigned                      state:2;
+    unsigned                      json_body:1;   // this response is our refusal
     unsigned                      has_rate:1;
     unsigned                      carriers:3;    // apikey::CredentialHeader mask
     unsigned                      stripped:1;
@@ -237,7 +245,7 @@ ngx_int_t ngx_http_apikey_deny(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx
 ngx_int_t ngx_http_apikey_send_body(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, std::string_view body);
 ngx_int_t ngx_http_apikey_no_store(ngx_http_request_t *r);
-ngx_int_t ngx_http_apikey_header_filter_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_apikey_responses_init(ngx_conf_t *cf);
 
 // admin.cpp
 char *ngx_http_apikey_admin_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -1,4 +1,5 @@
 #include "redis_client.hpp"
+#include "guard.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -98,8 +99,10 @@ RedisClient::RedisClient(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log, Role
                          Listener *listener) noexcept
     : conf_(conf), role_(role), listener_(listener), log_(log)
 {
-    ngx_http_apikey_init_timer(&reconnect_ev_, on_reconnect_timer, this, log);
-    ngx_http_apikey_init_timer(&connect_timeout_ev_, on_connect_timeout, this, log);
+    ngx_http_apikey_init_timer(&reconnect_ev_, ngx_http_apikey_guard<on_reconnect_timer>, this,
+                               log);
+    ngx_http_apikey_init_timer(&connect_timeout_ev_, ngx_http_apikey_guard<on_connect_timeout>,
+                               this, log);
 
     ngx_memzero(&handle_, sizeof(handle_));
     handle_.data = this;
@@ -111,7 +114,7 @@ RedisClient::RedisClient(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log, Role
     ngx_memzero(&conn_log_, sizeof(conn_log_));
     conn_log_.file = log->file;
     conn_log_.log_level = NGX_LOG_ERR;
-    conn_log_.writer = log_writer;
+    conn_log_.writer = ngx_http_apikey_guard<log_writer>;
     conn_log_.wdata = this;
     last_error_[0] = '\0';
 }
@@ -371,8 +374,12 @@ RedisClient::connect() noexcept
                           "apikey: setsockopt(TCP_NODELAY) failed for redis at \"%V\"", &name_);
         }
     }
-    c_->read->handler = on_read;
-    c_->write->handler = on_write;
+    c_->read->handler = ngx_http_apikey_guard<on_read>;
+    c_->write->handler = ngx_http_apikey_guard<on_write>;
+    // the events log where the guard and the event module report, the
+    // connection (c->log) where nginx's I/O functions say why they failed
+    c_->read->log = log_;
+    c_->write->log = log_;
     c_->log_error = NGX_ERROR_ERR;
     transport_up_ = false;
     replied_ = false;
@@ -402,17 +409,17 @@ RedisClient::queue_setup() noexcept
             const char *argv[] = {"AUTH",
                                   reinterpret_cast<const char *>(conf_->sentinel_password.data)};
             size_t lens[] = {4, conf_->sentinel_password.len};
-            send(2, argv, lens, on_setup_reply, nullptr);
+            send(2, argv, lens, ngx_http_apikey_guard<on_setup_reply>, nullptr);
         }
 
         const char *ask[] = {"SENTINEL", "get-master-addr-by-name",
                              reinterpret_cast<const char *>(conf_->master_name.data)};
         size_t ask_lens[] = {8, 23, conf_->master_name.len};
-        send(3, ask, ask_lens, on_master_address, this);
+        send(3, ask, ask_lens, ngx_http_apikey_guard<on_master_address>, this);
 
         const char *sub[] = {"SUBSCRIBE", "+switch-master"};
         size_t sub_lens[] = {9, 14};
-        send(2, sub, sub_lens, on_message, this);
+        send(2, sub, sub_lens, ngx_http_apikey_guard<on_message>, this);
         return;
     }
 
@@ -421,12 +428,12 @@ RedisClient::queue_setup() noexcept
         const char *argv[] = {"AUTH", reinterpret_cast<const char *>(conf_->user.data),
                               reinterpret_cast<const char *>(conf_->password.data)};
         size_t lens[] = {4, conf_->user.len, conf_->password.len};
-        send(3, argv, lens, on_setup_reply, nullptr);
+        send(3, argv, lens, ngx_http_apikey_guard<on_setup_reply>, nullptr);
 
     } else if (conf_->password.len) {
         const char *argv[] = {"AUTH", reinterpret_cast<const char *>(conf_->password.data)};
         size_t lens[] = {4, conf_->password.len};
-        send(2, argv, lens, on_setup_reply, nullptr);
+        send(2, argv, lens, ngx_http_apikey_guard<on_setup_reply>, nullptr);
     }
 
     if (role_ == Role::kSubscriber) {
@@ -436,7 +443,7 @@ RedisClient::queue_setup() noexcept
         channel += "invalidate";
         const char *argv[] = {"SUBSCRIBE", channel.c_str()};
         size_t lens[] = {9, channel.size()};
-        send(2, argv, lens, on_message, this);
+        send(2, argv, lens, ngx_http_apikey_guard<on_message>, this);
         return;
     }
 
@@ -445,7 +452,7 @@ RedisClient::queue_setup() noexcept
         u_char *end = ngx_sprintf(reinterpret_cast<u_char *>(db), "%i", conf_->db);
         const char *argv[] = {"SELECT", db};
         size_t lens[] = {6, static_cast<size_t>(end - reinterpret_cast<u_char *>(db))};
-        send(2, argv, lens, on_setup_reply, nullptr);
+        send(2, argv, lens, ngx_http_apikey_guard<on_setup_reply>, nullptr);
     }
 
     load_script();
@@ -458,7 +465,7 @@ RedisClient::load_script() noexcept
     for (std::string_view script : {kCheckScript, kAdminScript}) {
         const char *argv[] = {"SCRIPT", "LOAD", script.data()};
         size_t lens[] = {6, 4, script.size()};
-        send(3, argv, lens, on_setup_reply, nullptr);
+        send(3, argv, lens, ngx_http_apikey_guard<on_setup_reply>, nullptr);
     }
 }
 
@@ -853,7 +860,7 @@ RedisClient::start_tls() noexcept
     if (rc == NGX_AGAIN) {
         // the handshake goes on in nginx's event loop; connect_timeout_ev_
         // bounds it like the connect
-        c_->ssl->handler = on_handshake;
+        c_->ssl->handler = ngx_http_apikey_guard<on_handshake>;
         return;
     }
 
@@ -877,8 +884,8 @@ RedisClient::on_handshake(ngx_connection_t *c)
         return;
     }
 
-    c->read->handler = on_read;
-    c->write->handler = on_write;
+    c->read->handler = ngx_http_apikey_guard<on_read>;
+    c->write->handler = ngx_http_apikey_guard<on_write>;
 
     if (self->conf_->tls->verify) {
         X509 *cert = SSL_get_peer_certificate(c->ssl->connection);

@@ -1,4 +1,5 @@
 #include "redis_topology.hpp"
+#include "guard.hpp"
 
 #include <new>
 
@@ -10,7 +11,7 @@ namespace apikey {
 RedisTopology::RedisTopology(ngx_http_apikey_main_conf_t *conf, ngx_log_t *log) noexcept
     : conf_(conf), log_(log)
 {
-    ngx_http_apikey_init_timer(&refresh_ev_, on_refresh_timer, this, log);
+    ngx_http_apikey_init_timer(&refresh_ev_, ngx_http_apikey_guard<on_refresh_timer>, this, log);
 }
 
 
@@ -320,7 +321,7 @@ RedisTopology::refresh() noexcept
     const char *argv[] = {"CLUSTER", "SLOTS"};
     size_t lens[] = {7, 5};
 
-    if (from != nullptr && from->send(2, argv, lens, on_slots, this)) {
+    if (from != nullptr && from->send(2, argv, lens, ngx_http_apikey_guard<on_slots>, this)) {
         refreshing_ = true;
         refresh_from_ = from;
         refresh_sent_ = ngx_current_msec;

@@ -3,6 +3,7 @@
 // None of them can hold the token: id, name and scopes come from the record, and
 // only once the presented secret matched it.
 #include "ngx_http_apikey_module.hpp"
+#include "guard.hpp"
 
 enum ngx_http_apikey_var_e {
     NGX_HTTP_APIKEY_VAR_ID = 0,
@@ -98,7 +99,7 @@ ngx_http_apikey_add_variables(ngx_conf_t *cf)
         if (v == NULL) {
             return NGX_ERROR;
         }
-        v->get_handler = ngx_http_apikey_variable;
+        v->get_handler = ngx_http_apikey_guard<ngx_http_apikey_variable>;
         v->data = var.data;
     }
 

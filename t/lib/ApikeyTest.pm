@@ -25,7 +25,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
-our @EXPORT = qw(free_port root wait_for_port cli json_of tokens_seen with_checksum);
+our @EXPORT = qw(free_port root wait_for_port cli json_of tokens_seen with_checksum poll_until);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 
@@ -38,7 +38,145 @@ my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 #                    instance's directory
 my @TOKENS;   # every token minted in this test, for the secret-leak check
 
+# Every redis-server, nginx and fake this test starts is tracked, so that a run
+# that fails half-way leaves nothing behind: a die or a signal (INT, TERM, HUP)
+# ends the run through the END block below, which stops them all; a run killed
+# outright (SIGKILL, or an END that never comes) is cleaned up by a small reaper
+# process that outlives it and reads the same list from a file.
+my $OWNER = $$;     # forked children (fakes, helpers) never clean up for the test
+my @TRACKED;        # [kind, what]: pidfile PATH | pid PID | pgrp PGID
+my $REGISTRY;       # the reaper's copy of @TRACKED
+
 sub root { $ROOT }
+
+# Remembers a process to end if the test ends without stopping it: a daemon's
+# pidfile (read again at the end: nginx's master changes on a binary upgrade),
+# a pid, or a process group.
+sub track {
+    my ($kind, $what) = @_;
+    return unless $$ == $OWNER && defined $what && length $what;
+    # a pid is remembered with its start time, and a pidfile with the
+    # directory its process works in or names: pids are reused quickly on a
+    # busy machine, and someone else's process must never be ended
+    my $id = $kind eq 'pidfile' ? dirname($what) : _started($what) // return;
+    push @TRACKED, [$kind, $what, $id];
+    _start_reaper() unless $REGISTRY;
+    if (open my $f, '>>', $REGISTRY) {
+        print $f "$kind $what $id\n";
+        close $f;
+    }
+}
+
+# A process's start time (clock ticks since boot), or undef when it is gone.
+sub _started {
+    my ($pid) = @_;
+    return undef unless $pid && $pid =~ /^\d+$/;
+    open my $f, '<', "/proc/$pid/stat" or return undef;
+    my $stat = <$f> // '';
+    $stat =~ s/^.*\) //s or return undef;
+    return (split ' ', $stat)[19];
+}
+
+# A process we started and may end: a redis-server, nginx (or valgrind
+# running it), the same one we tracked.
+sub _ours {
+    my ($pid, $kind, $id) = @_;
+    return 0 unless $pid && $pid =~ /^\d+$/ && kill 0, $pid;
+    open my $f, '<', "/proc/$pid/cmdline" or return 0;
+    my $cmd = do { local $/; <$f> } // '';
+    return 0 unless $cmd =~ /redis-server|redis-sentinel|nginx|valgrind|memcheck/;
+    if ($kind eq 'pid') {
+        return (_started($pid) // '') eq $id ? 1 : 0;
+    }
+    # a pidfile's process: nginx -p names the directory, redis works in it
+    my $cwd = readlink("/proc/$pid/cwd") // '';
+    return index($cmd, $id) >= 0 || $cwd eq $id ? 1 : 0;
+}
+
+sub _children {
+    my ($pid) = @_;
+    return split ' ', `pgrep -P $pid 2>/dev/null`;
+}
+
+# Ends every tracked process still running: TERM first (nginx's master then
+# ends its workers, valgrind writes its report), KILL after a grace period.
+sub _reap {
+    my (@entries) = @_;
+    my (@pids, @groups);
+    for my $e (@entries) {
+        my ($kind, $what, $id) = @$e;
+        if ($kind eq 'pidfile') {
+            open my $f, '<', $what or next;
+            chomp(my $pid = <$f> // '');
+            push @pids, $pid if _ours($pid, $kind, $id);
+        } elsif ($kind eq 'pid') {
+            push @pids, $what if _ours($what, $kind, $id);
+        } elsif ($kind eq 'pgrp') {
+            # a fake's group: its leader is the one we started, or gone (a
+            # group's id is not given to a new process while the group lives)
+            my $leader = _started($what);
+            push @groups, $what if kill(0, -$what) && (!defined $leader || $leader eq $id);
+        }
+    }
+    my %seen;
+    @pids = grep { !$seen{$_}++ } @pids;
+    return unless @pids || @groups;
+    my @all = (@pids, map { _children($_) } @pids);
+    # nginx gracefully (QUIT): on TERM its master kills slow workers after a
+    # second, before valgrind has written their report
+    for my $pid (@pids) {
+        open my $f, '<', "/proc/$pid/cmdline" or next;
+        my $cmd = do { local $/; <$f> } // '';
+        kill $cmd =~ /nginx/ ? 'QUIT' : 'TERM', $pid;
+    }
+    kill 'TERM', -$_ for @groups;
+    my $until = time + ($ENV{NGINX_WRAPPER} ? 30 : 3);
+    while (time < $until && grep { !gone($_) } @all) { sleep 0.05 }
+    kill 'KILL', grep { !gone($_) } @all;
+    kill 'KILL', -$_ for grep { kill 0, -$_ } @groups;
+}
+
+sub _start_reaper {
+    my $dir = File::Temp::tempdir('apikey-reaper-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+    $REGISTRY = "$dir/tracked";
+    open my $f, '>', $REGISTRY or die "$REGISTRY: $!";
+    close $f;
+    my $pid = fork // die "fork: $!";
+    return if $pid;
+    # the reaper: out of the test's process group (a ^C to prove reaches the
+    # test, whose END cleans up), holding none of its output open (prove waits
+    # for the end of it), waiting for the test to go
+    POSIX::setsid();
+    open STDIN, '<', '/dev/null';
+    open STDOUT, '>', '/dev/null';
+    open STDERR, '>', '/dev/null';
+    $SIG{$_} = 'IGNORE' for qw(INT TERM HUP PIPE);
+    sleep 0.2 while getppid() == $OWNER;
+    my @entries;
+    if (open my $r, '<', $REGISTRY) {
+        @entries = map { chomp; [split / /, $_, 3] } <$r>;
+    }
+    _reap(@entries);
+    unlink $REGISTRY;
+    rmdir $dir;
+    POSIX::_exit(0);
+}
+
+# A die ends the test through here; so do these signals, instead of leaving
+# the test's servers running.
+for my $sig (qw(INT TERM HUP)) {
+    $SIG{$sig} = sub {
+        POSIX::_exit(1) unless $$ == $OWNER;   # a forked helper (a fake's handler)
+        diag "test ended by SIG$sig";
+        exit 128 + ($sig eq 'INT' ? 2 : $sig eq 'TERM' ? 15 : 1);
+    };
+}
+
+END {
+    my $status = $?;
+    _reap(@TRACKED) if $$ == $OWNER;
+    $? = $status;
+}
 
 sub tokens_seen { @TOKENS }
 
@@ -59,6 +197,19 @@ sub wait_for_port {
         sleep 0.02;
     }
     return 0;
+}
+
+# Polls $check until it returns true, for at most $seconds (generous: it
+# must hold under valgrind too); returns its last result. Tests wait on a
+# condition with it instead of sleeping for a time that usually suffices.
+sub poll_until {
+    my ($seconds, $check) = @_;
+    my $until = time + $seconds;
+    while (1) {
+        my $ok = $check->();
+        return $ok if $ok || time > $until;
+        sleep 0.05;
+    }
 }
 
 # A token with the given body and a correct checksum (CRC-32, base62, 6 digits):
@@ -122,11 +273,13 @@ use Test::More;
 use Time::HiRes qw(sleep);
 
 # Options: port, args (extra redis-server arguments), unix (also listen on a
-# unix socket in the temp dir, see unix_socket()).
+# unix socket in the temp dir, see unix_socket()), password (requirepass: cmd()
+# and cli() then authenticate with it).
 sub start {
     my ($class, %opt) = @_;
     my $self = bless { dir => tempdir(CLEANUP => 1), port => $opt{port} // ApikeyTest::free_port(),
-                       extra => [@{ $opt{args} // [] }] }, $class;
+                       extra => [@{ $opt{args} // [] }], password => $opt{password} }, $class;
+    push @{ $self->{extra} }, '--requirepass', $opt{password} if defined $opt{password};
     if ($opt{unix}) {
         # nginx run as root has its workers run as nobody: they must reach the socket
         chmod 0711, $self->{dir};
@@ -145,12 +298,14 @@ sub _spawn {
            '--appendonly', 'no', '--daemonize', 'yes', '--dir', $self->{dir},
            '--pidfile', "$self->{dir}/redis.pid", '--logfile', "$self->{dir}/redis.log",
            @{ $self->{extra} }) == 0 or die "redis-server failed to start";
+    ApikeyTest::track(pidfile => "$self->{dir}/redis.pid");
     ApikeyTest::wait_for_port($self->{port}) or die "redis-server not listening";
     for (1 .. 100) {
         last if ($self->cmd('PING') // '') eq 'PONG';
         sleep 0.02;
     }
     $self->{pid} = $self->pid;
+    ApikeyTest::track(pid => $self->{pid});
 }
 
 sub port { $_[0]{port} }
@@ -167,13 +322,25 @@ sub pid {
 # redis-cli, returning its raw output with the trailing newline removed
 sub cmd {
     my ($self, @args) = @_;
-    my $pw = $self->{password} ? "REDISCLI_AUTH=$self->{password} " : '';
+    # in the environment, not on the command line (ps would show it)
+    local %ENV = (%ENV, defined $self->{password} ? (REDISCLI_AUTH => $self->{password}) : ());
     open my $p, '-|', 'redis-cli', '-p', $self->{port}, @args or die;
     local $/;
     my $out = <$p> // '';
     close $p;
     $out =~ s/\n\z//;
     return $out;
+}
+
+# subscriptions to any channel (nginx workers subscribe for apikey_cache)
+sub subscribers {
+    my ($self) = @_;
+    my @channels = grep { length } split /\n/, $self->cmd('PUBSUB', 'CHANNELS');
+    return 0 unless @channels;
+    my %n = split /\n/, $self->cmd('PUBSUB', 'NUMSUB', @channels);
+    my $total = 0;
+    $total += $_ for values %n;
+    return $total;
 }
 
 # calls of one command since the last CONFIG RESETSTAT (INFO commandstats)
@@ -210,7 +377,9 @@ sub crash {
 
 sub cli {
     my ($self, @args) = @_;
-    return ApikeyTest::cli({ APIKEY_REDIS => $self->address }, @args);
+    return ApikeyTest::cli({ APIKEY_REDIS => $self->address,
+                             defined $self->{password}
+                                 ? (APIKEY_REDIS_PASSWORD => $self->{password}) : () }, @args);
 }
 
 # Creates a key through apikeyctl; returns its JSON object (id, token, ...).
@@ -247,6 +416,9 @@ my $NGINX = $ENV{NGINX_BIN} // '/usr/sbin/nginx';
 #   server    extra directives (locations) in the front server
 #   redis_args extra apikey_redis parameters
 #   workers   worker_processes (default 1)
+#   main      extra directives at the top level (worker_shutdown_timeout ...)
+#   env       { NAME => value } for nginx's environment (MALLOC_PERTURB_ makes
+#             glibc fill freed memory, so that a use after free shows)
 #   load      how the module is loaded (default: load_module of the built one,
 #             or of APIKEY_MODULE)
 sub start {
@@ -271,7 +443,7 @@ sub conf_text {
     my $load = $o{load} // "load_module $module;";
     my $workers = $o{workers} // 1;
     $o{location} //= 'apikey on;';
-    $o{$_} //= '' for qw(http server);
+    $o{$_} //= '' for qw(main http server);
     # snippets may name the echo upstream as $upstream_port
     s/\$upstream_port\b/$self->{upstream}/g for @o{qw(http server location)};
     my $location = $o{location};
@@ -281,6 +453,7 @@ sub conf_text {
     return <<"EOF";
 $env
 $load
+$o{main}
 worker_processes $workers;
 daemon on;
 master_process on;
@@ -320,11 +493,14 @@ http {
 EOF
 }
 
+# Written aside and renamed: a master still reading the file for an earlier
+# reload never sees it half written.
 sub write_conf {
     my ($self) = @_;
-    open my $f, '>', "$self->{dir}/nginx.conf" or die;
+    open my $f, '>', "$self->{dir}/nginx.conf.new" or die;
     print $f $self->conf_text;
-    close $f;
+    close $f or die;
+    rename "$self->{dir}/nginx.conf.new", "$self->{dir}/nginx.conf" or die;
 }
 
 # The environment and command line nginx is started with (sanitizer runtime,
@@ -339,6 +515,8 @@ sub nginx_command {
             "UBSAN_OPTIONS=log_path=$dir/sanitizer:print_stacktrace=1",
             "LSAN_OPTIONS=suppressions=" . ApikeyTest::root() . "/t/sanitizer/lsan.supp:print_suppressions=0";
     }
+    my %extra = %{ $self->{opt}{env} // {} };
+    push @env, map { "$_=$extra{$_}" } sort keys %extra;
     my $wrapper = $ENV{NGINX_WRAPPER} // '';
     $wrapper =~ s/%d/$dir/g;
     return join ' ', (@env ? ('env', @env) : ()), $wrapper, $NGINX, '-p', $dir, '-c', "$dir/nginx.conf", @args;
@@ -352,9 +530,11 @@ sub _run {
         die "nginx failed to start: $out" if $must;
         return $out;
     }
+    ApikeyTest::track(pidfile => "$self->{dir}/nginx.pid");
     ApikeyTest::wait_for_port($self->{port}, $ENV{NGINX_WRAPPER} ? 60 : 5)
         or die "nginx not listening";
     $self->{pid} = $self->master_pid;
+    ApikeyTest::track(pid => $self->{pid});
     return '';
 }
 

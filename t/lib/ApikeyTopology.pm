@@ -84,6 +84,7 @@ EOF
         close $f;
         system('redis-server', "$dir/sentinel.conf", '--sentinel') == 0
             or die 'redis-sentinel failed to start';
+        ApikeyTest::track(pidfile => "$dir/sentinel.pid");
         ApikeyTest::wait_for_port($port) or die 'redis-sentinel not listening';
         push @{ $self->{sentinels} }, { port => $port, dir => $dir };
     }

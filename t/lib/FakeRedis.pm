@@ -70,6 +70,7 @@ sub start {
     }
     close $listen;
     $self->{pid} = $pid;
+    ApikeyTest::track(pgrp => $pid) if defined &ApikeyTest::track;   # ended if the test dies
     return $self;
 }
 

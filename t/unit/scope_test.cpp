@@ -13,6 +13,9 @@ TEST(Scope, Validity) {
     EXPECT_FALSE(valid_scope("a\\b"));
     EXPECT_FALSE(valid_scope("caf\xc3\xa9"));
     EXPECT_FALSE(valid_scope(std::string(129, 'a')));
+    // reserved: what a method no apikey_scope line names needs
+    EXPECT_FALSE(valid_scope(kUnlistedMethodScope));
+    EXPECT_FALSE(valid_scope_list("read apikey:unlisted-method"));
     EXPECT_TRUE(valid_scope_list(""));
     EXPECT_TRUE(valid_scope_list("  a  b "));
     EXPECT_FALSE(valid_scope_list("a \"b"));
@@ -55,7 +58,13 @@ INSTANTIATE_TEST_SUITE_P(
                       ScopeCase{"admin", "write", "admin", true, ""},
                       ScopeCase{"admin", "write", "root admin", true, ""},
                       ScopeCase{"read", "write", "admin", false, "write"},
-                      ScopeCase{"", "write", "admin", false, "write"}));
+                      ScopeCase{"", "write", "admin", false, "write"},
+                      // a method no line names: only a superscope passes
+                      ScopeCase{"read write", "apikey:unlisted-method", "", false,
+                                "apikey:unlisted-method"},
+                      ScopeCase{"read write", "apikey:unlisted-method", "admin", false,
+                                "apikey:unlisted-method"},
+                      ScopeCase{"read admin", "apikey:unlisted-method", "admin", true, ""}));
 
 TEST(Scope, JoinDeduplicates) {
     EXPECT_EQ(join_scopes({"b", "a", "b"}), "b a");
