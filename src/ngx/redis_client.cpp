@@ -533,11 +533,17 @@ RedisClient::enqueue(const char *cmd, size_t len, const Callback &cb) noexcept
     ngx_memcpy(out_ + out_len_, cmd, len);
     out_len_ += len;
 
-    // written once this pass of the event loop is over, so the commands of
-    // every request handled in it leave together (what hiredis's adapter did
-    // with its write event)
+    // written at the start of the event loop's next pass (which then does
+    // not wait: nginx polls with a zero timeout while such events are
+    // queued), so the commands of every request that arrived meanwhile leave
+    // in one write, as with hiredis's adapter, whose write event fired on the
+    // next pass
     if (was_empty && state_ == State::kReady && c_ != nullptr && !c_->write->posted) {
+#if (nginx_version >= 1017005)
+        ngx_post_event(c_->write, &ngx_posted_next_events);
+#else
         ngx_post_event(c_->write, &ngx_posted_events);
+#endif
     }
     return true;
 }
@@ -971,8 +977,18 @@ RedisClient::read_replies() noexcept
     ngx_uint_t  generation = generation_;
 
     // until the socket is empty: events are edge-triggered, and TLS may hold
-    // decrypted bytes that no further event announces
+    // decrypted bytes that no further event announces. c->recv() clears
+    // read->ready when it has taken all there is (a short read; for TLS, when
+    // SSL_read() wants more from the socket), which saves the last recv()
+    // that would only say EAGAIN.
     for (;;) {
+        if (!c_->read->ready) {
+            if (ngx_handle_read_event(c_->read, 0) != NGX_OK) {
+                fail("cannot watch the socket");
+            }
+            return;
+        }
+
         ssize_t n = c_->recv(c_, buf, sizeof(buf));
 
         if (n == NGX_AGAIN) {
