@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "keyspace.hpp"
 #include "number.hpp"
+#include "redis_url.hpp"
 
 using namespace apikey::cli;
 
@@ -33,7 +34,17 @@ const char* kGlobalOptions =
     "                      master the first answering sentinel names; port 26379\n"
     "                      when omitted)\n"
     "                      \"cluster=H:P[,H:P...]\" (some nodes of a Redis Cluster)\n"
-    "                    (env APIKEY_REDIS; default 127.0.0.1:6379)\n"
+    "                    (env APIKEY_REDIS; default 127.0.0.1:6379); each may be\n"
+    "                    written redis://[USER:PASSWORD@]ADDRESS, or\n"
+    "                    rediss://[USER:PASSWORD@]ADDRESS for TLS (to the server,\n"
+    "                    the sentinels and the master, or every cluster node)\n"
+    "  --tls-ca FILE     the CA that signed Redis's certificate (env APIKEY_TLS_CA;\n"
+    "                    default: the system's CAs)\n"
+    "  --tls-cert FILE, --tls-key FILE\n"
+    "                    a client certificate and its key, for a Redis with\n"
+    "                    tls-auth-clients (env APIKEY_TLS_CERT, APIKEY_TLS_KEY)\n"
+    "  --tls-name NAME   the name Redis's certificate must carry (env\n"
+    "                    APIKEY_TLS_NAME; default: the host connected to)\n"
     "  --db N            Redis database number, not on a cluster (env\n"
     "                    APIKEY_REDIS_DB; default 0)\n"
     "  --prefix PREFIX   key prefix, as apikey_redis prefix= (env APIKEY_PREFIX;\n"
@@ -43,9 +54,11 @@ const char* kGlobalOptions =
     "                    HMAC-SHA256 (env APIKEY_HASH_SECRET_FILE)\n"
     "  --help, -h        this text; \"apikeyctl COMMAND --help\" for a command\n"
     "  --version         the version\n\n"
-    "The Redis password is read from the APIKEY_REDIS_PASSWORD environment variable,\n"
-    "and the sentinels' own (if they require one) from APIKEY_SENTINEL_PASSWORD,\n"
-    "never from the command line (where other users could see them in ps).\n\n"
+    "The Redis password is read from the APIKEY_REDIS_PASSWORD environment variable\n"
+    "(and an ACL user from APIKEY_REDIS_USER), and the sentinels' own (if they\n"
+    "require one) from APIKEY_SENTINEL_PASSWORD. A password in a redis:// or\n"
+    "rediss:// address works too, but put such an address in APIKEY_REDIS, not on\n"
+    "the command line, where other users could see it in ps.\n\n"
     "Exit status: 0 success, 1 failure (Redis unreachable, unknown key, ...),\n"
     "2 usage error.\n";
 
@@ -80,10 +93,30 @@ std::string env(const char* name, const char* fallback) {
     return v && *v ? v : fallback;
 }
 
+// redis://[USER:PASSWORD@]ADDRESS and rediss://... (TLS): the address in any
+// of the plain forms, the user and password taken out (redis_url.hpp).
+void apply_url(StoreOptions& options) {
+    std::string error;
+    auto url = apikey::parse_redis_url(options.address, error);
+    if (!url) return;
+    if (url->address.empty()) throw UsageError(error);
+    options.address = url->address;
+    options.tls.enabled = url->tls;
+    if (url->has_credentials) {
+        options.user = url->user;
+        options.password = url->password;
+    }
+}
+
 int run(int argc, char** argv) {
     StoreOptions options;
     options.address = env("APIKEY_REDIS", "127.0.0.1:6379");
+    options.user = env("APIKEY_REDIS_USER", "");
     options.password = env("APIKEY_REDIS_PASSWORD", "");
+    options.tls.ca = env("APIKEY_TLS_CA", "");
+    options.tls.cert = env("APIKEY_TLS_CERT", "");
+    options.tls.key = env("APIKEY_TLS_KEY", "");
+    options.tls.name = env("APIKEY_TLS_NAME", "");
     options.sentinel_password = env("APIKEY_SENTINEL_PASSWORD", "");
     options.prefix = env("APIKEY_PREFIX", "apikey:");
     std::string db = env("APIKEY_REDIS_DB", "0");
@@ -108,7 +141,9 @@ int run(int argc, char** argv) {
             return false;
         };
         if (take("--redis", options.address) || take("--db", db) ||
-            take("--prefix", options.prefix) || take("--hash-secret-file", secret_file)) {
+            take("--prefix", options.prefix) || take("--hash-secret-file", secret_file) ||
+            take("--tls-ca", options.tls.ca) || take("--tls-cert", options.tls.cert) ||
+            take("--tls-key", options.tls.key) || take("--tls-name", options.tls.name)) {
             continue;
         }
         if (a == "--help" || a == "-h") {
@@ -120,6 +155,14 @@ int run(int argc, char** argv) {
             return 0;
         }
         rest.push_back(a);
+    }
+
+    apply_url(options);
+    if (options.tls.cert.empty() != options.tls.key.empty()) {
+        throw UsageError("--tls-cert and --tls-key go together");
+    }
+    if (!options.user.empty() && options.password.empty()) {
+        throw UsageError("a Redis user needs a password (APIKEY_REDIS_PASSWORD)");
     }
 
     auto db_number = apikey::parse_decimal(db);

@@ -16,16 +16,6 @@ namespace apikey::cli {
 
 namespace {
 
-redisContext* connect_to(const std::string& address) {
-    timeval timeout{2, 0};
-    if (address.rfind("unix:", 0) == 0) {
-        return redisConnectUnixWithTimeout(address.substr(5).c_str(), timeout);
-    }
-    auto hp = parse_host_port(address, 6379);
-    if (!hp) throw Failure("invalid Redis address \"" + address + "\"");
-    return redisConnectWithTimeout(hp->host.c_str(), hp->port, timeout);
-}
-
 std::string node_name(const std::string& host, long long port) {
     return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
            std::to_string(port);
@@ -33,7 +23,8 @@ std::string node_name(const std::string& host, long long port) {
 
 // "sentinel=h:p,h:p master=NAME": asks each sentinel in turn for the master
 // (after AUTH with the sentinels' own password, when there is one).
-std::string master_from_sentinels(const std::string& address, const std::string& password) {
+std::string master_from_sentinels(const std::string& address, const std::string& password,
+                                  const TlsOptions& tls) {
     std::size_t space = address.find(' ');
     std::string list = address.substr(9, space == std::string::npos ? std::string::npos : space - 9);
     std::string rest = space == std::string::npos ? "" : address.substr(space + 1);
@@ -47,16 +38,15 @@ std::string master_from_sentinels(const std::string& address, const std::string&
 
     std::string errors;
     for (const auto& s : *sentinels) {
-        timeval timeout{2, 0};
-        std::unique_ptr<redisContext, void (*)(redisContext*)> ctx(
-            redisConnectWithTimeout(s.host.c_str(), s.port, timeout), redisFree);
-        if (!ctx || ctx->err) {
-            errors += " " + node_name(s.host, s.port) + ": " + (ctx ? ctx->errstr : "no memory") + ";";
+        std::unique_ptr<Connection> ctx;
+        try {
+            ctx = std::make_unique<Connection>(node_name(s.host, s.port), tls, 2);
+        } catch (const Failure& e) {
+            errors += std::string(" ") + e.what() + ";";
             continue;
         }
-        redisSetTimeout(ctx.get(), timeout);
         if (!password.empty()) {
-            auto* a = static_cast<redisReply*>(redisCommand(ctx.get(), "AUTH %s", password.c_str()));
+            auto* a = ctx->command({"AUTH", password});
             std::string refused = a && a->type == REDIS_REPLY_ERROR ? std::string(a->str, a->len)
                                 : a ? "" : "no answer";
             if (a) freeReplyObject(a);
@@ -66,8 +56,7 @@ std::string master_from_sentinels(const std::string& address, const std::string&
                 continue;
             }
         }
-        auto* r = static_cast<redisReply*>(
-            redisCommand(ctx.get(), "SENTINEL get-master-addr-by-name %s", master.c_str()));
+        auto* r = ctx->command({"SENTINEL", "get-master-addr-by-name", master});
         auto found = decode_master_address(r);
         std::string refused = r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "";
         if (r) freeReplyObject(r);
@@ -84,7 +73,7 @@ std::string master_from_sentinels(const std::string& address, const std::string&
 Store::Store(const StoreOptions& options) : options_(options) {
     const std::string& a = options.address;
     if (a.rfind("sentinel=", 0) == 0) {
-        default_node_ = master_from_sentinels(a, options.sentinel_password);
+        default_node_ = master_from_sentinels(a, options.sentinel_password, options.tls);
     } else if (a.rfind("cluster=", 0) == 0) {
         auto seeds = parse_seed_list(a.substr(8), 6379);
         if (!seeds) throw UsageError("invalid cluster seed list \"" + a.substr(8) + "\"");
@@ -108,19 +97,19 @@ Store::Store(const StoreOptions& options) : options_(options) {
     node(default_node_);
 }
 
-redisContext* Store::node(const std::string& address) {
+Connection* Store::node(const std::string& address) {
     auto it = nodes_.find(address);
     if (it != nodes_.end()) return it->second.get();
 
-    Context ctx(connect_to(address), redisFree);
-    if (!ctx) throw Failure("cannot allocate a Redis connection");
-    if (ctx->err) throw Failure("cannot connect to Redis at " + address + ": " + ctx->errstr);
-    timeval timeout{5, 0};
-    redisSetTimeout(ctx.get(), timeout);
-    redisContext* raw = ctx.get();
+    Context ctx = std::make_unique<Connection>(address, options_.tls, 2);
+    Connection* raw = ctx.get();
     nodes_.emplace(address, std::move(ctx));
 
-    if (!options_.password.empty()) run(raw, address, {"AUTH", options_.password});
+    if (!options_.user.empty()) {
+        run(raw, address, {"AUTH", options_.user, options_.password});
+    } else if (!options_.password.empty()) {
+        run(raw, address, {"AUTH", options_.password});
+    }
     if (options_.db != 0) run(raw, address, {"SELECT", std::to_string(options_.db)});
     return raw;
 }
@@ -143,18 +132,11 @@ void Store::load_slots() {
     }
 }
 
-Store::Reply Store::run(redisContext* ctx, const std::string& where,
+Store::Reply Store::run(Connection* ctx, const std::string& where,
                         const std::vector<std::string>& args, bool allow_redirect_error) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (const auto& a : args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-    }
-    Reply reply(static_cast<redisReply*>(
-        redisCommandArgv(ctx, static_cast<int>(argv.size()), argv.data(), lens.data())));
+    Reply reply(ctx->command(args));
     if (!reply) {
-        throw Failure("Redis at " + where + ": " + ctx->errstr);
+        throw Failure("Redis at " + where + ": " + ctx->error());
     }
     if (reply->type == REDIS_REPLY_ERROR) {
         std::string_view text(reply->str, reply->len);
@@ -198,7 +180,7 @@ Store::Reply Store::command(const std::vector<std::string>& args, int key) {
         }
         std::string target = node_name(host, redirect->to.port);
         if (!redirect->ask) load_slots();
-        redisContext* ctx = node(target);
+        Connection* ctx = node(target);
         if (redirect->ask) run(ctx, target, {"ASKING"});
         reply = run(ctx, target, args, true);
         if (reply->type != REDIS_REPLY_ERROR) return reply;

@@ -1,5 +1,5 @@
-// The CLI's view of Redis: key records in and out, over a blocking hiredis
-// connection (fine for a command-line tool; the module never blocks).
+// The CLI's view of Redis: key records in and out, over blocking connections
+// (connection.hpp; fine for a command-line tool; the module never blocks).
 #pragma once
 
 #include <hiredis/hiredis.h>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "admin.hpp"
+#include "connection.hpp"
 #include "admin_script.hpp"
 #include "record.hpp"
 
@@ -26,7 +27,9 @@ struct StoreOptions {
     // host:port, [v6]:port, unix:/path, "sentinel=H:P[,H:P...] master=NAME"
     // or "cluster=H:P[,H:P...]" (topology.hpp)
     std::string address = "127.0.0.1:6379";
+    std::string user;       // a Redis 6 ACL user: AUTH user password
     std::string password;
+    TlsOptions tls;         // for every connection: the server, sentinels, cluster nodes
     std::string sentinel_password;   // the sentinels' own, if they require one
     int db = 0;
     std::string prefix = "apikey:";
@@ -105,14 +108,14 @@ public:
     static constexpr std::size_t kAuditLength = 100000;
 
 private:
-    using Context = std::unique_ptr<redisContext, void (*)(redisContext*)>;
+    using Context = std::unique_ptr<Connection>;
 
     // Runs a command on the node that owns args[key] (a cluster follows one
     // MOVED or ASK redirect); key < 0: any node.
     Reply command(const std::vector<std::string>& args, int key = 1);
-    Reply run(redisContext* ctx, const std::string& node, const std::vector<std::string>& args,
+    Reply run(Connection* ctx, const std::string& node, const std::vector<std::string>& args,
               bool allow_redirect_error = false);
-    redisContext* node(const std::string& address);
+    Connection* node(const std::string& address);
     void load_slots();
     // Cluster: the indexes and sets of one key after a change (a script
     // cannot reach their slots), from the record before and after.

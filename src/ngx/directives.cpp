@@ -643,7 +643,11 @@ ngx_http_apikey_seed_list(ngx_conf_t *cf, ngx_http_apikey_main_conf_t *mcf, ngx_
 // apikey_redis host:port | unix:/path
 //              | sentinel=HOST:PORT[,HOST:PORT...] master=NAME [sentinel_password=SECRET]
 //              | cluster=HOST:PORT[,HOST:PORT...]
-//              [db=N] [password=SECRET] [prefix=STRING];
+//              [db=N] [user=NAME] [password=SECRET] [prefix=STRING]
+//              [tls [tls_ca=FILE] [tls_cert=FILE tls_key=FILE] [tls_name=NAME]
+//                   [tls_verify=on|off]];
+static char *ngx_http_apikey_redis_tls(ngx_conf_t *cf, ngx_http_apikey_main_conf_t *mcf);
+
 static char *
 ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -690,7 +694,79 @@ ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
+    ngx_http_apikey_tls_t  tls;
+    ngx_flag_t             tls_on = 0, tls_given = 0;
+
+    ngx_memzero(&tls, sizeof(tls));
+    tls.verify = 1;
+
     for (i = 2; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 3 && ngx_strncmp(value[i].data, "tls", 3) == 0) {
+            tls_on = 1;
+            continue;
+        }
+
+        {
+            static const struct {
+                const char  *name;
+                size_t       len;
+                size_t       offset;
+            } files[] = {
+                { "tls_ca=", 7, offsetof(ngx_http_apikey_tls_t, ca) },
+                { "tls_cert=", 9, offsetof(ngx_http_apikey_tls_t, cert) },
+                { "tls_key=", 8, offsetof(ngx_http_apikey_tls_t, key) },
+                { "tls_name=", 9, offsetof(ngx_http_apikey_tls_t, name) },
+            };
+            bool matched = false;
+            for (const auto &f : files) {
+                if (!ngx_http_apikey_starts_with(value[i], f.name, f.len)) {
+                    continue;
+                }
+                if (value[i].len == f.len) {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty \"%s\"", f.name);
+                    return static_cast<char *>(NGX_CONF_ERROR);
+                }
+                auto *field = reinterpret_cast<ngx_str_t *>(reinterpret_cast<u_char *>(&tls)
+                                                            + f.offset);
+                *field = ngx_http_apikey_cstring(cf->pool, value[i].data + f.len,
+                                                 value[i].len - f.len);
+                if (field->data == NULL) {
+                    return static_cast<char *>(NGX_CONF_ERROR);
+                }
+                matched = true;
+                tls_given = 1;
+            }
+            if (matched) {
+                continue;
+            }
+        }
+
+        if (ngx_http_apikey_starts_with(value[i], "tls_verify=", 11)) {
+            std::string_view v(reinterpret_cast<const char *>(value[i].data + 11),
+                               value[i].len - 11);
+            if (v != "on" && v != "off") {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\": \"tls_verify=\" takes \"on\" or \"off\"",
+                                   &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            tls.verify = v == "on";
+            tls_given = 1;
+            continue;
+        }
+
+        if (ngx_http_apikey_starts_with(value[i], "user=", 5)) {
+            if (value[i].len == 5) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty redis user");
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            mcf->user = ngx_http_apikey_cstring(cf->pool, value[i].data + 5, value[i].len - 5);
+            if (mcf->user.data == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
 
         if (ngx_http_apikey_starts_with(value[i], "db=", 3)) {
             mcf->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
@@ -761,7 +837,7 @@ ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         // never echo the argument: it may be a mistyped password
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter %ui of \"apikey_redis\" (expected %sdb=, "
-                           "password= or prefix=)", i,
+                           "user=, password=, prefix=, tls or tls_*=)", i,
                            mcf->topology == NGX_HTTP_APIKEY_SENTINEL
                            ? "master=, sentinel_password=, " : "");
         return static_cast<char *>(NGX_CONF_ERROR);
@@ -782,7 +858,92 @@ ngx_http_apikey_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
+    if (mcf->user.len && mcf->password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"apikey_redis ... user=\" needs \"password=\" (AUTH user password)");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (tls_given && !tls_on) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tls_*=\" parameters of \"apikey_redis\" need \"tls\"");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (!tls_on) {
+        return NGX_CONF_OK;
+    }
+
+    if ((tls.cert.len == 0) != (tls.key.len == 0)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tls_cert=\" and \"tls_key=\" of \"apikey_redis\" go together");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    mcf->tls = static_cast<ngx_http_apikey_tls_t *>(ngx_pcalloc(cf->pool, sizeof(tls)));
+    if (mcf->tls == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    *mcf->tls = tls;
+
+    return ngx_http_apikey_redis_tls(cf, mcf);
+}
+
+
+// The TLS context of every Redis connection, made (and its certificates and
+// keys read) now, at configuration time, the way proxy_ssl_* does it: nothing
+// on the request path ever reads a file.
+static char *
+ngx_http_apikey_redis_tls(ngx_conf_t *cf, ngx_http_apikey_main_conf_t *mcf)
+{
+#if (NGX_SSL)
+    ngx_http_apikey_tls_t  *tls = mcf->tls;
+    ngx_pool_cleanup_t     *cln;
+
+    tls->ssl.log = cf->log;
+
+    if (ngx_ssl_create(&tls->ssl, NGX_SSL_TLSv1_2 | NGX_SSL_TLSv1_3, NULL) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(&tls->ssl);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = &tls->ssl;
+
+    if (tls->cert.len
+        && ngx_ssl_certificate(cf, &tls->ssl, &tls->cert, &tls->key, NULL) != NGX_OK)
+    {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (tls->verify) {
+        // the handshake itself never fails on the certificate (verify mode
+        // stays SSL_VERIFY_NONE, as with proxy_ssl_verify): the client checks
+        // the result once the handshake is done and says why in one line
+        if (ngx_ssl_trusted_certificate(cf, &tls->ssl, &tls->ca, 9) != NGX_OK) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        if (tls->ca.len == 0 && SSL_CTX_set_default_verify_paths(tls->ssl.ctx) != 1) {
+            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                          const_cast<char *>("apikey_redis: cannot load the system's CA "
+                                             "certificates (give \"tls_ca=\")"));
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
     return NGX_CONF_OK;
+#else
+    (void) mcf;
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"apikey_redis ... tls\" needs nginx built with OpenSSL "
+                       "(--with-http_ssl_module)");
+    return static_cast<char *>(NGX_CONF_ERROR);
+#endif
 }
 
 

@@ -72,6 +72,20 @@ struct ngx_http_apikey_seed_t {
     ngx_int_t    port;
 };
 
+// apikey_redis ... tls: how every Redis connection (the server, the
+// sentinels and the master, the cluster nodes) speaks TLS. The certificates
+// are read when the configuration is loaded, into `ssl`.
+struct ngx_http_apikey_tls_t {
+    ngx_str_t    ca;              // tls_ca=FILE, or empty: the system's CAs
+    ngx_str_t    cert;            // tls_cert=FILE, a client certificate
+    ngx_str_t    key;             // tls_key=FILE
+    ngx_str_t    name;            // tls_name=NAME (SNI and the name checked), or empty
+    ngx_flag_t   verify;          // tls_verify=on|off
+#if (NGX_SSL)
+    ngx_ssl_t    ssl;
+#endif
+};
+
 struct ngx_http_apikey_main_conf_t {
     ngx_str_t    redis;           // address as written, for log lines
     ngx_uint_t   topology;        // NGX_HTTP_APIKEY_SINGLE, _SENTINEL or _CLUSTER
@@ -83,6 +97,8 @@ struct ngx_http_apikey_main_conf_t {
     ngx_str_t    unix_path;       // NUL-terminated
     ngx_int_t    db;
     ngx_str_t    password;        // never logged
+    ngx_str_t    user;            // user=NAME: AUTH user password (Redis 6 ACL)
+    struct ngx_http_apikey_tls_t *tls;   // apikey_redis ... tls, or NULL
     ngx_str_t    prefix;
     ngx_msec_t   connect_timeout; // the http-level apikey_redis_timeout
     ngx_str_t    script_sha;      // SHA-1 of the check script, 40 hex digits

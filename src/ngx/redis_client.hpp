@@ -1,7 +1,14 @@
 // One Redis connection of a worker, shared by every request of that worker
 // that goes to this server (redis_topology.hpp decides which server that is).
 //
-// hiredis pipelines: every command issued while a write is pending goes out in
+// The socket is nginx's own: ngx_event_connect_peer() makes it, nginx's SSL
+// layer (ngx_ssl_*) speaks TLS on it when apikey_redis says `tls`, and nginx
+// closes it. hiredis is kept only as the RESP formatter and reader
+// (redisFormatCommandArgv, redisReader). Every connection, plain or TLS, goes
+// this one way, so the fault, failover and cluster tests cover the TLS path's
+// machinery too.
+//
+// Commands pipeline: every command issued while a write is pending goes out in
 // the same write, and replies come back in order. The client reconnects with
 // backoff (50 ms doubling to 500 ms, so a Redis that comes back is used again
 // within a second, and a dead one costs at most two connects a second), and
@@ -12,7 +19,10 @@
 
 #include "ngx_http_apikey_module.hpp"
 
+// redisAsyncContext and redisCallbackFn: the reply callbacks keep hiredis's
+// async signature (see RedisClient::of)
 #include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 
 #include <string>
 
@@ -56,7 +66,10 @@ public:
     RedisClient(const RedisClient &) = delete;
     RedisClient &operator=(const RedisClient &) = delete;
 
-    // The client of a hiredis context, from reply callbacks.
+    // The client of a reply callback's first argument. That argument is not a
+    // hiredis connection any more but a handle the client owns (its `data` is
+    // the client), so callbacks written for hiredis's async API still compile
+    // and work unchanged. Nothing else in it may be used.
     static RedisClient *of(const redisAsyncContext *ac) noexcept {
         return static_cast<RedisClient *>(ac->data);
     }
@@ -117,7 +130,7 @@ public:
 
     // kSubscriber: true while the subscription stands; the cache may be used
     // only then (a change could be missed otherwise)
-    bool subscribed() const noexcept { return subscribed_ && ac_ != nullptr; }
+    bool subscribed() const noexcept { return subscribed_ && c_ != nullptr; }
 
     // kSubscriber: called when the subscription is (re)established, and with
     // the key id of each invalidation message
@@ -126,6 +139,27 @@ public:
 
 private:
     enum class State { kIdle, kConnecting, kReady, kBackoff, kClosed };
+
+    // A command's reply callback, waiting for its reply.
+    struct Callback {
+        redisCallbackFn  *fn;
+        void             *privdata;
+        bool              subscribe;   // SUBSCRIBE: gets every message after it
+    };
+
+    // Callbacks in the order of their commands (a ring would save little:
+    // a worker's pipeline is short).
+    struct CallbackQueue {
+        Callback  *items = nullptr;
+        size_t     head = 0;
+        size_t     count = 0;
+        size_t     capacity = 0;
+
+        bool push(const Callback &cb) noexcept;
+        Callback *front() noexcept { return count ? &items[head] : nullptr; }
+        void pop() noexcept;
+        void release() noexcept;
+    };
 
     void connect() noexcept;
     bool subscribes() const noexcept { return role_ != Role::kCommands; }
@@ -137,20 +171,40 @@ private:
                                           : NGX_HTTP_APIKEY_LOG_SUBSCRIBER;
     }
     bool usable() noexcept;      // connected or connecting (connects when idle)
+    bool enqueue(const char *cmd, size_t len, const Callback &cb) noexcept;
     void note_sent() noexcept;
     void drop(const char *reason, ngx_uint_t level = NGX_LOG_ERR) noexcept;
-    void forget_context() noexcept;
+    // the connection failed or was lost: log, back off, fail its commands
+    void fail(const char *what) noexcept;
+    // closes the socket and hands back the callbacks still waiting
+    CallbackQueue close_connection() noexcept;
+    static void fail_pending(RedisClient *self, CallbackQueue pending) noexcept;
+    static void quiet_pending(const CallbackQueue &pending) noexcept;
     // `failed`: tell the listener (not when we closed it to move on)
     void schedule_reconnect(bool failed = true) noexcept;
     void queue_setup() noexcept;
+    bool set_address() noexcept;
+    void transport_up() noexcept;   // TCP connected: TLS handshake, or ready
+    void established() noexcept;    // ready for commands
+    void flush() noexcept;
+    void read_replies() noexcept;
+    bool dispatch() noexcept;       // false: the connection went meanwhile
+#if (NGX_SSL)
+    void start_tls() noexcept;
+    static void on_handshake(ngx_connection_t *c);
+#endif
 
-    static void on_connect(const redisAsyncContext *ac, int status);
-    static void on_disconnect(const redisAsyncContext *ac, int status);
+    static void on_read(ngx_event_t *ev);
+    static void on_write(ngx_event_t *ev);
     static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata);
     static void on_message(redisAsyncContext *ac, void *reply, void *privdata);
     static void on_master_address(redisAsyncContext *ac, void *reply, void *privdata);
     static void on_reconnect_timer(ngx_event_t *ev);
     static void on_connect_timeout(ngx_event_t *ev);
+    // nginx's own lines about this connection (connect() failed, SSL errors)
+    // are caught here and told once, rate-limited, in the module's words
+    static void log_writer(ngx_log_t *log, ngx_uint_t level, u_char *buf, size_t len);
+    const char *last_error() noexcept;
 
     ngx_http_apikey_main_conf_t  *conf_;
     Role                          role_;
@@ -159,9 +213,24 @@ private:
     int                           port_ = 0;   // 0: unix socket
     std::string                   name_text_;  // "host:port" or "unix:/path", for logs
     ngx_str_t                     name_ = ngx_null_string;
+    ngx_sockaddr_t                sockaddr_;
+    socklen_t                     socklen_ = 0;
     bool                          subscribed_ = false;
     ngx_log_t                    *log_;
-    redisAsyncContext            *ac_ = nullptr;
+    ngx_log_t                     conn_log_;   // the connection's: see log_writer
+    char                          last_error_[256];
+    redisAsyncContext             handle_;     // what callbacks get: see of()
+    ngx_peer_connection_t         peer_;
+    ngx_connection_t             *c_ = nullptr;
+    redisReader                  *reader_ = nullptr;
+    bool                          transport_up_ = false;   // TCP connected
+    bool                          replied_ = false;        // a reply came on this connection
+    ngx_uint_t                    generation_ = 0;         // one more per connection closed
+    char                         *out_ = nullptr;          // commands not yet written
+    size_t                        out_len_ = 0;
+    size_t                        out_sent_ = 0;
+    size_t                        out_capacity_ = 0;
+    CallbackQueue                 callbacks_;
     State                         state_ = State::kIdle;
     ngx_msec_t                    backoff_ = 0;
     ngx_uint_t                    outstanding_ = 0;
