@@ -26,10 +26,16 @@ my $nginx = ApikeyTest::Nginx->start(redis => $redis);
 my $fake  = FakeRedis->start;
 # a connection, so that the fake has a handler process too
 my $s = IO::Socket::INET->new(PeerAddr => $fake->address, Proto => 'tcp') or die;
-sleep 0.2;
-my @fake = split ' ', `pgrep -g $fake->{pid} 2>/dev/null`;
+# (under load the fake's handler and nginx's worker may take a while to appear)
+my (@fake, @workers);
+for (1 .. 400) {
+    @fake = split ' ', `pgrep -g $fake->{pid} 2>/dev/null`;
+    @workers = $nginx->worker_pids;
+    last if @fake >= 2 && @workers;
+    sleep 0.05;
+}
 open my $f, '>', $ARGV[1] or die;
-print $f join(' ', 'pids', $redis->pid, $nginx->master_pid, $nginx->worker_pids, @fake), "\n";
+print $f join(' ', 'pids', $redis->pid, $nginx->master_pid, @workers, @fake), "\n";
 close $f;
 ok 1, 'started';
 die "dying half-way, on purpose\n" if $ARGV[0] eq 'die';
