@@ -86,11 +86,13 @@ sub cli_env {
 # verbatim, with the default prefix apikey:.
 our $MODULE_RULE = 'resetkeys ~apikey:* resetchannels &apikey:invalidate -@all '
     . '+select +script|load +evalsha +eval +subscribe +cluster|slots +asking '
-    . '+time +exists +get +set +hmget +hset';
-our $ADMIN_EXTRA = '+hget +hgetall +del +scan +xadd +xrevrange +publish';
+    . '+time +exists +get +set +hmget +hset +zadd';
+our $ADMIN_EXTRA = '+hget +hgetall +del +scan +xadd +xrevrange +publish '
+    . '+hdel +sadd +srem +smembers +scard +zadd +zrem +zscore +zcount +zrank +zrevrank +zrange +zrevrange +zrangebylex +zrevrangebylex +zscan';
 our $CLI_RULE = 'resetkeys ~apikey:* resetchannels &apikey:invalidate -@all '
     . '+select +eval +cluster|slots +asking '
-    . '+exists +hget +hgetall +hmget +hset +del +scan +xadd +xrevrange +publish';
+    . '+exists +hget +hgetall +hmget +hset +del +scan +xadd +xrevrange +publish '
+    . '+hdel +sadd +srem +smembers +scard +zadd +zrem +zscore +zcount +zrank +zrevrank +zrange +zrevrange +zrangebylex +zrevrangebylex +zscan';
 
 # An ACL file with the default user off, "admin"/"adminpw" for the harness,
 # and the users of those rules: apikey-module/modulepw,
