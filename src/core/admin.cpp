@@ -777,26 +777,6 @@ std::string description_problem(std::string_view d) {
     return reason_problem(d);
 }
 
-bool valid_owner(std::string_view owner) noexcept {
-    if (owner.empty() || owner.size() > 128) return false;
-    for (char c : owner) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
-
-bool valid_group_name(std::string_view name) noexcept {
-    if (name.empty() || name.size() > 64) return false;
-    for (std::size_t i = 0; i < name.size(); i++) {
-        char c = name[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
-    }
-    return true;
-}
-
 std::string meta_problem(std::string_view name, std::string_view value) {
     // meta.hpp's rules, the ones record decoding and the module apply
     if (!valid_meta_name(name)) {

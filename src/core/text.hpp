@@ -32,4 +32,10 @@ std::string reason_problem(std::string_view reason);
 // escape in the output can only have come from the escaping.
 std::string terminal_safe(std::string_view s);
 
+// Owners: 1-128 bytes of [A-Za-z0-9_.:@-]. Role and plan names:
+// [a-z0-9][a-z0-9_.-]{0,63}. The admin API and apikeyctl check what they
+// write with these, and decode_record what it reads back.
+bool valid_owner(std::string_view owner) noexcept;
+bool valid_group_name(std::string_view name) noexcept;
+
 }  // namespace apikey
