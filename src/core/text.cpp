@@ -132,4 +132,33 @@ bool valid_group_name(std::string_view name) noexcept {
     return true;
 }
 
+namespace {
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+}  // namespace
+
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+    out.clear();
+    for (std::size_t i = 0; i < in.size(); i++) {
+        if (plus_is_space && in[i] == '+') {
+            out.push_back(' ');
+        } else if (in[i] == '%') {
+            if (i + 2 >= in.size()) return false;   // two hex digits must follow
+            int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+            if (hi < 0 || lo < 0) return false;
+            out.push_back(static_cast<char>(hi << 4 | lo));
+            i += 2;
+        } else {
+            out.push_back(in[i]);
+        }
+    }
+    return true;
+}
+
 }  // namespace apikey

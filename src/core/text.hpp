@@ -38,4 +38,9 @@ std::string terminal_safe(std::string_view s);
 bool valid_owner(std::string_view owner) noexcept;
 bool valid_group_name(std::string_view name) noexcept;
 
+// %XX escapes decoded into `out` (RFC 3986, 2.1), either case of hex digit;
+// with `plus_is_space` also '+' as a space (application/x-www-form-urlencoded).
+// False on a '%' not followed by two hex digits.
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space);
+
 }  // namespace apikey
