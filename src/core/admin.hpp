@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "meta.hpp"
 #include "record.hpp"
 #include "text.hpp"
 
@@ -117,7 +118,7 @@ struct KeyChanges {
 // Owners, role and plan names: valid_owner, valid_group_name (text.hpp).
 // Meta names [a-z0-9_]{1,32}, values at most 256 bytes of UTF-8 without
 // control characters, at most 16 per key.
-inline constexpr std::size_t kMaxMeta = 16;   // meta.hpp kMaxMetaEntries
+inline constexpr std::size_t kMaxMeta = kMaxMetaEntries;
 // What is wrong with one meta entry, or "" (an empty value is fine: it removes).
 std::string meta_problem(std::string_view name, std::string_view value);
 // {"name":"value",...} sorted by name, the last of a repeated name winning;
