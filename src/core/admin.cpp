@@ -559,36 +559,6 @@ std::string parse_group_changes(AdminRoute route, std::string_view body, std::st
     return {};
 }
 
-namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// application/x-www-form-urlencoded value decoding; false on a bad escape.
-bool url_decode(std::string_view in, std::string& out) {
-    out.clear();
-    for (std::size_t i = 0; i < in.size(); i++) {
-        if (in[i] == '+') {
-            out.push_back(' ');
-        } else if (in[i] == '%') {
-            if (i + 2 >= in.size()) return false;   // two hex digits must follow
-            int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-            if (hi < 0 || lo < 0) return false;
-            out.push_back(static_cast<char>(hi << 4 | lo));
-            i += 2;
-        } else {
-            out.push_back(in[i]);
-        }
-    }
-    return true;
-}
-
-}  // namespace
-
 std::string parse_list_query(std::string_view query, ListQuery& out) {
     out = ListQuery{};
     while (!query.empty()) {
@@ -599,7 +569,8 @@ std::string parse_list_query(std::string_view query, ListQuery& out) {
 
         std::size_t eq = pair.find('=');
         std::string name(pair.substr(0, eq)), value;
-        if (!url_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), value)) {
+        std::string_view raw = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+        if (!percent_decode(raw, value, true)) {
             return "invalid escape in the query string";
         }
 
@@ -671,7 +642,7 @@ bool valid_page_cursor(std::string_view c) noexcept {
     if (colon == std::string_view::npos) {   // name: hex of the index member
         if (c.size() % 2 != 0) return false;
         for (char ch : c) {
-            if (hex_value(ch) < 0 || (ch >= 'A' && ch <= 'F')) return false;
+            if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return false;
         }
         return true;
     }
@@ -775,26 +746,6 @@ std::vector<std::string> group_arguments(const GroupChanges& c, std::int64_t now
 std::string description_problem(std::string_view d) {
     if (d.size() > 1024) return "too long (at most 1024 bytes)";
     return reason_problem(d);
-}
-
-bool valid_owner(std::string_view owner) noexcept {
-    if (owner.empty() || owner.size() > 128) return false;
-    for (char c : owner) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
-
-bool valid_group_name(std::string_view name) noexcept {
-    if (name.empty() || name.size() > 64) return false;
-    for (std::size_t i = 0; i < name.size(); i++) {
-        char c = name[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) return false;
-    }
-    return true;
 }
 
 std::string meta_problem(std::string_view name, std::string_view value) {

@@ -9,7 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "meta.hpp"
 #include "record.hpp"
+#include "text.hpp"
 
 namespace apikey {
 
@@ -113,12 +115,10 @@ struct KeyChanges {
     std::optional<std::string> allow_ip;   // canonical CIDRs, space separated
 };
 
-// Owners: 1-128 bytes of [A-Za-z0-9_.:@-]. Role and plan names:
-// [a-z0-9][a-z0-9_.-]{0,63}. Meta names [a-z0-9_]{1,32}, values at most 256
-// bytes of UTF-8 without control characters, at most 16 per key.
-inline constexpr std::size_t kMaxMeta = 16;   // meta.hpp kMaxMetaEntries
-bool valid_owner(std::string_view owner) noexcept;
-bool valid_group_name(std::string_view name) noexcept;
+// Owners, role and plan names: valid_owner, valid_group_name (text.hpp).
+// Meta names [a-z0-9_]{1,32}, values at most 256 bytes of UTF-8 without
+// control characters, at most 16 per key.
+inline constexpr std::size_t kMaxMeta = kMaxMetaEntries;
 // What is wrong with one meta entry, or "" (an empty value is fine: it removes).
 std::string meta_problem(std::string_view name, std::string_view value);
 // {"name":"value",...} sorted by name, the last of a repeated name winning;

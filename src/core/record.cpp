@@ -11,32 +11,6 @@
 
 namespace apikey {
 
-namespace {
-
-bool valid_owner_id(std::string_view s) noexcept {
-    if (s.empty() || s.size() > 128) return false;
-    for (char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
-
-// role and plan names: [a-z0-9][a-z0-9_.-]{0,63}
-bool valid_model_name(std::string_view s) noexcept {
-    if (s.empty() || s.size() > 64) return false;
-    for (std::size_t i = 0; i < s.size(); i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  (i > 0 && (c == '_' || c == '.' || c == '-'));
-        if (!ok) return false;
-    }
-    return true;
-}
-
-}  // namespace
-
 std::string KeyRecord::effective_scopes() const {
     std::string out = scopes;
     auto own = split_scopes(scopes);
@@ -160,12 +134,12 @@ bool decode_record(std::string_view id, const std::map<std::string, std::string>
         error = "invalid limits: " + limit_error;
         return false;
     }
-    if (!out.owner.empty() && !valid_owner_id(out.owner)) {
+    if (!out.owner.empty() && !valid_owner(out.owner)) {
         error = "invalid owner";
         return false;
     }
-    if ((!out.role.empty() && !valid_model_name(out.role)) ||
-        (!out.plan.empty() && !valid_model_name(out.plan))) {
+    if ((!out.role.empty() && !valid_group_name(out.role)) ||
+        (!out.plan.empty() && !valid_group_name(out.plan))) {
         error = "invalid role or plan name";
         return false;
     }

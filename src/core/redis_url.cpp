@@ -1,34 +1,8 @@
 #include "redis_url.hpp"
 
+#include "text.hpp"
+
 namespace apikey {
-
-namespace {
-
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// %XX in a URL's user and password (RFC 3986, 2.1)
-bool percent_decode(std::string_view s, std::string& out) {
-    out.clear();
-    for (std::size_t i = 0; i < s.size(); i++) {
-        if (s[i] != '%') {
-            out += s[i];
-            continue;
-        }
-        int hi = i + 2 < s.size() ? hex_digit(s[i + 1]) : -1;
-        int lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
-        if (lo < 0) return false;
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-    }
-    return true;
-}
-
-}  // namespace
 
 std::optional<RedisUrl> parse_redis_url(std::string_view text, std::string& error) {
     RedisUrl url;
@@ -49,9 +23,9 @@ std::optional<RedisUrl> parse_redis_url(std::string_view text, std::string& erro
         url.has_credentials = true;
         std::size_t colon = userinfo.find(':');
         bool ok = colon == std::string_view::npos
-                      ? percent_decode(userinfo, url.password)   // redis://PASSWORD@host
-                      : percent_decode(userinfo.substr(0, colon), url.user)
-                            && percent_decode(userinfo.substr(colon + 1), url.password);
+                      ? percent_decode(userinfo, url.password, false)   // redis://PASSWORD@host
+                      : percent_decode(userinfo.substr(0, colon), url.user, false)
+                            && percent_decode(userinfo.substr(colon + 1), url.password, false);
         if (!ok) {
             error = "invalid %-escape in the user or password of the Redis address";
             return RedisUrl{};

@@ -32,4 +32,15 @@ std::string reason_problem(std::string_view reason);
 // escape in the output can only have come from the escaping.
 std::string terminal_safe(std::string_view s);
 
+// Owners: 1-128 bytes of [A-Za-z0-9_.:@-]. Role and plan names:
+// [a-z0-9][a-z0-9_.-]{0,63}. The admin API and apikeyctl check what they
+// write with these, and decode_record what it reads back.
+bool valid_owner(std::string_view owner) noexcept;
+bool valid_group_name(std::string_view name) noexcept;
+
+// %XX escapes decoded into `out` (RFC 3986, 2.1), either case of hex digit;
+// with `plus_is_space` also '+' as a space (application/x-www-form-urlencoded).
+// False on a '%' not followed by two hex digits.
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space);
+
 }  // namespace apikey

@@ -476,6 +476,12 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
         ctx->status = status;
         body = apikey::admin_error(code, message);
     };
+    // a reply the script marked as an error: logged, and a 503
+    auto unavailable = [&](const std::string& message) {
+        ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR, r->connection->log, 0,
+                                    "apikey: admin request: %s", message.c_str());
+        error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", message);
+    };
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR, r->connection->log, 0,
@@ -564,10 +570,7 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
                   + "; give them another " + std::string(kind) + " first");
             break;
         case apikey::AdminReply::Status::kError:
-            ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR,
-                                        r->connection->log, 0, "apikey: admin request: %s",
-                                        result.message.c_str());
-            error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", result.message);
+            unavailable(result.message);
             break;
         }
 
@@ -632,10 +635,7 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
             error(NGX_HTTP_CONFLICT, "conflict", "a key with this id exists; retry");
             break;
         case apikey::AdminReply::Status::kError:
-            ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_REPLY, NGX_LOG_ERR,
-                                        r->connection->log, 0, "apikey: admin request: %s",
-                                        result.message.c_str());
-            error(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable", result.message);
+            unavailable(result.message);
             break;
         }
     }
