@@ -96,9 +96,15 @@ MATRIX          := $(BUILD)/matrix
 # MATRIX_DEBIAN=no leaves out Debian's nginx (CI has just run make test on it)
 MATRIX_DEBIAN   ?= yes
 MATRIX_VERSIONS ?= $(sort $(patsubst nginx-%.tar.gz,%,$(notdir $(wildcard $(NGINX_RELEASES)/nginx-*.tar.gz))))
-MATRIX_NGX_FLAGS := --with-compat --with-http_ssl_module --with-http_v2_module
+# (and real_ip, which nginx.org's packages have, and the key model's tests use)
+MATRIX_NGX_FLAGS := --with-compat --with-http_ssl_module --with-http_v2_module --with-http_realip_module
 
-$(MATRIX)/nginx-%/objs/nginx: | $(NGINX_RELEASES)/nginx-%.tar.gz
+# rewritten only when the options change, which then rebuilds every release
+$(MATRIX)/flags: FORCE
+	@mkdir -p $(MATRIX)
+	@echo "$(MATRIX_NGX_FLAGS)" | cmp -s - $@ || echo "$(MATRIX_NGX_FLAGS)" > $@
+
+$(MATRIX)/nginx-%/objs/nginx: $(MATRIX)/flags | $(NGINX_RELEASES)/nginx-%.tar.gz
 	rm -rf $(MATRIX)/nginx-$*
 	mkdir -p $(MATRIX)
 	tar xzf $(NGINX_RELEASES)/nginx-$*.tar.gz -C $(MATRIX)

@@ -104,10 +104,12 @@ ngx_http_apikey_log_allowed(ngx_uint_t kind)
 
     if (ngx_http_apikey_metrics != NULL) {
         // one line a second from every worker together: the first to claim
-        // this second writes it
+        // this second writes it. Only a later second may be claimed: each
+        // worker's cached clock is updated on its own, and a worker still on
+        // the second before must not take that second back (two lines in it)
         shared = &ngx_http_apikey_metrics->last_logged[kind];
         last = *shared;
-        return last != static_cast<ngx_atomic_uint_t>(now)
+        return static_cast<ngx_atomic_uint_t>(now) > last
                && ngx_atomic_cmp_set(shared, last, static_cast<ngx_atomic_uint_t>(now));
     }
 
