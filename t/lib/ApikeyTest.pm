@@ -275,18 +275,41 @@ use Time::HiRes qw(sleep);
 # Options: port, args (extra redis-server arguments), unix (also listen on a
 # unix socket in the temp dir, see unix_socket()), password (requirepass: cmd()
 # and cli() then authenticate with it).
+# A free port for a Redis; a cluster node also needs its bus port, 10000 up.
+sub _free_port_for {
+    my ($cluster) = @_;
+    for (1 .. 50) {
+        my $port = ApikeyTest::free_port();
+        return $port unless $cluster;
+        my $bus = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                        LocalPort => $port + 10000, Proto => 'tcp',
+                                        ReuseAddr => 1) or next;
+        close $bus;
+        return $port;
+    }
+    die "no free port with a free bus port";
+}
+
 sub start {
     my ($class, %opt) = @_;
-    my $self = bless { dir => tempdir(CLEANUP => 1), port => $opt{port} // ApikeyTest::free_port(),
-                       extra => [@{ $opt{args} // [] }], password => $opt{password} }, $class;
-    push @{ $self->{extra} }, '--requirepass', $opt{password} if defined $opt{password};
-    if ($opt{unix}) {
-        # nginx run as root has its workers run as nobody: they must reach the socket
-        chmod 0711, $self->{dir};
-        push @{ $self->{extra} }, '--unixsocket', $self->unix_socket, '--unixsocketperm', '777';
+    my $cluster = grep { $_ eq '--cluster-enabled' } @{ $opt{args} // [] };
+    # a port found free may be taken by another test before redis-server
+    # binds it (tests run in parallel): then this server never started, and
+    # another port is tried
+    for my $try (1 .. 5) {
+        my $self = bless { dir => tempdir(CLEANUP => 1),
+                           port => $opt{port} // _free_port_for($cluster),
+                           extra => [@{ $opt{args} // [] }], password => $opt{password} }, $class;
+        push @{ $self->{extra} }, '--requirepass', $opt{password} if defined $opt{password};
+        if ($opt{unix}) {
+            # nginx run as root has its workers run as nobody: they must reach the socket
+            chmod 0711, $self->{dir};
+            push @{ $self->{extra} }, '--unixsocket', $self->unix_socket, '--unixsocketperm', '777';
+        }
+        $self->_spawn;
+        return $self if defined $opt{port} || ($self->{pid} && kill 0, $self->{pid});
     }
-    $self->_spawn;
-    return $self;
+    die "redis-server failed to start on a free port, five times";
 }
 
 sub _spawn {
