@@ -26,7 +26,7 @@ sub wait_until {
     my ($what, $cond) = @_;
     my $t0 = time;
     until ($cond->()) {
-        return fail("$what (waited 5 s)") if time - $t0 > 5;
+        return fail("$what (waited 30 s)") if time - $t0 > 30;
         sleep 0.02;
     }
     pass($what);
