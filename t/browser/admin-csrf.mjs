@@ -104,7 +104,8 @@ async function main() {
     ];
     for (const [p, name, value] of forms) {
       for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']) {
-        const answered = evil.waitForResponse((r) => r.url() === adminBase + p);
+        // generous: under a loaded machine Chromium's first navigation can be slow
+        const answered = evil.waitForResponse((r) => r.url() === adminBase + p, { timeout: 30000 });
         await evil.goto(attack({ attack: 'form', path: p, type, name, value }));
         const r = await answered;
         const sent = await r.request().allHeaders();
