@@ -59,6 +59,33 @@ my $nginx = ApikeyTest::Nginx->start(
     server => 'location = /metrics { apikey_metrics; } location /admin/ { apikey_admin auth=off; }');
 
 sub get_key { $nginx->get('/api/x', 'X-API-Key' => $_[0]{token}) }
+
+# the id of the master that $node's CLUSTER NODES gives $slot to ('' if none)
+sub slot_owner_seen_by {
+    my ($node, $slot) = @_;
+    for my $row (split /\n/, $node->cmd('CLUSTER', 'NODES') // '') {
+        my ($id, undef, $flags, undef, undef, undef, undef, undef, @slots) = split ' ', $row;
+        next unless $flags =~ /master/;
+        for my $range (grep { !/^\[/ } @slots) {
+            my ($lo, $hi) = split /-/, $range;
+            return $id if $slot >= $lo && $slot <= ($hi // $lo);
+        }
+    }
+    return '';
+}
+
+# what a failed cluster assertion needs to be understood afterwards: the
+# answer, every node's view of the cluster and the module's recent log lines
+sub explain_cluster {
+    my ($what, $response) = @_;
+    diag "$what: got $response->{status} $response->{body}";
+    for my $node ($c->nodes) {
+        diag "CLUSTER NODES from " . $node->address . ":\n" . ($node->cmd('CLUSTER', 'NODES') // '(no answer)');
+    }
+    my @lines = grep { /apikey|cluster|redis/i && !/\[debug\]/ } split /\n/, $nginx->error_log;
+    diag join "\n", @lines[-20 .. -1] if @lines >= 20;
+    diag join "\n", @lines if @lines < 20;
+}
 sub metric {
     my ($name) = @_;
     my $body = $nginx->get('/metrics')->{body};
@@ -182,10 +209,20 @@ is get_key($moving)->{status}, 200, 'the moved key is verified on its new master
 
     my $moved_before = metric('apikey_redis_redirects_total{kind="moved"}');
     $_->cmd('CLUSTER', 'SETSLOT', $slot, 'NODE', $dst_id) for $dst, $src, grep { $_ != $dst && $_ != $src } @masters;
-    is get_key($key)->{status}, 200, 'slot handed over: answered by the new owner';
+    # the nodes settle the new owner's config epoch by gossip; what is tested
+    # below is how the module follows the cluster once it agrees
+    ok eval {
+        ApikeyTopology::wait_until("every node to name the slot's new owner", 10, sub {
+            !grep { slot_owner_seen_by($_, $slot) ne $dst_id } $c->live_nodes
+        });
+    }, "every node names the slot's new owner" or explain_cluster($@, { status => '-', body => '' });
+    my $handed = get_key($key);
+    is $handed->{status}, 200, 'slot handed over: answered by the new owner'
+        or explain_cluster("slot $slot handed to " . $dst->address, $handed);
     cmp_ok metric('apikey_redis_redirects_total{kind="moved"}'), '>', $moved_before,
         'MOVED from the old owner once the slot is handed over';
-    is $dst->cmd('EXISTS', $bucket), 1, 'the bucket lives on the new owner';
+    is $dst->cmd('EXISTS', $bucket), 1, 'the bucket lives on the new owner'
+        or explain_cluster("bucket of slot $slot on " . $dst->address, $handed);
 }
 
 # --- 3. a master killed: its replica is promoted; other masters never fail
