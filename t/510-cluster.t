@@ -74,6 +74,18 @@ sub slot_owner_seen_by {
     return '';
 }
 
+# whether $node's CLUSTER NODES shows every master with its own config epoch
+sub distinct_master_epochs {
+    my ($node) = @_;
+    my %seen;
+    for my $row (split /\n/, $node->cmd('CLUSTER', 'NODES') // '') {
+        my (undef, undef, $flags, undef, undef, undef, $epoch) = split ' ', $row;
+        next unless $flags =~ /master/;
+        return 0 if $seen{$epoch}++;
+    }
+    return scalar keys %seen;
+}
+
 # what a failed cluster assertion needs to be understood afterwards: the
 # answer, every node's view of the cluster and the module's recent log lines
 sub explain_cluster {
@@ -208,6 +220,15 @@ is get_key($moving)->{status}, 200, 'the moved key is verified on its new master
         'ASK was followed (apikey_redis_redirects_total{kind="ask"})';
 
     my $moved_before = metric('apikey_redis_redirects_total{kind="moved"}');
+    # Two masters with one config epoch (section 1's reshard can leave that
+    # until gossip settles it) resolve it by bumping the one with the lower
+    # id; were that the old owner, its replica's stale claim would then win
+    # the slot back from the new owner. Hand over once the epochs differ.
+    ok eval {
+        ApikeyTopology::wait_until('the masters to have distinct config epochs', 10, sub {
+            !grep { !distinct_master_epochs($_) } $c->live_nodes
+        });
+    }, 'the masters have distinct config epochs' or explain_cluster($@, { status => '-', body => '' });
     $_->cmd('CLUSTER', 'SETSLOT', $slot, 'NODE', $dst_id) for $dst, $src, grep { $_ != $dst && $_ != $src } @masters;
     # the nodes settle the new owner's config epoch by gossip; what is tested
     # below is how the module follows the cluster once it agrees
