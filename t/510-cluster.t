@@ -107,6 +107,16 @@ sub metric {
 ApikeyTopology::wait_until('nginx to load the slot map', 5,
                            sub { !grep { get_key($_)->{status} != 200 } @steady });
 
+# the key hygiene count walks every master with SCAN
+{
+    my $active;
+    ApikeyTest::poll_until(20, sub {
+        ($active) = $nginx->get('/metrics')->{body} =~ /^apikey_keys\{status="active"\} (\d+)$/m;
+        defined $active && $active == @$listed;
+    });
+    is $active, scalar @$listed, 'apikey_keys counts the keys of every master';
+}
+
 # --- every slot's master verifies and limits
 for my $m (@masters) {
     my $a = $m->address;

@@ -22,6 +22,8 @@ ok index($readme, "ACL SETUSER apikey-module on >MODULE-PASSWORD $ApikeyTls::MOD
 ok index($readme, "plus\n`$ApikeyTls::ADMIN_EXTRA`") >= 0
    || index($readme, "plus `$ApikeyTls::ADMIN_EXTRA`") >= 0,
     "README's additions for the admin API are the ones tested";
+ok index($readme, "`$ApikeyTls::METRICS_EXTRA`") >= 0,
+    "README's addition for apikey_metrics is the one tested";
 ok index($readme, "ACL SETUSER apikeyctl on >CTL-PASSWORD $ApikeyTls::CLI_RULE\n") >= 0,
     "README's rule for apikeyctl is the one tested";
 
@@ -132,6 +134,22 @@ like $as->('apikeyctl', 'ctlpw', 'SCRIPT', 'FLUSH'), qr/NOPERM/, '... and flushe
     is $nginx->request('DELETE', "/admin/keys/$made->{id}", 'Content-Type' => 'application/json')->{status}, 204, 'admin API: delete';
     my @errors = grep { /NOPERM/ } split /\n/, $nginx->error_log;
     is scalar(@errors), 0, '... and no permission error' or diag join "\n", @errors;
+    $nginx->stop;
+}
+
+# --- apikey_metrics' key count under the module rule plus its addition
+{
+    my $nginx = ApikeyTest::Nginx->start(
+        redis => $redis,
+        redis_args => "user=apikey-module-metrics password=modulemetricspw tls tls_ca=$certs->{ca}",
+        location => 'apikey on;',
+        server => 'location = /metrics { apikey_metrics; }');
+    my $body = ApikeyTest::poll_until(15, sub {
+        my $b = $nginx->get('/metrics')->{body};
+        $b =~ /^apikey_keys_counted_timestamp_seconds /m ? $b : undef;
+    }) // '';
+    like $body, qr/^apikey_keys\{status="active"\} [1-9]/m, 'apikey_metrics: the keys are counted (SCAN, HMGET) under the rule';
+    like $body, qr/^apikey_key_stats_runs_total\{result="failed"\} 0$/m, '... and no count failed';
     $nginx->stop;
 }
 

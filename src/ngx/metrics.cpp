@@ -1,6 +1,7 @@
 // apikey_metrics: Prometheus text exposition of the shared counters.
 #include "metrics.hpp"
 #include "guard.hpp"
+#include "key_stats.hpp"
 
 #include <ctime>
 #include <string>
@@ -135,6 +136,69 @@ ngx_http_apikey_seconds(uint64_t us)
 }
 
 
+// The key hygiene gauges of the last complete count (src/ngx/hygiene.cpp),
+// copied out under its version so that they all come from one count. Until
+// a first count has ended they are absent, not zero.
+static void
+ngx_http_apikey_render_key_stats(std::string &out, const ngx_http_apikey_key_stats_t &shared)
+{
+    using apikey::KeyStats;
+
+    ngx_http_apikey_key_stats_t  copy;
+    ngx_atomic_uint_t            version;
+    ngx_uint_t                   i, tries;
+
+    for (tries = 0; tries < 100; tries++) {
+        version = shared.version;
+        ngx_memory_barrier();
+        ngx_memcpy(&copy, &shared, sizeof(copy));
+        ngx_memory_barrier();
+        if (version % 2 == 0 && version == shared.version) {
+            break;
+        }
+        ngx_cpu_pause();
+    }
+
+    ngx_http_apikey_metric(out, "apikey_key_stats_runs_total", "counter",
+                           "Counts of the keys in Redis (SCAN, at most once a minute) that "
+                           "ended: complete, or failed (tried again within a minute).");
+    out += "apikey_key_stats_runs_total{result=\"complete\"} " + std::to_string(copy.runs[0])
+           + "\napikey_key_stats_runs_total{result=\"failed\"} "
+           + std::to_string(copy.runs[1]) + "\n";
+
+    if (tries == 100 || copy.counted_at == 0) {
+        return;
+    }
+
+    ngx_http_apikey_metric(out, "apikey_keys_counted_timestamp_seconds", "gauge",
+                           "When the key gauges below were last counted (unix time).",
+                           copy.counted_at);
+
+    ngx_http_apikey_metric(out, "apikey_keys", "gauge",
+                           "Keys in Redis by status (expired: active with expires passed).");
+    for (i = 0; i < KeyStats::kStatuses; i++) {
+        out += "apikey_keys{status=\"";
+        out += KeyStats::status_name(i);
+        out += "\"} " + std::to_string(copy.keys[i]) + "\n";
+    }
+
+    ngx_http_apikey_metric(out, "apikey_keys_expiring", "gauge",
+                           "Active keys that expire within 7 or 30 days.");
+    for (i = 0; i < KeyStats::kExpiringDays.size(); i++) {
+        out += "apikey_keys_expiring{within=\"" + std::to_string(KeyStats::kExpiringDays[i])
+               + "d\"} " + std::to_string(copy.expiring[i]) + "\n";
+    }
+
+    ngx_http_apikey_metric(out, "apikey_keys_unused", "gauge",
+                           "Active keys not used for more than 30 or 90 days (never used: "
+                           "created that long ago).");
+    for (i = 0; i < KeyStats::kUnusedDays.size(); i++) {
+        out += "apikey_keys_unused{for=\"" + std::to_string(KeyStats::kUnusedDays[i])
+               + "d\"} " + std::to_string(copy.unused[i]) + "\n";
+    }
+}
+
+
 static std::string
 ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
 {
@@ -211,6 +275,8 @@ ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
            + "\n";
     out += "apikey_redis_round_trip_seconds_count " + std::to_string(cumulative) + "\n";
 
+    ngx_http_apikey_render_key_stats(out, m.key_stats);
+
     return out;
 }
 
@@ -249,6 +315,10 @@ ngx_http_apikey_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf
     clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
     clcf->handler = ngx_http_apikey_guard<ngx_http_apikey_metrics_handler, NGX_HTTP_INTERNAL_SERVER_ERROR>;
+
+    // a scrape shows the key gauges: have the workers count the keys
+    static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_apikey_module))->key_stats = 1;
 
     return NGX_CONF_OK;
 }

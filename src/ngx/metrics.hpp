@@ -14,6 +14,17 @@ inline constexpr ngx_uint_t  ngx_http_apikey_latency_buckets =
 inline constexpr ngx_uint_t  ngx_http_apikey_outcomes = static_cast<ngx_uint_t>(
     apikey::Outcome::kIpNotAllowed) + 1;
 
+// The key hygiene gauges (src/ngx/hygiene.cpp): the last complete count.
+struct ngx_http_apikey_key_stats_t {
+    ngx_atomic_t  claimed;        // the unix second the last count was started in
+    ngx_atomic_t  version;        // odd while a worker writes the figures below
+    ngx_atomic_t  counted_at;     // the unix second the last count ended in; 0: none yet
+    ngx_atomic_t  keys[5];        // by apikey::KeyStats::Status
+    ngx_atomic_t  expiring[2];    // within apikey::KeyStats::kExpiringDays
+    ngx_atomic_t  unused[2];      // for apikey::KeyStats::kUnusedDays
+    ngx_atomic_t  runs[2];        // counts that ended: complete, failed
+};
+
 struct ngx_http_apikey_metrics_t {
     ngx_atomic_t  requests[ngx_http_apikey_outcomes];
     ngx_atomic_t  round_trips;
@@ -26,6 +37,7 @@ struct ngx_http_apikey_metrics_t {
     ngx_atomic_t  in_flight;
     ngx_atomic_t  latency[ngx_http_apikey_latency_buckets];
     ngx_atomic_t  latency_sum_us;
+    ngx_http_apikey_key_stats_t  key_stats;
 
     // not a metric: the second each kind of rate-limited log line was last
     // written in, so "at most once a second" holds for all workers together

@@ -15,6 +15,7 @@
 #include "cache.hpp"
 #include "cidr.hpp"
 #include "digest.hpp"
+#include "hygiene.hpp"
 #include "metrics.hpp"
 #include "redis_topology.hpp"
 #include "scope.hpp"
@@ -668,6 +669,10 @@ ngx_http_apikey_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (mcf->key_stats) {
+        return ngx_http_apikey_hygiene_start(cycle);
+    }
+
     return NGX_OK;
 }
 
@@ -679,6 +684,8 @@ ngx_http_apikey_exit_process(ngx_cycle_t *cycle)
 
     // reply callbacks run while the connections are closed: they must find
     // no topology
+    ngx_http_apikey_hygiene_stop();
     ngx_http_apikey_worker_redis = NULL;
     delete redis;
+    ngx_http_apikey_hygiene_release();
 }

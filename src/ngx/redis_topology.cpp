@@ -144,6 +144,27 @@ RedisTopology::for_slot(int slot) noexcept
 }
 
 
+std::vector<RedisClient *>
+RedisTopology::key_holders() const
+{
+    std::vector<RedisClient *> holders;
+
+    if (!cluster()) {
+        if (commands_ != nullptr) {
+            holders.push_back(commands_);
+        }
+        return holders;
+    }
+
+    for (size_t i = 0; i < nodes_.size() && i < serving_.size(); i++) {
+        if (serving_[i]) {
+            holders.push_back(nodes_[i]);
+        }
+    }
+    return holders;
+}
+
+
 bool
 RedisTopology::serves(const RedisClient &client) const noexcept
 {

@@ -50,6 +50,11 @@ public:
     RedisClient *primary() noexcept { return commands_; }
     bool cluster() const noexcept { return conf_->topology == NGX_HTTP_APIKEY_CLUSTER; }
 
+    // Every server that holds keys, for a walk with SCAN: the single server
+    // or the sentinel's master, or each master of the cluster's slot map
+    // (none while there is no map). May throw std::bad_alloc.
+    std::vector<RedisClient *> key_holders() const;
+
     // Sentinel mode before any sentinel has named the master (a worker just
     // started, e.g. by a reload): checks wait for it rather than fail.
     bool awaiting_master() const noexcept {

@@ -89,6 +89,8 @@ our $MODULE_RULE = 'resetkeys ~apikey:* resetchannels &apikey:invalidate -@all '
     . '+time +exists +get +set +hmget +hset +zadd';
 our $ADMIN_EXTRA = '+hget +hgetall +del +scan +xadd +xrevrange +publish '
     . '+hdel +sadd +srem +smembers +scard +zadd +zrem +zscore +zcount +zrank +zrevrank +zrange +zrevrange +zrangebylex +zrevrangebylex +zscan';
+# and for apikey_metrics' key count (t/215-key-hygiene.t)
+our $METRICS_EXTRA = '+scan';
 our $CLI_RULE = 'resetkeys ~apikey:* resetchannels &apikey:invalidate -@all '
     . '+select +eval +cluster|slots +asking '
     . '+exists +hget +hgetall +hmget +hset +del +scan +xadd +xrevrange +publish '
@@ -96,7 +98,8 @@ our $CLI_RULE = 'resetkeys ~apikey:* resetchannels &apikey:invalidate -@all '
 
 # An ACL file with the default user off, "admin"/"adminpw" for the harness,
 # and the users of those rules: apikey-module/modulepw,
-# apikey-module-admin/moduleadminpw (with the admin API), apikeyctl/ctlpw.
+# apikey-module-admin/moduleadminpw (with the admin API),
+# apikey-module-metrics/modulemetricspw (with apikey_metrics), apikeyctl/ctlpw.
 # More lines may be given. Returns its path.
 sub acl_file {
     my (@more) = @_;
@@ -106,6 +109,7 @@ sub acl_file {
     print $f join "\n", 'user default off', 'user admin on >adminpw ~* &* +@all',
         "user apikey-module on >modulepw $MODULE_RULE",
         "user apikey-module-admin on >moduleadminpw $MODULE_RULE $ADMIN_EXTRA",
+        "user apikey-module-metrics on >modulemetricspw $MODULE_RULE $METRICS_EXTRA",
         "user apikeyctl on >ctlpw $CLI_RULE", @more, '';
     close $f;
     return "$dir/users.acl";
