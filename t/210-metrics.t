@@ -125,6 +125,18 @@ my (undef, $reloaded) = scrape();
 ok $reloaded->{'apikey_requests_total{result="ok"}'} >= $after->{'apikey_requests_total{result="ok"}'},
     'counters survive a reload';
 
+# an outside check of the exposition format, on a scrape with every counter
+# moved (errors, timeouts, reconnects, the histogram)
+SKIP: {
+    skip 'promtool not installed (scripts/install-deps)', 1 unless `which promtool` =~ /\S/;
+    my $file = $nginx->dir . '/scrape.txt';
+    open my $f, '>', $file or die;
+    print $f $nginx->get('/metrics')->{body};
+    close $f;
+    my $out = `promtool check metrics < $file 2>&1`;
+    is $?, 0, 'promtool check metrics accepts the exposition' or diag $out;
+}
+
 # the endpoint is protected the nginx way
 is $nginx->get('/metrics', 'X-Forwarded-For' => '10.0.0.1')->{status}, 200, 'allowed from 127.0.0.1';
 my $closed = $nginx->get('/metrics-closed');
