@@ -16,6 +16,7 @@ inline constexpr ngx_uint_t  ngx_http_apikey_outcomes = static_cast<ngx_uint_t>(
 
 struct ngx_http_apikey_metrics_t {
     ngx_atomic_t  requests[ngx_http_apikey_outcomes];
+    ngx_atomic_t  requests_dry_run[ngx_http_apikey_outcomes];   // under apikey_dry_run
     ngx_atomic_t  round_trips;
     ngx_atomic_t  redis_errors;
     ngx_atomic_t  redis_timeouts;
@@ -50,7 +51,7 @@ extern ngx_http_apikey_metrics_t  *ngx_http_apikey_metrics;
 
 ngx_int_t ngx_http_apikey_metrics_zone(ngx_conf_t *cf, ngx_http_apikey_main_conf_t *mcf);
 void ngx_http_apikey_metrics_attach(ngx_http_apikey_main_conf_t *mcf);
-void ngx_http_apikey_count_outcome(apikey::Outcome outcome);
+void ngx_http_apikey_count_outcome(apikey::Outcome outcome, bool dry_run);
 void ngx_http_apikey_count_round_trip(uint64_t elapsed_us);
 
 // Monotonic microseconds, for round-trip times (ngx_current_msec is too coarse).
