@@ -122,6 +122,13 @@ ngx_command_t  ngx_http_apikey_commands[] = {
       offsetof(ngx_http_apikey_loc_conf_t, fail_mode),
       &ngx_http_apikey_fail_modes },
 
+    { ngx_string("apikey_dry_run"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, dry_run),
+      NULL },
+
     { ngx_string("apikey_require_tls"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -258,6 +265,7 @@ ngx_http_apikey_create_loc_conf(ngx_conf_t *cf)
     conf->log_level = NGX_CONF_UNSET_UINT;
     conf->fail_mode = NGX_CONF_UNSET_UINT;
     conf->require_tls = NGX_CONF_UNSET;
+    conf->dry_run = NGX_CONF_UNSET;
     conf->accept_imported = NGX_CONF_UNSET;
     conf->expiry_warning = NGX_CONF_UNSET;
     conf->last_used_interval = NGX_CONF_UNSET;
@@ -459,6 +467,12 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->fail_mode, prev->fail_mode,
                               static_cast<ngx_uint_t>(NGX_HTTP_APIKEY_FAIL_CLOSED));
     ngx_conf_merge_value(conf->require_tls, prev->require_tls, 0);
+    ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
+    if (conf->admin || conf->introspect) {
+        // managing keys and "who am I" are never opened by a dry run,
+        // whatever a server or http level says
+        conf->dry_run = 0;
+    }
     ngx_conf_merge_value(conf->accept_imported, prev->accept_imported, 0);
     ngx_conf_merge_sec_value(conf->expiry_warning, prev->expiry_warning, 14 * 86400);
     ngx_conf_merge_sec_value(conf->last_used_interval, prev->last_used_interval, 60);

@@ -72,9 +72,13 @@ ngx_http_apikey_metrics_attach(ngx_http_apikey_main_conf_t *mcf)
 
 
 void
-ngx_http_apikey_count_outcome(apikey::Outcome outcome)
+ngx_http_apikey_count_outcome(apikey::Outcome outcome, bool dry_run)
 {
-    ngx_http_apikey_count(requests[static_cast<ngx_uint_t>(outcome)], 1);
+    if (dry_run) {
+        ngx_http_apikey_count(requests_dry_run[static_cast<ngx_uint_t>(outcome)], 1);
+    } else {
+        ngx_http_apikey_count(requests[static_cast<ngx_uint_t>(outcome)], 1);
+    }
 }
 
 
@@ -199,6 +203,29 @@ ngx_http_apikey_render_key_stats(std::string &out, const ngx_http_apikey_key_sta
 }
 
 
+// apikey_requests_total's samples, one per result word.
+static void
+ngx_http_apikey_render_requests(std::string &out, const ngx_atomic_t *requests,
+    const char *more_labels)
+{
+    for (ngx_uint_t i = 0; i < ngx_http_apikey_outcomes; i++) {
+        auto outcome = static_cast<apikey::Outcome>(i);
+        if (outcome == apikey::Outcome::kAmbiguous) {
+            continue;   // counted with kMalformed: they share the result word
+        }
+        uint64_t n = requests[i];
+        if (outcome == apikey::Outcome::kMalformed) {
+            n += requests[static_cast<ngx_uint_t>(apikey::Outcome::kAmbiguous)];
+        }
+        out += "apikey_requests_total{result=\"";
+        out += apikey::result_word(outcome);
+        out += '"';
+        out += more_labels;
+        out += "} " + std::to_string(n) + "\n";
+    }
+}
+
+
 static std::string
 ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
 {
@@ -207,19 +234,16 @@ ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
     uint64_t     cumulative;
 
     ngx_http_apikey_metric(out, "apikey_requests_total", "counter",
-                           "Requests checked by the module, by result.");
+                           "Requests checked by the module, by result; dry_run=\"1\": "
+                           "checked under apikey_dry_run (a refusal result was let through).");
+    ngx_http_apikey_render_requests(out, m.requests, "");
+
+    bool dry_runs = false;
     for (i = 0; i < ngx_http_apikey_outcomes; i++) {
-        auto outcome = static_cast<apikey::Outcome>(i);
-        if (outcome == apikey::Outcome::kAmbiguous) {
-            continue;   // counted with kMalformed: they share the result word
-        }
-        uint64_t n = m.requests[i];
-        if (outcome == apikey::Outcome::kMalformed) {
-            n += m.requests[static_cast<ngx_uint_t>(apikey::Outcome::kAmbiguous)];
-        }
-        out += "apikey_requests_total{result=\"";
-        out += apikey::result_word(outcome);
-        out += "\"} " + std::to_string(n) + "\n";
+        dry_runs = dry_runs || m.requests_dry_run[i] != 0;
+    }
+    if (dry_runs) {
+        ngx_http_apikey_render_requests(out, m.requests_dry_run, ",dry_run=\"1\"");
     }
 
     ngx_http_apikey_metric(out, "apikey_redis_round_trips_total", "counter",

@@ -27,6 +27,7 @@ struct ngx_http_apikey_key_stats_t {
 
 struct ngx_http_apikey_metrics_t {
     ngx_atomic_t  requests[ngx_http_apikey_outcomes];
+    ngx_atomic_t  requests_dry_run[ngx_http_apikey_outcomes];   // under apikey_dry_run
     ngx_atomic_t  round_trips;
     ngx_atomic_t  redis_errors;
     ngx_atomic_t  redis_timeouts;
@@ -62,7 +63,7 @@ extern ngx_http_apikey_metrics_t  *ngx_http_apikey_metrics;
 
 ngx_int_t ngx_http_apikey_metrics_zone(ngx_conf_t *cf, ngx_http_apikey_main_conf_t *mcf);
 void ngx_http_apikey_metrics_attach(ngx_http_apikey_main_conf_t *mcf);
-void ngx_http_apikey_count_outcome(apikey::Outcome outcome);
+void ngx_http_apikey_count_outcome(apikey::Outcome outcome, bool dry_run);
 void ngx_http_apikey_count_round_trip(uint64_t elapsed_us);
 
 // Monotonic microseconds, for round-trip times (ngx_current_msec is too coarse).

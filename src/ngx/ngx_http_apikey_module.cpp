@@ -186,12 +186,16 @@ ngx_http_apikey_log_refusal(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         return;   // already logged, rate-limited, where the fault was seen
     }
 
+    // as limit_req_dry_run: the same line at the same level, marked
+    const char *dry = ctx->dry_run ? "dry run, would have " : "";
+
     if (ctx->id.len) {
         ngx_log_error(lcf->log_level, r->connection->log, 0,
-                      "apikey: refused key \"%V\": %*s", &ctx->id, word.size(), word.data());
+                      "apikey: %srefused key \"%V\": %*s", dry, &ctx->id,
+                      word.size(), word.data());
     } else {
         ngx_log_error(lcf->log_level, r->connection->log, 0,
-                      "apikey: refused request: %*s", word.size(), word.data());
+                      "apikey: %srefused request: %*s", dry, word.size(), word.data());
     }
 }
 
@@ -205,9 +209,12 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     ctx->state = NGX_HTTP_APIKEY_DONE;
 
+    // this location's say (after an internal redirect, the new location's)
+    ctx->dry_run = lcf->dry_run ? 1 : 0;
+
     if (!ctx->counted) {
         ctx->counted = 1;
-        ngx_http_apikey_count_outcome(ctx->outcome);
+        ngx_http_apikey_count_outcome(ctx->outcome, ctx->dry_run);
     }
 
     if (ctx->outcome == Outcome::kOk && ctx->checked_for != lcf) {
@@ -251,7 +258,12 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
                                     "(apikey_fail_mode open)");
     } else if (ctx->outcome != Outcome::kOk) {
         ngx_http_apikey_log_refusal(r, ctx, lcf);
-        return ngx_http_apikey_deny(r, ctx);
+        if (!ctx->dry_run || ctx->outcome == Outcome::kError) {
+            return ngx_http_apikey_deny(r, ctx);
+        }
+        // apikey_dry_run: logged and counted as a refusal, and let through;
+        // $apikey_result says what it would have been. A Redis failure is
+        // not a refusal of the key: apikey_fail_mode decides it, as always.
     }
 
     if (lcf->strip_credentials && ngx_http_apikey_strip_credentials(r, ctx) != NGX_OK) {

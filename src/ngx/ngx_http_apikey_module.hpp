@@ -133,6 +133,7 @@ struct ngx_http_apikey_loc_conf_t {
     ngx_array_t  *bucket_sets;    // of ngx_http_apikey_bucket_set_t, built at merge
     ngx_flag_t    local_limits;   // the lines say store=local: buckets in nginx
     ngx_uint_t    env;            // apikey_env: NGX_HTTP_APIKEY_ENV_*
+    ngx_flag_t    dry_run;        // apikey_dry_run: log and count refusals, refuse none
 };
 
 enum ngx_http_apikey_fail_mode_e {
@@ -203,6 +204,7 @@ struct ngx_http_apikey_ctx_t {
     unsigned                      in_flight:1;   // in apikey_checks_in_flight
     unsigned                      limit_only:1;  // the script ran in "limit" mode
     unsigned                      cache_store:1; // remember the reply (apikey_cache)
+    unsigned                      dry_run:1;     // decided under apikey_dry_run on
 };
 
 static_assert(std::is_trivially_destructible<ngx_http_apikey_ctx_t>::value,

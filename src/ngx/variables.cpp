@@ -1,5 +1,6 @@
 // $apikey_id, $apikey_name, $apikey_scopes, $apikey_result, $apikey_rate_remaining,
-// $apikey_owner, $apikey_role, $apikey_plan, $apikey_env and $apikey_meta_NAME.
+// $apikey_owner, $apikey_role, $apikey_plan, $apikey_env, $apikey_dry_run and
+// $apikey_meta_NAME.
 //
 // None of them can hold the token: id, name, scopes and the key model's fields
 // come from the record, and only once the presented secret matched it.
@@ -18,6 +19,7 @@ enum ngx_http_apikey_var_e {
     NGX_HTTP_APIKEY_VAR_ROLE,
     NGX_HTTP_APIKEY_VAR_PLAN,
     NGX_HTTP_APIKEY_VAR_ENV,
+    NGX_HTTP_APIKEY_VAR_DRY_RUN,
 };
 
 
@@ -96,6 +98,11 @@ ngx_http_apikey_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v, ui
         }
         return NGX_OK;
 
+    case NGX_HTTP_APIKEY_VAR_DRY_RUN:
+        ngx_http_apikey_set_var(v, const_cast<u_char *>(reinterpret_cast<const u_char *>(
+                                       ctx->dry_run ? "1" : "0")), 1);
+        return NGX_OK;
+
     case NGX_HTTP_APIKEY_VAR_RATE_REMAINING:
         if (!ctx->has_rate) {
             v->not_found = 1;
@@ -169,6 +176,7 @@ ngx_http_apikey_add_variables(ngx_conf_t *cf)
         { ngx_string("apikey_role"), NGX_HTTP_APIKEY_VAR_ROLE },
         { ngx_string("apikey_plan"), NGX_HTTP_APIKEY_VAR_PLAN },
         { ngx_string("apikey_env"), NGX_HTTP_APIKEY_VAR_ENV },
+        { ngx_string("apikey_dry_run"), NGX_HTTP_APIKEY_VAR_DRY_RUN },
     };
 
     for (auto &var : vars) {
