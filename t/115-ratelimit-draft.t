@@ -112,6 +112,12 @@ my $nginx = ApikeyTest::Nginx->start(
             apikey_limit 3r/m burst=3 bucket=slow store=local;
             proxy_pass http://127.0.0.1:$upstream_port;
         }
+        location /team/ {
+            apikey on;
+            apikey_limit 100r/m burst=10;
+            apikey_limit 60r/m burst=4 bucket=team per=owner;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
         location /legacy/ {
             apikey on;
             apikey_ratelimit_headers legacy;
@@ -211,6 +217,23 @@ my $one = $redis->create_key(name => 'one limit', scopes => ['read'], limits => 
 $d = draft($nginx->get('/api/x', 'X-API-Key' => $one->{token}), 'one own limit');
 is_deeply $d->{policy}, [['default', 3, 15]], 'one own limit: "default";q=3;w=15';
 is_deeply $d->{limit}, ['default', 2, 5], 'and "default";r=2;t=5';
+
+# --- a plan's limits (the record's copy, plan_limits) likewise
+my $planned = $redis->create_key(name => 'planned', scopes => ['read']);
+$redis->cmd('HSET', "apikey:key:{$planned->{id}}", 'plan_limits', '30r/m:3');
+$d = draft($nginx->get('/api/x', 'X-API-Key' => $planned->{token}), 'plan limits');
+is_deeply $d->{policy}, [['default', 3, 6]], 'plan limit 30r/m:3: "default";q=3;w=6';
+is_deeply $d->{limit}, ['default', 2, 2], 'and "default";r=2;t=2';
+
+# --- per=owner: the owner's bucket keeps its set's name, and two keys of one
+# owner see one partition go down (no pk: each key's own response)
+my @team = map { $redis->create_key(name => "team $_") } 1 .. 2;
+$redis->cmd('HSET', "apikey:key:{$_->{id}}", 'owner', 'acme') for @team;
+$d = draft($nginx->get('/team/x', 'X-API-Key' => $team[0]{token}), 'per=owner, first key');
+is_deeply $d->{policy}, [['default', 10, 6], ['team', 4, 4]], 'per=owner: "default";q=10;w=6, "team";q=4;w=4';
+is_deeply $d->{limit}, ['team', 3, 1], 'first key: "team";r=3;t=1';
+$d = draft($nginx->get('/team/x', 'X-API-Key' => $team[1]{token}), 'per=owner, second key');
+is_deeply $d->{limit}, ['team', 2, 1], 'second key of the owner: "team";r=2 (its own default bucket has 9)';
 
 # --- store=local: named the same way
 my $local = $redis->create_key(name => 'local', scopes => ['read']);
