@@ -139,7 +139,8 @@ is $limited->{status}, 429, 'satisfy any + allow: 429 is final';
 is((json_of($limited->{body}) // {})->{error}, 'rate_limited', '429: rate_limited');
 is $H->($limited, 'Content-Length'), length($limited->{body}), '429: Content-Length of the JSON';
 ok(($H->($limited, 'Retry-After') // 0) >= 1, '429: Retry-After');
-ok defined $H->($limited, 'RateLimit-Limit'), '429: RateLimit-Limit';
+is $H->($limited, 'RateLimit'), '"default";r=0;t=' . $H->($limited, 'Retry-After'),
+    '429: RateLimit, t as Retry-After';
 
 # --- satisfy any, every module refuses: the key's 401 wins over deny's 403,
 # as auth_basic's does

@@ -26,7 +26,7 @@ for my $mode ('check', 'limit') {
     my $record = "apikey:key:{$key->{id}}";
     my $res = $nginx->get('/api/x', 'X-API-Key' => $key->{token});
     is $res->{status}, 200, "$path: before the pause";
-    is ApikeyTest::Nginx::header($res, 'RateLimit-Remaining'), 4, "$path: one token taken";
+    is ApikeyTest::Nginx::header($res, 'RateLimit'), '"default";r=4;t=720', "$path: one token taken";
     my ($bucket) = split /\n/, $redis->cmd('KEYS', "apikey:bucket:{$key->{id}}:*");
     ok $bucket, "$path: the bucket is in Redis";
     my $last_used = $redis->cmd('HGET', $record, 'last_used');
@@ -58,7 +58,7 @@ for my $mode ('check', 'limit') {
 
     $res = $nginx->get('/api/x', 'X-API-Key' => $key->{token});
     is $res->{status}, 200, "$path: answered again";
-    is ApikeyTest::Nginx::header($res, 'RateLimit-Remaining'), $remaining - 1,
+    like ApikeyTest::Nginx::header($res, 'RateLimit'), qr/^"default";r=@{[$remaining - 1]};t=\d+$/,
         "$path: the bucket is where the answered requests left it";
 }
 
@@ -78,7 +78,8 @@ for my $mode ('check', 'limit') {
     is $redis->cmd('KEYS', "apikey:bucket:{$key->{id}}:*"), '', 'fresh key: its buckets are full';
     is $redis->cmd('HGET', "apikey:key:{$key->{id}}", 'last_used'), '', 'fresh key: never used';
     my $res = $plain->get('/api/x', 'X-API-Key' => $key->{token});
-    is ApikeyTest::Nginx::header($res, 'RateLimit-Remaining'), 4, 'fresh key: its first answer takes the first token';
+    is ApikeyTest::Nginx::header($res, 'RateLimit'), '"default";r=4;t=720',
+        'fresh key: its first answer takes the first token';
 }
 
 $_->stop for $plain, $cached;

@@ -8,7 +8,10 @@ use Time::HiRes qw(sleep time);
 use ApikeyTest;
 
 my $redis = ApikeyTest::Redis->start;
+# the draft-06 fields (apikey_ratelimit_headers legacy); t/115 holds the
+# current draft's, the default
 my $nginx = ApikeyTest::Nginx->start(redis => $redis,
+    http => 'apikey_ratelimit_headers legacy;',
     location => 'apikey on; apikey_scope read GET; apikey_scope write POST;');
 my $H = \&ApikeyTest::Nginx::header;
 

@@ -11,6 +11,7 @@ my $H = \&ApikeyTest::Nginx::header;
 my $redis = ApikeyTest::Redis->start;
 my $nginx = ApikeyTest::Nginx->start(
     redis => $redis,
+    http => 'apikey_ratelimit_headers legacy;',   # the draft-06 fields; t/115: the current draft's
     location => 'apikey on;',
     server => <<'EOF',
         location /multi/ {

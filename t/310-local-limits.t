@@ -38,7 +38,9 @@ my @limited = grep { $_->{status} == 429 } @res;
 is scalar(@limited), 11, 'the rest are 429';
 ok $H->($limited[0], 'Retry-After') >= 1, 'with Retry-After';
 is((json_of($limited[0]{body}) // {})->{error}, 'rate_limited', 'and the JSON body');
-is $H->($res[0], 'RateLimit-Policy'), '10;w=6', 'RateLimit headers as with Redis';
+is $H->($res[0], 'RateLimit-Policy'), '"default";q=10;w=6', 'RateLimit headers as with Redis';
+is $H->($limited[0], 'RateLimit'), "\"default\";r=0;t=" . $H->($limited[0], 'Retry-After'),
+    'RateLimit on a 429: nothing left, t is Retry-After';
 is $redis->calls('evalsha'), 0, 'no Redis round trip at all (cache hit, local buckets)';
 is $redis->cmd('KEYS', 'apikey:bucket:*'), '', 'and no bucket state in Redis';
 
@@ -54,8 +56,10 @@ is scalar(grep { $_->{status} == 200 } $nginx->parallel(40, 'GET', '/api/x', 'X-
 my $k2 = $redis->create_key(name => 'exporter');
 my @r2 = $nginx->parallel(8, 'GET', '/nocache/x', 'X-API-Key' => $k2->{token});
 is scalar(grep { $_->{status} == 200 } @r2), 5, 'the tighter local bucket decides';
-is $H->($nginx->get('/nocache/x', 'X-API-Key' => $k2->{token}), 'RateLimit-Policy'),
-    '10;w=6, 5;w=60', 'both buckets in the policy';
+my $r2 = $nginx->get('/nocache/x', 'X-API-Key' => $k2->{token});
+is $H->($r2, 'RateLimit-Policy'), '"default";q=10;w=6, "export";q=5;w=60',
+    'both buckets in the policy, by set name';
+like $H->($r2, 'RateLimit'), qr/^"export";r=0;t=\d+$/, 'RateLimit: the refusing one';
 
 $nginx->stop;
 

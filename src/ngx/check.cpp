@@ -6,6 +6,8 @@
 #include <array>
 #include <new>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "cache.hpp"
 #include "cidr.hpp"
@@ -14,6 +16,7 @@
 #include "digest.hpp"
 #include "keyspace.hpp"
 #include "metrics.hpp"
+#include "rate.hpp"
 #include "rate_headers.hpp"
 #include "redis_topology.hpp"
 #include "scope.hpp"
@@ -706,16 +709,86 @@ ngx_http_apikey_finish_check(ngx_http_apikey_ctx_t *ctx, RedisPending *pending)
 }
 
 
+// The current draft's fields (rate_headers.hpp): every bucket named after its
+// set and line, in the order the script (or the local store) reports them.
+static void
+ngx_http_apikey_set_draft_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf, const apikey::BucketState *buckets, size_t count)
+{
+    size_t                                         i, nsets;
+    apikey::PolicySet                              sets[apikey::kMaxBuckets];
+    apikey::RatePolicy                             policies[apikey::kMaxBuckets];
+    std::array<apikey::PolicyName, apikey::kMaxBuckets>  names;
+    ngx_http_apikey_bucket_set_t                  *conf_sets;
+
+    nsets = lcf->bucket_sets ? ngx_min(lcf->bucket_sets->nelts, apikey::kMaxBuckets) : 0;
+    conf_sets = nsets ? static_cast<ngx_http_apikey_bucket_set_t *>(lcf->bucket_sets->elts)
+                      : NULL;
+
+    for (i = 0; i < nsets; i++) {
+        sets[i].name = ngx_http_apikey_sv(conf_sets[i].name);
+        sets[i].lines = static_cast<const apikey::Limit *>(conf_sets[i].limits->elts);
+        sets[i].count = conf_sets[i].limits->nelts;
+        sets[i].overridable = conf_sets[i].overridable;
+    }
+
+    // the key's own limits (or its plan's): what the script and the local
+    // store parsed for the same request
+    std::vector<apikey::Limit> own;
+    if (ctx->own_limits.len) {
+        std::string error;
+        auto parsed = apikey::parse_limit_list(ngx_http_apikey_sv(ctx->own_limits), error);
+        if (!parsed) {
+            return;
+        }
+        own = std::move(*parsed);
+    }
+
+    if (!apikey::name_policies(sets, nsets, own, count, names)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "apikey: %uz buckets do not match the location's limits: "
+                      "no RateLimit fields", count);
+        return;
+    }
+
+    for (i = 0; i < count; i++) {
+        policies[i] = apikey::RatePolicy{names[i].view(), buckets[i]};
+    }
+
+    u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, 2 * apikey::kMaxDraftLength));
+    if (p == NULL) {
+        return;   // out of memory: no headers rather than wrong ones
+    }
+    char *policy = reinterpret_cast<char *>(p);
+    char *field = policy + apikey::kMaxDraftLength;
+
+    ctx->draft_policy.len = apikey::format_draft_policy(policies, count, policy,
+                                                        apikey::kMaxDraftLength);
+    ctx->draft_field.len = apikey::format_draft_limit(policies, count, field,
+                                                      apikey::kMaxDraftLength);
+    if (ctx->draft_policy.len == 0 || ctx->draft_field.len == 0) {
+        return;
+    }
+    ctx->draft_policy.data = p;
+    ctx->draft_field.data = reinterpret_cast<u_char *>(field);
+    ctx->rate_headers = NGX_HTTP_APIKEY_RATELIMIT_DRAFT;
+}
+
+
 void
 ngx_http_apikey_set_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     const apikey::BucketState *buckets, size_t count)
 {
+    ngx_http_apikey_loc_conf_t  *lcf;
+
     apikey::RateHeaders h = apikey::rate_headers(buckets, count);
 
     if (!h.present) {
         return;
     }
 
+    // the tightest bucket's numbers serve $apikey_rate_remaining, /me and
+    // the legacy fields, whichever fields (if any) the response carries
     ctx->rate_policy.data = static_cast<u_char *>(ngx_pnalloc(r->pool, apikey::kMaxPolicyLength));
     if (ctx->rate_policy.data == NULL) {
         return;   // out of memory: no headers rather than wrong ones
@@ -728,6 +801,24 @@ ngx_http_apikey_set_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ctx->rate_remaining = h.remaining;
     ctx->rate_reset = h.reset;
     ctx->retry_after = h.retry_after;
+
+    lcf = ctx->checked_for;
+    if (lcf == NULL) {
+        lcf = static_cast<ngx_http_apikey_loc_conf_t *>(
+            ngx_http_get_module_loc_conf(r, ngx_http_apikey_module));
+    }
+
+    ctx->rate_headers = lcf->ratelimit_headers;
+
+    if (lcf->ratelimit_headers == NGX_HTTP_APIKEY_RATELIMIT_DRAFT) {
+        // set back to draft once both fields are made: none rather than wrong ones
+        ctx->rate_headers = NGX_HTTP_APIKEY_RATELIMIT_OFF;
+        try {
+            ngx_http_apikey_set_draft_rate(r, ctx, lcf, buckets, count);
+        } catch (...) {
+            ngx_http_apikey_log_caught(r->connection->log, "the RateLimit fields");
+        }
+    }
 }
 
 

@@ -50,7 +50,22 @@ static ngx_conf_enum_t  ngx_http_apikey_envs[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_apikey_ratelimit_headers[] = {
+    { ngx_string("draft"), NGX_HTTP_APIKEY_RATELIMIT_DRAFT },
+    { ngx_string("legacy"), NGX_HTTP_APIKEY_RATELIMIT_LEGACY },
+    { ngx_string("off"), NGX_HTTP_APIKEY_RATELIMIT_OFF },
+    { ngx_null_string, 0 }
+};
+
+
 ngx_command_t  ngx_http_apikey_commands[] = {
+
+    { ngx_string("apikey_ratelimit_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, ratelimit_headers),
+      &ngx_http_apikey_ratelimit_headers },
 
     { ngx_string("apikey_env"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -271,6 +286,7 @@ ngx_http_apikey_create_loc_conf(ngx_conf_t *cf)
     conf->last_used_interval = NGX_CONF_UNSET;
     conf->limit_lines = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
     conf->env = NGX_CONF_UNSET_UINT;
+    conf->ratelimit_headers = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -347,6 +363,7 @@ ngx_http_apikey_build_bucket_sets(ngx_conf_t *cf, ngx_http_apikey_loc_conf_t *co
             }
             set->name = lines[i].bucket;
             set->buckets = NULL;
+            set->limits = NULL;
             set->overridable = is_default;
             set->per_owner = lines[i].per_owner ? 1 : 0;
             spec.push_back(is_default ? apikey::kBucketSetOverridable
@@ -390,6 +407,18 @@ ngx_http_apikey_build_bucket_sets(ngx_conf_t *cf, ngx_http_apikey_loc_conf_t *co
             return static_cast<char *>(NGX_CONF_ERROR);
         }
         *params = apikey::BucketParams{limit.interval_us(), limit.burst};
+
+        if (set->limits == NULL) {
+            set->limits = ngx_array_create(cf->pool, 2, sizeof(apikey::Limit));
+            if (set->limits == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+        }
+        auto *written = static_cast<apikey::Limit *>(ngx_array_push(set->limits));
+        if (written == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        *written = limit;
 
         spec += " " + std::to_string(limit.interval_us()) + ":" + std::to_string(limit.burst);
 
@@ -500,6 +529,8 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->env, prev->env,
                               static_cast<ngx_uint_t>(NGX_HTTP_APIKEY_ENV_ANY));
+    ngx_conf_merge_uint_value(conf->ratelimit_headers, prev->ratelimit_headers,
+                              static_cast<ngx_uint_t>(NGX_HTTP_APIKEY_RATELIMIT_DRAFT));
 
     if (conf->bucket_sets) {
         ngx_http_apikey_bucket_set_t *sets =

@@ -49,8 +49,16 @@ struct ngx_http_apikey_bucket_set_t {
     ngx_str_t     name;
     ngx_str_t     spec;       // the script argument: "K 600000:10 8640000:10000"
     ngx_array_t  *buckets;    // of apikey::BucketParams, for store=local
+    ngx_array_t  *limits;     // of apikey::Limit, the lines as written: policy names
     unsigned      overridable:1;   // the key's own limits replace these
     unsigned      per_owner:1;     // per=owner (README: the owner's bucket)
+};
+
+// apikey_ratelimit_headers: which RateLimit fields a limited response carries.
+enum ngx_http_apikey_ratelimit_headers_e {
+    NGX_HTTP_APIKEY_RATELIMIT_DRAFT = 0,   // RateLimit-Policy + RateLimit (draft -10)
+    NGX_HTTP_APIKEY_RATELIMIT_LEGACY,      // RateLimit-Limit/-Remaining/-Reset/-Policy (-06)
+    NGX_HTTP_APIKEY_RATELIMIT_OFF,
 };
 
 // apikey_env: which keys a location accepts.
@@ -134,6 +142,7 @@ struct ngx_http_apikey_loc_conf_t {
     ngx_flag_t    local_limits;   // the lines say store=local: buckets in nginx
     ngx_uint_t    env;            // apikey_env: NGX_HTTP_APIKEY_ENV_*
     ngx_flag_t    dry_run;        // apikey_dry_run: log and count refusals, refuse none
+    ngx_uint_t    ratelimit_headers;  // NGX_HTTP_APIKEY_RATELIMIT_*
 };
 
 enum ngx_http_apikey_fail_mode_e {
@@ -186,7 +195,9 @@ struct ngx_http_apikey_ctx_t {
     int64_t                       rate_remaining;
     int64_t                       rate_reset;
     int64_t                       retry_after;
-    ngx_str_t                     rate_policy;
+    ngx_str_t                     rate_policy;   // legacy RateLimit-Policy (also /me's)
+    ngx_str_t                     draft_policy;  // the draft's RateLimit-Policy
+    ngx_str_t                     draft_field;   // the draft's RateLimit
 
     // a refusal: nginx answers the status (error_page, satisfy any, auth_delay
     // as for auth_basic); when no error_page takes over, the body filter puts
@@ -198,6 +209,7 @@ struct ngx_http_apikey_ctx_t {
     unsigned                      state:2;
     unsigned                      json_body:1;   // this response is our refusal
     unsigned                      has_rate:1;
+    unsigned                      rate_headers:2;  // NGX_HTTP_APIKEY_RATELIMIT_*
     unsigned                      carriers:3;    // apikey::CredentialHeader mask
     unsigned                      stripped:1;
     unsigned                      counted:1;     // in apikey_requests_total

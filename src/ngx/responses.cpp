@@ -396,16 +396,35 @@ ngx_http_apikey_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    if (ngx_http_apikey_header(r, "RateLimit-Limit", ctx->rate_limit) != NGX_OK
-        || ngx_http_apikey_header(r, "RateLimit-Remaining", ctx->rate_remaining) != NGX_OK
-        || ngx_http_apikey_header(r, "RateLimit-Reset", ctx->rate_reset) != NGX_OK
-        || ngx_http_apikey_add_header(r, "RateLimit-Policy", sizeof("RateLimit-Policy") - 1,
-                                      ctx->rate_policy.data, ctx->rate_policy.len) == NULL)
-    {
-        return NGX_ERROR;
+    switch (ctx->rate_headers) {
+
+    case NGX_HTTP_APIKEY_RATELIMIT_DRAFT:
+        // README "Headers": the current draft's two structured fields
+        if (ngx_http_apikey_add_header(r, "RateLimit-Policy", sizeof("RateLimit-Policy") - 1,
+                                       ctx->draft_policy.data, ctx->draft_policy.len) == NULL
+            || ngx_http_apikey_add_header(r, "RateLimit", sizeof("RateLimit") - 1,
+                                          ctx->draft_field.data, ctx->draft_field.len) == NULL)
+        {
+            return NGX_ERROR;
+        }
+        break;
+
+    case NGX_HTTP_APIKEY_RATELIMIT_LEGACY:
+        if (ngx_http_apikey_header(r, "RateLimit-Limit", ctx->rate_limit) != NGX_OK
+            || ngx_http_apikey_header(r, "RateLimit-Remaining", ctx->rate_remaining) != NGX_OK
+            || ngx_http_apikey_header(r, "RateLimit-Reset", ctx->rate_reset) != NGX_OK
+            || ngx_http_apikey_add_header(r, "RateLimit-Policy", sizeof("RateLimit-Policy") - 1,
+                                          ctx->rate_policy.data, ctx->rate_policy.len) == NULL)
+        {
+            return NGX_ERROR;
+        }
+        break;
+
+    default:
+        break;   // apikey_ratelimit_headers off
     }
 
-    if (ctx->outcome == Outcome::kLimited
+    if (ctx->outcome == Outcome::kLimited && ctx->retry_after > 0
         && ngx_http_apikey_header(r, "Retry-After", ctx->retry_after) != NGX_OK)
     {
         return NGX_ERROR;

@@ -51,6 +51,21 @@ void check_decoded(const redisReply* reply, bool limit_only) {
     char policy[apikey::kMaxPolicyLength];
     require(out.bucket_count == 0 ||
             apikey::format_policy(out.buckets.data(), out.bucket_count, policy, sizeof(policy)) > 0);
+
+    // the current draft's fields of whatever a reply holds: always fit, and
+    // on a refusal RateLimit's t is the Retry-After
+    apikey::RatePolicy named[apikey::kMaxBuckets];
+    for (std::size_t i = 0; i < out.bucket_count; i++) {
+        named[i] = apikey::RatePolicy{"default", out.buckets[i]};
+    }
+    char draft[apikey::kMaxDraftLength];
+    require(out.bucket_count == 0 ||
+            (apikey::format_draft_policy(named, out.bucket_count, draft, sizeof(draft)) > 0 &&
+             apikey::format_draft_limit(named, out.bucket_count, draft, sizeof(draft)) > 0));
+    if (refused && out.bucket_count > 0) {
+        std::size_t c = apikey::closest_policy(named, out.bucket_count);
+        require(apikey::next_token_seconds(named[c].state) == h.retry_after);
+    }
 }
 
 void check_record(const redisReply* reply) {
