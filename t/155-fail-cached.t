@@ -77,8 +77,14 @@ is st('/limited/l', $lim), 200, 'up: the limited key passes';
 is st('/short/s', $key), 200, 'up: the key passes where max_age is 2 s';
 is st('/api/e', $expiring), 200, 'up: the expiring key passes (for now)';
 is st('/api/r', $revoked), 200, 'up: the key to be revoked passes';
-my ($status) = $redis->cli('revoke', $revoked->{id});
-is $status, 0, 'apikeyctl revoke';
+my $dropped = $redis->create_key(name => 'revoked, not asked for since', scopes => ['read']);
+is st('/api/d', $dropped), 200, 'up: the other key to be revoked passes';
+# in this order on the one subscription: once $revoked's message has been
+# handled, so has $dropped's
+my ($status) = $redis->cli('revoke', $dropped->{id});
+is $status, 0, 'apikeyctl revoke (one)';
+($status) = $redis->cli('revoke', $revoked->{id});
+is $status, 0, 'apikeyctl revoke (the other)';
 my $got = 0;
 poll_until(10, sub { ($got = st('/api/r', $revoked)) == 401 });
 is $got, 401, 'up: the revoked key is refused (the invalidation dropped its entry)';
@@ -97,6 +103,8 @@ like $res->{body}, qr/x-api-key=\[\]/, 'stopped: the key is stripped as on any a
 is st('/api/u', $unused), 503, 'stopped: a valid key nginx never saw is 503';
 is st('/api/f', $forged), 503, 'stopped: a forged token is 503';
 is st('/api/r', $revoked), 503, 'stopped: the key revoked before the outage is not admitted';
+is st('/api/d', $dropped), 503,
+    'stopped: nor is the one revoked and not asked for since (the invalidation dropped it)';
 is st('/api/w', $weak), 403, 'stopped: scopes are still checked (403)';
 is st('/admin/x', $key), 403, 'stopped: a scope the key lacks is still 403';
 is st('/api/x', { token => 'garbage' }), 401, 'stopped: a malformed key is still 401';
