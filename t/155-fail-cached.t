@@ -29,6 +29,13 @@ my $nginx = ApikeyTest::Nginx->start(
             apikey_fail_mode cached;
             proxy_pass http://127.0.0.1:$upstream_port;
         }
+        location /owner/ {
+            apikey on;
+            apikey_limit 1r/m burst=2 per=owner;
+            apikey_redis_timeout 300ms;
+            apikey_fail_mode cached;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
         location /short/ {
             apikey on;
             apikey_fail_mode cached max_age=2s;
@@ -66,6 +73,12 @@ my $lim = $redis->create_key(name => 'limited');
 my $unused = $redis->create_key(name => 'never seen by nginx', scopes => ['read']);
 my $revoked = $redis->create_key(name => 'revoked', scopes => ['read']);
 my $expiring = $redis->create_key(name => 'expiring', scopes => ['read'], expires_in => '5s');
+sub owned {
+    my ($s, $o, $e) = $redis->cli('create', '--json', '--name', $_[0], '--owner', 'acct_42');
+    die "create: $e" if $s != 0;
+    return ApikeyTest::json_of($o);
+}
+my ($mine, $theirs) = (owned('one of two'), owned('two of two'));
 # the known key's id with a secret of its own: well-formed, checksum and all
 my $forged = { token => ApikeyTest::with_checksum("ak_$key->{id}_" . ('B' x 40)) };
 
@@ -75,6 +88,8 @@ is last_result('/api/a'), 'ok', 'up: $apikey_result is "ok"';
 is st('/api/w', $weak), 403, 'up: a key without the scope is 403';
 is st('/limited/l', $lim), 200, 'up: the limited key passes';
 is st('/short/s', $key), 200, 'up: the key passes where max_age is 2 s';
+is st('/owner/o', $mine), 200, 'up: one key of the owner passes per=owner';
+is st('/owner/o', $theirs), 200, 'up: and the other';
 is st('/api/e', $expiring), 200, 'up: the expiring key passes (for now)';
 is st('/api/r', $revoked), 200, 'up: the key to be revoked passes';
 my $dropped = $redis->create_key(name => 'revoked, not asked for since', scopes => ['read']);
@@ -113,6 +128,8 @@ my @res = map { $nginx->get('/limited/l', 'X-API-Key' => $lim->{token}) } 1 .. 5
 is_deeply [map { $_->{status} } @res], [200, 200, 200, 429, 429],
     'stopped: rate limited by local buckets of the same limits (burst 3, then 429)';
 ok defined ApikeyTest::Nginx::header($res[3], 'Retry-After'), 'stopped: the 429 has Retry-After';
+is_deeply [map { st('/owner/o', $_) } $mine, $theirs, $mine, $theirs], [200, 200, 429, 429],
+    'stopped: per=owner: the two keys share the owner\'s local bucket (burst 2)';
 
 ok poll_until(15, sub { st('/api/e', $expiring) == 401 }),
     'stopped: a key whose expiry passed (by the local clock) is refused';

@@ -455,7 +455,9 @@ ngx_http_apikey_ask_redis(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     }
 
     ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_CONNECT, NGX_LOG_ERR, r->connection->log, 0,
-                                "apikey: redis is not connected, refusing the request");
+                                "apikey: redis is not connected, %s",
+                                lcf->fail_mode == NGX_HTTP_APIKEY_FAIL_CACHED
+                                ? "only last-known-good keys pass" : "refusing the request");
     ctx->outcome = Outcome::kError;
     return ngx_http_apikey_decide(r, ctx, lcf);
 }
