@@ -8,7 +8,14 @@
 // drops a changed key's entries the moment the message arrives. A worker whose
 // subscription is down does not use the cache at all, and when a subscription
 // is (re)established the whole cache is dropped (an epoch bump), since changes
-// may have been missed meanwhile. ttl= bounds the age of any entry regardless.
+// may have been missed meanwhile. ttl= bounds the age of any entry used while
+// Redis answers.
+//
+// Last-known-good (apikey_fail_mode cached): an entry of an active key also
+// remembers when Redis last confirmed it, and is kept for `keep` seconds after
+// that even past its ttl, to answer for Redis while Redis cannot be reached.
+// A normal lookup never returns such a stale entry; an invalidation or a flush
+// drops it as any other.
 #pragma once
 
 #include "ngx_http_apikey_module.hpp"
