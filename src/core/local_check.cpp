@@ -46,4 +46,10 @@ Verdict decide_cached(const CachedRecord& r, std::int64_t now, const CheckReques
     return Verdict::kOk;
 }
 
+bool last_known_good(CachedRecord::State state, std::int64_t confirmed_at, std::int64_t now,
+                     std::int64_t max_age) noexcept {
+    return state == CachedRecord::State::kActive && confirmed_at > 0 && max_age > 0
+           && now - confirmed_at < max_age;
+}
+
 }  // namespace apikey

@@ -57,4 +57,13 @@ bool env_accepts(std::string_view accepted, std::string_view env) noexcept;
 Verdict decide_cached(const CachedRecord& record, std::int64_t now, const CheckRequest& request,
                       std::string_view& missing) noexcept;
 
+// apikey_fail_mode cached: whether a cache entry may stand in for Redis while
+// Redis cannot be reached. Only a record Redis last said was active, and only
+// for `max_age` seconds after Redis last said so (`confirmed_at`, this host's
+// clock; 0 = never), whatever the entry's ttl: the decision itself is then
+// decide_cached's, so an expired, out-of-scope or rotated-away key is still
+// refused. A clock stepped back counts as no time passed.
+bool last_known_good(CachedRecord::State state, std::int64_t confirmed_at, std::int64_t now,
+                     std::int64_t max_age) noexcept;
+
 }  // namespace apikey

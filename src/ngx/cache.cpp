@@ -39,6 +39,7 @@ struct cache_node_t {
     u_short             allow_ip_len;
     ngx_uint_t          epoch;
     time_t              valid_until;
+    time_t              confirmed_at;   // Redis said active (this host's clock), or 0
     int64_t             use_recorded;   // when this instance last wrote last_used
                                         // (Redis's clock, as last_used)
     int64_t             expires;
@@ -53,12 +54,13 @@ struct cache_node_t {
 struct cache_zone_t {
     cache_shctx_t      *sh;
     ngx_slab_pool_t    *shpool;
+    time_t              keep;
 };
 
 cache_zone_t
 view(ngx_http_apikey_cache_t *cache)
 {
-    return cache_zone_t{static_cast<cache_shctx_t *>(cache->sh), cache->shpool};
+    return cache_zone_t{static_cast<cache_shctx_t *>(cache->sh), cache->shpool, cache->keep};
 }
 
 ngx_rbtree_key_t
@@ -108,6 +110,14 @@ remove_locked(cache_zone_t *z, cache_node_t *node)
 }
 
 
+// Past its ttl, an entry still kept as last-known-good (apikey_fail_mode cached).
+bool
+kept_locked(cache_zone_t *z, cache_node_t *node, time_t now)
+{
+    return node->confirmed_at > 0 && now - node->confirmed_at < z->keep;
+}
+
+
 // Frees up to n entries from the cold end that are stale (too old, or of an
 // older epoch), or any n when `force`: the allocation needs room.
 void
@@ -119,7 +129,9 @@ evict_locked(cache_zone_t *z, ngx_uint_t n, bool force)
         ngx_queue_t   *q = ngx_queue_last(&z->sh->lru);
         cache_node_t  *node = ngx_queue_data(q, cache_node_t, queue);
 
-        if (!force && node->valid_until > now && node->epoch == z->sh->epoch) {
+        if (!force && node->epoch == z->sh->epoch
+            && (node->valid_until > now || kept_locked(z, node, now)))
+        {
             return;
         }
 
@@ -244,12 +256,15 @@ ngx_http_apikey_copy_out(ngx_pool_t *pool, const u_char *from, size_t len,
 }
 
 
+static bool copy_out_locked(cache_node_t *node, ngx_http_request_t *r,
+    apikey::CachedRecord *out);
+
+
 ngx_int_t
 ngx_http_apikey_cache_lookup(ngx_http_apikey_cache_t *cache, const u_char *digest,
     ngx_http_request_t *r, apikey::CachedRecord *out, int64_t *use_mark)
 {
     time_t         now = ngx_time();
-    u_char        *p;
     cache_zone_t   zone = view(cache);
     cache_zone_t  *z = &zone;
     cache_node_t  *node;
@@ -259,7 +274,9 @@ ngx_http_apikey_cache_lookup(ngx_http_apikey_cache_t *cache, const u_char *diges
     node = find_locked(z, digest);
 
     if (node == NULL || node->epoch != z->sh->epoch || node->valid_until <= now) {
-        if (node) {
+        // past its ttl, Redis is asked (and its reply replaces the entry);
+        // the entry stays only as last-known-good, for when Redis fails
+        if (node && (node->epoch != z->sh->epoch || !kept_locked(z, node, now))) {
             remove_locked(z, node);
         }
         ngx_shmtx_unlock(&z->shpool->mutex);
@@ -269,13 +286,62 @@ ngx_http_apikey_cache_lookup(ngx_http_apikey_cache_t *cache, const u_char *diges
     ngx_queue_remove(&node->queue);
     ngx_queue_insert_head(&z->sh->lru, &node->queue);
 
+    *use_mark = std::max<int64_t>(node->use_recorded, node->last_used);
+
+    bool lost = copy_out_locked(node, r, out);
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return lost ? NGX_DECLINED : NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_apikey_cache_last_known(ngx_http_apikey_cache_t *cache, const u_char *digest,
+    ngx_http_request_t *r, apikey::CachedRecord *out, time_t max_age)
+{
+    bool           lost;
+    cache_zone_t   zone = view(cache);
+    cache_zone_t  *z = &zone;
+    cache_node_t  *node;
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    node = find_locked(z, digest);
+
+    // an entry of an older epoch may predate a change missed while the
+    // subscription was down: never trusted, not even now
+    if (node == NULL || node->epoch != z->sh->epoch
+        || !apikey::last_known_good(static_cast<apikey::CachedRecord::State>(node->state),
+                                    node->confirmed_at, ngx_time(), max_age))
+    {
+        ngx_shmtx_unlock(&z->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_remove(&node->queue);
+    ngx_queue_insert_head(&z->sh->lru, &node->queue);
+
+    lost = copy_out_locked(node, r, out);
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return lost ? NGX_DECLINED : NGX_OK;
+}
+
+
+// Copies an entry into r->pool; true when some of it was lost (out of memory).
+static bool
+copy_out_locked(cache_node_t *node, ngx_http_request_t *r, apikey::CachedRecord *out)
+{
+    u_char  *p;
+
     out->state = static_cast<apikey::CachedRecord::State>(node->state);
     out->expires = node->expires;
     out->created = node->created;
     out->last_used = node->last_used;
     out->token_until = node->token_until;
     out->clock_offset_ms = node->clock_offset_ms;
-    *use_mark = std::max<int64_t>(node->use_recorded, node->last_used);
 
     p = node->data;
     ngx_http_apikey_copy_out(r->pool, node->id, sizeof(node->id), &out->id);
@@ -301,18 +367,14 @@ ngx_http_apikey_cache_lookup(ngx_http_apikey_cache_t *cache, const u_char *diges
 
     // out of memory must not read as "no allowlist", "no environment" or
     // "no owner" (then the key's own bucket): a miss, and Redis decides
-    bool lost = (node->allow_ip_len && out->allow_ip.empty())
-                || (node->env_len && out->env.empty())
-                || (node->scopes_len && out->scopes.empty())
-                || (node->limits_len && out->limits.empty())
-                || (node->owner_len && out->owner.empty())
-                || (node->role_len && out->role.empty())
-                || (node->plan_len && out->plan.empty())
-                || (node->meta_len && out->meta.empty());
-
-    ngx_shmtx_unlock(&z->shpool->mutex);
-
-    return lost ? NGX_DECLINED : NGX_OK;
+    return (node->allow_ip_len && out->allow_ip.empty())
+           || (node->env_len && out->env.empty())
+           || (node->scopes_len && out->scopes.empty())
+           || (node->limits_len && out->limits.empty())
+           || (node->owner_len && out->owner.empty())
+           || (node->role_len && out->role.empty())
+           || (node->plan_len && out->plan.empty())
+           || (node->meta_len && out->meta.empty());
 }
 
 
@@ -426,6 +488,7 @@ ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest
     node->allow_ip_len = static_cast<u_short>(record.allow_ip.size());
     node->epoch = z->sh->epoch;
     node->valid_until = ngx_time() + cache->ttl;
+    node->confirmed_at = record.state == apikey::CachedRecord::State::kActive ? ngx_time() : 0;
     node->use_recorded = 0;
     node->expires = record.expires;
     node->created = record.created;

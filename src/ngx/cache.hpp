@@ -8,7 +8,14 @@
 // drops a changed key's entries the moment the message arrives. A worker whose
 // subscription is down does not use the cache at all, and when a subscription
 // is (re)established the whole cache is dropped (an epoch bump), since changes
-// may have been missed meanwhile. ttl= bounds the age of any entry regardless.
+// may have been missed meanwhile. ttl= bounds the age of any entry used while
+// Redis answers.
+//
+// Last-known-good (apikey_fail_mode cached): an entry of an active key also
+// remembers when Redis last confirmed it, and is kept for `keep` seconds after
+// that even past its ttl, to answer for Redis while Redis cannot be reached.
+// A normal lookup never returns such a stale entry; an invalidation or a flush
+// drops it as any other.
 #pragma once
 
 #include "ngx_http_apikey_module.hpp"
@@ -19,6 +26,7 @@ inline constexpr size_t  ngx_http_apikey_digest_size = 32;
 
 struct ngx_http_apikey_cache_t {
     time_t            ttl;
+    time_t            keep;       // the longest max_age of apikey_fail_mode cached, or 0
     void             *sh;         // the shared rbtree and LRU queue (cache.cpp)
     ngx_slab_pool_t  *shpool;
 };
@@ -49,6 +57,13 @@ ngx_uint_t ngx_http_apikey_cache_generation(ngx_http_apikey_cache_t *cache);
 // reply may then predate the change, and nothing would drop it later.
 void ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest,
     const apikey::CachedRecord &record, ngx_uint_t generation);
+
+// apikey_fail_mode cached, when Redis failed: finds a digest whose entry
+// Redis confirmed active less than `max_age` ago (apikey::last_known_good),
+// whatever its ttl, and copies it into r->pool. NGX_OK when found, else
+// NGX_DECLINED.
+ngx_int_t ngx_http_apikey_cache_last_known(ngx_http_apikey_cache_t *cache,
+    const u_char *digest, ngx_http_request_t *r, apikey::CachedRecord *out, time_t max_age);
 
 // Drops every entry of one key (a message on <prefix>invalidate).
 void ngx_http_apikey_cache_invalidate(ngx_http_apikey_cache_t *cache, std::string_view id);

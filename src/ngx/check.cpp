@@ -838,7 +838,7 @@ ngx_http_apikey_take_local(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         mcf->local, std::string_view(reinterpret_cast<const char *>(ctx->id.data), ctx->id.len),
         lcf, std::string_view(reinterpret_cast<const char *>(ctx->own_limits.data),
                               ctx->own_limits.len),
-        buckets, &count);
+        ngx_http_apikey_sv(ctx->owner), buckets, &count);
 
     ctx->outcome = apikey::outcome_of(passed ? apikey::Verdict::kOk : apikey::Verdict::kLimited);
     ngx_http_apikey_set_rate(r, ctx, buckets, count);

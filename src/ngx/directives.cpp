@@ -26,11 +26,8 @@ static char *ngx_http_apikey_hash_secret_directive(ngx_conf_t *cf, ngx_command_t
 
 
 
-static ngx_conf_enum_t  ngx_http_apikey_fail_modes[] = {
-    { ngx_string("closed"), NGX_HTTP_APIKEY_FAIL_CLOSED },
-    { ngx_string("open"), NGX_HTTP_APIKEY_FAIL_OPEN },
-    { ngx_null_string, 0 }
-};
+static char *ngx_http_apikey_fail_mode_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 static ngx_conf_enum_t  ngx_http_apikey_log_levels[] = {
@@ -131,11 +128,11 @@ ngx_command_t  ngx_http_apikey_commands[] = {
       &ngx_http_apikey_log_levels },
 
     { ngx_string("apikey_fail_mode"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_apikey_guard<ngx_http_apikey_fail_mode_directive>,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_apikey_loc_conf_t, fail_mode),
-      &ngx_http_apikey_fail_modes },
+      0,
+      NULL },
 
     { ngx_string("apikey_dry_run"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -279,6 +276,7 @@ ngx_http_apikey_create_loc_conf(ngx_conf_t *cf)
     conf->strip_credentials = NGX_CONF_UNSET;
     conf->log_level = NGX_CONF_UNSET_UINT;
     conf->fail_mode = NGX_CONF_UNSET_UINT;
+    conf->fail_max_age = NGX_CONF_UNSET;
     conf->require_tls = NGX_CONF_UNSET;
     conf->dry_run = NGX_CONF_UNSET;
     conf->accept_imported = NGX_CONF_UNSET;
@@ -493,8 +491,12 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 200);
     ngx_conf_merge_value(conf->strip_credentials, prev->strip_credentials, 1);
     ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_INFO);
+    if (conf->fail_mode != NGX_CONF_UNSET_UINT && conf->fail_max_age == NGX_CONF_UNSET) {
+        conf->fail_max_age = 300;   // a mode set here does not take max_age from above
+    }
     ngx_conf_merge_uint_value(conf->fail_mode, prev->fail_mode,
                               static_cast<ngx_uint_t>(NGX_HTTP_APIKEY_FAIL_CLOSED));
+    ngx_conf_merge_sec_value(conf->fail_max_age, prev->fail_max_age, 300);
     ngx_conf_merge_value(conf->require_tls, prev->require_tls, 0);
     ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
     if (conf->admin || conf->introspect) {
@@ -556,6 +558,25 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
+    if (conf->fail_mode == NGX_HTTP_APIKEY_FAIL_CACHED) {
+        // the last-known-good records are the cache's entries, and the
+        // buckets of the outage are nginx's own
+        if (mcf->cache == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"apikey_fail_mode cached\" needs \"apikey_cache "
+                               "zone=NAME:SIZE\" in the http block");
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        if (conf->bucket_sets && conf->bucket_sets->nelts && mcf->local == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"apikey_fail_mode cached\" with \"apikey_limit\" needs "
+                               "\"apikey_local_limits zone=NAME:SIZE\" in the http block "
+                               "(the rate limits while redis is unavailable)");
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        mcf->cache->keep = ngx_max(mcf->cache->keep, conf->fail_max_age);
+    }
+
     if (conf->local_limits && mcf->local == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"apikey_limit ... store=local\" needs \"apikey_local_limits "
@@ -579,6 +600,55 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
         }
 
         mcf->used = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+// apikey_fail_mode closed | open | cached [max_age=TIME]
+static char *
+ngx_http_apikey_fail_mode_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    auto       *lcf = static_cast<ngx_http_apikey_loc_conf_t *>(conf);
+    ngx_str_t  *value = static_cast<ngx_str_t *>(cf->args->elts);
+    ngx_str_t   s;
+
+    if (lcf->fail_mode != NGX_CONF_UNSET_UINT) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    if (ngx_strcmp(value[1].data, "closed") == 0) {
+        lcf->fail_mode = NGX_HTTP_APIKEY_FAIL_CLOSED;
+    } else if (ngx_strcmp(value[1].data, "open") == 0) {
+        lcf->fail_mode = NGX_HTTP_APIKEY_FAIL_OPEN;
+    } else if (ngx_strcmp(value[1].data, "cached") == 0) {
+        lcf->fail_mode = NGX_HTTP_APIKEY_FAIL_CACHED;
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be \"closed\", \"open\" or \"cached\"",
+                           &value[1], &cmd->name);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (lcf->fail_mode != NGX_HTTP_APIKEY_FAIL_CACHED
+        || value[2].len < 8 || ngx_strncmp(value[2].data, "max_age=", 8) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", &value[2]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    s.data = value[2].data + 8;
+    s.len = value[2].len - 8;
+    lcf->fail_max_age = ngx_parse_time(&s, 1);
+    if (lcf->fail_max_age == static_cast<time_t>(NGX_ERROR) || lcf->fail_max_age == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid max_age \"%V\"", &value[2]);
+        return static_cast<char *>(NGX_CONF_ERROR);
     }
 
     return NGX_CONF_OK;

@@ -161,8 +161,8 @@ ngx_http_apikey_local_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 bool
 ngx_http_apikey_local_take(ngx_http_apikey_local_t *local, std::string_view id,
-    ngx_http_apikey_loc_conf_t *lcf, std::string_view own, apikey::BucketState *out,
-    size_t *count)
+    ngx_http_apikey_loc_conf_t *lcf, std::string_view own, std::string_view owner,
+    apikey::BucketState *out, size_t *count)
 {
     auto        *sh = static_cast<local_shctx_t *>(local->sh);
     ngx_uint_t   k, i;
@@ -185,8 +185,13 @@ ngx_http_apikey_local_take(ngx_http_apikey_local_t *local, std::string_view id,
             if (n == apikey::kMaxBuckets) return;
             wanted_t &w = wanted[n++];
             w.params = p;
-            u_char *end = ngx_snprintf(w.text, sizeof(w.text), "%*s:%V:%L:%L",
-                                       id.size(), id.data(), &sets[k].name,
+            // per=owner: the owner's bucket (only ever Redis-stored sets,
+            // taken here while apikey_fail_mode cached stands in for Redis)
+            bool by_owner = sets[k].per_owner && !owner.empty();
+            std::string_view who = by_owner ? owner : id;
+            u_char *end = ngx_snprintf(w.text, sizeof(w.text), "%s%*s:%V:%L:%L",
+                                       by_owner ? "owner/" : "", who.size(), who.data(),
+                                       &sets[k].name,
                                        static_cast<int64_t>(p.interval_us),
                                        static_cast<int64_t>(p.burst));
             w.name = std::string_view(reinterpret_cast<const char *>(w.text), end - w.text);

@@ -17,8 +17,10 @@ char *ngx_http_apikey_local_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *
 
 // Takes a token from every bucket of every set of the location for key `id`,
 // or from none; fills `out` (at most apikey::kMaxBuckets) like the check
-// script's reply. `own` are the key's own limits ("600r/m:50 ..."). Returns
-// true when the request passes.
+// script's reply. `own` are the key's own limits ("600r/m:50 ..."). `owner`:
+// the key's owner, whose bucket a per=owner set is (as in the script), when
+// apikey_fail_mode cached stands in for Redis's buckets. Returns true when the
+// request passes.
 bool ngx_http_apikey_local_take(ngx_http_apikey_local_t *local, std::string_view id,
-    ngx_http_apikey_loc_conf_t *lcf, std::string_view own, apikey::BucketState *out,
-    size_t *count);
+    ngx_http_apikey_loc_conf_t *lcf, std::string_view own, std::string_view owner,
+    apikey::BucketState *out, size_t *count);

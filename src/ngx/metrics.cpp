@@ -285,6 +285,16 @@ ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
                            "Checks waiting for Redis now.",
                            m.in_flight);
 
+    ngx_http_apikey_metric(out, "apikey_fail_cached_total", "counter",
+                           "Requests answered from the last-known-good cache while Redis "
+                           "was unavailable (apikey_fail_mode cached): admitted, refused "
+                           "(scope, expiry, rate limit...), or unknown to the cache (503).");
+    static const char *lkg[] = {"admitted", "refused", "unknown"};
+    for (i = 0; i < 3; i++) {
+        out += std::string("apikey_fail_cached_total{result=\"") + lkg[i] + "\"} "
+               + std::to_string(m.fail_cached[i]) + "\n";
+    }
+
     ngx_http_apikey_metric(out, "apikey_redis_round_trip_seconds", "histogram",
                            "Time from sending a check to Redis to its reply.");
     cumulative = 0;

@@ -39,6 +39,7 @@ struct ngx_http_apikey_metrics_t {
     ngx_atomic_t  latency[ngx_http_apikey_latency_buckets];
     ngx_atomic_t  latency_sum_us;
     ngx_http_apikey_key_stats_t  key_stats;
+    ngx_atomic_t  fail_cached[3];    // apikey_fail_mode cached: admitted, refused, unknown
 
     // not a metric: the second each kind of rate-limited log line was last
     // written in, so "at most once a second" holds for all workers together
@@ -49,6 +50,12 @@ enum ngx_http_apikey_redirect_e {
     NGX_HTTP_APIKEY_MOVED = 0,
     NGX_HTTP_APIKEY_ASK,
     NGX_HTTP_APIKEY_TRYAGAIN,
+};
+
+enum ngx_http_apikey_fail_cached_e {
+    NGX_HTTP_APIKEY_LKG_ADMITTED = 0,
+    NGX_HTTP_APIKEY_LKG_REFUSED,
+    NGX_HTTP_APIKEY_LKG_UNKNOWN,
 };
 
 // NULL until init_process (and in processes that serve no requests).

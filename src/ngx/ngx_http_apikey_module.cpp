@@ -16,6 +16,7 @@
 #include "cidr.hpp"
 #include "digest.hpp"
 #include "hygiene.hpp"
+#include "local_check.hpp"
 #include "metrics.hpp"
 #include "redis_topology.hpp"
 #include "scope.hpp"
@@ -200,6 +201,105 @@ ngx_http_apikey_log_refusal(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 }
 
 
+// The script's decision on a cached record (decide_cached: the same order of
+// tests, by Redis's clock `now`), into the request context as a reply would
+// put it.
+static apikey::Verdict
+ngx_http_apikey_decide_cached(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf, const apikey::CachedRecord &cached, int64_t now)
+{
+    std::string_view  missing;
+
+    auto str = [](std::string_view s) {
+        ngx_str_t v = { s.size(), reinterpret_cast<u_char *>(const_cast<char *>(s.data())) };
+        return v;
+    };
+
+    apikey::CheckRequest request;
+    request.required = ngx_http_apikey_sv(ctx->required);
+    request.super = ngx_http_apikey_sv(lcf->superscopes);
+    request.env = lcf->env == NGX_HTTP_APIKEY_ENV_LIVE ? "live"
+                  : lcf->env == NGX_HTTP_APIKEY_ENV_TEST ? "test" : "";
+    request.client = ngx_http_apikey_sv(r->connection->addr_text);   // $remote_addr
+
+    apikey::Verdict verdict = apikey::decide_cached(cached, now, request, missing);
+
+    ctx->outcome = apikey::outcome_of(verdict);
+
+    if (verdict == apikey::Verdict::kInvalid) {
+        ngx_str_null(&ctx->id);
+        return verdict;
+    }
+
+    ctx->name = str(cached.name);
+    ctx->scopes = str(cached.scopes);
+    ctx->hint = str(cached.hint);
+    ctx->own_limits = str(cached.limits);
+    ctx->owner = str(cached.owner);
+    ctx->role = str(cached.role);
+    ctx->plan = str(cached.plan);
+    ctx->env = str(cached.env);
+    ctx->meta = str(cached.meta);
+    ctx->allow_ip = str(cached.allow_ip);
+    ctx->missing_scope = str(missing);
+    ctx->expires = cached.expires;
+    ctx->created = cached.created;
+    ctx->last_used = cached.last_used;
+    ctx->token_until = cached.token_until;
+
+    return verdict;
+}
+
+
+// apikey_fail_mode cached: Redis could not answer this check (not connected,
+// timed out, an error reply, no master named). A key the cache saw active
+// within max_age is decided from its entry as on a cache hit, scopes and
+// expiry included, and its buckets are this host's (apikey_local_limits) with
+// the same limits; any other key stays refused with 503. Nothing is written
+// to Redis. Trade-off (README): a key revoked where this nginx cannot hear it
+// works here until max_age.
+static void
+ngx_http_apikey_last_known_good(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf)
+{
+    apikey::CachedRecord          cached;
+    ngx_http_apikey_main_conf_t  *mcf;
+
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
+
+    if (mcf->cache == NULL || ctx->digest.len == 0) {
+        return;
+    }
+
+    ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_FAIL_CACHED, NGX_LOG_WARN,
+                                r->connection->log, 0,
+                                "apikey: redis unavailable, admitting only keys confirmed "
+                                "within %T s (apikey_fail_mode cached)", lcf->fail_max_age);
+
+    if (ngx_http_apikey_cache_last_known(mcf->cache, ctx->digest_bin, r, &cached,
+                                         lcf->fail_max_age) != NGX_OK)
+    {
+        ngx_http_apikey_count(fail_cached[NGX_HTTP_APIKEY_LKG_UNKNOWN], 1);
+        return;   // still kError: 503
+    }
+
+    apikey::Verdict verdict = ngx_http_apikey_decide_cached(
+        r, ctx, lcf, cached, ngx_http_apikey_redis_now(cached.clock_offset_ms));
+
+    if (verdict == apikey::Verdict::kOk && lcf->bucket_sets && lcf->bucket_sets->nelts) {
+        ngx_http_apikey_take_local(r, ctx, lcf);
+    }
+
+    if (ctx->outcome == Outcome::kOk) {
+        ctx->lkg_admitted = 1;
+        ngx_http_apikey_count(fail_cached[NGX_HTTP_APIKEY_LKG_ADMITTED], 1);
+    } else {
+        ngx_http_apikey_count(fail_cached[NGX_HTTP_APIKEY_LKG_REFUSED], 1);
+    }
+}
+
+
 // The check is done: let the request through, or refuse it.
 static ngx_int_t
 ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
@@ -211,6 +311,13 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     // this location's say (after an internal redirect, the new location's)
     ctx->dry_run = lcf->dry_run ? 1 : 0;
+
+    if (ctx->outcome == Outcome::kError && lcf->fail_mode == NGX_HTTP_APIKEY_FAIL_CACHED
+        && !ctx->fail_cached)
+    {
+        ctx->fail_cached = 1;   // once: not again after an internal redirect
+        ngx_http_apikey_last_known_good(r, ctx, lcf);
+    }
 
     if (!ctx->counted) {
         ctx->counted = 1;
@@ -361,7 +468,9 @@ ngx_http_apikey_ask_redis(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     }
 
     ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_CONNECT, NGX_LOG_ERR, r->connection->log, 0,
-                                "apikey: redis is not connected, refusing the request");
+                                "apikey: redis is not connected, %s",
+                                lcf->fail_mode == NGX_HTTP_APIKEY_FAIL_CACHED
+                                ? "only last-known-good keys pass" : "refusing the request");
     ctx->outcome = Outcome::kError;
     return ngx_http_apikey_decide(r, ctx, lcf);
 }
@@ -377,46 +486,13 @@ ngx_http_apikey_from_cache(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ngx_http_apikey_loc_conf_t *lcf, ngx_http_apikey_cache_t *cache,
     const apikey::CachedRecord &cached, int64_t use_mark)
 {
-    std::string_view  missing;
-
-    auto str = [](std::string_view s) {
-        ngx_str_t v = { s.size(), reinterpret_cast<u_char *>(const_cast<char *>(s.data())) };
-        return v;
-    };
-
     int64_t now = ngx_http_apikey_redis_now(cached.clock_offset_ms);
 
-    apikey::CheckRequest request;
-    request.required = ngx_http_apikey_sv(ctx->required);
-    request.super = ngx_http_apikey_sv(lcf->superscopes);
-    request.env = lcf->env == NGX_HTTP_APIKEY_ENV_LIVE ? "live"
-                  : lcf->env == NGX_HTTP_APIKEY_ENV_TEST ? "test" : "";
-    request.client = ngx_http_apikey_sv(r->connection->addr_text);   // $remote_addr
-
-    apikey::Verdict verdict = apikey::decide_cached(cached, now, request, missing);
-
-    ctx->outcome = apikey::outcome_of(verdict);
+    apikey::Verdict verdict = ngx_http_apikey_decide_cached(r, ctx, lcf, cached, now);
 
     if (verdict == apikey::Verdict::kInvalid) {
-        ngx_str_null(&ctx->id);
         return ngx_http_apikey_decide(r, ctx, lcf);
     }
-
-    ctx->name = str(cached.name);
-    ctx->scopes = str(cached.scopes);
-    ctx->hint = str(cached.hint);
-    ctx->own_limits = str(cached.limits);
-    ctx->owner = str(cached.owner);
-    ctx->role = str(cached.role);
-    ctx->plan = str(cached.plan);
-    ctx->env = str(cached.env);
-    ctx->meta = str(cached.meta);
-    ctx->allow_ip = str(cached.allow_ip);
-    ctx->missing_scope = str(missing);
-    ctx->expires = cached.expires;
-    ctx->created = cached.created;
-    ctx->last_used = cached.last_used;
-    ctx->token_until = cached.token_until;
 
     time_t interval = lcf->last_used_interval;
     bool record_use = apikey::records_use(verdict) && interval > 0 && now - use_mark >= interval

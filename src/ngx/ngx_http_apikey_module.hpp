@@ -128,6 +128,7 @@ struct ngx_http_apikey_loc_conf_t {
     ngx_flag_t    strip_credentials;
     ngx_uint_t    log_level;
     ngx_uint_t    fail_mode;      // NGX_HTTP_APIKEY_FAIL_*
+    time_t        fail_max_age;   // cached: max_age= (last-known-good)
     ngx_flag_t    require_tls;
     ngx_flag_t    accept_imported;
     time_t        expiry_warning;
@@ -148,6 +149,7 @@ struct ngx_http_apikey_loc_conf_t {
 enum ngx_http_apikey_fail_mode_e {
     NGX_HTTP_APIKEY_FAIL_CLOSED = 0,
     NGX_HTTP_APIKEY_FAIL_OPEN,
+    NGX_HTTP_APIKEY_FAIL_CACHED,  // last-known-good from apikey_cache
 };
 
 enum ngx_http_apikey_state_e {
@@ -217,6 +219,8 @@ struct ngx_http_apikey_ctx_t {
     unsigned                      limit_only:1;  // the script ran in "limit" mode
     unsigned                      cache_store:1; // remember the reply (apikey_cache)
     unsigned                      dry_run:1;     // decided under apikey_dry_run on
+    unsigned                      fail_cached:1; // last-known-good consulted (Redis failed)
+    unsigned                      lkg_admitted:1;    // and it let the request in
 };
 
 static_assert(std::is_trivially_destructible<ngx_http_apikey_ctx_t>::value,
@@ -307,6 +311,7 @@ enum ngx_http_apikey_log_kind_e {
     NGX_HTTP_APIKEY_LOG_SUBSCRIBER,   // the apikey_cache subscription's connection
     NGX_HTTP_APIKEY_LOG_SENTINEL,     // the connection to a sentinel
     NGX_HTTP_APIKEY_LOG_TOPOLOGY,     // redirects, slot maps, master switches
+    NGX_HTTP_APIKEY_LOG_FAIL_CACHED,  // apikey_fail_mode cached answered for Redis
     NGX_HTTP_APIKEY_LOG_KINDS
 };
 

@@ -65,7 +65,9 @@ ngx_http_apikey_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v, ui
         return NGX_OK;
 
     case NGX_HTTP_APIKEY_VAR_RESULT: {
-        std::string_view word = apikey::result_word(ctx->outcome);
+        // let in from the last-known-good cache while Redis was unavailable
+        std::string_view word = ctx->lkg_admitted && ctx->outcome == apikey::Outcome::kOk
+                                ? std::string_view("cached") : apikey::result_word(ctx->outcome);
         ngx_http_apikey_set_var(v, reinterpret_cast<u_char *>(const_cast<char *>(word.data())),
                                 word.size());
         return NGX_OK;

@@ -108,3 +108,27 @@ TEST(LocalCheck, EnvAccepts) {
     EXPECT_FALSE(env_accepts("live", "test"));
     EXPECT_FALSE(env_accepts("test", ""));
 }
+
+TEST(LocalCheck, LastKnownGood) {
+    using State = CachedRecord::State;
+    struct Case {
+        State state;
+        std::int64_t confirmed_at, now, max_age;
+        bool usable;
+    } cases[] = {
+        {State::kActive, 1000, 1000, 300, true},
+        {State::kActive, 1000, 1299, 300, true},
+        {State::kActive, 1000, 1300, 300, false},    // max_age reached
+        {State::kActive, 1000, 5000, 300, false},
+        {State::kActive, 1000, 900, 300, true},      // clock stepped back
+        {State::kActive, 0, 1000, 300, false},       // never confirmed
+        {State::kActive, 1000, 1000, 0, false},
+        {State::kRevoked, 1000, 1000, 300, false},
+        {State::kDisabled, 1000, 1000, 300, false},
+        {State::kUnknown, 1000, 1000, 300, false},   // a negative entry
+    };
+    for (const auto& c : cases) {
+        EXPECT_EQ(last_known_good(c.state, c.confirmed_at, c.now, c.max_age), c.usable)
+            << "confirmed_at " << c.confirmed_at << " now " << c.now << " max_age " << c.max_age;
+    }
+}
