@@ -146,7 +146,9 @@ my $expect = '[' . join(',', map {
 is $r->{body}, $expect, 'the program\'s feedback body, hashed form, byte for byte';
 unlike $r->{body}, qr/\Q$key{leaked}{token}\E/, 'the token is not echoed';
 
-is api($key{leaked}), 401, 'the leaked key no longer works';
+my $denied = $nginx->get('/api/x', Authorization => "Bearer $key{leaked}{token}");
+is $denied->{status}, 401, 'the leaked key no longer works';
+like $denied->{body}, qr/revoked_key/, 'as a revoked key';
 is status_of($key{leaked}), 'revoked', 'the leaked key is revoked';
 is shown($key{leaked})->{leak_url}, $url, 'its record: leak_url';
 is shown($key{bystander})->{leaked_at}, undef, 'no leaked_at on a key no report named';
@@ -170,7 +172,7 @@ $r = report('/leaks-disable', $body, id => 'kid-old', sig => sign(old => $body))
 is $r->{status}, 200, 'a report signed by a listed, not current, key: 200';
 like $r->{body}, qr/"label":"true_positive"/, 'true positive';
 is status_of($key{disabled}), 'disabled', 'action=disable: disabled';
-isnt api($key{disabled}), 200, 'the disabled key no longer works';
+is api($key{disabled}), 401, 'the disabled key no longer works';
 is events_of($key{disabled})->[0]{action}, 'leaked', 'audit event';
 is events_of($key{disabled})->[0]{via}, 'leak-report:disable', 'via';
 is metric('disable'), 1, 'metric: one key disabled';
