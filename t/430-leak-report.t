@@ -193,6 +193,39 @@ is events_of($key{flagged})->[0]{action}, 'leaked', 'audit event';
 is metric('flag'), 1, 'metric: one key flagged';
 is metric('revoke'), 2, 'metric: the repeated report counted, other actions not';
 
+# --- a test key (ak_test_), and a rotation's previous token: during its
+# grace it is ours, after a rotation without grace it is not ---
+my $test_key = json_of(($redis->cli('create', '--name', 'testenv', '--env', 'test', '--json'))[1]);
+like $test_key->{token}, qr/^ak_test_/, 'a test key';
+my $graced = $redis->create_key(name => 'graced');
+my $rotated = $redis->create_key(name => 'rotated');
+$redis->cli('rotate', $graced->{id}, '--grace', '1h');
+$redis->cli('rotate', $rotated->{id});
+@matches = map { { token => $_, type => 'apikey_token', url => $url } }
+           $test_key->{token}, $graced->{token}, $rotated->{token};
+$body = encode_json(\@matches);
+$r = report('/leaks-flag', $body, id => 'kid-current', sig => sign(current => $body));
+is_deeply [map { $_->{label} } @{ json_of($r->{body}) }],
+    [qw(true_positive true_positive false_positive)],
+    'a test key and a previous token in its grace are ours; one past its grace is not';
+ok shown($test_key)->{leaked_at}, 'the test key is flagged';
+ok shown($graced)->{leaked_at}, 'the rotated key is flagged for its previous token';
+is shown($rotated)->{leaked_at}, undef, 'a token no longer valid changes nothing';
+
+# --- README's regular expression for the program finds every format ---
+my ($readme_re) = slurp(ApikeyTest::root() . '/README.md') =~ /^    (\\bak_\S+)$/m;
+ok $readme_re, 'README gives the regular expression';
+my $re = qr/$readme_re/;
+my %formats = (live => $key{leaked}{token}, test => $test_key->{token},
+               # as minted before environments
+               old => ApikeyTest::with_checksum('ak_0pqllhxq5ihp_' . ('C' x 40)));
+for my $f (sort keys %formats) {
+    ok "in a file: $formats{$f}\n" =~ $re, "README's regex finds a $f token";
+    is $&, $formats{$f}, "and all of it ($f)";
+}
+unlike "ak_live_0pqllhxq5ihp_short", $re, 'not a short one';
+unlike "xak_live_0pqllhxq5ihp_" . ('C' x 46), $re, 'not inside a word';
+
 # --- too large: 413 before anything is read ---
 my $big = '[' . ('{"token":"x"},' x 80000) . '{"token":"x"}]';
 is report('/leaks', $big, id => 'kid-current', sig => 'AAAA')->{status}, 413,
