@@ -226,6 +226,15 @@ for my $f (sort keys %formats) {
 unlike "ak_live_0pqllhxq5ihp_short", $re, 'not a short one';
 unlike "xak_live_0pqllhxq5ihp_" . ('C' x 46), $re, 'not inside a word';
 
+# the exposition stays valid with the new counter
+SKIP: {
+    skip 'no promtool', 2 unless grep { -x "$_/promtool" } split /:/, $ENV{PATH};
+    spit("$dir/metrics.txt", $nginx->get('/metrics')->{body});
+    my $lint = `promtool check metrics < $dir/metrics.txt 2>&1`;
+    is $?, 0, 'promtool check metrics: valid' or diag $lint;
+    unlike $lint, qr/apikey_leaked/, 'and no lint about apikey_leaked_keys_total';
+}
+
 # --- too large: 413 before anything is read ---
 my $big = '[' . ('{"token":"x"},' x 80000) . '{"token":"x"}]';
 is report('/leaks', $big, id => 'kid-current', sig => 'AAAA')->{status}, 413,
