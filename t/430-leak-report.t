@@ -45,7 +45,11 @@ my $redis = ApikeyTest::Redis->start;
 my %key = map { $_ => $redis->create_key(name => $_) }
           qw(leaked disabled flagged bystander old_signed);
 
-my $nginx = ApikeyTest::Nginx->start(redis => $redis, server => <<"CONF");
+# with a cache whose entries outlive the test: only the report's invalidation
+# can make a cached key stop working
+my $nginx = ApikeyTest::Nginx->start(redis => $redis,
+                                     http => 'apikey_cache zone=apikeys:1m ttl=1h;',
+                                     server => <<"CONF");
         location = /leaks {
             apikey_leak_report keys=$dir/keys.json;
         }
@@ -88,6 +92,9 @@ sub unchanged {
     is status_of($key{$_}), 'active', "$what: key $_ still active" for sort keys %key;
     is events_of($key{leaked})->[0]{action}, 'create', "$what: no audit event";
 }
+
+ok ApikeyTest::poll_until(30, sub { $redis->subscribers >= 1 }),
+    'the worker subscribed to invalidations';
 
 my $url = 'https://github.com/octocat/Hello-World/blob/1234/config/prod.env';
 my $body = encode_json([{ token => $key{leaked}{token}, type => 'apikey_token',
