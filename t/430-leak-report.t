@@ -289,6 +289,47 @@ is report('/leaks', $body, id => 'kid-old', sig => sign(old => $body))->{status}
 is status_of($key{old_signed}), 'active', 'and changes nothing';
 is api($key{old_signed}), 200, 'the key still works';
 
+# --- under README's least-privilege ACL rule: the module's, plus +xadd +publish ---
+require ApikeyTls;
+my $readme = slurp(ApikeyTest::root() . '/README.md');
+ok index($readme, "give\nits user the module's rule plus `+xadd +publish`") >= 0,
+    "README's addition for leak reports is the one tested";
+my $acl_redis = ApikeyTest::Redis->start(args => ['--user', 'apikey-leaks', 'on', '>leakspw',
+    split(' ', $ApikeyTls::MODULE_RULE), '+xadd', '+publish']);
+my $acl_key = $acl_redis->create_key(name => 'acl');
+my $acl_nginx = ApikeyTest::Nginx->start(redis => $acl_redis,
+    redis_args => 'user=apikey-leaks password=leakspw',
+    server => "location = /leaks { apikey_leak_report keys=$dir/keys.json; }");
+$body = encode_json([{ token => $acl_key->{token}, type => 'apikey_token', url => $url }]);
+$r = $acl_nginx->request('POST', '/leaks', 'GITHUB-PUBLIC-KEY-IDENTIFIER', 'kid-current',
+                         'GITHUB-PUBLIC-KEY-SIGNATURE', sign(current => $body), ':body', $body);
+is $r->{status}, 200, 'a report under the ACL user: 200' or diag $r->{body};
+like $r->{body}, qr/"true_positive"/, 'ours';
+is json_of(($acl_redis->cli('show', $acl_key->{id}, '--json'))[1])->{status}, 'revoked',
+    'revoked under the ACL user';
+is json_of(($acl_redis->cli('audit', $acl_key->{id}, '--json'))[1])->[0]{action}, 'leaked',
+    'with its audit event';
+$acl_nginx->stop;
+
+# a user without them: 503, and the key is untouched
+my $poor_redis = ApikeyTest::Redis->start(args => ['--user', 'apikey-leaks', 'on', '>leakspw',
+    split(' ', $ApikeyTls::MODULE_RULE)]);
+my $poor_key = $poor_redis->create_key(name => 'poor');
+my $poor_nginx = ApikeyTest::Nginx->start(redis => $poor_redis,
+    redis_args => 'user=apikey-leaks password=leakspw',
+    server => "location = /leaks { apikey_leak_report keys=$dir/keys.json; }");
+$body = encode_json([{ token => $poor_key->{token}, type => 'apikey_token', url => $url }]);
+$r = $poor_nginx->request('POST', '/leaks', 'GITHUB-PUBLIC-KEY-IDENTIFIER', 'kid-current',
+                          'GITHUB-PUBLIC-KEY-SIGNATURE', sign(current => $body), ':body', $body);
+is $r->{status}, 503, 'a user without +xadd +publish: 503 (GitHub retries)';
+like $poor_nginx->error_log, qr/apikey: leak report failed in redis: .*can't run this command/,
+    'the error log says why';
+is json_of(($poor_redis->cli('show', $poor_key->{id}, '--json'))[1])->{status}, 'active',
+    'and the key is untouched';
+is json_of(($poor_redis->cli('show', $poor_key->{id}, '--json'))[1])->{leaked_at}, undef,
+    'not even flagged';
+$poor_nginx->stop;
+
 $nginx->stop;
 my $access = $nginx->access_log;
 for my $k (sort keys %key) {

@@ -34,6 +34,14 @@ for j = 1, #KEYS - 1 do
   local ours = f[1] ~= false and (f[1] == digest
                or (f[2] == digest and grace_end > tonumber(now)))
   if ours then
+    -- the event and the invalidation first: a user whose ACL lacks XADD or
+    -- PUBLISH fails here, before the record is touched (a script's writes
+    -- are not rolled back), and subscribers hear of it only once the whole
+    -- script is done
+    redis.call("XADD", KEYS[1], "MAXLEN", "~", "100000", "*",
+               "time", now, "key", id, "action", "leaked", "user", ARGV[4],
+               "reason", url, "via", "leak-report:" .. action)
+    redis.call("PUBLISH", ARGV[3], id)
     local status = f[4]
     if action == "revoke" and status ~= "revoked" then
       redis.call("HSET", key, "status", "revoked", "revoked", now, "updated", now)
@@ -41,10 +49,6 @@ for j = 1, #KEYS - 1 do
       redis.call("HSET", key, "status", "disabled", "updated", now)
     end
     redis.call("HSET", key, "leaked_at", now, "leak_url", url)
-    redis.call("XADD", KEYS[1], "MAXLEN", "~", "100000", "*",
-               "time", now, "key", id, "action", "leaked", "user", ARGV[4],
-               "reason", url, "via", "leak-report:" .. action)
-    redis.call("PUBLISH", ARGV[3], id)
     out[j] = 1
   else
     out[j] = 0
