@@ -301,8 +301,9 @@ my $acl_nginx = ApikeyTest::Nginx->start(redis => $acl_redis,
     redis_args => 'user=apikey-leaks password=leakspw',
     server => "location = /leaks { apikey_leak_report keys=$dir/keys.json; }");
 $body = encode_json([{ token => $acl_key->{token}, type => 'apikey_token', url => $url }]);
-$r = $acl_nginx->request('POST', '/leaks', 'GITHUB-PUBLIC-KEY-IDENTIFIER', 'kid-current',
-                         'GITHUB-PUBLIC-KEY-SIGNATURE', sign(current => $body), ':body', $body);
+# (the headers as the program's documentation spells them now: names are case-insensitive)
+$r = $acl_nginx->request('POST', '/leaks', 'Github-Public-Key-Identifier', 'kid-current',
+                         'Github-Public-Key-Signature', sign(current => $body), ':body', $body);
 is $r->{status}, 200, 'a report under the ACL user: 200' or diag $r->{body};
 like $r->{body}, qr/"true_positive"/, 'ours';
 is json_of(($acl_redis->cli('show', $acl_key->{id}, '--json'))[1])->{status}, 'revoked',
