@@ -242,6 +242,26 @@ SKIP: {
     unlike $lint, qr/apikey_leaked/, 'and no lint about apikey_leaked_keys_total';
 }
 
+# --- a large report (GitHub batches matches): the body is larger than
+# client_body_buffer_size, so nginx writes it to a temporary file, and it is
+# read back from there ---
+my $bulk = $redis->create_key(name => 'bulk');
+@matches = map { { token => "ghp_notours$_" . ('x' x 40), type => 'apikey_token',
+                   url => "$url#L$_", source => 'content' } } 1 .. 400;
+splice @matches, 200, 0, { token => $bulk->{token}, type => 'apikey_token', url => "$url#bulk" };
+$body = encode_json(\@matches);
+cmp_ok length($body), '>', 64 * 1024, 'a report over 64 KiB';
+$r = report('/leaks', $body, id => 'kid-current', sig => sign(current => $body));
+is $r->{status}, 200, 'a large report: 200';
+my $verdicts = json_of($r->{body}) // [];
+is scalar(@$verdicts), 401, 'one verdict per match';
+is $verdicts->[200]{label}, 'true_positive', 'ours, in its place';
+is scalar(grep { $_->{label} eq 'false_positive' } @$verdicts), 400, 'the others are not';
+is status_of($bulk), 'revoked', 'our key in it is revoked';
+is events_of($bulk)->[0]{reason}, "$url#bulk", 'with its own url';
+like $nginx->error_log, qr/a client request body is buffered to a temporary file/,
+    'the body went through a temporary file';
+
 # --- too large: 413 before anything is read ---
 my $big = '[' . ('{"token":"x"},' x 80000) . '{"token":"x"}]';
 is report('/leaks', $big, id => 'kid-current', sig => 'AAAA')->{status}, 413,
