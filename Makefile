@@ -153,11 +153,12 @@ test-valgrind: all
 	echo "test-valgrind: $$(( $$(date +%s) - start )) s"; \
 	if [ -n "$$failed" ]; then echo "test-valgrind: FAILED:$$failed"; exit 1; fi
 
-# libFuzzer targets for the credential parser and the Redis reply decoders.
+# libFuzzer targets for the credential parser, the Redis reply decoders, the
+# admin API's bodies and leaked-key reports.
 # make fuzz runs each for FUZZ_SECONDS, seeded from t/fuzz/corpus/<target>;
 # new inputs collect in build/fuzz/corpus-<target>, crashes in build/fuzz/.
 FUZZ_SECONDS ?= 60
-FUZZERS      := credential reply admin
+FUZZERS      := credential reply admin leak
 FUZZ_FLAGS   := -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 CORE_SOURCES := $(wildcard src/core/*.cpp)
 

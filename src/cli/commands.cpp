@@ -958,7 +958,9 @@ const std::vector<Command>& commands() {
          "  --json                 print one JSON object: id, name, scopes, status, hint,\n"
          "                         limits, created_at, expires_at, revoked_at,\n"
          "                         last_used_at, previous_token ({hint, valid_until}\n"
-         "                         during a grace, else null), imported\n",
+         "                         during a grace, else null), imported; on a key a\n"
+         "                         leaked-key report named (nginx's apikey_leak_report),\n"
+         "                         also leaked_at and leak_url\n",
          show},
         {"update", "change a key's name, scopes, expiry, limits, owner, role, plan, ...",
          "usage: apikeyctl update ID [--name NAME] [--scope SCOPE]... [--no-scopes]\n"

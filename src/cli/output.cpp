@@ -113,6 +113,10 @@ void print_record(const KeyRecord& r, std::int64_t now) {
     row("Last used", stamp(r.last_used, "never"));
     row("Expires", stamp(r.expires, "never"));
     if (r.revoked_at > 0) row("Revoked", stamp(r.revoked_at, "-"));
+    if (r.leaked_at > 0) {
+        row("Leaked", stamp(r.leaked_at, "-") + " (reported by GitHub secret scanning)");
+        row("Leak URL", r.leak_url.empty() ? "(none given)" : r.leak_url);
+    }
 }
 
 void print_token(const KeyRecord& r, const std::string& token, std::int64_t now,

@@ -116,6 +116,7 @@ bool decode_record(std::string_view id, const std::map<std::string, std::string>
     out.env = get("env");
     out.meta = get("meta");
     out.allow_ip = get("allow_ip");
+    out.leak_url = get("leak_url");
 
     if (out.digest.empty()) {
         error = "no digest";
@@ -170,7 +171,8 @@ bool decode_record(std::string_view id, const std::map<std::string, std::string>
     }
     return number("created", out.created) && number("updated", out.updated) &&
            number("expires", out.expires) && number("revoked", out.revoked_at) &&
-           number("last_used", out.last_used) && number("prev_until", out.prev_until);
+           number("last_used", out.last_used) && number("prev_until", out.prev_until) &&
+           number("leaked_at", out.leaked_at);
 }
 
 std::string record_json(const KeyRecord& r, std::int64_t now, std::string_view token) {
@@ -257,6 +259,11 @@ std::string record_json(const KeyRecord& r, std::int64_t now, std::string_view t
     }
     allow.push_back(']');
     json.raw_field("allow_ip", allow);
+    // only on a key a leaked-key report named (the key works on with action=flag)
+    if (r.leaked_at > 0) {
+        json.field("leaked_at", format_utc(r.leaked_at));
+        json.field("leak_url", r.leak_url);
+    }
     return json.str();
 }
 

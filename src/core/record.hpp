@@ -46,6 +46,11 @@ struct KeyRecord {
     std::string meta;            // JSON object of strings (meta.hpp), or ""
     std::string allow_ip;        // canonical CIDRs (cidr.hpp), or "" (any address)
 
+    // Written only by a leaked-key report (apikey_leak_report): when, and
+    // where the token was found. 0 and "": never reported.
+    std::int64_t leaked_at = 0;
+    std::string leak_url;
+
     // "live" or "test"
     // (both arms string_view: "live" : env would make a temporary std::string)
     std::string_view effective_env() const noexcept {

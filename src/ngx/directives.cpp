@@ -176,6 +176,13 @@ ngx_command_t  ngx_http_apikey_commands[] = {
       0,
       NULL },
 
+    { ngx_string("apikey_leak_report"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_apikey_guard<ngx_http_apikey_leak_directive>,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("apikey_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_apikey_guard<ngx_http_apikey_metrics_directive>,
@@ -587,6 +594,20 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
     if (conf->admin && mcf->redis.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"apikey_admin\" needs \"apikey_redis\" in the http block");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (conf->leak && mcf->redis.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"apikey_leak_report\" needs \"apikey_redis\" in the http block");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (conf->leak && conf->enable == 1) {
+        // GitHub's reports carry a signature, not an API key
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"apikey_leak_report\" cannot be used with \"apikey on\": "
+                           "add \"apikey off;\" to its location");
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 

@@ -281,6 +281,15 @@ ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
                            "Redis Sentinel: times a worker moved to a newly named master.",
                            m.master_switches);
 
+    ngx_http_apikey_metric(out, "apikey_leaked_keys_total", "counter",
+                           "Keys of ours named by a verified leaked-key report "
+                           "(apikey_leak_report), by the action taken.");
+    static const char *actions[] = {"revoke", "disable", "flag"};   // apikey::LeakAction
+    for (i = 0; i < 3; i++) {
+        out += std::string("apikey_leaked_keys_total{action=\"") + actions[i] + "\"} "
+               + std::to_string(m.leaked[i]) + "\n";
+    }
+
     ngx_http_apikey_metric(out, "apikey_checks_in_flight", "gauge",
                            "Checks waiting for Redis now.",
                            m.in_flight);

@@ -35,6 +35,7 @@ struct ngx_http_apikey_metrics_t {
     ngx_atomic_t  redirects[3];      // cluster: MOVED, ASK, TRYAGAIN
     ngx_atomic_t  slot_map_loads;    // cluster: CLUSTER SLOTS answered
     ngx_atomic_t  master_switches;   // sentinel: a new master was named
+    ngx_atomic_t  leaked[3];         // leak reports: keys acted on, by LeakAction
     ngx_atomic_t  in_flight;
     ngx_atomic_t  latency[ngx_http_apikey_latency_buckets];
     ngx_atomic_t  latency_sum_us;

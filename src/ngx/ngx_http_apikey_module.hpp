@@ -144,6 +144,7 @@ struct ngx_http_apikey_loc_conf_t {
     ngx_uint_t    env;            // apikey_env: NGX_HTTP_APIKEY_ENV_*
     ngx_flag_t    dry_run;        // apikey_dry_run: log and count refusals, refuse none
     ngx_uint_t    ratelimit_headers;  // NGX_HTTP_APIKEY_RATELIMIT_*
+    struct ngx_http_apikey_leak_conf_t  *leak;   // apikey_leak_report, or NULL (leaks.cpp)
 };
 
 enum ngx_http_apikey_fail_mode_e {
@@ -289,6 +290,9 @@ char *ngx_http_apikey_admin_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *
 char *ngx_http_apikey_admin_merge(ngx_conf_t *cf, ngx_http_apikey_loc_conf_t *conf);
 // access phase: what an admin location serves without a key (its page)
 bool ngx_http_apikey_admin_public(ngx_http_request_t *r);
+
+// leaks.cpp
+char *ngx_http_apikey_leak_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 // Adds the shared memory zone named by a "zone=NAME:SIZE" argument (as
 // limit_req_zone writes it), refusing a bad, too small or already used zone

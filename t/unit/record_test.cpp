@@ -195,3 +195,27 @@ TEST(Record, RejectsABadModel) {
     EXPECT_FALSE(bad("allow_ip", "10.0.0.0/8 11.0.0.0/8"));
     EXPECT_FALSE(bad("status", "disabled"));
 }
+
+// leaked_at and leak_url are written by the leak script only (never by
+// record_fields), and shown only on a key a leaked-key report named
+TEST(Record, Leaked) {
+    KeyRecord out;
+    std::string error;
+    auto f = fields_of(sample());
+    EXPECT_EQ(f.count("leaked_at"), 0u);
+    ASSERT_TRUE(decode_record("abcdefghijkl", f, out, error)) << error;
+    EXPECT_EQ(out.leaked_at, 0);
+    EXPECT_EQ(record_json(out, 500).find("leak"), std::string::npos);
+
+    f["leaked_at"] = "1764547200";
+    f["leak_url"] = "https://github.com/o/r/blob/c/f.env";
+    ASSERT_TRUE(decode_record("abcdefghijkl", f, out, error)) << error;
+    EXPECT_EQ(out.leaked_at, 1764547200);
+    std::string json = record_json(out, 500);
+    EXPECT_NE(json.find(R"("leaked_at":"2025-12-01T00:00:00Z","leak_url":"https://github.com/o/r/blob/c/f.env")"),
+              std::string::npos) << json;
+    EXPECT_EQ(fields_of(out).count("leaked_at"), 0u) << "a rewrite never writes them";
+
+    f["leaked_at"] = "soon";
+    EXPECT_FALSE(decode_record("abcdefghijkl", f, out, error));
+}
