@@ -57,7 +57,9 @@ my $id = 'racerace1234';
 my $token = with_checksum("ak_${id}_" . ('R' x 40));
 my $evalshas = sub { scalar grep { /^EVALSHA / } lines_of($file{log}) };
 
-wait_until('the worker subscribed', sub { grep { /^SUBSCRIBE / } lines_of($file{log}) });
+wait_until('the worker subscribed', sub { grep { /^SUBSCRIBE / } lines_of($file{log}) })
+    or diag "fake Redis saw:\n", join("\n", lines_of($file{log})),
+            "\nnginx said:\n", join("\n", grep { /apikey|redis/ && !/\[debug\]/ } split /\n/, $nginx->error_log);
 sleep 0.2;   # and read the confirmation: the cache is used from then on
 
 # the check goes out and its reply ("ok", computed now) is held back

@@ -58,8 +58,21 @@ sub start {
     if ($pid == 0) {
         setpgrp(0, 0);   # one process group: stop() ends the connection handlers too
         $SIG{CHLD} = 'IGNORE';
-        while (my $c = $listen->accept) {
+        while (1) {
+            my $c = $listen->accept;
+            if (!$c) {
+                # a connection reset before it was taken, or a signal: the
+                # listener stays (ending here would leave every later
+                # connection unanswered)
+                next if $!{EINTR} || $!{ECONNABORTED} || $!{EAGAIN};
+                last;
+            }
             my $child = fork;
+            for (1 .. 50) {   # a loaded machine may refuse a fork for a moment
+                last if defined $child;
+                Time::HiRes::sleep(0.02);
+                $child = fork;
+            }
             if (defined $child && $child == 0) {
                 close $listen;
                 serve($c, \%opt);
