@@ -1,0 +1,159 @@
+# Revocation you can confirm: apikeyctl revoke|rotate|delete|disable --wait
+# returns once every worker of every nginx on this Redis has dropped the key
+# from its apikey_cache, or names, by instance and worker, those that did not.
+# Two instances of two workers; one paused with SIGSTOP is named; one stopped
+# drops out of the list once its announcement expires; the lag histogram.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(sleep time);
+use JSON::PP;
+use ApikeyTest;
+
+my $redis = ApikeyTest::Redis->start;
+my %conf = (
+    redis => $redis,
+    workers => 2,
+    # announcements renewed every second: they live 3 s, so a worker paused
+    # for the 1 s wait below is still announced (named as unconfirmed), and
+    # one stopped is out of the list 3 s later
+    http => 'apikey_cache zone=apikeys:1m ttl=60s announce=1s;',
+    location => 'apikey on; apikey_limit off;',
+    server => "        location = /metrics { apikey_metrics; }\n",
+);
+my $na = ApikeyTest::Nginx->start(%conf);
+my $nb = ApikeyTest::Nginx->start(%conf);
+ok poll_until(30, sub { $redis->subscribers >= 4 }), 'four workers subscribed';
+
+my @a_workers = sort { $a <=> $b } $na->worker_pids;
+my @b_workers = sort { $a <=> $b } $nb->worker_pids;
+is scalar @a_workers, 2, 'A has two workers';
+is scalar @b_workers, 2, 'B has two workers';
+my $a_name = qr/instance [^\s:]+:${\ $na->master_pid}: workers? /;
+my $b_name = qr/instance [^\s:]+:${\ $nb->master_pid}: workers? /;
+
+sub live {
+    my ($s, $us) = split /\n/, $redis->cmd('TIME');
+    my $ms = $s * 1000 + int($us / 1000);
+    return sort grep { length } split /\n/, $redis->cmd('ZRANGEBYSCORE', 'apikey:workers', "($ms", '+inf');
+}
+ok poll_until(10, sub { my @l = live(); @l == 4 }), 'every worker announced itself in apikey:workers'
+    or diag explain [live()];
+for my $pid (@a_workers, @b_workers) {
+    like join(' ', live()), qr/:\Q$pid\E\b/, "worker $pid is announced";
+}
+
+sub st { my ($n, $t) = @_; $n->get('/api/x', 'X-API-Key' => $t)->{status} }
+
+# a key used on both instances, by enough requests to reach both workers
+sub cached_everywhere {
+    my ($key) = @_;
+    for my $n ($na, $nb) {
+        is st($n, $key->{token}), 200, 'used: cached' for 1 .. 4;
+    }
+}
+
+my $lag_before = lag_count();
+
+# --wait: every worker acknowledged; the key is refused everywhere at once
+my $k1 = $redis->create_key(name => 'one');
+cached_everywhere($k1);
+my ($rc, $out, $err) = $redis->cli('revoke', $k1->{id}, '--wait', '5');
+is $rc, 0, 'revoke --wait 5: exit 0' or diag $err;
+like $out, qr/Confirmed by 4 workers of 2 instances/, '... four workers of two instances confirmed';
+like $out, $a_name, '... instance A is named';
+like $out, $b_name, '... instance B is named';
+is st($na, $k1->{token}), 401, 'refused by A right after';
+is st($nb, $k1->{token}), 401, 'refused by B right after';
+
+# --json: a "wait" member with the workers
+my $k2 = $redis->create_key(name => 'two');
+cached_everywhere($k2);
+($rc, $out, $err) = $redis->cli('disable', $k2->{id}, '--wait=5s', '--json');
+is $rc, 0, 'disable --wait=5s --json: exit 0' or diag $err;
+my $j = eval { decode_json($out) } // {};
+is $j->{status}, 'disabled', '... the key as before';
+ok $j->{wait}{confirmed_all}, '... wait.confirmed_all';
+is scalar @{ $j->{wait}{confirmed} // [] }, 4, '... four confirmed workers';
+is_deeply [sort { $a <=> $b } map { $_->{worker} } @{ $j->{wait}{confirmed} // [] }],
+          [sort { $a <=> $b } @a_workers, @b_workers], '... by pid';
+is_deeply $j->{wait}{unconfirmed}, [], '... none unconfirmed';
+is st($_, $k2->{token}), 401, 'disabled everywhere' for $na, $nb;
+
+# rotate and delete wait the same way
+my $k3 = $redis->create_key(name => 'three');
+cached_everywhere($k3);
+($rc, $out, $err) = $redis->cli('rotate', $k3->{id}, '--wait');
+is $rc, 0, 'rotate --wait (default timeout): exit 0' or diag $err;
+like $out, qr/Confirmed by 4 workers/, '... four workers';
+is st($_, $k3->{token}), 401, 'the old token refused everywhere' for $na, $nb;
+($rc, $out, $err) = $redis->cli('delete', $k3->{id}, '--wait', '5', '--json');
+is $rc, 0, 'delete --wait 5 --json: exit 0' or diag $err;
+$j = eval { decode_json($out) } // {};
+ok $j->{deleted} && $j->{wait}{confirmed_all}, '... deleted, confirmed by all' or diag $out;
+
+# the lag histogram counts one observation per worker per message
+ok poll_until(5, sub { lag_count() >= $lag_before + 16 }),
+    'apikey_invalidation_lag_seconds counted every worker of every wait (4 x 4)'
+    or diag lag_count() - $lag_before;
+my $metrics = $na->get('/metrics')->{body};
+like $metrics, qr/^# TYPE apikey_invalidation_lag_seconds histogram$/m, 'a histogram';
+like $metrics, qr/^apikey_invalidation_lag_seconds_bucket\{le="0\.001000"\} \d+$/m, 'from 1 ms';
+like $metrics, qr/^apikey_invalidation_lag_seconds_bucket\{le="10\.000000"\} \d+$/m, 'to 10 s';
+like $metrics, qr/^apikey_invalidation_lag_seconds_bucket\{le="\+Inf"\} \d+$/m, 'and +Inf';
+
+# an old-format message (the id alone) still invalidates
+my $k4 = $redis->create_key(name => 'four');
+cached_everywhere($k4);
+$redis->cmd('HSET', "apikey:key:{$k4->{id}}", 'status', 'revoked');
+is st($na, $k4->{token}), 200, 'a change behind the cache\'s back is not seen yet';
+$redis->cmd('PUBLISH', 'apikey:invalidate', $k4->{id});
+ok poll_until(5, sub { st($na, $k4->{token}) == 401 && st($nb, $k4->{token}) == 401 }),
+    'the bare id, as before, drops it';
+
+# instance B paused: --wait names it and its two workers, exit 3
+my $k5 = $redis->create_key(name => 'five');
+cached_everywhere($k5);
+kill 'STOP', $nb->master_pid, @b_workers;
+my $t0 = time;
+($rc, $out, $err) = $redis->cli('revoke', $k5->{id}, '--wait', '1');
+my $took = time - $t0;
+kill 'CONT', $nb->master_pid, @b_workers;
+is $rc, 3, 'B paused: revoke --wait 1 exits 3' or diag "$out\n$err";
+like $err, qr/not confirmed within 1s by 2 of 4 workers/, '... 2 of 4 workers did not confirm';
+like $err, qr/$b_name\Q$b_workers[0], $b_workers[1]\E/, '... B and both its workers are named';
+unlike $err, $a_name, '... not A';
+like $out, qr/Confirmed by 2 workers/, '... A\'s two confirmed';
+ok $took >= 0.9 && $took < 5, sprintf('... after the timeout (%.1f s)', $took);
+is st($na, $k5->{token}), 401, 'A refuses it';
+ok poll_until(5, sub { st($nb, $k5->{token}) == 401 }), 'B, resumed, refuses it too';
+
+# instance B stopped: once its announcement expired, it is no longer waited for
+$nb->stop;
+ok poll_until(10, sub { my @l = live(); @l == 2 }), 'B\'s workers expired from apikey:workers'
+    or diag explain [live()];
+my $k6 = $redis->create_key(name => 'six');
+is st($na, $k6->{token}), 200, 'cached on A' for 1 .. 2;
+($rc, $out, $err) = $redis->cli('revoke', $k6->{id}, '--wait', '2');
+is $rc, 0, 'B stopped: revoke --wait 2 exits 0' or diag $err;
+like $out, qr/Confirmed by 2 workers of 1 instance\b/, '... A\'s two workers';
+unlike "$out$err", $b_name, '... B is not listed';
+
+# usage
+($rc, $out, $err) = $redis->cli('revoke', $k6->{id}, '--wait=0');
+is $rc, 2, 'a bad timeout is a usage error';
+like $err, qr/invalid --wait timeout/, '... named';
+
+$na->stop;
+done_testing;
+
+sub lag_count {
+    my $n = 0;
+    for my $nginx ($na, $nb) {
+        next if $nginx->{stopped};
+        my $m = $nginx->get('/metrics')->{body} // '';
+        $n += $1 if $m =~ /^apikey_invalidation_lag_seconds_count (\d+)$/m;
+    }
+    return $n;
+}
