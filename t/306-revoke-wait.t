@@ -15,12 +15,13 @@ my $redis = ApikeyTest::Redis->start;
 my %conf = (
     redis => $redis,
     workers => 2,
-    # announcements renewed every second: they live 3 s, so a worker paused
-    # for the 1 s wait below is still announced (named as unconfirmed), and
-    # one stopped is out of the list 3 s later
-    http => 'apikey_cache zone=apikeys:1m ttl=60s announce=1s;',
+    # announcements renewed every 2 s: they live 6 s, so a worker paused for
+    # the two 1 s waits below is still announced (named as unconfirmed), and
+    # one stopped is out of the list 6 s later
+    http => 'apikey_cache zone=apikeys:1m ttl=60s announce=2s;',
     location => 'apikey on; apikey_limit off;',
-    server => "        location = /metrics { apikey_metrics; }\n",
+    server => "        location = /metrics { apikey_metrics; }\n"
+              . "        location /admin/ { apikey_admin auth=off; }\n",
 );
 my $na = ApikeyTest::Nginx->start(%conf);
 my $nb = ApikeyTest::Nginx->start(%conf);
@@ -45,6 +46,15 @@ for my $pid (@a_workers, @b_workers) {
 }
 
 sub st { my ($n, $t) = @_; $n->get('/api/x', 'X-API-Key' => $t)->{status} }
+
+# the admin API of one instance (auth=off: the location is the operator's)
+sub admin {
+    my ($n, $method, $path) = @_;
+    my $res = $n->request($method, $path, ':body' => '{}', 'Content-Type' => 'application/json');
+    $res->{json} = eval { decode_json($res->{body}) } if length($res->{body} // '');
+    return $res;
+}
+sub pids { [sort { $a <=> $b } map { $_->{worker} } @{ $_[0] // [] }] }
 
 # a key used on both instances, by enough requests to reach both workers
 sub cached_everywhere {
@@ -93,6 +103,38 @@ is $rc, 0, 'delete --wait 5 --json: exit 0' or diag $err;
 $j = eval { decode_json($out) } // {};
 ok $j->{deleted} && $j->{wait}{confirmed_all}, '... deleted, confirmed by all' or diag $out;
 
+# the admin API: ?wait= on revoke, rotate, disable and delete
+for my $route (qw(revoke rotate disable)) {
+    my $k = $redis->create_key(name => "admin $route");
+    cached_everywhere($k);
+    my $res = admin($na, 'POST', "/admin/keys/$k->{id}/$route?wait=5s");
+    is $res->{status}, 200, "POST $route?wait=5s: 200" or diag $res->{body};
+    is $res->{json}{id}, $k->{id}, '... the key, as without wait';
+    ok $res->{json}{wait}{confirmed_all}, '... wait.confirmed_all';
+    is_deeply pids($res->{json}{wait}{confirmed}), [sort { $a <=> $b } @a_workers, @b_workers],
+        '... all four workers, by pid';
+    is_deeply $res->{json}{wait}{unconfirmed}, [], '... none unconfirmed';
+    is st($_, $k->{token}), 401, "$route: refused everywhere right after" for $na, $nb;
+}
+{
+    my $k = $redis->create_key(name => 'admin delete');
+    cached_everywhere($k);
+    my $res = admin($na, 'DELETE', "/admin/keys/$k->{id}?wait=5s");
+    is $res->{status}, 200, 'DELETE ?wait=5s: 200 with a body (not 204)' or diag $res->{body};
+    ok $res->{json}{deleted} && $res->{json}{wait}{confirmed_all}, '... deleted, confirmed by all';
+    is st($_, $k->{token}), 401, 'deleted: refused everywhere' for $na, $nb;
+    $k = $redis->create_key(name => 'bad wait');
+    for my $bad ('0', '61s', 'x', '1h') {
+        $res = admin($na, 'POST', "/admin/keys/$k->{id}/revoke?wait=$bad");
+        is $res->{status}, 400, "wait=$bad: 400";
+    }
+    like admin($na, 'POST', "/admin/keys/$k->{id}/revoke?wait=0")->{json}{message}, qr/1ms to 60s/,
+        '... saying what a wait is';
+    is admin($na, 'POST', "/admin/keys/$k->{id}/enable?wait=1s")->{status}, 400,
+        'wait on enable: 400';
+    is st($na, $k->{token}), 200, '... and nothing was changed';
+}
+
 # the lag histogram counts one observation per worker per message
 ok poll_until(5, sub { lag_count() >= $lag_before + 16 }),
     'apikey_invalidation_lag_seconds counted every worker of every wait (4 x 4)'
@@ -119,6 +161,9 @@ kill 'STOP', $nb->master_pid, @b_workers;
 my $t0 = time;
 ($rc, $out, $err) = $redis->cli('revoke', $k5->{id}, '--wait', '1');
 my $took = time - $t0;
+my $k5b = $redis->create_key(name => 'five b');
+is st($na, $k5b->{token}), 200, 'cached on A' for 1 .. 2;
+my $paused = admin($na, 'POST', "/admin/keys/$k5b->{id}/revoke?wait=1s");
 kill 'CONT', $nb->master_pid, @b_workers;
 is $rc, 3, 'B paused: revoke --wait 1 exits 3' or diag "$out\n$err";
 like $err, qr/not confirmed within 1s by 2 of 4 workers/, '... 2 of 4 workers did not confirm';
@@ -126,6 +171,14 @@ like $err, qr/$b_name\Q$b_workers[0], $b_workers[1]\E/, '... B and both its work
 unlike $err, $a_name, '... not A';
 like $out, qr/Confirmed by 2 workers/, '... A\'s two confirmed';
 ok $took >= 0.9 && $took < 5, sprintf('... after the timeout (%.1f s)', $took);
+is $paused->{status}, 202, 'B paused: POST revoke?wait=1s answers 202' or diag $paused->{body};
+is $paused->{json}{status}, 'revoked', '... the key is revoked all the same';
+ok !$paused->{json}{wait}{confirmed_all}, '... not confirmed by all';
+is_deeply pids($paused->{json}{wait}{unconfirmed}), \@b_workers, '... B\'s two workers unconfirmed';
+is_deeply [map { $_->{instance} } @{ $paused->{json}{wait}{unconfirmed} }],
+          [map { $paused->{json}{wait}{unconfirmed}[0]{instance} } 1 .. 2], '... one instance';
+like $paused->{json}{wait}{unconfirmed}[0]{instance}, qr/:\Q${\ $nb->master_pid}\E$/, '... B\'s';
+is_deeply pids($paused->{json}{wait}{confirmed}), \@a_workers, '... A\'s confirmed';
 is st($na, $k5->{token}), 401, 'A refuses it';
 ok poll_until(5, sub { st($nb, $k5->{token}) == 401 }), 'B, resumed, refuses it too';
 
@@ -139,6 +192,11 @@ is st($na, $k6->{token}), 200, 'cached on A' for 1 .. 2;
 is $rc, 0, 'B stopped: revoke --wait 2 exits 0' or diag $err;
 like $out, qr/Confirmed by 2 workers of 1 instance\b/, '... A\'s two workers';
 unlike "$out$err", $b_name, '... B is not listed';
+my $k7 = $redis->create_key(name => 'seven');
+is st($na, $k7->{token}), 200, 'cached on A' for 1 .. 2;
+my $res = admin($na, 'POST', "/admin/keys/$k7->{id}/revoke?wait=2s");
+is $res->{status}, 200, 'B stopped: POST revoke?wait=2s: 200';
+is_deeply pids($res->{json}{wait}{confirmed}), \@a_workers, '... A\'s two workers only';
 
 # usage
 ($rc, $out, $err) = $redis->cli('revoke', $k6->{id}, '--wait=0');

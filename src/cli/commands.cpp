@@ -504,8 +504,9 @@ int revoke_owner(const Args& args, const std::string& owner, const StoreOptions&
 
 int revoke(const std::vector<std::string>& argv_in, const StoreOptions& options) {
     std::vector<std::string> argv = argv_in;
-    auto wait = take_wait(argv);
-    Args args(argv, {{"--reason", true}, {"--json", false}, {"--owner", true}});
+    normalize_wait(argv);
+    Args args(argv, {{"--reason", true}, {"--json", false}, {"--owner", true}, {"--wait", true}});
+    auto wait = wait_option(args);
     if (auto owner = args.value("--owner")) {
         if (wait) throw UsageError("--wait takes one key, not --owner");
         return revoke_owner(args, *owner, options);
@@ -539,9 +540,13 @@ int set_enabled(const std::vector<std::string>& argv_in, const StoreOptions& opt
                 bool enable) {
     const char* verb = enable ? "enable" : "disable";
     std::vector<std::string> argv = argv_in;
-    std::optional<double> wait;
-    if (!enable) wait = take_wait(argv);
-    Args args(argv, {{"--reason", true}, {"--json", false}});
+    std::vector<OptionSpec> specs{{"--reason", true}, {"--json", false}};
+    if (!enable) {
+        normalize_wait(argv);
+        specs.push_back({"--wait", true});
+    }
+    Args args(argv, specs);
+    auto wait = wait_option(args);
     std::string id = one_id(args, verb);
     Store store(options);
     AdminReply reply = store.change(verb, event_for(id, verb, args), {std::to_string(now())});
@@ -729,8 +734,9 @@ int plan(const std::vector<std::string>& argv, const StoreOptions& options) {
 
 int remove(const std::vector<std::string>& argv_in, const StoreOptions& options) {
     std::vector<std::string> argv = argv_in;
-    auto wait = take_wait(argv);
-    Args args(argv, {{"--reason", true}, {"--json", false}});
+    normalize_wait(argv);
+    Args args(argv, {{"--reason", true}, {"--json", false}, {"--wait", true}});
+    auto wait = wait_option(args);
     if (args.flag("--json") && !wait) throw UsageError("delete takes --json only with --wait");
     std::string id = one_id(args, "delete");
     AuditEvent event = event_for(id, "delete", args);
@@ -758,8 +764,9 @@ int remove(const std::vector<std::string>& argv_in, const StoreOptions& options)
 
 int rotate(const std::vector<std::string>& argv_in, const StoreOptions& options) {
     std::vector<std::string> argv = argv_in;
-    auto wait = take_wait(argv);
-    Args args(argv, {{"--grace", true}, {"--reason", true}, {"--json", false}});
+    normalize_wait(argv);
+    Args args(argv, {{"--grace", true}, {"--reason", true}, {"--json", false}, {"--wait", true}});
+    auto wait = wait_option(args);
     std::string id = one_id(args, "rotate");
     std::int64_t grace = 0;
     if (auto g = args.value("--grace"); g && *g != "0") grace = checked_duration("--grace", *g);

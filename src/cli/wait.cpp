@@ -16,28 +16,9 @@ namespace apikey::cli {
 namespace {
 
 std::optional<double> wait_seconds(const std::string& text) {
-    // 500ms, 2s, 1m, or bare seconds (fractions allowed: 0.5)
-    double unit = 1;
-    std::string number = text;
-    if (text.size() > 2 && text.compare(text.size() - 2, 2, "ms") == 0) {
-        unit = 0.001;
-        number = text.substr(0, text.size() - 2);
-    } else if (!text.empty() && text.back() == 's') {
-        number = text.substr(0, text.size() - 1);
-    } else if (!text.empty() && text.back() == 'm') {
-        unit = 60;
-        number = text.substr(0, text.size() - 1);
-    }
-    if (number.empty() || number.size() > 12) return std::nullopt;
-    std::size_t dots = 0;
-    for (char c : number) {
-        if (c == '.') dots++;
-        else if (c < '0' || c > '9') return std::nullopt;
-    }
-    if (dots > 1 || number == ".") return std::nullopt;
-    double v = std::stod(number) * unit;
-    if (!(v > 0) || v > 3600) return std::nullopt;
-    return v;
+    auto ms = parse_wait_timeout(text, 3600 * 1000);
+    if (!ms) return std::nullopt;
+    return static_cast<double>(*ms) / 1000;
 }
 
 double monotonic() {
@@ -56,18 +37,6 @@ std::map<std::string, std::vector<std::string>> by_instance(const std::vector<st
     return out;
 }
 
-std::string workers_json(const std::vector<std::string>& ws) {
-    std::string out = "[";
-    for (const auto& w : ws) {
-        auto name = split_worker(w);
-        if (out.size() > 1) out += ",";
-        JsonObject o;
-        o.field("instance", name.instance).field("worker", name.pid);
-        out += o.str();
-    }
-    return out + "]";
-}
-
 std::string workers_text(const std::vector<std::string>& ws) {
     std::string out;
     for (const auto& [instance, pids] : by_instance(ws)) {
@@ -80,31 +49,27 @@ std::string workers_text(const std::vector<std::string>& ws) {
 
 }  // namespace
 
-std::optional<double> take_wait(std::vector<std::string>& argv) {
-    std::optional<double> out;
+void normalize_wait(std::vector<std::string>& argv) {
     for (std::size_t i = 0; i < argv.size(); i++) {
-        std::string value;
-        if (argv[i] == "--wait") {
-            value = "10s";
-            if (i + 1 < argv.size() && wait_seconds(argv[i + 1])) {
-                value = argv[i + 1];
-                argv.erase(argv.begin() + static_cast<long>(i) + 1);
-            }
-        } else if (argv[i].rfind("--wait=", 0) == 0) {
-            value = argv[i].substr(7);
+        if (argv[i] != "--wait") continue;
+        if (i + 1 < argv.size() && wait_seconds(argv[i + 1])) {
+            argv[i] = "--wait=" + argv[i + 1];
+            argv.erase(argv.begin() + static_cast<long>(i) + 1);
         } else {
-            continue;
+            argv[i] = "--wait=10s";
         }
-        auto seconds = wait_seconds(value);
-        if (!seconds) {
-            throw UsageError("invalid --wait timeout \"" + value +
-                             "\" (e.g. 10s, 500ms, 2m; at most 1h)");
-        }
-        out = *seconds;
-        argv.erase(argv.begin() + static_cast<long>(i));
-        i--;
     }
-    return out;
+}
+
+std::optional<double> wait_option(const Args& args) {
+    auto value = args.value("--wait");
+    if (!value) return std::nullopt;
+    auto seconds = wait_seconds(*value);
+    if (!seconds) {
+        throw UsageError("invalid --wait timeout \"" + *value +
+                         "\" (e.g. 10s, 500ms, 2m; at most 1h)");
+    }
+    return seconds;
 }
 
 WaitOutcome wait_for_workers(Store& store, const std::string& id, double timeout) {
@@ -133,23 +98,8 @@ WaitOutcome wait_for_workers(Store& store, const std::string& id, double timeout
     }
 }
 
-std::string wait_json(const WaitOutcome& w) {
-    JsonObject o;
-    o.field("confirmed_all", w.state.done())
-        .raw_field("confirmed", workers_json(w.state.confirmed))
-        .raw_field("unconfirmed", workers_json(w.state.pending))
-        .raw_field("gone", workers_json(w.state.gone))
-        .field("elapsed_ms", static_cast<std::int64_t>(std::llround(w.elapsed * 1000)));
-    return o.str();
-}
-
 std::string with_wait(const std::string& object, const WaitOutcome& w) {
-    std::string out = object;
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    if (out.empty() || out.back() != '}') return object;
-    out.pop_back();
-    out += (out.size() > 1 ? ",\"wait\":" : "\"wait\":") + wait_json(w) + "}";
-    return out;
+    return apikey::with_wait(object, w.state, std::llround(w.elapsed * 1000));
 }
 
 int finish_wait(const WaitOutcome& w, double timeout, bool json) {

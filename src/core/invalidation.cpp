@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "json.hpp"
+
 namespace apikey {
 
 namespace {
@@ -124,6 +126,75 @@ WaitState wait_state(const std::vector<std::string> &expected, const std::set<st
         }
     }
     return s;
+}
+
+std::optional<std::int64_t> parse_wait_timeout(std::string_view text, std::int64_t max_ms) {
+    std::int64_t unit_ms = 1000;
+    std::string_view number = text;
+    if (text.size() > 2 && text.substr(text.size() - 2) == "ms") {
+        unit_ms = 1;
+        number = text.substr(0, text.size() - 2);
+    } else if (!text.empty() && text.back() == 's') {
+        number = text.substr(0, text.size() - 1);
+    } else if (!text.empty() && text.back() == 'm') {
+        unit_ms = 60000;
+        number = text.substr(0, text.size() - 1);
+    }
+    // digits, then at most three decimals of the unit
+    std::size_t dot = number.find('.');
+    std::string_view whole = number.substr(0, dot);
+    std::string_view frac = dot == std::string_view::npos ? std::string_view() : number.substr(dot + 1);
+    if (whole.empty() || whole.size() > 9 || frac.size() > 3
+        || (dot != std::string_view::npos && frac.empty()))
+    {
+        return std::nullopt;
+    }
+    auto digits = [](std::string_view s) {
+        return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (!digits(whole) || !digits(frac)) return std::nullopt;
+    std::int64_t w = std::stoll(std::string(whole));
+    std::int64_t f = 0;
+    for (std::size_t i = 0; i < 3; i++) f = f * 10 + (i < frac.size() ? frac[i] - '0' : 0);
+    std::int64_t ms = w * unit_ms + f * unit_ms / 1000;
+    if (ms <= 0 || ms > max_ms) return std::nullopt;
+    return ms;
+}
+
+namespace {
+
+std::string workers_json(const std::vector<std::string> &ws) {
+    std::string out = "[";
+    for (const auto &w : ws) {
+        WorkerName name = split_worker(w);
+        if (out.size() > 1) out += ",";
+        JsonObject o;
+        o.field("instance", name.instance).field("worker", name.pid);
+        out += o.str();
+    }
+    return out + "]";
+}
+
+}  // namespace
+
+std::string wait_json(const WaitState &state, std::int64_t elapsed_ms) {
+    JsonObject o;
+    o.field("confirmed_all", state.done())
+        .raw_field("confirmed", workers_json(state.confirmed))
+        .raw_field("unconfirmed", workers_json(state.pending))
+        .raw_field("gone", workers_json(state.gone))
+        .field("elapsed_ms", elapsed_ms);
+    return o.str();
+}
+
+std::string with_wait(std::string_view object, const WaitState &state, std::int64_t elapsed_ms) {
+    std::string out(object);
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    if (out.empty() || out.back() != '}') return std::string(object);
+    out.pop_back();
+    bool empty = out.find_last_not_of(" \n") == 0;   // "{"
+    out += (empty ? "\"wait\":" : ",\"wait\":") + wait_json(state, elapsed_ms) + "}";
+    return out;
 }
 
 std::size_t lag_bucket(std::int64_t lag_us) {

@@ -82,6 +82,18 @@ struct WaitState {
 WaitState wait_state(const std::vector<std::string> &expected, const std::set<std::string> &live,
                      const std::set<std::string> &acked);
 
+// A wait's timeout: "500ms", "2s", "1m" or bare seconds ("1.5"), more than 0
+// and at most `max_ms`. Milliseconds, or nullopt.
+std::optional<std::int64_t> parse_wait_timeout(std::string_view text, std::int64_t max_ms);
+
+// {"confirmed_all": bool, "confirmed": [{"instance", "worker"}...],
+//  "unconfirmed": [...], "gone": [...], "elapsed_ms": N}: the CLI's --json
+// "wait" member and the admin API's.
+std::string wait_json(const WaitState &state, std::int64_t elapsed_ms);
+
+// Adds "wait": {...} to a JSON object's text (an object without members too).
+std::string with_wait(std::string_view object, const WaitState &state, std::int64_t elapsed_ms);
+
 // The invalidation-lag histogram's upper bounds, microseconds.
 inline constexpr std::int64_t kLagBoundsUs[] = {1000,   2500,   5000,    10000,   25000,
                                                 50000,  100000, 250000,  500000,  1000000,

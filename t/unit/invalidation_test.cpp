@@ -65,3 +65,27 @@ TEST(Invalidation, LagBuckets) {
     EXPECT_EQ(lag_bucket(10000000), kLagBuckets - 2);
     EXPECT_EQ(lag_bucket(10000001), kLagBuckets - 1);
 }
+
+TEST(Invalidation, WaitTimeout) {
+    EXPECT_EQ(*parse_wait_timeout("10", 60000), 10000);
+    EXPECT_EQ(*parse_wait_timeout("2s", 60000), 2000);
+    EXPECT_EQ(*parse_wait_timeout("1.5", 60000), 1500);
+    EXPECT_EQ(*parse_wait_timeout("500ms", 60000), 500);
+    EXPECT_EQ(*parse_wait_timeout("1m", 60000), 60000);
+    for (const char *bad : {"", "0", "0s", "1m1", "61s", "-1", "1.", ".5", "1.2345", "1h", "x",
+                            "1e3", "9999999999"}) {
+        EXPECT_FALSE(parse_wait_timeout(bad, 60000)) << bad;
+    }
+}
+
+TEST(Invalidation, WaitJson) {
+    WaitState s = wait_state({"h:1:2", "h:1:3"}, {"h:1:3"}, {"h:1:2"});
+    EXPECT_EQ(wait_json(s, 12),
+              "{\"confirmed_all\":false,\"confirmed\":[{\"instance\":\"h:1\",\"worker\":\"2\"}],"
+              "\"unconfirmed\":[{\"instance\":\"h:1\",\"worker\":\"3\"}],\"gone\":[],"
+              "\"elapsed_ms\":12}");
+    EXPECT_EQ(with_wait("{\"id\":\"x\"}\n", WaitState{}, 0),
+              "{\"id\":\"x\",\"wait\":{\"confirmed_all\":true,\"confirmed\":[],"
+              "\"unconfirmed\":[],\"gone\":[],\"elapsed_ms\":0}}");
+    EXPECT_EQ(with_wait("{}", WaitState{}, 0).substr(0, 9), "{\"wait\":{");
+}
