@@ -1,8 +1,9 @@
 # Revocation you can confirm: apikeyctl revoke|rotate|delete|disable --wait
 # returns once every worker of every nginx on this Redis has dropped the key
 # from its apikey_cache, or names, by instance and worker, those that did not.
-# Two instances of two workers; one paused with SIGSTOP is named; one stopped
-# drops out of the list once its announcement expires; the lag histogram.
+# Two instances of two workers; one paused with SIGSTOP is named; one killed
+# drops out of the list once its announcement expires, one stopped at once;
+# the admin API's ?wait=; the lag histogram.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -182,10 +183,23 @@ is_deeply pids($paused->{json}{wait}{confirmed}), \@a_workers, '... A\'s confirm
 is st($na, $k5->{token}), 401, 'A refuses it';
 ok poll_until(5, sub { st($nb, $k5->{token}) == 401 }), 'B, resumed, refuses it too';
 
-# instance B stopped: once its announcement expired, it is no longer waited for
-$nb->stop;
+# instance C stopped gracefully: its workers withdraw their announcements as
+# they exit, at once rather than when they expire
+my $nc = ApikeyTest::Nginx->start(%conf);
+ok poll_until(10, sub { my @l = live(); @l == 6 }), 'a third instance: six workers announced';
+$t0 = time;
+$nc->stop;
+ok poll_until(5, sub { my @l = live(); @l == 4 }), 'C stopped: its workers are withdrawn';
+ok time - $t0 < 3, sprintf('... before their announcements (6 s) would expire (%.1f s)', time - $t0);
+
+# instance B killed (no goodbye): once its announcement expired, it is no
+# longer waited for
+kill 'KILL', $nb->master_pid, @b_workers;
+$t0 = time;
 ok poll_until(10, sub { my @l = live(); @l == 2 }), 'B\'s workers expired from apikey:workers'
     or diag explain [live()];
+ok time - $t0 > 1, sprintf('... when their announcements expired (%.1f s)', time - $t0);
+$nb->stop;
 my $k6 = $redis->create_key(name => 'six');
 is st($na, $k6->{token}), 200, 'cached on A' for 1 .. 2;
 ($rc, $out, $err) = $redis->cli('revoke', $k6->{id}, '--wait', '2');

@@ -186,3 +186,27 @@ ngx_http_apikey_invalidation_message(std::string_view text)
              std::to_string(apikey::kAckLifetimeSeconds));
     }
 }
+
+
+void
+ngx_http_apikey_announce_withdraw()
+{
+    apikey::RedisTopology  *redis = ngx_http_apikey_redis();
+
+    if (announce_conf == NULL || redis == NULL) {
+        return;
+    }
+
+    std::string key = apikey::workers_key(prefix());
+    apikey::RedisClient *to = redis->for_key(key);
+    if (to == NULL) {
+        return;
+    }
+
+    const char *argv[] = {"ZREM", key.c_str(), member};
+    size_t lens[] = {4, key.size(), member_len};
+
+    if (to->send(3, argv, lens, ngx_http_apikey_guard<note_reply>, NULL)) {
+        to->write_now();
+    }
+}

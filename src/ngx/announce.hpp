@@ -19,3 +19,8 @@ void ngx_http_apikey_announce_now();
 // A message on <prefix>invalidate: drops the key from the cache, counts the
 // lag, and acknowledges the event if it carries one.
 void ngx_http_apikey_invalidation_message(std::string_view text);
+
+// In exit_process, before the connections close: removes this worker from
+// <prefix>workers at once (a graceful stop or a reload), so that waiters do
+// not wait for it until its announcement expires. Best effort: one write.
+void ngx_http_apikey_announce_withdraw();

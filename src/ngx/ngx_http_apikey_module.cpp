@@ -683,6 +683,9 @@ ngx_http_apikey_exit_process(ngx_cycle_t *cycle)
 {
     apikey::RedisTopology  *redis = ngx_http_apikey_worker_redis;
 
+    // this worker no longer hears invalidations: waiters stop counting it
+    ngx_http_apikey_announce_withdraw();
+
     // reply callbacks run while the connections are closed: they must find
     // no topology
     ngx_http_apikey_worker_redis = NULL;
