@@ -185,8 +185,10 @@ ok poll_until(5, sub { st($nb, $k5->{token}) == 401 }), 'B, resumed, refuses it 
 
 # instance C stopped gracefully: its workers withdraw their announcements as
 # they exit, at once rather than when they expire
-my $nc = ApikeyTest::Nginx->start(%conf);
+# (named with instance=)
+my $nc = ApikeyTest::Nginx->start(%conf, http => 'apikey_cache zone=apikeys:1m instance=edge-c.example announce=2s;');
 ok poll_until(10, sub { my @l = live(); @l == 6 }), 'a third instance: six workers announced';
+is scalar(grep { /^edge-c\.example:\d+$/ } live()), 2, '... two of them as instance=edge-c.example';
 $t0 = time;
 $nc->stop;
 ok poll_until(5, sub { my @l = live(); @l == 4 }), 'C stopped: its workers are withdrawn';
@@ -218,6 +220,23 @@ is $rc, 2, 'a bad timeout is a usage error';
 like $err, qr/invalid --wait timeout/, '... named';
 
 $na->stop;
+
+# the directive's new parameters, checked at nginx -t
+for my $bad (['instance=a b', qr/invalid instance "instance=a"|invalid parameter "b"/],
+             ['instance=', qr/invalid instance "instance="/],
+             ['instance=a/b', qr/invalid instance "instance=a\/b"/],
+             ['announce=50ms', qr/invalid announce "announce=50ms" \(100ms to 1h\)/],
+             ['announce=2h', qr/invalid announce/],
+             ['announce=soon', qr/invalid announce/]) {
+    my ($ok, $msg) = ApikeyTest::Nginx->test_conf(redis_address => '127.0.0.1:6379',
+        http => "apikey_cache zone=apikeys:1m $bad->[0];");
+    ok !$ok, "apikey_cache $bad->[0]: refused";
+    like $msg, $bad->[1], '... with a clear message';
+}
+my ($ok, $msg) = ApikeyTest::Nginx->test_conf(redis_address => '127.0.0.1:6379',
+    http => 'apikey_cache zone=apikeys:1m instance=web-1.example:a_b announce=100ms;');
+ok $ok, 'instance= and announce= that are fine' or diag $msg;
+
 done_testing;
 
 sub lag_count {
