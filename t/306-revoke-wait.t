@@ -133,6 +133,17 @@ for my $route (qw(revoke rotate disable)) {
         '... saying what a wait is';
     is admin($na, 'POST', "/admin/keys/$k->{id}/enable?wait=1s")->{status}, 400,
         'wait on enable: 400';
+
+    # a deadline before the first look (every 25 ms): the workers announced
+    # are unconfirmed, not gone (a worker announced by hand never answers)
+    my $g = $redis->create_key(name => 'deadline');
+    $redis->cmd('ZADD', 'apikey:workers', '99999999999999', 'ghost:1:2');
+    $res = admin($na, 'POST', "/admin/keys/$g->{id}/revoke?wait=10ms");
+    $redis->cmd('ZREM', 'apikey:workers', 'ghost:1:2');
+    is $res->{status}, 202, 'wait=10ms with a worker that never answers: 202' or diag $res->{body};
+    ok scalar(grep { $_->{instance} eq 'ghost:1' } @{ $res->{json}{wait}{unconfirmed} // [] }),
+        '... it is unconfirmed, not gone';
+    is_deeply $res->{json}{wait}{gone}, [], '... nobody is gone';
     is st($na, $k->{token}), 200, '... and nothing was changed';
 }
 

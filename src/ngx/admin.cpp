@@ -678,6 +678,9 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
 }
 
 
+void wait_body(ngx_http_request_t *r, admin_ctx_t *ctx, admin_waiter_t *w, bool timed_out);
+
+
 // ?wait=: the body and status once the wait is over: 200 when every worker
 // announced at publication confirmed (or stopped meanwhile), else 202 (the
 // change is made; not every worker has shown it dropped the key).
@@ -694,6 +697,28 @@ finish_wait(admin_ctx_t *ctx, bool timed_out)
         ngx_del_timer(&ctx->wake);
     }
 
+    try {
+        wait_body(r, ctx, w, timed_out);
+    } catch (...) {
+        // the request must still be answered: logged here, not at the entry
+        ngx_http_apikey_log_caught(r->connection->log, "the wait's answer");
+        ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_str_null(&ctx->body);
+    }
+
+    w->ctx = NULL;
+    if (w->outstanding == 0) {
+        delete w;
+    }
+    ctx->waiter = NULL;
+
+    ngx_post_event(&ctx->wake, &ngx_posted_events);
+}
+
+
+void
+wait_body(ngx_http_request_t *r, admin_ctx_t *ctx, admin_waiter_t *w, bool timed_out)
+{
     if (!w->have_expected) {
         ctx->status = NGX_HTTP_SERVICE_UNAVAILABLE;
         ctx->body = pool_copy(r->pool, apikey::admin_error(
@@ -719,14 +744,6 @@ finish_wait(admin_ctx_t *ctx, bool timed_out)
                                                                  - ctx->wait_started))
                      + "\n");
     }
-
-    w->ctx = NULL;
-    if (w->outstanding == 0) {
-        delete w;
-    }
-    ctx->waiter = NULL;
-
-    ngx_post_event(&ctx->wake, &ngx_posted_events);
 }
 
 
@@ -797,6 +814,9 @@ wait_live_reply(redisAsyncContext *ac, void *reply, void *privdata)
             auto live = reply_strings(rep);
             w->expected.assign(live.begin(), live.end());
             w->have_expected = true;
+            // until a look says otherwise they are all there: a deadline
+            // before the first look must not count them as gone
+            w->live = std::move(live);
         }
         return;
     }
