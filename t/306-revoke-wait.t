@@ -144,6 +144,15 @@ for my $route (qw(revoke rotate disable)) {
     ok scalar(grep { $_->{instance} eq 'ghost:1' } @{ $res->{json}{wait}{unconfirmed} // [] }),
         '... it is unconfirmed, not gone';
     is_deeply $res->{json}{wait}{gone}, [], '... nobody is gone';
+
+    # what apikeyctl prints of a member is escaped for the terminal
+    my $e = $redis->create_key(name => 'escape');
+    $redis->cmd('ZADD', 'apikey:workers', '99999999999999', "evil\e]0;x\a:1:2");
+    my ($rc, $out, $err) = $redis->cli('revoke', $e->{id}, '--wait', '100ms');
+    $redis->cmd('ZREM', 'apikey:workers', "evil\e]0;x\a:1:2");
+    is $rc, 3, 'a worker announced by hand that never answers: exit 3';
+    like $err, qr/instance evil\\e\]0;x\\x07:1: worker 2/, '... named, escaped for the terminal';
+    unlike $err, qr/\e/, '... no escape character reaches it';
     is st($na, $k->{token}), 200, '... and nothing was changed';
 }
 

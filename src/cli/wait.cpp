@@ -10,6 +10,7 @@
 
 #include "args.hpp"
 #include "json.hpp"
+#include "text.hpp"
 
 namespace apikey::cli {
 
@@ -37,11 +38,16 @@ std::map<std::string, std::vector<std::string>> by_instance(const std::vector<st
     return out;
 }
 
+// Members of <prefix>workers are whatever someone wrote there: escaped for
+// the terminal like every other stored text (README, "Names and reasons").
 std::string workers_text(const std::vector<std::string>& ws) {
     std::string out;
     for (const auto& [instance, pids] : by_instance(ws)) {
-        out += "  instance " + instance + ": worker" + (pids.size() == 1 ? " " : "s ");
-        for (std::size_t i = 0; i < pids.size(); i++) out += (i ? ", " : "") + pids[i];
+        out += "  instance " + terminal_safe(instance) + ": worker" +
+               (pids.size() == 1 ? " " : "s ");
+        for (std::size_t i = 0; i < pids.size(); i++) {
+            out += (i ? ", " : "") + terminal_safe(pids[i]);
+        }
         out += "\n";
     }
     return out;
