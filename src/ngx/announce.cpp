@@ -95,11 +95,13 @@ announce()
 void
 on_announce_timer(ngx_event_t *ev)
 {
-    announce();
-
+    // armed again first: a failure below (out of memory) costs one round,
+    // not every later one
     if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
         ngx_add_timer(ev, announce_conf->cache->announce);
     }
+
+    announce();
 }
 
 
