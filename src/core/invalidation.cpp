@@ -35,7 +35,11 @@ std::optional<InvalidationMessage> parse_invalidation(std::string_view text) {
     if (sp == std::string_view::npos || m.id.empty()) return std::nullopt;
     m.event = rest.substr(0, sp);
     std::string_view time = rest.substr(sp + 1);
-    if (!valid_event_id(m.event) || time.empty() || time.size() > 18) return std::nullopt;
+    if (!valid_event_id(m.event) || time.empty() || time.size() > 18
+        || !std::all_of(time.begin(), time.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    {
+        return std::nullopt;   // digits only: no sign ("-0")
+    }
     auto [end, ec] = std::from_chars(time.data(), time.data() + time.size(), m.published_us);
     if (ec != std::errc() || end != time.data() + time.size() || m.published_us < 0) {
         return std::nullopt;

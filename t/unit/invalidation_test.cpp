@@ -24,7 +24,8 @@ TEST(Invalidation, EventFormatRoundTrips) {
 
 TEST(Invalidation, MalformedIsRefused) {
     for (const char *bad : {"", "id ev", "id  1", " ev 1", "id ev x", "id ev -1", "id e/v 1",
-                            "id ev 1 2", "id ev 12345678901234567890", "id ev 1x"}) {
+                            "id ev 1 2", "id ev 12345678901234567890", "id ev 1x", "id ev -0",
+                            "id ev +1"}) {
         EXPECT_FALSE(parse_invalidation(bad)) << bad;
     }
 }
