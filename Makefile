@@ -158,7 +158,7 @@ test-valgrind: all
 # make fuzz runs each for FUZZ_SECONDS, seeded from t/fuzz/corpus/<target>;
 # new inputs collect in build/fuzz/corpus-<target>, crashes in build/fuzz/.
 FUZZ_SECONDS ?= 60
-FUZZERS      := credential reply admin leak
+FUZZERS      := credential reply admin leak invalidation
 FUZZ_FLAGS   := -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 CORE_SOURCES := $(wildcard src/core/*.cpp)
 

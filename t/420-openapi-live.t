@@ -179,6 +179,22 @@ exchange(200, 'PATCH', "/admin/keys/$mid", @KEY, @JSON, ':body' => '{"role":null
 exchange(204, 'DELETE', '/admin/roles/reader', @KEY, @JSON);
 exchange(204, 'DELETE', '/admin/plans/pro', @KEY, @JSON);
 exchange(404, 'DELETE', '/admin/plans/pro', @KEY, @JSON);
+# ?wait=: no worker announced (no apikey_cache here), nothing to wait for:
+# 200 with the report; one announced by hand that never answers: 202 naming it
+{
+    my $w = $redis->create_key(name => 'waited');
+    exchange(200, 'POST', "/admin/keys/$w->{id}/disable?wait=1s", @KEY, @JSON, ':body' => '{}');
+    exchange(400, 'POST', "/admin/keys/$w->{id}/revoke?wait=forever", @KEY, @JSON, ':body' => '{}');
+    $redis->cmd('ZADD', 'apikey:workers', '99999999999999', 'ghost:1:2');
+    exchange(202, 'POST', "/admin/keys/$w->{id}/rotate?wait=200ms", @KEY, @JSON, ':body' => '{}');
+    exchange(202, 'POST', "/admin/keys/$w->{id}/revoke?wait=200ms", @KEY, @JSON, ':body' => '{}');
+    exchange(202, 'DELETE', "/admin/keys/$w->{id}?wait=200ms", @KEY, @JSON);
+    $redis->cmd('DEL', 'apikey:workers');
+    $w = $redis->create_key(name => 'waited 2');
+    exchange(200, 'POST', "/admin/keys/$w->{id}/rotate?wait=1s", @KEY, @JSON, ':body' => '{}');
+    exchange(200, 'POST', "/admin/keys/$w->{id}/revoke?wait=1s", @KEY, @JSON, ':body' => '{}');
+    exchange(200, 'DELETE', "/admin/keys/$w->{id}?wait=1s", @KEY, @JSON);
+}
 exchange(200, 'GET', '/tight/keys', @KEY);
 exchange(429, 'GET', '/tight/keys', @KEY);
 $redis->stop;

@@ -103,6 +103,16 @@ like $as->('apikeyctl', 'ctlpw', 'SCRIPT', 'FLUSH'), qr/NOPERM/, '... and flushe
     while (time - $t0 < 2) { $now = $get->($key); last if $now == 401; sleep 0.05 }
     is $now, 401, '... the invalidation reaches the module through its channel';
 
+    # confirmed invalidation: the worker announces itself and acknowledges,
+    # apikeyctl --wait reads both, each under its rule
+    (undef, $out) = as_cli('create', '--json', '--name', 'waited', '--scope', 'read');
+    my $waited = ApikeyTest::json_of($out) // {};
+    is $get->($waited), 200, 'a cached check' for 1 .. 2;
+    ($status, $out, $err) = as_cli('revoke', $waited->{id}, '--wait', '5');
+    is $status, 0, 'apikeyctl revoke --wait: the worker confirmed, under both rules'
+        or diag "$out\n$err\n" . $nginx->error_log;
+    like $out, qr/Confirmed by 1 worker of 1 instance/, '... one worker';
+
     $redis->cmd('SCRIPT', 'FLUSH');
     my ($s, $o) = as_cli('create', '--json', '--name', 'after flush', '--scope', 'read');
     my $fresh = ApikeyTest::json_of($o) // {};
@@ -132,6 +142,14 @@ like $as->('apikeyctl', 'ctlpw', 'SCRIPT', 'FLUSH'), qr/NOPERM/, '... and flushe
     is $nginx->request('POST', "/admin/keys/$made->{id}/revoke", ':body' => '{}',
                        'Content-Type' => 'application/json')->{status}, 200, 'admin API: revoke';
     is $nginx->request('DELETE', "/admin/keys/$made->{id}", 'Content-Type' => 'application/json')->{status}, 204, 'admin API: delete';
+    $res = $nginx->request('POST', '/admin/keys', ':body' => '{"name":"waited"}',
+                           'Content-Type' => 'application/json');
+    $made = ApikeyTest::json_of($res->{body}) // {};
+    $res = $nginx->request('POST', "/admin/keys/$made->{id}/revoke?wait=5s", ':body' => '{}',
+                           'Content-Type' => 'application/json');
+    is $res->{status}, 200, 'admin API: revoke?wait=5s under the rule' or diag $res->{body};
+    is scalar @{ (ApikeyTest::json_of($res->{body}) // {})->{wait}{confirmed} // [] }, 1,
+        '... confirmed by the worker';
     my @errors = grep { /NOPERM/ } split /\n/, $nginx->error_log;
     is scalar(@errors), 0, '... and no permission error' or diag join "\n", @errors;
     $nginx->stop;

@@ -17,6 +17,7 @@
 #include "admin_script.hpp"
 #include "digest.hpp"
 #include "json.hpp"
+#include "wait.hpp"
 #include "duration.hpp"
 #include "mint.hpp"
 #include "output.hpp"
@@ -501,9 +502,15 @@ int revoke_owner(const Args& args, const std::string& owner, const StoreOptions&
     return 0;
 }
 
-int revoke(const std::vector<std::string>& argv, const StoreOptions& options) {
-    Args args(argv, {{"--reason", true}, {"--json", false}, {"--owner", true}});
-    if (auto owner = args.value("--owner")) return revoke_owner(args, *owner, options);
+int revoke(const std::vector<std::string>& argv_in, const StoreOptions& options) {
+    std::vector<std::string> argv = argv_in;
+    normalize_wait(argv);
+    Args args(argv, {{"--reason", true}, {"--json", false}, {"--owner", true}, {"--wait", true}});
+    auto wait = wait_option(args);
+    if (auto owner = args.value("--owner")) {
+        if (wait) throw UsageError("--wait takes one key, not --owner");
+        return revoke_owner(args, *owner, options);
+    }
     std::string id = one_id(args, "revoke");
     Store store(options);
     AdminReply reply = store.change("revoke", event_for(id, "revoke", args),
@@ -515,20 +522,31 @@ int revoke(const std::vector<std::string>& argv, const StoreOptions& options) {
     } else {
         r = changed(reply, id);
     }
+    std::optional<WaitOutcome> waited;
+    if (wait) waited = wait_for_workers(store, id, *wait);
     if (args.flag("--json")) {
-        std::cout << record_json(r, now()) << "\n";
+        std::cout << (waited ? with_wait(record_json(r, now()), *waited) : record_json(r, now()))
+                  << "\n";
     } else {
         std::cout << "Revoked key " << id << " (" << terminal_safe(r.name)
                   << "); it is refused from now on. The record is kept; "
                      "\"apikeyctl delete " << id << "\" removes it.\n";
     }
-    return 0;
+    return waited ? finish_wait(*waited, *wait, args.flag("--json")) : 0;
 }
 
 // disable and enable: a reversible refusal (401 key_disabled), audited.
-int set_enabled(const std::vector<std::string>& argv, const StoreOptions& options, bool enable) {
+int set_enabled(const std::vector<std::string>& argv_in, const StoreOptions& options,
+                bool enable) {
     const char* verb = enable ? "enable" : "disable";
-    Args args(argv, {{"--reason", true}, {"--json", false}});
+    std::vector<std::string> argv = argv_in;
+    std::vector<OptionSpec> specs{{"--reason", true}, {"--json", false}};
+    if (!enable) {
+        normalize_wait(argv);
+        specs.push_back({"--wait", true});
+    }
+    Args args(argv, specs);
+    auto wait = wait_option(args);
     std::string id = one_id(args, verb);
     Store store(options);
     AdminReply reply = store.change(verb, event_for(id, verb, args), {std::to_string(now())});
@@ -538,8 +556,11 @@ int set_enabled(const std::vector<std::string>& argv, const StoreOptions& option
                            ? " (a revoke is permanent)" : ""));
     }
     KeyRecord r = changed(reply, id);
+    std::optional<WaitOutcome> waited;
+    if (wait) waited = wait_for_workers(store, id, *wait);
     if (args.flag("--json")) {
-        std::cout << record_json(r, now()) << "\n";
+        std::cout << (waited ? with_wait(record_json(r, now()), *waited) : record_json(r, now()))
+                  << "\n";
     } else if (enable) {
         std::cout << "Enabled key " << id << " (" << terminal_safe(r.name) << ") again.\n";
     } else {
@@ -547,7 +568,7 @@ int set_enabled(const std::vector<std::string>& argv, const StoreOptions& option
                   << "); it is refused (401 key_disabled) until \"apikeyctl enable " << id
                   << "\".\n";
     }
-    return 0;
+    return waited ? finish_wait(*waited, *wait, args.flag("--json")) : 0;
 }
 
 int disable(const std::vector<std::string>& argv, const StoreOptions& options) {
@@ -711,8 +732,12 @@ int plan(const std::vector<std::string>& argv, const StoreOptions& options) {
     return group("plan", argv, options);
 }
 
-int remove(const std::vector<std::string>& argv, const StoreOptions& options) {
-    Args args(argv, {{"--reason", true}});
+int remove(const std::vector<std::string>& argv_in, const StoreOptions& options) {
+    std::vector<std::string> argv = argv_in;
+    normalize_wait(argv);
+    Args args(argv, {{"--reason", true}, {"--json", false}, {"--wait", true}});
+    auto wait = wait_option(args);
+    if (args.flag("--json") && !wait) throw UsageError("delete takes --json only with --wait");
     std::string id = one_id(args, "delete");
     AuditEvent event = event_for(id, "delete", args);
     Store store(options);
@@ -722,12 +747,26 @@ int remove(const std::vector<std::string>& argv, const StoreOptions& options) {
     std::vector<std::string> extra{""};
     for (auto& key : store.bucket_keys(id)) extra.push_back(std::move(key));
     changed(store.change("delete", event, extra), id);
-    std::cout << "Deleted key " << id << " (" << terminal_safe(r.name) << ")\n";
-    return 0;
+    if (!wait) {
+        std::cout << "Deleted key " << id << " (" << terminal_safe(r.name) << ")\n";
+        return 0;
+    }
+    WaitOutcome waited = wait_for_workers(store, id, *wait);
+    if (args.flag("--json")) {
+        JsonObject json;
+        json.field("id", id).field("deleted", true);
+        std::cout << with_wait(json.str(), waited) << "\n";
+    } else {
+        std::cout << "Deleted key " << id << " (" << terminal_safe(r.name) << ")\n";
+    }
+    return finish_wait(waited, *wait, args.flag("--json"));
 }
 
-int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
-    Args args(argv, {{"--grace", true}, {"--reason", true}, {"--json", false}});
+int rotate(const std::vector<std::string>& argv_in, const StoreOptions& options) {
+    std::vector<std::string> argv = argv_in;
+    normalize_wait(argv);
+    Args args(argv, {{"--grace", true}, {"--reason", true}, {"--json", false}, {"--wait", true}});
+    auto wait = wait_option(args);
     std::string id = one_id(args, "rotate");
     std::int64_t grace = 0;
     if (auto g = args.value("--grace"); g && *g != "0") grace = checked_duration("--grace", *g);
@@ -760,9 +799,13 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
     }
     KeyRecord r = changed(reply, id);
     const std::string* token = r.digest == live_digest ? &*live : &*test;
+    std::optional<WaitOutcome> waited;
+    if (wait) waited = wait_for_workers(store, id, *wait);
 
     if (args.flag("--json")) {
-        std::cout << record_json(r, now(), *token) << "\n";
+        std::cout << (waited ? with_wait(record_json(r, now(), *token), *waited)
+                             : record_json(r, now(), *token))
+                  << "\n";
     } else {
         print_token(r, *token, now(), "Rotated");
         if (grace > 0) {
@@ -774,7 +817,7 @@ int rotate(const std::vector<std::string>& argv, const StoreOptions& options) {
         }
     }
     warn_store_token();
-    return 0;
+    return waited ? finish_wait(*waited, *wait, args.flag("--json")) : 0;
 }
 
 // The token of a legacy system, read from a file so it never appears in a
@@ -997,7 +1040,7 @@ const std::vector<Command>& commands() {
          "  --json                 print the key as one JSON object\n",
          extend},
         {"revoke", "stop a key (or every key of an owner) at once, keeping the records",
-         "usage: apikeyctl revoke ID [--reason TEXT] [--json]\n"
+         "usage: apikeyctl revoke ID [--reason TEXT] [--wait [TIMEOUT]] [--json]\n"
          "       apikeyctl revoke --owner ID [--reason TEXT] [--json]\n\n"
          "The key is refused (401 revoked_key) from the next request on. The record stays\n"
          "for audit; \"delete\" removes it. A revoke is permanent (see disable).\n\n"
@@ -1005,14 +1048,25 @@ const std::vector<Command>& commands() {
          "                         disabled or expired), in one step; one audit event\n"
          "                         per key\n"
          "  --reason TEXT          recorded in the audit stream\n"
+         "  --wait [TIMEOUT]       then wait until every nginx worker with apikey_cache\n"
+         "                         (every instance on this Redis) has dropped the key\n"
+         "                         from its cache, at most TIMEOUT (default 10s; 500ms,\n"
+         "                         2s, 1m); exit status 3 and the workers that did not\n"
+         "                         confirm, by instance, when the time is up\n"
          "  --json                 print the key as one JSON object (--owner: the owner\n"
          "                         and the ids revoked)\n",
          revoke},
         {"disable", "refuse a key until it is enabled again",
-         "usage: apikeyctl disable ID [--reason TEXT] [--json]\n\n"
+         "usage: apikeyctl disable ID [--reason TEXT] [--wait [TIMEOUT]] [--json]\n\n"
          "The key is refused (401 key_disabled) from the next request on, until\n"
          "\"apikeyctl enable ID\". A revoked key cannot be disabled.\n\n"
          "  --reason TEXT          recorded in the audit stream\n"
+         "  --wait [TIMEOUT]       then wait until every nginx worker with apikey_cache\n"
+         "                         (every instance on this Redis) has dropped the key\n"
+         "                         from its cache, at most TIMEOUT (default 10s; 500ms,\n"
+         "                         2s, 1m); exit status 3 and the workers that did not\n"
+         "                         confirm, by instance, when the time is up\n"
+
          "  --json                 print the key as one JSON object\n",
          disable},
         {"enable", "accept a disabled key again",
@@ -1022,12 +1076,19 @@ const std::vector<Command>& commands() {
          "  --json                 print the key as one JSON object\n",
          enable},
         {"delete", "remove a key's record and rate-limit state",
-         "usage: apikeyctl delete ID [--reason TEXT]\n\n"
+         "usage: apikeyctl delete ID [--reason TEXT] [--wait [TIMEOUT] [--json]]\n\n"
          "Afterwards the key is unknown (401 invalid_key).\n\n"
-         "  --reason TEXT          recorded in the audit stream\n",
+         "  --reason TEXT          recorded in the audit stream\n"
+         "  --wait [TIMEOUT]       then wait until every nginx worker with apikey_cache\n"
+         "                         (every instance on this Redis) has dropped the key\n"
+         "                         from its cache, at most TIMEOUT (default 10s; 500ms,\n"
+         "                         2s, 1m); exit status 3 and the workers that did not\n"
+         "                         confirm, by instance, when the time is up\n"
+         "  --json                 with --wait: print {\"id\", \"deleted\", \"wait\"}\n",
          remove},
         {"rotate", "give a key a new token; the old one stops at once or after a grace",
-         "usage: apikeyctl rotate ID [--grace DURATION] [--reason TEXT] [--json]\n\n"
+         "usage: apikeyctl rotate ID [--grace DURATION] [--reason TEXT] [--wait [TIMEOUT]]\n"
+         "                          [--json]\n\n"
          "Same id, name, scopes, limits and expiry; a new secret, shown once, working at\n"
          "once. Rate limits are shared by both tokens. Revoked and imported keys cannot\n"
          "be rotated.\n\n"
@@ -1035,6 +1096,12 @@ const std::vector<Command>& commands() {
          "                         an integration can roll over without an outage;\n"
          "                         default 0: it stops at once\n"
          "  --reason TEXT          recorded in the audit stream\n"
+         "  --wait [TIMEOUT]       then wait until every nginx worker with apikey_cache\n"
+         "                         (every instance on this Redis) has dropped the key\n"
+         "                         from its cache, at most TIMEOUT (default 10s; 500ms,\n"
+         "                         2s, 1m); exit status 3 and the workers that did not\n"
+         "                         confirm, by instance, when the time is up\n"
+
          "  --json                 print one JSON object with the new token\n",
          rotate},
         {"role", "named scope sets: role create|update|list|show|delete",

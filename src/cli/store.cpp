@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "admin_script.hpp"
+#include "invalidation.hpp"
 #include "args.hpp"
 #include "keyspace.hpp"
 #include "number.hpp"
@@ -553,6 +554,31 @@ namespace apikey::cli {
 void Store::invalidate(const std::string& id) {
     // a cluster delivers a PUBLISH to the subscribers of every node
     command({"PUBLISH", options_.prefix + "invalidate", id}, -1);
+}
+
+std::vector<std::string> Store::live_workers() {
+    std::string key = workers_key(options_.prefix);
+    Reply reply = command({"EVAL", kLiveWorkersScript, "1", key}, 3);
+    std::vector<std::string> out;
+    if (reply->type != REDIS_REPLY_ARRAY) throw Failure("unexpected answer from Redis to " + key);
+    for (std::size_t i = 0; i < reply->elements; i++) {
+        if (reply->element[i]->type == REDIS_REPLY_STRING) {
+            out.emplace_back(reply->element[i]->str, reply->element[i]->len);
+        }
+    }
+    return out;
+}
+
+void Store::invalidate_event(const std::string& id, const std::string& event) {
+    struct timeval tv;
+    gettimeofday(&tv, nullptr);
+    std::int64_t now_us = static_cast<std::int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+    command({"PUBLISH", options_.prefix + "invalidate", invalidation_message(id, event, now_us)},
+            -1);
+}
+
+std::vector<std::string> Store::acks(const std::string& event) {
+    return members(ack_key(options_.prefix, event));
 }
 
 void Store::audit(const AuditEvent& e) {

@@ -100,6 +100,13 @@ public:
     // (PUBLISH <prefix>invalidate <id>): cached entries go at once.
     void invalidate(const std::string& id);
 
+    // Confirmed invalidation (invalidation.hpp): the workers announced now
+    // ("INSTANCE:PID"), the same message with an event id and the time, and
+    // the workers that acknowledged an event.
+    std::vector<std::string> live_workers();
+    void invalidate_event(const std::string& id, const std::string& event);
+    std::vector<std::string> acks(const std::string& event);
+
     // Appends to the audit stream, capped at about kAuditLength events.
     void audit(const AuditEvent& event);
     // Newest first; only those of one key when key_id is not empty.

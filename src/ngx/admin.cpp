@@ -13,11 +13,14 @@
 #include "guard.hpp"
 
 #include <new>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "admin.hpp"
 #include "admin_script.hpp"
 #include "digest.hpp"
+#include "invalidation.hpp"
 #include "json.hpp"
 #include "keyspace.hpp"
 #include "mint.hpp"
@@ -40,6 +43,22 @@ struct admin_pending_t {
     bool          retried;
 };
 
+// ?wait=: the confirmation of a change's invalidation by every worker
+// (invalidation.hpp, announce.cpp). The privdata of its commands, so it lives
+// until their replies are in, the request possibly gone (ctx NULL).
+struct admin_waiter_t {
+    admin_ctx_t               *ctx = nullptr;
+    ngx_uint_t                 outstanding = 0;   // commands sent, replies not in
+    std::string                event;
+    std::vector<std::string>   expected;          // announced when it was published
+    std::set<std::string>      live;
+    std::set<std::string>      acked;
+    bool                       have_expected = false;
+    bool                       round_live = false;   // this poll's replies
+    bool                       round_acks = false;
+    apikey::WaitState          state;
+};
+
 struct admin_ctx_t {
     ngx_http_request_t   *request;
     AdminRoute            route;
@@ -51,6 +70,10 @@ struct admin_ctx_t {
     ngx_event_t           wake;
     ngx_uint_t            status;      // the response, once known
     ngx_str_t             body;
+    ngx_msec_t            wait_ms;     // ?wait=, 0: none
+    ngx_msec_t            wait_started;
+    admin_waiter_t       *waiter;      // while waiting
+    ngx_event_t           poll;        // the next look at the acknowledgements
 };
 
 static_assert(std::is_trivially_destructible<admin_ctx_t>::value,
@@ -207,6 +230,17 @@ cleanup(void *data)
     }
     if (ctx->wake.posted) {
         ngx_delete_posted_event(&ctx->wake);
+    }
+    if (ctx->poll.timer_set) {
+        ngx_del_timer(&ctx->poll);
+    }
+    if (ctx->waiter) {
+        // its commands' replies may still come: it goes with the last one
+        ctx->waiter->ctx = NULL;
+        if (ctx->waiter->outstanding == 0) {
+            delete ctx->waiter;
+        }
+        ctx->waiter = NULL;
     }
 }
 
@@ -644,6 +678,279 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
 }
 
 
+void wait_body(ngx_http_request_t *r, admin_ctx_t *ctx, admin_waiter_t *w, bool timed_out);
+
+
+// ?wait=: the body and status once the wait is over: 200 when every worker
+// announced at publication confirmed (or stopped meanwhile), else 202 (the
+// change is made; not every worker has shown it dropped the key).
+void
+finish_wait(admin_ctx_t *ctx, bool timed_out)
+{
+    ngx_http_request_t  *r = ctx->request;
+    admin_waiter_t      *w = ctx->waiter;
+
+    if (ctx->poll.timer_set) {
+        ngx_del_timer(&ctx->poll);
+    }
+    if (ctx->wake.timer_set) {
+        ngx_del_timer(&ctx->wake);
+    }
+
+    try {
+        wait_body(r, ctx, w, timed_out);
+    } catch (...) {
+        // the request must still be answered: logged here, not at the entry
+        ngx_http_apikey_log_caught(r->connection->log, "the wait's answer");
+        ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_str_null(&ctx->body);
+    }
+
+    w->ctx = NULL;
+    if (w->outstanding == 0) {
+        delete w;
+    }
+    ctx->waiter = NULL;
+
+    ngx_post_event(&ctx->wake, &ngx_posted_events);
+}
+
+
+void
+wait_body(ngx_http_request_t *r, admin_ctx_t *ctx, admin_waiter_t *w, bool timed_out)
+{
+    if (!w->have_expected) {
+        ctx->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        ctx->body = pool_copy(r->pool, apikey::admin_error(
+            "auth_unavailable", "the change is made, but Redis did not say which nginx "
+                                "workers to wait for; retry the wait with apikeyctl"));
+    } else {
+        if (timed_out) {
+            // the last look decides: what came since is not known
+            w->state = apikey::wait_state(w->expected, w->live, w->acked);
+        }
+        std::string object;
+        if (ctx->status == NGX_HTTP_NO_CONTENT) {   // delete
+            apikey::JsonObject json;
+            json.field("id", ngx_http_apikey_sv(ctx->id)).field("deleted", true);
+            object = json.str();
+        } else {
+            object = std::string(ngx_http_apikey_sv(ctx->body));
+        }
+        ctx->status = w->state.done() ? NGX_HTTP_OK : NGX_HTTP_ACCEPTED;
+        ctx->body = pool_copy(
+            r->pool, apikey::with_wait(object, w->state,
+                                       static_cast<std::int64_t>(ngx_current_msec
+                                                                 - ctx->wait_started))
+                     + "\n");
+    }
+}
+
+
+// A wait's reply is in: one more look when both of this round's are.
+void
+wait_progress(admin_waiter_t *w)
+{
+    admin_ctx_t  *ctx = w->ctx;
+
+    if (!w->have_expected || !w->round_live || !w->round_acks) {
+        return;
+    }
+    w->round_live = w->round_acks = false;
+    w->state = apikey::wait_state(w->expected, w->live, w->acked);
+
+    if (w->state.done()) {
+        finish_wait(ctx, false);
+        return;
+    }
+    ngx_add_timer(&ctx->poll, 25);
+}
+
+
+// The reply of one of a wait's commands: NULL if the request is gone.
+admin_waiter_t *
+wait_reply(redisAsyncContext *ac, void *privdata)
+{
+    auto  *w = static_cast<admin_waiter_t *>(privdata);
+
+    apikey::RedisClient::of(ac)->note_reply();
+    w->outstanding--;
+    if (w->ctx == NULL) {
+        if (w->outstanding == 0) {
+            delete w;
+        }
+        return NULL;
+    }
+    return w;
+}
+
+
+std::set<std::string>
+reply_strings(const redisReply *reply)
+{
+    std::set<std::string>  out;
+
+    for (std::size_t i = 0; reply && reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        if (e->type == REDIS_REPLY_STRING) {
+            out.emplace(e->str, e->len);
+        }
+    }
+    return out;
+}
+
+
+void
+wait_live_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    admin_waiter_t *w = wait_reply(ac, privdata);
+    if (w == NULL) {
+        return;
+    }
+    auto *rep = static_cast<redisReply *>(reply);
+    if (!w->have_expected) {
+        // the first: sent right before the message, on the same connection
+        if (rep && rep->type == REDIS_REPLY_ARRAY) {
+            auto live = reply_strings(rep);
+            w->expected.assign(live.begin(), live.end());
+            w->have_expected = true;
+            // until a look says otherwise they are all there: a deadline
+            // before the first look must not count them as gone
+            w->live = std::move(live);
+        }
+        return;
+    }
+    if (rep && rep->type == REDIS_REPLY_ARRAY) {
+        w->live = reply_strings(rep);
+    }
+    w->round_live = true;
+    wait_progress(w);
+}
+
+
+void
+wait_acks_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    admin_waiter_t *w = wait_reply(ac, privdata);
+    if (w == NULL) {
+        return;
+    }
+    auto *rep = static_cast<redisReply *>(reply);
+    if (rep && rep->type == REDIS_REPLY_ARRAY) {
+        w->acked = reply_strings(rep);
+    }
+    w->round_acks = true;
+    wait_progress(w);
+}
+
+
+void
+wait_ignore_reply(redisAsyncContext *ac, void *, void *privdata)
+{
+    (void) wait_reply(ac, privdata);
+}
+
+
+bool
+wait_send(admin_waiter_t *w, std::vector<std::string> args, redisCallbackFn *fn)
+{
+    apikey::RedisTopology *topology = ngx_http_apikey_redis();
+    apikey::RedisClient *redis = topology ? topology->primary() : NULL;
+
+    std::vector<const char *> argv;
+    std::vector<size_t> lens;
+    for (const auto &a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    if (redis == NULL
+        || !redis->send(static_cast<int>(argv.size()), argv.data(), lens.data(), fn, w))
+    {
+        return false;
+    }
+    w->outstanding++;
+    return true;
+}
+
+
+std::string
+wait_prefix(ngx_http_request_t *r)
+{
+    auto *mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_apikey_module));
+    return std::string(ngx_http_apikey_sv(mcf->prefix));
+}
+
+
+// The next look: the workers announced now, and those that acknowledged.
+void
+ngx_http_apikey_admin_poll(ngx_event_t *ev)
+{
+    auto          *r = static_cast<ngx_http_request_t *>(ev->data);
+    admin_ctx_t   *ctx = admin_ctx_of(r);
+
+    if (ctx == NULL || ctx->waiter == NULL) {
+        return;
+    }
+    admin_waiter_t *w = ctx->waiter;
+    std::string prefix = wait_prefix(r);
+
+    w->round_live = w->round_acks = false;
+    if (!wait_send(w, {"EVAL", apikey::kLiveWorkersScript, "1", apikey::workers_key(prefix)},
+                   ngx_http_apikey_guard<wait_live_reply>)
+        || !wait_send(w, {"SMEMBERS", apikey::ack_key(prefix, w->event)},
+                      ngx_http_apikey_guard<wait_acks_reply>))
+    {
+        // no connection now: look again a little later, until the deadline
+        w->round_live = w->round_acks = false;
+        if (!ctx->poll.timer_set) {
+            ngx_add_timer(&ctx->poll, 100);
+        }
+    }
+}
+
+
+// After a change: the workers announced now, then the message with an event
+// id to acknowledge, then a look every 25 ms until all did or time is up. The
+// worker is never held: every step is a reply or a timer.
+bool
+start_wait(ngx_http_request_t *r, admin_ctx_t *ctx)
+{
+    auto *w = new (std::nothrow) admin_waiter_t;
+    if (w == NULL) {
+        return false;
+    }
+    w->event = apikey::new_event_id();
+    std::string prefix = wait_prefix(r);
+    struct timeval tv;
+    ngx_gettimeofday(&tv);
+    int64_t now_us = static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+
+    if (w->event.empty()
+        || !wait_send(w, {"EVAL", apikey::kLiveWorkersScript, "1", apikey::workers_key(prefix)},
+                      ngx_http_apikey_guard<wait_live_reply>))
+    {
+        delete w;
+        return false;
+    }
+    w->ctx = ctx;
+    ctx->waiter = w;
+    ctx->wait_started = ngx_current_msec;
+
+    (void) wait_send(w, {"PUBLISH", prefix + "invalidate",
+                         apikey::invalidation_message(ngx_http_apikey_sv(ctx->id), w->event,
+                                                      now_us)},
+                     ngx_http_apikey_guard<wait_ignore_reply>);
+
+    ctx->poll.handler = ngx_http_apikey_guard<ngx_http_apikey_admin_poll>;
+    ctx->poll.data = r;
+    ctx->poll.log = r->connection->log;
+    ngx_add_timer(&ctx->poll, 20);
+    ngx_add_timer(&ctx->wake, ctx->wait_ms);
+    return true;
+}
+
+
 void
 ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *r_, void *privdata)
 {
@@ -688,6 +995,14 @@ ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *r_, void *privdata)
     if (ctx->wake.timer_set) {
         ngx_del_timer(&ctx->wake);
     }
+
+    if (ctx->wait_ms
+        && (ctx->status == NGX_HTTP_OK || ctx->status == NGX_HTTP_NO_CONTENT)
+        && start_wait(r, ctx))
+    {
+        return;   // the wait's last reply, or its deadline, answers
+    }
+
     ngx_post_event(&ctx->wake, &ngx_posted_events);
 }
 
@@ -700,6 +1015,13 @@ ngx_http_apikey_admin_wake(ngx_event_t *ev)
     auto                *ctx = admin_ctx_of(r);
     ngx_connection_t    *c = r->connection;
     ngx_int_t            rc;
+
+    if (ev->timedout && ctx->waiter) {
+        // ?wait='s deadline: answer with who did not confirm
+        ev->timedout = 0;
+        finish_wait(ctx, true);
+        ngx_delete_posted_event(&ctx->wake);
+    }
 
     if (ev->timedout) {
         ev->timedout = 0;
@@ -869,6 +1191,26 @@ ngx_http_apikey_admin_handler(ngx_http_request_t *r)
     ctx->id.data = reinterpret_cast<u_char *>(const_cast<char *>(target.id.data()));
     ctx->id.len = target.id.size();
     cln->handler = ngx_http_apikey_guard<cleanup>;
+
+    ngx_str_t  wait_arg;
+    if (ngx_http_arg(r, const_cast<u_char *>(reinterpret_cast<const u_char *>("wait")), 4,
+                     &wait_arg) == NGX_OK)
+    {
+        // revoke, rotate, delete and disable: the changes that take a key
+        // away from someone, where "is it gone everywhere?" is the question
+        auto ms = apikey::parse_wait_timeout(ngx_http_apikey_sv(wait_arg), 60000);
+        bool takes = target.route == AdminRoute::kRevoke || target.route == AdminRoute::kRotate
+                     || target.route == AdminRoute::kDelete
+                     || target.route == AdminRoute::kDisable;
+        if (!takes || !ms) {
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) return rc;
+            return respond_error(r, NGX_HTTP_BAD_REQUEST, "invalid_request",
+                                 takes ? "wait must be a time from 1ms to 60s (500ms, 5s, 1m)"
+                                       : "wait is for revoke, rotate, delete and disable");
+        }
+        ctx->wait_ms = static_cast<ngx_msec_t>(*ms);
+    }
 
     if (apikey::admin_has_body(target.route)) {
         if (r->headers_in.content_length_n > static_cast<off_t>(apikey::kMaxAdminBody)) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "shm_rbtree.hpp"
+#include "invalidation.hpp"
 #include "token.hpp"
 
 namespace {
@@ -201,6 +202,7 @@ ngx_http_apikey_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     mcf->cache->ttl = 30;
+    mcf->cache->announce = 5000;
     value = static_cast<ngx_str_t *>(cf->args->elts);
 
     for (i = 1; i < cf->args->nelts; i++) {
@@ -219,6 +221,33 @@ ngx_http_apikey_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             mcf->cache->ttl = ngx_parse_time(&s, 1);
             if (mcf->cache->ttl == static_cast<time_t>(NGX_ERROR) || mcf->cache->ttl == 0) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid ttl \"%V\"", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "instance=", 9) == 0) {
+            mcf->cache->instance.data = value[i].data + 9;
+            mcf->cache->instance.len = value[i].len - 9;
+            if (!apikey::valid_instance_name(ngx_http_apikey_sv(mcf->cache->instance))) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid instance \"%V\" (1-128 of A-Z a-z 0-9 _ . : -)",
+                                   &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "announce=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+            mcf->cache->announce = ngx_parse_time(&s, 0);
+            // at least 100ms: renewing more often would only load Redis
+            if (mcf->cache->announce == static_cast<ngx_msec_t>(NGX_ERROR)
+                || mcf->cache->announce < 100 || mcf->cache->announce > 3600000)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid announce \"%V\" (100ms to 1h)", &value[i]);
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
             continue;

@@ -27,11 +27,13 @@ inline constexpr size_t  ngx_http_apikey_digest_size = 32;
 struct ngx_http_apikey_cache_t {
     time_t            ttl;
     time_t            keep;       // the longest max_age of apikey_fail_mode cached, or 0
+    ngx_str_t         instance;   // instance=, or empty: hostname:masterpid (announce.cpp)
+    ngx_msec_t        announce;   // announce=: how often a worker renews its announcement
     void             *sh;         // the shared rbtree and LRU queue (cache.cpp)
     ngx_slab_pool_t  *shpool;
 };
 
-// Parses "apikey_cache zone=NAME:SIZE [ttl=TIME]".
+// Parses "apikey_cache zone=NAME:SIZE [ttl=TIME] [instance=NAME] [announce=TIME]".
 char *ngx_http_apikey_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 // Finds a digest. On a hit, copies the record into r->pool and sets *use_mark

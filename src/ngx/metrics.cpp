@@ -103,6 +103,17 @@ ngx_http_apikey_count_round_trip(uint64_t elapsed_us)
 }
 
 
+void
+ngx_http_apikey_count_invalidation_lag(int64_t lag_us)
+{
+    // clocks of two hosts apart: a message "from the future" took no time
+    uint64_t  lag = lag_us > 0 ? static_cast<uint64_t>(lag_us) : 0;
+
+    ngx_http_apikey_count(invalidation_lag[apikey::lag_bucket(lag_us)], 1);
+    ngx_http_apikey_count(invalidation_lag_sum_us, lag);
+}
+
+
 static void
 ngx_http_apikey_metric(std::string &out, const char *name, const char *type, const char *help)
 {
@@ -317,6 +328,22 @@ ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
     out += "apikey_redis_round_trip_seconds_sum " + ngx_http_apikey_seconds(m.latency_sum_us)
            + "\n";
     out += "apikey_redis_round_trip_seconds_count " + std::to_string(cumulative) + "\n";
+
+    ngx_http_apikey_metric(out, "apikey_invalidation_lag_seconds", "histogram",
+                           "apikey_cache: time from an invalidation's publication (by the "
+                           "publisher's clock) to the key leaving the cache, per worker; "
+                           "messages carrying a time only (apikeyctl --wait, ?wait=).");
+    cumulative = 0;
+    for (i = 0; i < apikey::kLagBuckets; i++) {
+        cumulative += m.invalidation_lag[i];
+        out += "apikey_invalidation_lag_seconds_bucket{le=\"";
+        out += i + 1 < apikey::kLagBuckets
+               ? ngx_http_apikey_seconds(static_cast<uint64_t>(apikey::kLagBoundsUs[i])) : "+Inf";
+        out += "\"} " + std::to_string(cumulative) + "\n";
+    }
+    out += "apikey_invalidation_lag_seconds_sum "
+           + ngx_http_apikey_seconds(m.invalidation_lag_sum_us) + "\n";
+    out += "apikey_invalidation_lag_seconds_count " + std::to_string(cumulative) + "\n";
 
     ngx_http_apikey_render_key_stats(out, m.key_stats);
 

@@ -4,6 +4,8 @@
 
 #include "ngx_http_apikey_module.hpp"
 
+#include "invalidation.hpp"
+
 // Histogram of Redis round-trip times; upper bounds in microseconds.
 inline constexpr ngx_uint_t  ngx_http_apikey_latency_bounds_us[] = {
     250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000
@@ -41,6 +43,10 @@ struct ngx_http_apikey_metrics_t {
     ngx_atomic_t  latency_sum_us;
     ngx_http_apikey_key_stats_t  key_stats;
     ngx_atomic_t  fail_cached[3];    // apikey_fail_mode cached: admitted, refused, unknown
+    // apikey_cache: from an invalidation's publication (the publisher's
+    // clock) to its key leaving this worker's view of the zone
+    ngx_atomic_t  invalidation_lag[apikey::kLagBuckets];
+    ngx_atomic_t  invalidation_lag_sum_us;
 
     // not a metric: the second each kind of rate-limited log line was last
     // written in, so "at most once a second" holds for all workers together
@@ -73,6 +79,7 @@ ngx_int_t ngx_http_apikey_metrics_zone(ngx_conf_t *cf, ngx_http_apikey_main_conf
 void ngx_http_apikey_metrics_attach(ngx_http_apikey_main_conf_t *mcf);
 void ngx_http_apikey_count_outcome(apikey::Outcome outcome, bool dry_run);
 void ngx_http_apikey_count_round_trip(uint64_t elapsed_us);
+void ngx_http_apikey_count_invalidation_lag(int64_t lag_us);
 
 // Monotonic microseconds, for round-trip times (ngx_current_msec is too coarse).
 uint64_t ngx_http_apikey_now_us();

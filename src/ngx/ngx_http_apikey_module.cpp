@@ -12,6 +12,7 @@
 
 #include <new>
 
+#include "announce.hpp"
 #include "cache.hpp"
 #include "cidr.hpp"
 #include "digest.hpp"
@@ -75,16 +76,17 @@ ngx_http_apikey_on_subscribed()
 {
     // changes may have gone unseen while there was no subscription
     ngx_http_apikey_cache_flush(ngx_http_apikey_worker_cache);
+
+    // and this worker can hear invalidations again: it counts for --wait
+    ngx_http_apikey_announce_now();
 }
 
 
 static void
-ngx_http_apikey_on_invalidation(std::string_view id)
+ngx_http_apikey_on_invalidation(std::string_view text)
 {
-    ngx_http_apikey_cache_invalidate(ngx_http_apikey_worker_cache, id);
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "apikey: cache: invalidated key \"%*s\"", id.size(), id.data());
+    // "ID", or "ID EVENT TIME_US" to be acknowledged (announce.cpp)
+    ngx_http_apikey_invalidation_message(text);
 }
 
 static time_t  ngx_http_apikey_last_logged[NGX_HTTP_APIKEY_LOG_KINDS];
@@ -750,6 +752,10 @@ ngx_http_apikey_init_process(ngx_cycle_t *cycle)
 
     ngx_http_apikey_worker_cache = mcf->cache;
 
+    if (mcf->cache) {
+        ngx_http_apikey_announce_init(mcf, cycle);
+    }
+
     if (!ngx_http_apikey_worker_redis->start(
             mcf->cache ? ngx_http_apikey_on_subscribed : NULL,
             mcf->cache ? ngx_http_apikey_on_invalidation : NULL))
@@ -769,6 +775,9 @@ static void
 ngx_http_apikey_exit_process(ngx_cycle_t *cycle)
 {
     apikey::RedisTopology  *redis = ngx_http_apikey_worker_redis;
+
+    // this worker no longer hears invalidations: waiters stop counting it
+    ngx_http_apikey_announce_withdraw();
 
     // reply callbacks run while the connections are closed: they must find
     // no topology

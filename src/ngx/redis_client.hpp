@@ -117,6 +117,15 @@ public:
     // request pool by the caller).
     bool send_formatted(const ngx_str_t &command, redisCallbackFn *fn, void *privdata) noexcept;
 
+    // Writes what is queued now rather than on the loop's next pass, without
+    // waiting for the socket: a worker's last command at exit (announce.cpp
+    // withdraws its announcement). Nothing unless connected.
+    void write_now() noexcept {
+        if (state_ == State::kReady && c_ != nullptr && out_sent_ < out_len_) {
+            flush();
+        }
+    }
+
     // Queues SCRIPT LOAD (after NOSCRIPT: someone ran SCRIPT FLUSH).
     void load_script() noexcept;
 
