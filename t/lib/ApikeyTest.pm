@@ -448,6 +448,11 @@ sub start {
     my ($class, %opt) = @_;
     my $self = bless { dir => tempdir(CLEANUP => 1), port => ApikeyTest::free_port(),
                        upstream => ApikeyTest::free_port(), opt => \%opt }, $class;
+    # run as root, nginx's workers are another user (nobody; Debian's build:
+    # www-data) and must reach the temporary files under the prefix (a body
+    # over client_body_buffer_size: nginx.org's builds keep client_body_temp
+    # there, Debian's in /var/lib/nginx)
+    chmod 0755, $self->{dir};
     mkdir "$self->{dir}/logs";
     $self->write_conf;
     $self->_run(1);
