@@ -26,6 +26,9 @@ struct ngx_http_apikey_metrics_t {
     ngx_atomic_t  in_flight;
     ngx_atomic_t  latency[ngx_http_apikey_latency_buckets];
     ngx_atomic_t  latency_sum_us;
+    ngx_atomic_t  usage_flushes;     // per-key usage: a worker's batch sent
+    ngx_atomic_t  usage_dropped;     // counts lost: table full, or no connection
+    ngx_atomic_t  usage_errors;      // usage commands Redis refused or lost
 
     // not a metric: the second each kind of rate-limited log line was last
     // written in, so "at most once a second" holds for all workers together

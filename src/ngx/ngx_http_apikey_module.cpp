@@ -19,6 +19,7 @@
 #include "redis_topology.hpp"
 #include "scope.hpp"
 #include "token.hpp"
+#include "usage_flush.hpp"
 
 using apikey::Outcome;
 
@@ -207,6 +208,10 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     if (!ctx->counted) {
         ctx->counted = 1;
         ngx_http_apikey_count_outcome(ctx->outcome);
+        // per-key usage counts the check's outcome, as the metrics do (a
+        // location's own scopes after an internal redirect are not a second
+        // request)
+        ngx_http_apikey_usage_count(ctx->id, ctx->outcome);
     }
 
     if (ctx->outcome == Outcome::kOk && ctx->checked_for != lcf) {
@@ -668,7 +673,7 @@ ngx_http_apikey_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_apikey_usage_start(cycle);
 }
 
 
@@ -681,4 +686,5 @@ ngx_http_apikey_exit_process(ngx_cycle_t *cycle)
     // no topology
     ngx_http_apikey_worker_redis = NULL;
     delete redis;
+    ngx_http_apikey_usage_release();
 }

@@ -105,6 +105,7 @@ struct ngx_http_apikey_main_conf_t {
     ngx_str_t    admin_sha;       // and of the admin script
     ngx_str_t    hash_secret;     // apikey_hash_secret: HMAC key, or empty for SHA-256
     ngx_flag_t   used;            // some location has "apikey on"
+    ngx_flag_t   usage;           // apikey_usage: per-key usage counts (unset: on)
     ngx_shm_zone_t  *metrics;     // counters shared by all workers
     struct ngx_http_apikey_cache_t  *cache;   // apikey_cache, or NULL
     struct ngx_http_apikey_local_t  *local;   // apikey_local_limits, or NULL

@@ -1,0 +1,89 @@
+# Per-key usage: requests counted per key, UTC day and result in each worker
+# and flushed to <prefix>usage:{<id>}:<YYYYMMDD> at most once a second, never
+# a Redis command per request; shown by apikeyctl usage and the admin API;
+# apikeyctl limits --reset refills a key's buckets, audited.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use POSIX qw(strftime);
+use Time::HiRes qw(sleep);
+use ApikeyTest;
+
+my $redis = ApikeyTest::Redis->start;
+my $nginx = ApikeyTest::Nginx->start(redis => $redis,
+    location => 'apikey on; apikey_scope read GET; apikey_scope write POST;',
+    server => <<'EOF2',
+        location /free/ {
+            apikey on;
+            apikey_limit off;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
+EOF2
+);
+
+sub today { strftime('%Y%m%d', gmtime) }
+sub usage_of {
+    my ($id, $day) = @_;
+    my %h = split /\n/, $redis->cmd('HGETALL', "apikey:usage:{$id}:" . ($day // today()));
+    return \%h;
+}
+
+# several outcomes on known keys, and an unknown key
+my $day = today();
+my $key = $redis->create_key(name => 'busy', scopes => ['read']);
+my @res = $nginx->parallel(20, 'GET', '/api/x', 'X-API-Key' => $key->{token});
+is scalar(grep { $_->{status} == 200 } @res), 10, '10 of 20 pass';
+is scalar(grep { $_->{status} == 429 } @res), 10, '10 of 20 limited';
+is $nginx->request('POST', '/api/x', 'X-API-Key' => $key->{token})->{status}, 403, 'refused for scope'
+    for 1 .. 3;
+
+my $revoked = $redis->create_key(name => 'revoked');
+$redis->cli('revoke', $revoked->{id});
+is $nginx->get('/api/x', 'X-API-Key' => $revoked->{token})->{status}, 401, 'revoked key refused'
+    for 1 .. 2;
+
+my $gone = $redis->create_key(name => 'deleted');
+is(($redis->cli('delete', $gone->{id}))[0], 0, 'deleted');
+is $nginx->get('/api/x', 'X-API-Key' => $gone->{token})->{status}, 401, 'unknown key refused';
+is $nginx->get('/api/x')->{status}, 401, 'no key refused';
+
+ok poll_until(5, sub { (usage_of($key->{id})->{ok} // 0) == 10 && (usage_of($revoked->{id})->{invalid} // 0) == 2 }),
+    'counts flushed within seconds';
+sleep 1.2;   # anything else would have been flushed by now
+is_deeply usage_of($key->{id}), { ok => 10, limited => 10, forbidden => 3 }, 'exact counts by result';
+is_deeply usage_of($revoked->{id}), { invalid => 2 }, 'a revoked key: invalid';
+is $redis->cmd('KEYS', "apikey:usage:{$gone->{id}}:*"), '', 'an unknown key is not counted';
+
+# kept for 90 days after the day ends
+my $ttl = $redis->cmd('EXPIRETIME', "apikey:usage:{$key->{id}}:$day");
+my ($y, $m, $d) = $day =~ /^(\d{4})(\d\d)(\d\d)$/;
+my $start = POSIX::mktime(0, 0, 0, $d, $m - 1, $y - 1900);
+$start -= (POSIX::mktime(gmtime 0)) if defined $start;   # mktime is local time: back to UTC
+is $ttl, $start + 91 * 86400, 'EXPIREAT: 90 days after the day ends';
+
+# no Redis command per request: 200 requests, a few flushes
+$redis->cmd('CONFIG', 'RESETSTAT');
+my $many = $redis->create_key(name => 'many');
+my $t0 = time;
+$nginx->get('/free/x', 'X-API-Key' => $many->{token}) for 1 .. 200;
+my $took = time - $t0;
+ok poll_until(5, sub { (usage_of($many->{id})->{ok} // 0) == 200 }), '200 requests counted';
+my $hincrby = $redis->calls('hincrby');
+cmp_ok $hincrby, '<=', $took + 3, "HINCRBY at most once a second per worker ($hincrby in ${took}s)";
+cmp_ok $redis->calls('expireat'), '==', $hincrby, 'one EXPIREAT per key-day flushed';
+
+$nginx->stop;
+
+# apikey_usage off: nothing counted
+{
+    my $off = ApikeyTest::Nginx->start(redis => $redis, http => 'apikey_usage off;',
+                                       location => 'apikey on; apikey_limit off;');
+    my $k = $redis->create_key(name => 'uncounted');
+    is $off->get('/api/x', 'X-API-Key' => $k->{token})->{status}, 200, 'served';
+    sleep 2;
+    is $redis->cmd('KEYS', "apikey:usage:{$k->{id}}:*"), '', 'apikey_usage off: not counted';
+    $off->stop;
+}
+
+done_testing;
