@@ -73,6 +73,53 @@ my $hincrby = $redis->calls('hincrby');
 cmp_ok $hincrby, '<=', $took + 3, "HINCRBY at most once a second per worker ($hincrby in ${took}s)";
 cmp_ok $redis->calls('expireat'), '==', $hincrby, 'one EXPIREAT per key-day flushed';
 
+# apikeyctl usage: JSON and table, --days, --owner
+my $yesterday = strftime('%Y%m%d', gmtime(time - 86400));
+$redis->cmd('HSET', "apikey:usage:{$key->{id}}:$yesterday", 'ok', 5, 'invalid', 1);
+my ($st, $out, $err) = $redis->cli('usage', $key->{id}, '--json');
+is $st, 0, 'usage --json';
+my $u = json_of($out);
+is $u->{id}, $key->{id}, 'the key id';
+is scalar(@{ $u->{days} }), 30, '30 days by default';
+(my $date = $day) =~ s/^(\d{4})(\d\d)(\d\d)$/$1-$2-$3/;
+is_deeply $u->{days}[-1], { date => $date, ok => 10, forbidden => 3, limited => 10, invalid => 0, total => 23 },
+    'today last, exact counts';
+is $u->{days}[-2]{ok}, 5, 'yesterday';
+is_deeply $u->{total}, { ok => 15, forbidden => 3, limited => 10, invalid => 1, total => 29 }, 'totals';
+is_deeply [map { $_->{total} } @{ json_of(($redis->cli('usage', $key->{id}, '--days', 1, '--json'))[1])->{days} }],
+    [23], '--days 1: today only';
+is scalar(@{ json_of(($redis->cli('usage', $key->{id}, '--days', 90, '--json'))[1])->{days} }), 90, '--days 90';
+is(($redis->cli('usage', $key->{id}, '--days', 91))[0], 2, '--days 91 refused');
+is(($redis->cli('usage', 'zzzzzzzzzzzz'))[0], 1, 'unknown key: exit 1');
+($st, $out) = $redis->cli('usage', $key->{id}, '--days', 2);
+like $out, qr/^DATE\s+OK\s+FORBIDDEN\s+LIMITED\s+INVALID\s+TOTAL$/m, 'table header';
+like $out, qr/^\Q$date\E\s+10\s+3\s+10\s+0\s+23$/m, 'table: today';
+like $out, qr/^total\s+15\s+3\s+10\s+1\s+29$/m, 'table: total';
+
+my @owned = map { json_of(($redis->cli('create', '--json', '--name', "o$_", '--owner', 'acme'))[1]) } 1 .. 2;
+$redis->cmd('HSET', "apikey:usage:{$owned[0]{id}}:$day", 'ok', 3);
+$redis->cmd('HSET', "apikey:usage:{$owned[1]{id}}:$day", 'ok', 4, 'limited', 1);
+$redis->cmd('HSET', "apikey:usage:{$owned[1]{id}}:$yesterday", 'forbidden', 2);
+($st, $out) = $redis->cli('usage', '--owner', 'acme', '--days', 2, '--json');
+$u = json_of($out);
+is_deeply [sort @{ $u->{keys} }], [sort map { $_->{id} } @owned], '--owner: the owner\'s keys';
+is_deeply $u->{total}, { ok => 7, forbidden => 2, limited => 1, invalid => 0, total => 10 }, '--owner: summed';
+is $u->{days}[-1]{total}, 8, '--owner: summed per day';
+
+# apikeyctl limits --reset: a limited key passes again, audited
+my $tight = $redis->create_key(name => 'tight', scopes => ['read'], limits => ['6r/m:2']);
+is $nginx->get('/api/x', 'X-API-Key' => $tight->{token})->{status}, 200, 'tight: 1' for 1 .. 2;
+is $nginx->get('/api/x', 'X-API-Key' => $tight->{token})->{status}, 429, 'tight: limited';
+($st, $out) = $redis->cli('limits', $tight->{id}, '--reset', '--reason', 'ticket 42');
+is $st, 0, 'limits --reset';
+like $out, qr/Reset the rate limits of key $tight->{id}/, 'says so';
+is $nginx->get('/api/x', 'X-API-Key' => $tight->{token})->{status}, 200, 'tight: passes again after the reset';
+my $events = json_of(($redis->cli('audit', $tight->{id}, '--json'))[1]);
+is $events->[0]{action}, 'reset_limits', 'audited';
+is $events->[0]{reason}, 'ticket 42', 'with the reason';
+is(($redis->cli('limits', $tight->{id}))[0], 2, 'limits without --reset: usage error');
+is(($redis->cli('limits', 'zzzzzzzzzzzz', '--reset'))[0], 1, 'limits --reset: unknown key');
+
 $nginx->stop;
 
 # apikey_usage off: nothing counted

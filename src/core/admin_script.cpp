@@ -21,6 +21,7 @@ const std::string_view kAdminScript = R"lua(-- apikey admin v2
 --           invalidation is published here all the same)
 -- ARGV[1]   get | list | page | create | update | extend | rotate | revoke |
 --           disable | enable | delete | audit | owner_revoke | recopy |
+--           reset_limits |
 --           role_create | role_update | role_delete | role_get | role_list |
 --           plan_... (the same five) | reindex | prune
 -- ARGV[2..6] the audit event: time, action, user, reason, via
@@ -526,6 +527,11 @@ elseif mode == "enable" then
   if status == "revoked" then return { "conflict", "the key is revoked" } end
   if status ~= "disabled" then return { "conflict", "the key is not disabled" } end
   redis.call("HSET", KEYS[1], "status", "active", "updated", ARGV[9])
+
+elseif mode == "reset_limits" then
+  -- ARGV[9..] the key's bucket keys the caller found (SCAN outside the
+  -- script): the buckets start full again on the next request
+  for i = 9, #ARGV do redis.call("DEL", ARGV[i]) end
 
 elseif mode == "delete" then
   -- ARGV[9] the pattern of the key's bucket state; or "" and ARGV[10..]

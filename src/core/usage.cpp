@@ -1,6 +1,10 @@
 // Per-key usage counting: see usage.hpp.
 #include "usage.hpp"
 
+#include "json.hpp"
+
+#include <cstdio>
+
 namespace apikey {
 
 std::string_view
@@ -144,6 +148,138 @@ UsageTable::drain()
     }
     entries_.clear();
     return out;
+}
+
+
+std::vector<std::uint32_t>
+usage_days(std::int64_t now, int days)
+{
+    std::vector<std::uint32_t> out;
+    for (int i = days - 1; i >= 0; i--) {
+        out.push_back(usage_day(now - std::int64_t{86400} * i));
+    }
+    return out;
+}
+
+
+std::uint64_t
+UsageDay::count(std::string_view result) const noexcept
+{
+    for (const auto &c : counts) {
+        if (c.first == result) {
+            return c.second;
+        }
+    }
+    return 0;
+}
+
+
+std::uint64_t
+UsageDay::total() const noexcept
+{
+    std::uint64_t n = 0;
+    for (const auto &c : counts) {
+        n += c.second;
+    }
+    return n;
+}
+
+
+void
+UsageDay::add(std::string_view result, std::uint64_t n)
+{
+    for (auto &c : counts) {
+        if (c.first == result) {
+            c.second += n;
+            return;
+        }
+    }
+    counts.emplace_back(std::string(result), n);
+}
+
+
+void
+add_usage_fields(UsageDay &day, const std::vector<std::string_view> &flat)
+{
+    for (std::size_t i = 0; i + 1 < flat.size(); i += 2) {
+        std::string_view name = flat[i], value = flat[i + 1];
+        bool word = !name.empty() && name.size() <= 32 && name != "total";
+        for (char c : name) {
+            word = word && ((c >= 'a' && c <= 'z') || c == '_');
+        }
+        std::uint64_t n = 0;
+        bool number = !value.empty() && value.size() <= 19;
+        for (char c : value) {
+            number = number && c >= '0' && c <= '9';
+            n = n * 10 + static_cast<unsigned>(c - '0');
+        }
+        if (word && number) {
+            day.add(name, n);
+        }
+    }
+}
+
+
+std::vector<std::string>
+usage_results(const std::vector<UsageDay> &days)
+{
+    std::vector<std::string> out;
+    for (unsigned i = 0; i < kUsageResults; i++) {
+        out.emplace_back(usage_word(static_cast<UsageResult>(i)));
+    }
+    for (const auto &d : days) {
+        for (const auto &c : d.counts) {
+            bool known = false;
+            for (const auto &r : out) {
+                known = known || r == c.first;
+            }
+            if (!known) {
+                out.push_back(c.first);
+            }
+        }
+    }
+    return out;
+}
+
+
+std::string
+usage_date(std::uint32_t day)
+{
+    char buf[16];
+    std::snprintf(buf, sizeof(buf), "%04u-%02u-%02u", day / 10000, day / 100 % 100, day % 100);
+    return buf;
+}
+
+
+void
+append_usage_json(std::string &out, const std::vector<UsageDay> &days)
+{
+    std::vector<std::string> results = usage_results(days);
+    UsageDay sum;
+
+    out += "\"days\":[";
+    for (std::size_t i = 0; i < days.size(); i++) {
+        out += i ? ",{" : "{";
+        out += "\"date\":\"" + usage_date(days[i].day) + "\"";
+        for (const auto &r : results) {
+            std::uint64_t n = days[i].count(r);
+            out += ",";
+            append_json_string(out, r);
+            out += ":" + std::to_string(n);
+            sum.add(r, n);
+        }
+        out += ",\"total\":" + std::to_string(days[i].total()) + "}";
+    }
+    out += "],\"total\":{";
+    for (std::size_t i = 0; i < results.size(); i++) {
+        if (i) {
+            out += ",";
+        }
+        append_json_string(out, results[i]);
+        out += ":" + std::to_string(sum.count(results[i]));
+    }
+    out += std::string(results.empty() ? "" : ",") + "\"total\":" + std::to_string(sum.total())
+           + "}";
 }
 
 }  // namespace apikey

@@ -60,6 +60,39 @@ struct UsageIncrement {
     std::array<std::uint64_t, kUsageResults>    counts{};
 };
 
+// The days a report covers: the `days` UTC days up to and including the
+// day of `now`, oldest first.
+std::vector<std::uint32_t> usage_days(std::int64_t now, int days);
+
+inline constexpr int kUsageDefaultDays = 30;
+
+// One day of a report: the counts found in its hash, by field (the known
+// results, and whatever result a later version adds: the list is open).
+struct UsageDay {
+    std::uint32_t                                               day = 0;
+    std::vector<std::pair<std::string, std::uint64_t>>         counts;
+
+    std::uint64_t count(std::string_view result) const noexcept;
+    std::uint64_t total() const noexcept;
+    void add(std::string_view result, std::uint64_t n);
+};
+
+// Adds a hash's HGETALL (field, value, ...) into `day`; fields that are not
+// a result word ([a-z_]) or values that are not counts are skipped.
+void add_usage_fields(UsageDay &day, const std::vector<std::string_view> &flat);
+
+// The results a report names: ok forbidden limited invalid, then any other
+// found in `days`, in order of appearance.
+std::vector<std::string> usage_results(const std::vector<UsageDay> &days);
+
+// "2026-12-01"
+std::string usage_date(std::uint32_t day);
+
+// {"days":[{"date":"2026-12-01","ok":1,...,"total":N},...],
+//  "total":{"ok":...,"total":N}}: the members after the caller's own
+// ("id" or "owner"), written into an object already open in `out`.
+void append_usage_json(std::string &out, const std::vector<UsageDay> &days);
+
 class UsageTable {
 public:
     // At most `max_keys` distinct (id, day) pairs between two drains: a flood

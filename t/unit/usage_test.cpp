@@ -67,3 +67,28 @@ TEST(Usage, TableAggregatesAndDrains)
     }
     EXPECT_TRUE(t.add("c", 20261201, UsageResult::kOk));   // room again after a drain
 }
+
+TEST(Usage, ReportJson)
+{
+    auto days = apikey::usage_days(1798761600 + 5, 3);   // 2027-01-01
+    ASSERT_EQ(days.size(), 3u);
+    EXPECT_EQ(days[0], 20261230u);
+    EXPECT_EQ(days[2], 20270101u);
+
+    std::vector<apikey::UsageDay> report(2);
+    report[0].day = 20261231;
+    apikey::add_usage_fields(report[0], {"ok", "5", "limited", "2", "bad field", "1", "ok", "x"});
+    report[1].day = 20270101;
+    apikey::add_usage_fields(report[1], {"quota_exceeded", "1", "forbidden", "3"});
+    EXPECT_EQ(report[0].total(), 7u);
+
+    std::string out = "{";
+    apikey::append_usage_json(out, report);
+    EXPECT_EQ(out,
+              "{\"days\":[{\"date\":\"2026-12-31\",\"ok\":5,\"forbidden\":0,\"limited\":2,"
+              "\"invalid\":0,\"quota_exceeded\":0,\"total\":7},"
+              "{\"date\":\"2027-01-01\",\"ok\":0,\"forbidden\":3,\"limited\":0,\"invalid\":0,"
+              "\"quota_exceeded\":1,\"total\":4}],"
+              "\"total\":{\"ok\":5,\"forbidden\":3,\"limited\":2,\"invalid\":0,"
+              "\"quota_exceeded\":1,\"total\":11}");
+}
