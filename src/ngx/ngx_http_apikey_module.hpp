@@ -293,6 +293,7 @@ enum ngx_http_apikey_log_kind_e {
     NGX_HTTP_APIKEY_LOG_SUBSCRIBER,   // the apikey_cache subscription's connection
     NGX_HTTP_APIKEY_LOG_SENTINEL,     // the connection to a sentinel
     NGX_HTTP_APIKEY_LOG_TOPOLOGY,     // redirects, slot maps, master switches
+    NGX_HTTP_APIKEY_LOG_USAGE,        // per-key usage writes refused
     NGX_HTTP_APIKEY_LOG_KINDS
 };
 

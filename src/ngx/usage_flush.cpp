@@ -45,6 +45,14 @@ on_reply(redisAsyncContext *, void *r, void *)
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ngx_http_apikey_count(usage_errors, 1);
     }
+
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+        // e.g. NOPERM: the module's ACL user lacks +hincrby +expireat
+        ngx_http_apikey_log_limited(NGX_HTTP_APIKEY_LOG_USAGE, NGX_LOG_ERR, ngx_cycle->log, 0,
+                                    "apikey: usage: redis error: %*s",
+                                    static_cast<size_t>(reply->len > 200 ? 200 : reply->len),
+                                    reply->str);
+    }
 }
 
 
