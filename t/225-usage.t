@@ -19,6 +19,11 @@ my $nginx = ApikeyTest::Nginx->start(redis => $redis,
             apikey_limit off;
             proxy_pass http://127.0.0.1:$upstream_port;
         }
+        location /admin/ {
+            allow 127.0.0.1;
+            deny all;
+            apikey_admin auth=off;
+        }
 EOF2
 );
 
@@ -95,6 +100,18 @@ is(($redis->cli('usage', 'zzzzzzzzzzzz'))[0], 1, 'unknown key: exit 1');
 like $out, qr/^DATE\s+OK\s+FORBIDDEN\s+LIMITED\s+INVALID\s+TOTAL$/m, 'table header';
 like $out, qr/^\Q$date\E\s+10\s+3\s+10\s+0\s+23$/m, 'table: today';
 like $out, qr/^total\s+15\s+3\s+10\s+1\s+29$/m, 'table: total';
+
+# the admin API: the same report
+my $api = $nginx->get("/admin/keys/$key->{id}/usage?days=2");
+is $api->{status}, 200, 'GET keys/{id}/usage';
+is_deeply json_of($api->{body}), json_of(($redis->cli('usage', $key->{id}, '--days', 2, '--json'))[1]),
+    '... the report apikeyctl usage --json prints';
+is scalar(@{ json_of($nginx->get("/admin/keys/$key->{id}/usage")->{body})->{days} }), 30,
+    '... 30 days by default';
+is $nginx->get("/admin/keys/zzzzzzzzzzzz/usage")->{status}, 404, '... an unknown key: 404';
+is $nginx->get("/admin/keys/$key->{id}/usage?days=$_")->{status}, 400, "... days=$_: 400"
+    for 0, 91, 'x';
+is $nginx->request('POST', "/admin/keys/$key->{id}/usage")->{status}, 405, '... POST: 405';
 
 my @owned = map { json_of(($redis->cli('create', '--json', '--name', "o$_", '--owner', 'acme'))[1]) } 1 .. 2;
 $redis->cmd('HSET', "apikey:usage:{$owned[0]{id}}:$day", 'ok', 3);

@@ -105,6 +105,7 @@ AdminTarget admin_route(std::string_view method, std::string_view path) noexcept
     if (action == "rotate") return pick("POST", {{"POST", AdminRoute::kRotate}});
     if (action == "revoke") return pick("POST", {{"POST", AdminRoute::kRevoke}});
     if (action == "audit") return pick("GET", {{"GET", AdminRoute::kAudit}});
+    if (action == "usage") return pick("GET", {{"GET", AdminRoute::kUsage}});
     if (action == "disable") return pick("POST", {{"POST", AdminRoute::kDisable}});
     if (action == "enable") return pick("POST", {{"POST", AdminRoute::kEnable}});
 
@@ -228,6 +229,7 @@ std::string_view admin_mode(AdminRoute route) noexcept {
     case AdminRoute::kRevoke: return "revoke";
     case AdminRoute::kDelete: return "delete";
     case AdminRoute::kAudit: return "audit";
+    case AdminRoute::kUsage: return "usage";
     case AdminRoute::kDisable: return "disable";
     case AdminRoute::kEnable: return "enable";
     case AdminRoute::kOwnerRevoke: return "owner_revoke";

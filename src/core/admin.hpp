@@ -41,6 +41,7 @@ enum class AdminRoute {
     kPlanGet,
     kPlanUpdate,
     kPlanDelete,
+    kUsage,        // GET keys/{id}/usage   per-key usage (appended: the others keep their values)
     kNotFound,
     kMethodNotAllowed,
 };

@@ -282,4 +282,34 @@ append_usage_json(std::string &out, const std::vector<UsageDay> &days)
            + "}";
 }
 
+
+std::string
+parse_usage_query(std::string_view query, int &days)
+{
+    days = kUsageDefaultDays;
+    while (!query.empty()) {
+        std::size_t amp = query.find('&');
+        std::string_view item = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        if (item.empty()) {
+            continue;
+        }
+        if (item.substr(0, 5) != "days=") {
+            return "unknown query parameter (only days=N)";
+        }
+        std::string_view v = item.substr(5);
+        int n = 0;
+        bool ok = !v.empty() && v.size() <= 2;
+        for (char c : v) {
+            ok = ok && c >= '0' && c <= '9';
+            n = n * 10 + (c - '0');
+        }
+        if (!ok || n < 1 || n > kUsageKeepDays) {
+            return "days must be a whole number from 1 to " + std::to_string(kUsageKeepDays);
+        }
+        days = n;
+    }
+    return "";
+}
+
 }  // namespace apikey

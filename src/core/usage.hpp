@@ -93,6 +93,10 @@ std::string usage_date(std::uint32_t day);
 // ("id" or "owner"), written into an object already open in `out`.
 void append_usage_json(std::string &out, const std::vector<UsageDay> &days);
 
+// The admin API's query string: empty or days=N (1 to 90). Returns a
+// problem for a 400, or "" with `days` set.
+std::string parse_usage_query(std::string_view query, int &days);
+
 class UsageTable {
 public:
     // At most `max_keys` distinct (id, day) pairs between two drains: a flood
