@@ -103,7 +103,7 @@ unlink glob "$artifacts/*.png";
     # progress lines start with "# ", so they read as TAP comments here
     my $status = system('node', "$root/t/browser/admin-page.mjs", $nginx->url('/admin/'),
                         $nginx->url('/api/x'), $artifacts, $doomed->{id}, $root_key->{token});
-    is $status, 0, 'the browser created, used, revoked, rotated, deleted, edited, disabled, enabled, filtered, searched and sorted keys, and managed roles and plans, through the page'
+    is $status, 0, 'the browser created, used, revoked, rotated, deleted, edited, disabled, enabled, filtered, searched and sorted keys, managed roles and plans, and charted a key\'s usage, through the page'
         or diag "exit status @{[ $status >> 8 ]}, signal @{[ $status & 127 ]}; screenshots, if any, in $artifacts";
 }
 is $nginx->get('/api/x', 'X-API-Key' => $doomed->{token})->{status}, 401,
