@@ -139,6 +139,15 @@ is(($redis->cli('limits', 'zzzzzzzzzzzz', '--reset'))[0], 1, 'limits --reset: un
 
 $nginx->stop;
 
+# a graceful stop (nginx -s quit, a reload's old workers) writes the last counts
+{
+    my $quit = ApikeyTest::Nginx->start(redis => $redis, location => 'apikey on; apikey_limit off;');
+    my $k = $redis->create_key(name => 'last second');
+    is $quit->get('/api/x', 'X-API-Key' => $k->{token})->{status}, 200, 'served' for 1 .. 3;
+    $quit->stop;   # QUIT at once: the worker waits for its flush timer
+    is_deeply usage_of($k->{id}), { ok => 3 }, 'counted before the worker exited';
+}
+
 # apikey_usage off: nothing counted
 {
     my $off = ApikeyTest::Nginx->start(redis => $redis, http => 'apikey_usage off;',

@@ -5,7 +5,9 @@
 // counted and one EXPIREAT, pipelined on the connection that holds the key's
 // slot. An idle worker has no timer. The timer is not cancelable: a worker
 // shutting down gracefully waits for it (at most a second) so the last
-// counts are written; a worker terminated at once loses them.
+// counts are written, and then for their replies (at most another second:
+// nginx exits as soon as no timer is left, and the commands leave on the
+// event loop's next pass); a worker terminated at once loses them.
 #include "usage_flush.hpp"
 
 #include <new>
@@ -22,6 +24,8 @@ using apikey::UsageResult;
 namespace {
 
 constexpr ngx_msec_t  kFlushInterval = 1000;
+constexpr ngx_msec_t  kDrainTick = 50;        // a worker shutting down: replies still due
+constexpr ngx_uint_t  kDrainTicks = 20;
 
 // Distinct key-days a worker holds between two flushes; counts of new ones
 // beyond it are dropped (apikey_usage_dropped_total): 100,000 keys active in
@@ -32,6 +36,8 @@ struct Usage {
     ngx_event_t         timer;
     std::string         prefix;
     apikey::UsageTable  table{kMaxKeyDays};
+    std::size_t         pending = 0;      // replies due to commands sent
+    ngx_uint_t          drain_ticks = 0;
 };
 
 Usage  *usage;
@@ -41,6 +47,10 @@ void
 on_reply(redisAsyncContext *, void *r, void *)
 {
     auto *reply = static_cast<redisReply *>(r);
+
+    if (usage != nullptr && usage->pending > 0) {
+        usage->pending--;
+    }
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ngx_http_apikey_count(usage_errors, 1);
@@ -80,6 +90,7 @@ flush() noexcept
                 const char *argv[] = {"HINCRBY", key.data(), field.data(), n.data()};
                 size_t lens[] = {7, key.size(), field.size(), n.size()};
                 sent = client->send(4, argv, lens, ngx_http_apikey_guard<on_reply>, nullptr);
+                usage->pending += sent;
             }
 
             if (sent) {
@@ -87,6 +98,7 @@ flush() noexcept
                 const char *argv[] = {"EXPIREAT", key.data(), at.data()};
                 size_t lens[] = {8, key.size(), at.size()};
                 sent = client->send(3, argv, lens, ngx_http_apikey_guard<on_reply>, nullptr);
+                usage->pending += sent;
             }
 
             if (!sent) {
@@ -107,9 +119,13 @@ flush() noexcept
 
 
 void
-on_timer(ngx_event_t *)
+on_timer(ngx_event_t *ev)
 {
     flush();
+
+    if (ngx_exiting && usage->pending > 0 && usage->drain_ticks++ < kDrainTicks) {
+        ngx_add_timer(ev, kDrainTick);   // keeps the worker until the replies are in
+    }
 }
 
 }  // namespace
