@@ -19,6 +19,9 @@ my $nginx = ApikeyTest::Nginx->start(redis => $redis,
             apikey_limit off;
             proxy_pass http://127.0.0.1:$upstream_port;
         }
+        location = /metrics {
+            apikey_metrics;
+        }
         location /admin/ {
             allow 127.0.0.1;
             deny all;
@@ -77,6 +80,11 @@ ok poll_until(5, sub { (usage_of($many->{id})->{ok} // 0) == 200 }), '200 reques
 my $hincrby = $redis->calls('hincrby');
 cmp_ok $hincrby, '<=', $took + 3, "HINCRBY at most once a second per worker ($hincrby in ${took}s)";
 cmp_ok $redis->calls('expireat'), '==', $hincrby, 'one EXPIREAT per key-day flushed';
+my $metrics = $nginx->get('/metrics')->{body};
+my ($flushes) = $metrics =~ /^apikey_usage_flushes_total (\d+)$/m;
+cmp_ok $flushes // 0, '>=', $hincrby, 'apikey_usage_flushes_total counts the flushes';
+like $metrics, qr/^apikey_usage_dropped_total 0$/m, 'apikey_usage_dropped_total: nothing dropped';
+like $metrics, qr/^apikey_usage_errors_total 0$/m, 'apikey_usage_errors_total: no error';
 
 # apikeyctl usage: JSON and table, --days, --owner
 my $yesterday = strftime('%Y%m%d', gmtime(time - 86400));
