@@ -118,11 +118,21 @@ usage_redis_key(std::string_view prefix, std::string_view id, std::uint32_t day)
 bool
 UsageTable::add(std::string_view id, std::uint32_t day, UsageResult r)
 {
-    std::string k = std::to_string(day);
-    k += ':';
-    k.append(id);
+    // "<day>:<id>" in a buffer kept between calls (std::to_string would
+    // allocate on every request)
+    char digits[10];
+    int n = 0;
+    for (std::uint32_t d = day; n == 0 || (d && n < 10); d /= 10) {
+        digits[n++] = static_cast<char>('0' + d % 10);
+    }
+    scratch_.clear();
+    while (n) {
+        scratch_ += digits[--n];
+    }
+    scratch_ += ':';
+    scratch_.append(id);
 
-    auto it = entries_.find(k);
+    auto it = entries_.find(scratch_);
     if (it == entries_.end()) {
         if (entries_.size() >= max_keys_) {
             return false;
@@ -130,7 +140,7 @@ UsageTable::add(std::string_view id, std::uint32_t day, UsageResult r)
         UsageIncrement inc;
         inc.id.assign(id);
         inc.day = day;
-        it = entries_.emplace(std::move(k), std::move(inc)).first;
+        it = entries_.emplace(scratch_, std::move(inc)).first;
     }
 
     it->second.counts[static_cast<unsigned>(r)]++;

@@ -115,6 +115,8 @@ public:
 private:
     std::size_t                                          max_keys_;
     std::unordered_map<std::string, UsageIncrement>     entries_;   // by "<day>:<id>"
+    std::string                                          scratch_;   // the lookup key: no
+                                                                     // allocation per request
 };
 
 }  // namespace apikey
