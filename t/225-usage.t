@@ -143,6 +143,19 @@ my $events = json_of(($redis->cli('audit', $tight->{id}, '--json'))[1]);
 is $events->[0]{action}, 'reset_limits', 'audited';
 is $events->[0]{reason}, 'ticket 42', 'with the reason';
 is(($redis->cli('limits', $tight->{id}))[0], 2, 'limits without --reset: usage error');
+# the admin API's POST keys/{id}/limits/reset: the same, audited as via admin-api
+is $nginx->get('/api/x', 'X-API-Key' => $tight->{token})->{status}, 200, 'tight: 2' ;
+is $nginx->get('/api/x', 'X-API-Key' => $tight->{token})->{status}, 429, 'tight: limited again';
+my $reset = $nginx->request('POST', "/admin/keys/$tight->{id}/limits/reset", 'Content-Type' => 'application/json',
+                            ':body' => '{"reason":"ticket 43"}');
+is $reset->{status}, 200, 'POST keys/{id}/limits/reset';
+is json_of($reset->{body})->{id}, $tight->{id}, '... answers the key';
+is $nginx->get('/api/x', 'X-API-Key' => $tight->{token})->{status}, 200, 'tight: passes again after the API reset';
+$events = json_of(($redis->cli('audit', $tight->{id}, '--json'))[1]);
+is_deeply [@{ $events->[0] }{qw(action reason via)}], ['reset_limits', 'ticket 43', 'admin-api'], '... audited';
+is $nginx->request('POST', "/admin/keys/zzzzzzzzzzzz/limits/reset", 'Content-Type' => 'application/json',
+                   ':body' => '{}')->{status}, 404, '... an unknown key: 404';
+is $nginx->get("/admin/keys/$tight->{id}/limits/reset")->{status}, 405, '... GET: 405';
 is(($redis->cli('limits', 'zzzzzzzzzzzz', '--reset'))[0], 1, 'limits --reset: unknown key');
 
 $nginx->stop;

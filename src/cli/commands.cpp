@@ -982,7 +982,9 @@ int limits(const std::vector<std::string>& argv, const StoreOptions& options) {
     existing(store, id);
     // the bucket keys are found outside the script, as delete does
     std::vector<std::string> buckets = store.bucket_keys(id);
-    KeyRecord r = changed(store.change("reset_limits", event, buckets), id);
+    std::vector<std::string> extra{""};
+    extra.insert(extra.end(), buckets.begin(), buckets.end());
+    KeyRecord r = changed(store.change("reset_limits", event, extra), id);
     if (args.flag("--json")) {
         JsonObject json;
         json.field("id", id).field("buckets_reset", static_cast<std::int64_t>(buckets.size()));

@@ -42,6 +42,7 @@ enum class AdminRoute {
     kPlanUpdate,
     kPlanDelete,
     kUsage,        // GET keys/{id}/usage   per-key usage (appended: the others keep their values)
+    kResetLimits,  // POST keys/{id}/limits/reset
     kNotFound,
     kMethodNotAllowed,
 };

@@ -538,9 +538,19 @@ elseif mode == "enable" then
   redis.call("HSET", KEYS[1], "status", "active", "updated", ARGV[9])
 
 elseif mode == "reset_limits" then
-  -- ARGV[9..] the key's bucket keys the caller found (SCAN outside the
-  -- script): the buckets start full again on the next request
-  for i = 9, #ARGV do redis.call("DEL", ARGV[i]) end
+  -- as delete: ARGV[9] the pattern of the key's bucket state (the admin
+  -- API), or "" and ARGV[10..] the bucket keys the caller found (apikeyctl):
+  -- the buckets start full again on the next request
+  if ARGV[9] == "" then
+    for i = 10, #ARGV do redis.call("DEL", ARGV[i]) end
+  else
+    local cursor = "0"
+    repeat
+      local page = redis.call("SCAN", cursor, "MATCH", ARGV[9], "COUNT", 1000)
+      cursor = page[1]
+      for _, key in ipairs(page[2]) do redis.call("DEL", key) end
+    until cursor == "0"
+  end
 
 elseif mode == "delete" then
   -- ARGV[9] the pattern of the key's bucket state; or "" and ARGV[10..]

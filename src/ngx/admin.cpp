@@ -387,7 +387,7 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
     {
         extra = apikey::group_arguments(group, now);
 
-    } else if (ctx->route == AdminRoute::kDelete) {
+    } else if (ctx->route == AdminRoute::kDelete || ctx->route == AdminRoute::kResetLimits) {
         extra.push_back(apikey::bucket_pattern(prefix, id));
 
     } else if (ctx->route == AdminRoute::kList) {
