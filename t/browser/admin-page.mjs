@@ -643,6 +643,15 @@ async function main() {
     await page.getByTestId('usage-days').selectOption('7');
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=usage-bar]').length === 7);
     check(await attrs(bars.last()) === `${isoDay(0)} 5 3 8`, 'Last 7 days: 7 bars, today still last');
+    const resetDone = page.waitForResponse((r) => r.url().endsWith(`/keys/${usageId}/limits/reset`) && r.request().method() === 'POST');
+    await page.getByTestId('usage-reset').click();
+    check((await resetDone).status() === 200, 'Reset rate limits: POST keys/{id}/limits/reset answered 200');
+    await page.waitForFunction(() => document.querySelector('[data-testid=usage-reset-status]').textContent !== '');
+    check(await page.getByTestId('usage-reset-status').textContent() === 'Rate limits of “usage chart” reset: every bucket is full again.',
+          'the dialog says so');
+    const auditRes = await fetch(new URL(`keys/${usageId}/audit`, adminBase), { headers: { 'X-API-Key': adminKey } });
+    const audited = (await auditRes.json()).events[0] || {};
+    check(audited.action === 'reset_limits' && audited.via === 'admin-api', 'audited as reset_limits', JSON.stringify(audited));
     await usageDialog.screenshot({ path: path.join(artifacts, 'usage.png') });
     say(`screenshot ${path.join(artifacts, 'usage.png')}`);
     await usageDialog.getByRole('button', { name: 'Close' }).click();
