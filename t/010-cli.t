@@ -153,9 +153,11 @@ my %OPTIONS = (
     role   => [qw(--scope --no-scopes --description --reason --json)],
     plan   => [qw(--limit --no-limits --description --reason --json)],
     reindex => [],
+    usage  => [qw(--days --owner --json)],
+    limits => [qw(--reset --reason --json)],
 );
 my %FLAG = map { $_ => 1 } qw(--json --no-scopes --no-limits --asc --desc --no-owner --no-role
-                              --no-plan);   # take no value
+                              --no-plan --reset);   # take no value
 my @GLOBAL = qw(--redis --db --prefix --hash-secret-file --help --version);
 
 ($st, $out) = $redis->cli('--help');

@@ -14,6 +14,7 @@ use File::Path qw(make_path);
 use JSON::PP;
 use Time::HiRes qw(sleep);
 use Test::More;
+use POSIX ();
 use ApikeyTest;
 
 my $CHROMIUM = '/usr/bin/chromium';
@@ -87,14 +88,22 @@ my $doomed = $redis->create_key(name => 'made by apikeyctl');
 is $nginx->get('/api/x', 'X-API-Key' => $doomed->{token})->{status}, 403,
     'a key without the scope "read" is refused at /api/ (403)';
 
+# per-key usage for the page's chart: today 5 ok, 1 forbidden, 2 limited;
+# two days ago 3 ok (never used through nginx, so these are all its counts)
+my $charted = $redis->create_key(name => 'usage chart');
+my @days = map { POSIX::strftime('%Y%m%d', gmtime(time - $_ * 86400)) } 0, 2;
+$redis->cmd('HSET', "apikey:usage:{$charted->{id}}:$days[0]", 'ok', 5, 'forbidden', 1, 'limited', 2);
+$redis->cmd('HSET', "apikey:usage:{$charted->{id}}:$days[1]", 'ok', 3);
+
 unlink glob "$artifacts/*.png";
 {
     local $ENV{NODE_PATH} = "$browser/node_modules";
     local $ENV{CHROMIUM_BIN} = $CHROMIUM;
+    local $ENV{APIKEY_USAGE_ID} = $charted->{id};
     # progress lines start with "# ", so they read as TAP comments here
     my $status = system('node', "$root/t/browser/admin-page.mjs", $nginx->url('/admin/'),
                         $nginx->url('/api/x'), $artifacts, $doomed->{id}, $root_key->{token});
-    is $status, 0, 'the browser created, used, revoked, rotated, deleted, edited, disabled, enabled, filtered, searched and sorted keys, and managed roles and plans, through the page'
+    is $status, 0, 'the browser created, used, revoked, rotated, deleted, edited, disabled, enabled, filtered, searched and sorted keys, managed roles and plans, and charted a key\'s usage, through the page'
         or diag "exit status @{[ $status >> 8 ]}, signal @{[ $status & 127 ]}; screenshots, if any, in $artifacts";
 }
 is $nginx->get('/api/x', 'X-API-Key' => $doomed->{token})->{status}, 401,
@@ -114,6 +123,7 @@ png_ok("$artifacts/list-phone.png", 'the list at phone width');
 png_ok("$artifacts/roles.png", 'the roles tab');
 png_ok("$artifacts/plans.png", 'the plans tab');
 png_ok("$artifacts/edit.png", 'the edit dialog');
+png_ok("$artifacts/usage.png", 'the usage chart');
 
 # The harness checks the tokens apikeyctl minted; this one was minted by the
 # page, so look for any token at all in the module's own lines.

@@ -10,6 +10,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use ApikeyTest;
 use ApikeyTls;
+use POSIX ();
 
 my $certs = ApikeyTls::certs();
 # the rules of README, "Least-privilege ACL users" (t/lib/ApikeyTls.pm)
@@ -94,6 +95,10 @@ like $as->('apikeyctl', 'ctlpw', 'SCRIPT', 'FLUSH'), qr/NOPERM/, '... and flushe
         '... last_used is written';
     my @statuses = map { $get->($doomed) } 1 .. 12;
     is scalar(grep { $_ == 429 } @statuses), 2, '... the bucket works (10 pass, then 429)';
+    my $day = POSIX::strftime('%Y%m%d', gmtime);
+    ok ApikeyTest::poll_until(5, sub {
+            $redis->cmd('HGET', "apikey:usage:{$doomed->{id}}:$day", 'limited') eq '2' }),
+        '... per-key usage is written (HINCRBY, EXPIREAT)';
 
     is $get->($key), 200, 'a cached check';
     ($status, undef, $err) = as_cli('revoke', $key->{id});

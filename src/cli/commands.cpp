@@ -26,6 +26,7 @@
 #include "text.hpp"
 #include "number.hpp"
 #include "token.hpp"
+#include "usage.hpp"
 
 namespace apikey::cli {
 
@@ -906,6 +907,139 @@ int audit(const std::vector<std::string>& argv, const StoreOptions& options) {
     return 0;
 }
 
+// A usage report as a table: one line per day, then the total.
+void print_usage(const std::vector<UsageDay>& days) {
+    std::vector<std::string> results = usage_results(days);
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::string> head{"DATE"};
+    for (const auto& r : results) {
+        std::string h = r;
+        for (auto& c : h) c = static_cast<char>(c == '_' ? ' ' : std::toupper(static_cast<unsigned char>(c)));
+        head.push_back(h);
+    }
+    head.push_back("TOTAL");
+    rows.push_back(head);
+    UsageDay sum;
+    for (const auto& d : days) {
+        std::vector<std::string> row{usage_date(d.day)};
+        for (const auto& r : results) {
+            row.push_back(std::to_string(d.count(r)));
+            sum.add(r, d.count(r));
+        }
+        row.push_back(std::to_string(d.total()));
+        rows.push_back(row);
+    }
+    std::vector<std::string> total{"total"};
+    for (const auto& r : results) total.push_back(std::to_string(sum.count(r)));
+    total.push_back(std::to_string(sum.total()));
+    rows.push_back(total);
+
+    std::vector<std::size_t> width(head.size(), 0);
+    for (const auto& row : rows) {
+        for (std::size_t i = 0; i < row.size(); i++) width[i] = std::max(width[i], row[i].size());
+    }
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); i++) {
+            // the date left-aligned, counts right-aligned
+            std::string pad(width[i] - row[i].size(), ' ');
+            line += (i ? "  " : "") + (i ? pad + row[i] : row[i] + pad);
+        }
+        std::cout << line << "\n";
+    }
+}
+
+int usage(const std::vector<std::string>& argv, const StoreOptions& options) {
+    Args args(argv, {{"--days", true}, {"--owner", true}, {"--json", false}});
+    int n = kUsageDefaultDays;
+    if (auto d = args.value("--days")) {
+        auto v = parse_decimal(*d);
+        if (!v || *v < 1 || *v > kUsageKeepDays) {
+            throw UsageError("invalid --days \"" + *d + "\" (1 to " +
+                             std::to_string(kUsageKeepDays) + ")");
+        }
+        n = static_cast<int>(*v);
+    }
+    std::vector<std::uint32_t> days = usage_days(now(), n);
+    Store store(options);
+    std::vector<UsageDay> report;
+    std::string head;
+
+    if (auto owner = args.value("--owner")) {
+        no_positional(args);
+        if (!valid_owner(*owner)) throw UsageError("invalid --owner \"" + *owner + "\"");
+        std::vector<std::string> ids;
+        for (const auto& id : store.members(store.prefix() + "owner_keys:" + *owner)) {
+            auto view = store.get(id);
+            if (view && view->owner == *owner) ids.push_back(id);   // not moved to another owner
+        }
+        std::sort(ids.begin(), ids.end());
+        report.resize(days.size());
+        for (std::size_t i = 0; i < days.size(); i++) report[i].day = days[i];
+        for (const auto& id : ids) {
+            auto one = store.usage(id, days);
+            for (std::size_t i = 0; i < one.size(); i++) {
+                for (const auto& c : one[i].counts) report[i].add(c.first, c.second);
+            }
+        }
+        head = "{";
+        append_json_string(head += "\"owner\":", *owner);
+        head += ",\"keys\":[";
+        for (std::size_t i = 0; i < ids.size(); i++) {
+            if (i) head += ",";
+            append_json_string(head, ids[i]);
+        }
+        head += "],";
+        if (!args.flag("--json")) {
+            std::cout << "Owner " << *owner << ": " << ids.size() << (ids.size() == 1 ? " key" : " keys")
+                      << ", last " << n << (n == 1 ? " day" : " days") << " (UTC)\n";
+        }
+    } else {
+        std::string id = one_id(args, "usage");
+        KeyRecord r = existing(store, id);
+        report = store.usage(id, days);
+        head = "{";
+        append_json_string(head += "\"id\":", id);
+        head += ",";
+        if (!args.flag("--json")) {
+            std::cout << "Key " << id << " (" << terminal_safe(r.name) << "), last " << n
+                      << (n == 1 ? " day" : " days") << " (UTC)\n";
+        }
+    }
+
+    if (args.flag("--json")) {
+        append_usage_json(head, report);
+        std::cout << head << "}\n";
+    } else {
+        print_usage(report);
+    }
+    return 0;
+}
+
+int limits(const std::vector<std::string>& argv, const StoreOptions& options) {
+    Args args(argv, {{"--reset", false}, {"--reason", true}, {"--json", false}});
+    std::string id = one_id(args, "limits");
+    if (!args.flag("--reset")) throw UsageError("limits needs --reset");
+    AuditEvent event = event_for(id, "reset_limits", args);
+    Store store(options);
+    existing(store, id);
+    // the bucket keys are found outside the script, as delete does
+    std::vector<std::string> buckets = store.bucket_keys(id);
+    std::vector<std::string> extra{""};
+    extra.insert(extra.end(), buckets.begin(), buckets.end());
+    KeyRecord r = changed(store.change("reset_limits", event, extra), id);
+    if (args.flag("--json")) {
+        JsonObject json;
+        json.field("id", id).field("buckets_reset", static_cast<std::int64_t>(buckets.size()));
+        std::cout << json.str() << "\n";
+    } else {
+        std::cout << "Reset the rate limits of key " << id << " (" << terminal_safe(r.name)
+                  << "): " << buckets.size() << (buckets.size() == 1 ? " bucket" : " buckets")
+                  << " full again.\n";
+    }
+    return 0;
+}
+
 }  // namespace
 
 const std::vector<Command>& commands() {
@@ -1147,6 +1281,31 @@ const std::vector<Command>& commands() {
          "with SCAN, and drops entries whose record is gone. Run it once after upgrading\n"
          "from a version without indexes; it is safe to run at any time.\n",
          reindex},
+        {"usage", "show a key's (or an owner's) requests per day, by result",
+         "usage: apikeyctl usage ID [--days N] [--json]\n"
+         "       apikeyctl usage --owner ID [--days N] [--json]\n\n"
+         "Requests per UTC day, by result: ok, forbidden (a scope, the address list or\n"
+         "the environment refused), limited (429), invalid (the key was revoked,\n"
+         "expired or disabled). Requests with an unknown key are not counted. Each\n"
+         "nginx worker counts in memory and writes at most once a second, so the last\n"
+         "second may not show yet. Counts are kept 90 days.\n\n"
+         "  --days N               the last N days, today included (default 30, at\n"
+         "                         most 90)\n"
+         "  --owner ID             the sum over every key of that owner\n"
+         "  --json                 print one JSON object: id (or owner and keys), days\n"
+         "                         ([{date, ok, forbidden, limited, invalid, total}],\n"
+         "                         oldest first) and total\n",
+         usage},
+        {"limits", "support: refill a key's rate-limit buckets (--reset)",
+         "usage: apikeyctl limits ID --reset [--reason TEXT] [--json]\n\n"
+         "Deletes the key's bucket state in Redis: every bucket of the key is full\n"
+         "again on its next request. Recorded in the audit stream (reset_limits).\n"
+         "Buckets of apikey_local_limits live in nginx's memory and are not reset;\n"
+         "owner buckets (per=owner) are shared with other keys and are not reset.\n\n"
+         "  --reset                refill the buckets (required)\n"
+         "  --reason TEXT          recorded in the audit stream\n"
+         "  --json                 print {id, buckets_reset}\n",
+         limits},
         {"audit", "show the audit stream of changes",
          "usage: apikeyctl audit [ID] [--limit N] [--json]\n\n"
          "Every create, import, update, extend, rotate, revoke, disable, enable and\n"

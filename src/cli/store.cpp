@@ -547,6 +547,26 @@ std::vector<std::string> Store::bucket_keys(const std::string& id) {
     return scan(bucket_pattern(options_.prefix, id));
 }
 
+std::vector<UsageDay> Store::usage(const std::string& id, const std::vector<std::uint32_t>& days) {
+    std::vector<UsageDay> out;
+    for (std::uint32_t day : days) {
+        UsageDay d;
+        d.day = day;
+        Reply reply = command({"HGETALL", usage_redis_key(options_.prefix, id, day)});
+        if (reply->type == REDIS_REPLY_ARRAY) {
+            std::vector<std::string_view> flat;
+            for (std::size_t i = 0; i < reply->elements; i++) {
+                const redisReply* e = reply->element[i];
+                flat.emplace_back(e->type == REDIS_REPLY_STRING ? std::string_view(e->str, e->len)
+                                                                : std::string_view());
+            }
+            add_usage_fields(d, flat);
+        }
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
 }  // namespace apikey::cli
 
 namespace apikey::cli {

@@ -15,6 +15,7 @@
 #include "connection.hpp"
 #include "admin_script.hpp"
 #include "record.hpp"
+#include "usage.hpp"
 
 namespace apikey::cli {
 
@@ -95,6 +96,10 @@ public:
 
     // The bucket keys of a key (for change("delete", ...)).
     std::vector<std::string> bucket_keys(const std::string& id);
+
+    // A key's usage counts on each of `days` (HGETALL of
+    // <prefix>usage:{<id>}:<day>, one command per day).
+    std::vector<UsageDay> usage(const std::string& id, const std::vector<std::uint32_t>& days);
 
     // Tells every nginx with apikey_cache that this key changed
     // (PUBLISH <prefix>invalidate <id>): cached entries go at once.

@@ -105,6 +105,8 @@ AdminTarget admin_route(std::string_view method, std::string_view path) noexcept
     if (action == "rotate") return pick("POST", {{"POST", AdminRoute::kRotate}});
     if (action == "revoke") return pick("POST", {{"POST", AdminRoute::kRevoke}});
     if (action == "audit") return pick("GET", {{"GET", AdminRoute::kAudit}});
+    if (action == "usage") return pick("GET", {{"GET", AdminRoute::kUsage}});
+    if (action == "limits/reset") return pick("POST", {{"POST", AdminRoute::kResetLimits}});
     if (action == "disable") return pick("POST", {{"POST", AdminRoute::kDisable}});
     if (action == "enable") return pick("POST", {{"POST", AdminRoute::kEnable}});
 
@@ -228,6 +230,8 @@ std::string_view admin_mode(AdminRoute route) noexcept {
     case AdminRoute::kRevoke: return "revoke";
     case AdminRoute::kDelete: return "delete";
     case AdminRoute::kAudit: return "audit";
+    case AdminRoute::kUsage: return "usage";
+    case AdminRoute::kResetLimits: return "reset_limits";
     case AdminRoute::kDisable: return "disable";
     case AdminRoute::kEnable: return "enable";
     case AdminRoute::kOwnerRevoke: return "owner_revoke";
@@ -260,6 +264,7 @@ std::string_view admin_action(AdminRoute route) noexcept {
     case AdminRoute::kPlanCreate:
     case AdminRoute::kPlanUpdate:
     case AdminRoute::kPlanDelete:
+    case AdminRoute::kResetLimits:
         return admin_mode(route);   // the changes: logged under their own name
     case AdminRoute::kOwnerRevoke:
         return "revoke";            // one revoke event per key, as apikeyctl revoke --owner
@@ -271,6 +276,7 @@ std::string_view admin_action(AdminRoute route) noexcept {
 bool admin_has_body(AdminRoute route) noexcept {
     return route == AdminRoute::kCreate || route == AdminRoute::kUpdate ||
            route == AdminRoute::kRotate || route == AdminRoute::kRevoke ||
+           route == AdminRoute::kResetLimits ||
            route == AdminRoute::kDisable || route == AdminRoute::kEnable ||
            route == AdminRoute::kOwnerRevoke || route == AdminRoute::kRoleCreate ||
            route == AdminRoute::kRoleUpdate || route == AdminRoute::kPlanCreate ||
@@ -347,7 +353,7 @@ std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChange
     bool trimmed_empty = body.find_first_not_of(" \t\r\n") == std::string_view::npos;
     bool optional_body = route == AdminRoute::kRevoke || route == AdminRoute::kRotate ||
                          route == AdminRoute::kDisable || route == AdminRoute::kEnable ||
-                         route == AdminRoute::kOwnerRevoke;
+                         route == AdminRoute::kOwnerRevoke || route == AdminRoute::kResetLimits;
     if (trimmed_empty && optional_body) {
         return {};
     }

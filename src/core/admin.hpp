@@ -41,6 +41,8 @@ enum class AdminRoute {
     kPlanGet,
     kPlanUpdate,
     kPlanDelete,
+    kUsage,        // GET keys/{id}/usage   per-key usage (appended: the others keep their values)
+    kResetLimits,  // POST keys/{id}/limits/reset
     kNotFound,
     kMethodNotAllowed,
 };

@@ -21,6 +21,7 @@ const std::string_view kAdminScript = R"lua(-- apikey admin v2
 --           invalidation is published here all the same)
 -- ARGV[1]   get | list | page | create | update | extend | rotate | revoke |
 --           disable | enable | delete | audit | owner_revoke | recopy |
+--           reset_limits | usage |
 --           role_create | role_update | role_delete | role_get | role_list |
 --           plan_... (the same five) | reindex | prune
 -- ARGV[2..6] the audit event: time, action, user, reason, via
@@ -181,6 +182,15 @@ end
 
 if mode == "get" then
   return { "ok", redis.call("HGETALL", KEYS[1]) }
+
+elseif mode == "usage" then
+  -- ARGV[9..] the key's usage hashes, <prefix>usage:{<id>}:<YYYYMMDD>, one
+  -- per day asked for: { "ok", HGETALL of each } (a single Redis: the
+  -- admin API does not run on a cluster)
+  if redis.call("EXISTS", KEYS[1]) == 0 then return { "not_found" } end
+  local out = { "ok" }
+  for i = 9, #ARGV do out[#out + 1] = redis.call("HGETALL", ARGV[i]) end
+  return out
 
 elseif mode == "list" then
   -- ARGV[9] cursor, ARGV[10] pattern, ARGV[11] count
@@ -526,6 +536,21 @@ elseif mode == "enable" then
   if status == "revoked" then return { "conflict", "the key is revoked" } end
   if status ~= "disabled" then return { "conflict", "the key is not disabled" } end
   redis.call("HSET", KEYS[1], "status", "active", "updated", ARGV[9])
+
+elseif mode == "reset_limits" then
+  -- as delete: ARGV[9] the pattern of the key's bucket state (the admin
+  -- API), or "" and ARGV[10..] the bucket keys the caller found (apikeyctl):
+  -- the buckets start full again on the next request
+  if ARGV[9] == "" then
+    for i = 10, #ARGV do redis.call("DEL", ARGV[i]) end
+  else
+    local cursor = "0"
+    repeat
+      local page = redis.call("SCAN", cursor, "MATCH", ARGV[9], "COUNT", 1000)
+      cursor = page[1]
+      for _, key in ipairs(page[2]) do redis.call("DEL", key) end
+    until cursor == "0"
+  end
 
 elseif mode == "delete" then
   -- ARGV[9] the pattern of the key's bucket state; or "" and ARGV[10..]

@@ -23,6 +23,7 @@
 #include "invalidation.hpp"
 #include "json.hpp"
 #include "keyspace.hpp"
+#include "usage.hpp"
 #include "mint.hpp"
 #include "redis_topology.hpp"
 #include "scope.hpp"
@@ -74,6 +75,8 @@ struct admin_ctx_t {
     ngx_msec_t            wait_started;
     admin_waiter_t       *waiter;      // while waiting
     ngx_event_t           poll;        // the next look at the acknowledgements
+    time_t                usage_from;  // usage: the clock the days were taken from
+    int                   usage_days;
 };
 
 static_assert(std::is_trivially_destructible<admin_ctx_t>::value,
@@ -332,6 +335,14 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
         }
     }
 
+    int usage_days = apikey::kUsageDefaultDays;
+    if (ctx->route == AdminRoute::kUsage) {
+        std::string problem = apikey::parse_usage_query(ngx_http_apikey_sv(r->args), usage_days);
+        if (!problem.empty()) {
+            return fail(NGX_HTTP_BAD_REQUEST, "invalid_request", problem);
+        }
+    }
+
     if (topology != NULL && topology->cluster()) {
         // a change and its audit event are written by one script, and a
         // cluster runs a script only on keys of one slot
@@ -410,7 +421,7 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
     {
         extra = apikey::group_arguments(group, now);
 
-    } else if (ctx->route == AdminRoute::kDelete) {
+    } else if (ctx->route == AdminRoute::kDelete || ctx->route == AdminRoute::kResetLimits) {
         extra.push_back(apikey::bucket_pattern(prefix, id));
 
     } else if (ctx->route == AdminRoute::kList) {
@@ -420,6 +431,15 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
 
     } else if (ctx->route == AdminRoute::kAudit) {
         extra = {id, std::to_string(query.limit.value_or(100))};
+
+    } else if (ctx->route == AdminRoute::kUsage) {
+        // the days are the script's arguments, oldest first; decode() takes
+        // them back from the same clock second (ctx->usage_from)
+        ctx->usage_from = now;
+        ctx->usage_days = usage_days;
+        for (std::uint32_t day : apikey::usage_days(now, usage_days)) {
+            extra.push_back(apikey::usage_redis_key(prefix, id, day));
+        }
     }
 
     std::string record_key;
@@ -624,6 +644,34 @@ decode(ngx_http_request_t *r, admin_ctx_t *ctx, const redisReply *reply)
             json.field("owner", ngx_http_apikey_sv(ctx->id)).raw_field("revoked", ids + "]");
             ctx->status = NGX_HTTP_OK;
             body = json.str() + "\n";
+        }
+
+    } else if (ctx->route == AdminRoute::kUsage) {
+        std::vector<std::uint32_t> days = apikey::usage_days(ctx->usage_from, ctx->usage_days);
+        if (apikey::is_admin_not_found(reply)) {
+            error(NGX_HTTP_NOT_FOUND, "not_found",
+                  "no key with id " + std::string(ngx_http_apikey_sv(ctx->id)));
+        } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != days.size() + 1) {
+            unavailable("unexpected reply to a usage request");
+        } else {
+            std::vector<apikey::UsageDay> report(days.size());
+            for (std::size_t i = 0; i < days.size(); i++) {
+                const redisReply *h = reply->element[i + 1];
+                std::vector<std::string_view> flat;
+                for (std::size_t j = 0; h->type == REDIS_REPLY_ARRAY && j < h->elements; j++) {
+                    const redisReply *e = h->element[j];
+                    flat.emplace_back(e->type == REDIS_REPLY_STRING
+                                      ? std::string_view(e->str, e->len) : std::string_view());
+                }
+                report[i].day = days[i];
+                apikey::add_usage_fields(report[i], flat);
+            }
+            ctx->status = NGX_HTTP_OK;
+            body = "{";
+            apikey::append_json_string(body += "\"id\":", ngx_http_apikey_sv(ctx->id));
+            body += ",";
+            apikey::append_usage_json(body, report);
+            body += "}\n";
         }
 
     } else if (ctx->route == AdminRoute::kAudit) {

@@ -78,6 +78,13 @@ ngx_command_t  ngx_http_apikey_commands[] = {
       offsetof(ngx_http_apikey_loc_conf_t, enable),
       NULL },
 
+    { ngx_string("apikey_usage"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_apikey_main_conf_t, usage),
+      NULL },
+
     { ngx_string("apikey_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_apikey_guard<ngx_http_apikey_redis_directive>,
@@ -235,6 +242,7 @@ ngx_http_apikey_create_main_conf(ngx_conf_t *cf)
     }
 
     mcf->db = NGX_CONF_UNSET;
+    mcf->usage = NGX_CONF_UNSET;
     mcf->connect_timeout = NGX_CONF_UNSET_MSEC;
     ngx_str_set(&mcf->prefix, "apikey:");
 

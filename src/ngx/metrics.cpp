@@ -301,6 +301,21 @@ ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
                + std::to_string(m.leaked[i]) + "\n";
     }
 
+    ngx_http_apikey_metric(out, "apikey_usage_flushes_total", "counter",
+                           "Per-key usage: batches of counts a worker sent to Redis "
+                           "(at most one a second per worker).",
+                           m.usage_flushes);
+
+    ngx_http_apikey_metric(out, "apikey_usage_dropped_total", "counter",
+                           "Per-key usage: requests not counted (a worker's table full, or "
+                           "no connection to the key's Redis at the flush).",
+                           m.usage_dropped);
+
+    ngx_http_apikey_metric(out, "apikey_usage_errors_total", "counter",
+                           "Per-key usage: commands Redis answered with an error or "
+                           "lost with the connection.",
+                           m.usage_errors);
+
     ngx_http_apikey_metric(out, "apikey_checks_in_flight", "gauge",
                            "Checks waiting for Redis now.",
                            m.in_flight);

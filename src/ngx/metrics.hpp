@@ -47,6 +47,9 @@ struct ngx_http_apikey_metrics_t {
     // clock) to its key leaving this worker's view of the zone
     ngx_atomic_t  invalidation_lag[apikey::kLagBuckets];
     ngx_atomic_t  invalidation_lag_sum_us;
+    ngx_atomic_t  usage_flushes;     // per-key usage: a worker's batch sent
+    ngx_atomic_t  usage_dropped;     // counts lost: table full, or no connection
+    ngx_atomic_t  usage_errors;      // usage commands Redis refused or lost
 
     // not a metric: the second each kind of rate-limited log line was last
     // written in, so "at most once a second" holds for all workers together

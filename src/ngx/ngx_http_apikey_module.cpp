@@ -22,6 +22,7 @@
 #include "redis_topology.hpp"
 #include "scope.hpp"
 #include "token.hpp"
+#include "usage_flush.hpp"
 
 using apikey::Outcome;
 
@@ -324,6 +325,10 @@ ngx_http_apikey_decide(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     if (!ctx->counted) {
         ctx->counted = 1;
         ngx_http_apikey_count_outcome(ctx->outcome, ctx->dry_run);
+        // per-key usage counts the check's outcome, as the metrics do (a
+        // location's own scopes after an internal redirect are not a second
+        // request)
+        ngx_http_apikey_usage_count(ctx->id, ctx->outcome);
     }
 
     if (ctx->outcome == Outcome::kOk && ctx->checked_for != lcf) {
@@ -763,11 +768,11 @@ ngx_http_apikey_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if (mcf->key_stats) {
-        return ngx_http_apikey_hygiene_start(cycle);
+    if (mcf->key_stats && ngx_http_apikey_hygiene_start(cycle) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_apikey_usage_start(cycle);
 }
 
 
@@ -785,4 +790,5 @@ ngx_http_apikey_exit_process(ngx_cycle_t *cycle)
     ngx_http_apikey_worker_redis = NULL;
     delete redis;
     ngx_http_apikey_hygiene_release();
+    ngx_http_apikey_usage_release();
 }

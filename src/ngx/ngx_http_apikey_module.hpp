@@ -113,6 +113,7 @@ struct ngx_http_apikey_main_conf_t {
     ngx_str_t    admin_sha;       // and of the admin script
     ngx_str_t    hash_secret;     // apikey_hash_secret: HMAC key, or empty for SHA-256
     ngx_flag_t   used;            // some location has "apikey on"
+    ngx_flag_t   usage;           // apikey_usage: per-key usage counts (unset: on)
     ngx_shm_zone_t  *metrics;     // counters shared by all workers
     ngx_flag_t   key_stats;       // some location has apikey_metrics: count the keys
     struct ngx_http_apikey_cache_t  *cache;   // apikey_cache, or NULL
@@ -316,6 +317,7 @@ enum ngx_http_apikey_log_kind_e {
     NGX_HTTP_APIKEY_LOG_SENTINEL,     // the connection to a sentinel
     NGX_HTTP_APIKEY_LOG_TOPOLOGY,     // redirects, slot maps, master switches
     NGX_HTTP_APIKEY_LOG_FAIL_CACHED,  // apikey_fail_mode cached answered for Redis
+    NGX_HTTP_APIKEY_LOG_USAGE,        // per-key usage writes refused
     NGX_HTTP_APIKEY_LOG_KINDS
 };
 

@@ -608,6 +608,54 @@ async function main() {
     await page.locator('[data-testid=status-filter]').selectOption('');
     await page.waitForFunction(() => document.querySelector('[data-testid=keys-table]').getAttribute('aria-busy') === 'false');
     await row.waitFor();
+
+    // --- per-key usage: a bar a day, refusals stacked on the requests let through
+    const usageId = process.env.APIKEY_USAGE_ID;
+    check(!!usageId, 'APIKEY_USAGE_ID names the key whose usage t/400 wrote');
+    await page.locator(`[data-testid=key-row][data-key-id="${usageId}"]`).getByTestId('usage-button').click();
+    const usageDialog = page.getByTestId('usage-dialog');
+    await usageDialog.waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid=usage-chart]').getAttribute('aria-busy') === 'false');
+    const bars = usageDialog.locator('[data-testid=usage-bar]');
+    check(await bars.count() === 30, 'the usage chart has a bar a day, 30 by default', await bars.count());
+    const isoDay = (ago) => new Date(Date.now() - ago * 86400000).toISOString().slice(0, 10);
+    const today = bars.last();
+    const attrs = async (bar) => bar.evaluate((g) => [g.dataset.date, g.dataset.ok, g.dataset.refused, g.dataset.total].join(' '));
+    check(await attrs(today) === `${isoDay(0)} 5 3 8`, "today's bar, last: 5 ok, 3 refused, 8 in all", await attrs(today));
+    const seg = (r) => today.locator(`rect[data-result=${r}]`)
+      .evaluate((e) => ({ y: +e.getAttribute('y'), h: +e.getAttribute('height') }));
+    const okSeg = await seg('ok'), forbiddenSeg = await seg('forbidden'), limitedSeg = await seg('limited');
+    check(await today.locator('rect[data-result=invalid]').count() === 0, 'no segment for a result that did not happen');
+    check(Math.abs(forbiddenSeg.y + forbiddenSeg.h - okSeg.y) < 0.01 && Math.abs(limitedSeg.y + limitedSeg.h - forbiddenSeg.y) < 0.01,
+          'the refusals are stacked on the requests let through', JSON.stringify([okSeg, forbiddenSeg, limitedSeg]));
+    check(Math.abs(okSeg.h / 5 - limitedSeg.h / 2) < 0.01 && Math.abs(okSeg.h / 5 - forbiddenSeg.h) < 0.01,
+          'segment heights in proportion to the counts');
+    const label = await today.locator('title').textContent();
+    check(label === `${isoDay(0)}: 8 requests, 5 ok, 3 refused (1 forbidden, 2 limited)`, "the bar's accessible title", label);
+    check(await attrs(usageDialog.locator(`[data-testid=usage-bar][data-date="${isoDay(2)}"]`)) === `${isoDay(2)} 3 0 3`,
+          'two days ago: 3 ok');
+    check(await attrs(usageDialog.locator(`[data-testid=usage-bar][data-date="${isoDay(1)}"]`)) === `${isoDay(1)} 0 0 0`,
+          'a day without requests: an empty bar');
+    const summary = await page.getByTestId('usage-summary').textContent();
+    check(summary === '11 requests in 30 days: 8 ok, 3 refused (1 forbidden, 2 limited, 0 invalid).', 'the summary', summary);
+    check(/11 in all, 8 let through, 3 refused/.test(await usageDialog.locator('svg[role=img]').getAttribute('aria-label')),
+          'the chart is an image with a text alternative');
+    await page.getByTestId('usage-days').selectOption('7');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=usage-bar]').length === 7);
+    check(await attrs(bars.last()) === `${isoDay(0)} 5 3 8`, 'Last 7 days: 7 bars, today still last');
+    const resetDone = page.waitForResponse((r) => r.url().endsWith(`/keys/${usageId}/limits/reset`) && r.request().method() === 'POST');
+    await page.getByTestId('usage-reset').click();
+    check((await resetDone).status() === 200, 'Reset rate limits: POST keys/{id}/limits/reset answered 200');
+    await page.waitForFunction(() => document.querySelector('[data-testid=usage-reset-status]').textContent !== '');
+    check(await page.getByTestId('usage-reset-status').textContent() === 'Rate limits of “usage chart” reset: every bucket is full again.',
+          'the dialog says so');
+    const auditRes = await fetch(new URL(`keys/${usageId}/audit`, adminBase), { headers: { 'X-API-Key': adminKey } });
+    const audited = (await auditRes.json()).events[0] || {};
+    check(audited.action === 'reset_limits' && audited.via === 'admin-api', 'audited as reset_limits', JSON.stringify(audited));
+    await usageDialog.screenshot({ path: path.join(artifacts, 'usage.png') });
+    say(`screenshot ${path.join(artifacts, 'usage.png')}`);
+    await usageDialog.getByRole('button', { name: 'Close' }).click();
+    await usageDialog.waitFor({ state: 'hidden' });
     await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(artifacts, 'list.png') });
     say(`screenshot ${path.join(artifacts, 'list.png')}`);
