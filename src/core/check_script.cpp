@@ -16,17 +16,18 @@ namespace apikey {
 // per interval. Unknown, revoked and expired keys write nothing here ("limit"
 // mode, after a cache hit, writes last_used only to a record that still
 // exists; a revoke reaches the caches within milliseconds).
-const std::string_view kCheckScript = R"lua(-- apikey check v3
+const std::string_view kCheckScript = R"lua(-- apikey check v4
 --
 -- The arguments are a contract between a module version and the script it
 -- loads: the module calls the script by the SHA-1 of this text, so a change
--- of arguments (v2 added the deadline, v3 the key model of issue 14) is a
--- change of SHA, and a module never calls a script of another version.
+-- of arguments (v2 added the deadline, v3 the key model of issue 14, v4 the
+-- batch) is a change of SHA, and a module never calls a script of another version.
 --
 -- KEYS[1]     <prefix>key:{<id>}             the key's record (HASH)
 -- KEYS[1+i]   <prefix>bucket:{<id>}:<name>   state of bucket set i (STRING)
 -- ARGV[1]     "check"; "limit" (buckets only: the module already knows the
---             record from its cache); "trace" (bucket arithmetic, for tests)
+--             record from its cache); "batch" (several checks or limits, see
+--             the end of the script); "trace" (bucket arithmetic, for tests)
 -- ARGV[2]     check: digest of the presented token; limit: the key's
 --             effective limits (its own, else its plan's)
 -- ARGV[3]     check: scopes the request needs, space separated;
@@ -70,11 +71,11 @@ const std::string_view kCheckScript = R"lua(-- apikey check v3
 local UNIT = { s = 1, m = 60, h = 3600, d = 86400 }
 
 -- last_used and its index (the list's "last used" order) move together
-local function record_use(now_s)
-  redis.call("HSET", KEYS[1], "last_used", now_s)
-  if ARGV[7] ~= "" then
-    local id = string.match(KEYS[1], "{([^}]*)}")
-    if id then redis.call("ZADD", ARGV[7] .. "idx:last_used", now_s, id) end
+local function record_use(keys, argv, now_s)
+  redis.call("HSET", keys[1], "last_used", now_s)
+  if argv[7] ~= "" then
+    local id = string.match(keys[1], "{([^}]*)}")
+    if id then redis.call("ZADD", argv[7] .. "idx:last_used", now_s, id) end
   end
 end
 local MAX_OWN_LIMITS = 8
@@ -97,18 +98,18 @@ end
 -- marked per=owner lives under the owner's name when the key has an owner
 -- (read by name: the module refuses per=owner on a Cluster), else in the
 -- key's own bucket.
-local function take_all(now, own, owner, reply)
+local function take_all(keys, argv, now, own, owner, reply)
   local writes = {}
   local denied = false
 
-  for i = 2, #KEYS do
-    local spec = ARGV[8 + i]
-    local body, bucket_key = spec, KEYS[i]
+  for i = 2, #keys do
+    local spec = argv[8 + i]
+    local body, bucket_key = spec, keys[i]
     if string.sub(spec, 2, 2) == "O" then
       local set_name, rest = string.match(spec, "^%aO:(%S+)(.*)$")
       body = rest or ""
       if set_name and owner ~= "" then
-        bucket_key = ARGV[7] .. "owner_bucket:" .. owner .. ":" .. set_name
+        bucket_key = argv[7] .. "owner_bucket:" .. owner .. ":" .. set_name
       end
     end
     local limits = {}
@@ -116,11 +117,11 @@ local function take_all(now, own, owner, reply)
       for n, u, b in string.gmatch(own, "(%d+)r/(%a):(%d+)") do
         local period, count, burst = UNIT[u], tonumber(n), tonumber(b)
         if not period or count < 1 or burst < 1 or #limits >= MAX_OWN_LIMITS then
-          return nil, "apikey: record " .. KEYS[1] .. " has malformed limits"
+          return nil, "apikey: record " .. keys[1] .. " has malformed limits"
         end
         local interval = math.floor(period * 1000000 / count)
         if interval < 1 then
-          return nil, "apikey: record " .. KEYS[1] .. " has malformed limits"
+          return nil, "apikey: record " .. keys[1] .. " has malformed limits"
         end
         limits[#limits + 1] = { interval, burst }
       end
@@ -263,132 +264,163 @@ if ARGV[1] == "trace" then
   return out
 end
 
-local time = redis.call("TIME")
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local now_s = tonumber(time[1])
-local now_ms = math.floor(now / 1000)
-local deadline = tonumber(ARGV[6]) or 0
-if deadline > 0 and now_ms > deadline then
-  return { "late", now_ms }
-end
+-- One check (or "limit"), with its own keys and arguments: the script's
+-- KEYS and ARGV for a call of one check, or one check's share of a batch.
+local function check(KEYS, ARGV)
+  local time = redis.call("TIME")
+  local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  local now_s = tonumber(time[1])
+  local now_ms = math.floor(now / 1000)
+  local deadline = tonumber(ARGV[6]) or 0
+  if deadline > 0 and now_ms > deadline then
+    return { "late", now_ms }
+  end
 
-if ARGV[1] == "limit" then
-  local reply = { "", now_ms }
-  local passed, err = take_all(now, ARGV[2], ARGV[3], reply)
+  if ARGV[1] == "limit" then
+    local reply = { "", now_ms }
+    local passed, err = take_all(KEYS, ARGV, now, ARGV[2], ARGV[3], reply)
+    if passed == nil then
+      return redis.error_reply(err)
+    end
+    -- never on a record deleted meanwhile: that would leave a bare hash
+    if ARGV[5] == "1" and redis.call("EXISTS", KEYS[1]) == 1 then
+      record_use(KEYS, ARGV, now_s)
+    end
+    reply[1] = passed and "ok" or "limited"
+    return reply
+  end
+
+  local rec = redis.call("HMGET", KEYS[1], "digest", "status", "expires", "scopes", "limits",
+                        "name", "last_used", "created", "hint", "prev_digest", "prev_until",
+                        "prev_hint", "role_scopes", "plan_limits", "owner", "role", "plan",
+                        "env", "meta", "allow_ip")
+  if not rec[1] then
+    return { "invalid", now_ms }
+  end
+
+  -- the current token, or the previous one while its grace period runs
+  local hint, token_until = rec[9] or "", 0
+  if rec[1] ~= ARGV[2] then
+    local until_s = tonumber(rec[11] or "0") or 0
+    if not rec[10] or rec[10] ~= ARGV[2] or now_s >= until_s then
+      return { "invalid", now_ms }
+    end
+    hint, token_until = rec[12] or "", until_s
+  end
+
+  local status, scopes, own, name = rec[2], rec[4] or "", rec[5] or "", rec[6] or ""
+  local expires, last_used = tonumber(rec[3] or "0"), tonumber(rec[7] or "0")
+  local created = tonumber(rec[8] or "0")
+  if not expires or not last_used or not created then
+    return redis.error_reply("apikey: record " .. KEYS[1] .. " has a malformed time field")
+  end
+  -- effective scopes: the key's own, then those of its role it lacks
+  local held = {}
+  for s in string.gmatch(scopes, "%S+") do held[s] = true end
+  local role_scopes = rec[13] or ""
+  if role_scopes ~= "" then
+    local extra = {}
+    for s in string.gmatch(role_scopes, "%S+") do
+      if not held[s] then
+        held[s] = true
+        extra[#extra + 1] = s
+      end
+    end
+    if #extra > 0 then
+      scopes = (scopes ~= "" and scopes .. " " or "") .. table.concat(extra, " ")
+    end
+  end
+  -- effective limits: the key's own, else its plan's, else the default set
+  if own == "" then own = rec[14] or "" end
+
+  local owner, env, allow_ip = rec[15] or "", rec[18] or "", rec[20] or ""
+  local head = { "", now_ms, name, scopes, expires, "", created, last_used, hint, token_until,
+                 own, owner, rec[16] or "", rec[17] or "", env, rec[19] or "", allow_ip }
+  if status == "revoked" then
+    head[1] = "revoked"
+    return head
+  end
+  if status == "disabled" then
+    head[1] = "disabled"
+    return head
+  end
+  if status ~= "active" then
+    return redis.error_reply("apikey: record " .. KEYS[1] .. " has an unknown status")
+  end
+
+  if expires > 0 and now_s >= expires then
+    head[1] = "expired"
+    return head
+  end
+
+  -- the environment: a record without one is live (keys from before issue 14)
+  if ARGV[8] ~= "" and ARGV[8] ~= (env ~= "" and env or "live") then
+    head[1] = "wrong_env"
+    return head
+  end
+
+  if allow_ip ~= "" and not admits(allow_ip, ARGV[9]) then
+    head[1] = "ip_denied"
+    return head
+  end
+
+  -- last use, at most once per resolution: no write per request. Written for
+  -- an active, unexpired key whose secret was presented, whatever the scopes
+  -- and limits then say (local_check.hpp: records_use).
+  local resolution = tonumber(ARGV[5])
+  if resolution > 0 and now_s - last_used >= resolution then
+    record_use(KEYS, ARGV, now_s)
+    head[8] = now_s
+  end
+
+  local super = false
+  for s in string.gmatch(ARGV[4], "%S+") do
+    if held[s] then super = true break end
+  end
+  if not super then
+    for s in string.gmatch(ARGV[3], "%S+") do
+      if not held[s] then
+        head[1], head[6] = "forbidden", s
+        return head
+      end
+    end
+  end
+
+  local reply = head
+  local passed, err = take_all(KEYS, ARGV, now, own, owner, reply)
   if passed == nil then
     return redis.error_reply(err)
-  end
-  -- never on a record deleted meanwhile: that would leave a bare hash
-  if ARGV[5] == "1" and redis.call("EXISTS", KEYS[1]) == 1 then
-    record_use(now_s)
   end
   reply[1] = passed and "ok" or "limited"
   return reply
 end
 
-local rec = redis.call("HMGET", KEYS[1], "digest", "status", "expires", "scopes", "limits",
-                      "name", "last_used", "created", "hint", "prev_digest", "prev_until",
-                      "prev_hint", "role_scopes", "plan_limits", "owner", "role", "plan",
-                      "env", "meta", "allow_ip")
-if not rec[1] then
-  return { "invalid", now_ms }
-end
-
--- the current token, or the previous one while its grace period runs
-local hint, token_until = rec[9] or "", 0
-if rec[1] ~= ARGV[2] then
-  local until_s = tonumber(rec[11] or "0") or 0
-  if not rec[10] or rec[10] ~= ARGV[2] or now_s >= until_s then
-    return { "invalid", now_ms }
-  end
-  hint, token_until = rec[12] or "", until_s
-end
-
-local status, scopes, own, name = rec[2], rec[4] or "", rec[5] or "", rec[6] or ""
-local expires, last_used = tonumber(rec[3] or "0"), tonumber(rec[7] or "0")
-local created = tonumber(rec[8] or "0")
-if not expires or not last_used or not created then
-  return redis.error_reply("apikey: record " .. KEYS[1] .. " has a malformed time field")
-end
--- effective scopes: the key's own, then those of its role it lacks
-local held = {}
-for s in string.gmatch(scopes, "%S+") do held[s] = true end
-local role_scopes = rec[13] or ""
-if role_scopes ~= "" then
-  local extra = {}
-  for s in string.gmatch(role_scopes, "%S+") do
-    if not held[s] then
-      held[s] = true
-      extra[#extra + 1] = s
+-- "batch": several checks in one call, run one after the other in the order
+-- given, each exactly as if it had been a call of its own (a check's error is
+-- its own element of the reply; the checks before it keep their effects, as
+-- separate calls would). ARGV[2] is the number of checks; then, per check,
+-- its number of keys and of arguments, then those arguments. The keys follow
+-- one another in KEYS in the same order.
+if ARGV[1] == "batch" then
+  local out, k, a = {}, 1, 3
+  for c = 1, tonumber(ARGV[2]) do
+    local nkeys, nargs = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+    a = a + 2
+    local keys, args = {}, {}
+    for j = 1, nkeys do keys[j] = KEYS[k]; k = k + 1 end
+    for j = 1, nargs do args[j] = ARGV[a]; a = a + 1 end
+    local ok, reply = pcall(check, keys, args)
+    if ok then
+      out[c] = reply
+    else
+      -- a command's error (a table with err) or a Lua error (a string)
+      out[c] = redis.error_reply(type(reply) == "table" and reply.err or tostring(reply))
     end
   end
-  if #extra > 0 then
-    scopes = (scopes ~= "" and scopes .. " " or "") .. table.concat(extra, " ")
-  end
-end
--- effective limits: the key's own, else its plan's, else the default set
-if own == "" then own = rec[14] or "" end
-
-local owner, env, allow_ip = rec[15] or "", rec[18] or "", rec[20] or ""
-local head = { "", now_ms, name, scopes, expires, "", created, last_used, hint, token_until,
-               own, owner, rec[16] or "", rec[17] or "", env, rec[19] or "", allow_ip }
-if status == "revoked" then
-  head[1] = "revoked"
-  return head
-end
-if status == "disabled" then
-  head[1] = "disabled"
-  return head
-end
-if status ~= "active" then
-  return redis.error_reply("apikey: record " .. KEYS[1] .. " has an unknown status")
+  return out
 end
 
-if expires > 0 and now_s >= expires then
-  head[1] = "expired"
-  return head
-end
-
--- the environment: a record without one is live (keys from before issue 14)
-if ARGV[8] ~= "" and ARGV[8] ~= (env ~= "" and env or "live") then
-  head[1] = "wrong_env"
-  return head
-end
-
-if allow_ip ~= "" and not admits(allow_ip, ARGV[9]) then
-  head[1] = "ip_denied"
-  return head
-end
-
--- last use, at most once per resolution: no write per request. Written for
--- an active, unexpired key whose secret was presented, whatever the scopes
--- and limits then say (local_check.hpp: records_use).
-local resolution = tonumber(ARGV[5])
-if resolution > 0 and now_s - last_used >= resolution then
-  record_use(now_s)
-  head[8] = now_s
-end
-
-local super = false
-for s in string.gmatch(ARGV[4], "%S+") do
-  if held[s] then super = true break end
-end
-if not super then
-  for s in string.gmatch(ARGV[3], "%S+") do
-    if not held[s] then
-      head[1], head[6] = "forbidden", s
-      return head
-    end
-  end
-end
-
-local reply = head
-local passed, err = take_all(now, own, owner, reply)
-if passed == nil then
-  return redis.error_reply(err)
-end
-reply[1] = passed and "ok" or "limited"
-return reply
+return check(KEYS, ARGV)
 )lua";
 
 }  // namespace apikey

@@ -55,6 +55,12 @@ static constexpr ngx_msec_t  ngx_http_apikey_retry_delay = 5;
 
 static void ngx_http_apikey_check_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
+static void ngx_http_apikey_apply_reply(RedisClient *client, redisReply *reply,
+    RedisPending *pending);
+static void ngx_http_apikey_batch_reply(redisAsyncContext *ac, void *reply, void *privdata);
+static void ngx_http_apikey_flush_batch(ngx_event_t *ev);
+static bool ngx_http_apikey_dispatch(RedisPending *pending, RedisClient *to, bool asking);
+static void ngx_http_apikey_send_later(RedisPending *pending);
 static void ngx_http_apikey_ignore_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_http_apikey_finish_check(ngx_http_apikey_ctx_t *ctx, RedisPending *pending);
@@ -290,6 +296,260 @@ ngx_http_apikey_required_scopes(ngx_http_request_t *r, ngx_http_apikey_loc_conf_
 }
 
 
+// Batched checks (apikey_redis_batch on). The checks of one turn of the
+// worker's event loop that go to the same connection wait in `waiting`
+// until the loop has run every ready event; then one posted event sends
+// them as one "batch" call of the script, which runs each as its own call
+// would, in order. Nothing waits for a batch to fill: a lone check goes out
+// at the end of the same turn, as one ordinary call. Not on a Redis Cluster,
+// where the checks of one turn hardly ever share a slot (a call's keys must),
+// and the cost of grouping them by slot would buy nothing.
+struct ngx_http_apikey_batch_t {
+    std::vector<RedisPending *>  waiting;
+    RedisClient                 *to = nullptr;
+    ngx_event_t                  flush;
+    std::string                  command;   // reused: no allocation per batch once grown
+};
+
+static ngx_http_apikey_batch_t  *ngx_http_apikey_batch;
+
+// A batch on its way: the checks it carries, in the order of its elements.
+struct ngx_http_apikey_sent_batch_t {
+    std::vector<RedisPending *>  pendings;
+};
+
+
+static bool
+ngx_http_apikey_batching(RedisClient *to)
+{
+    apikey::RedisTopology        *redis = ngx_http_apikey_redis();
+    ngx_http_apikey_main_conf_t  *mcf;
+
+    if (redis == NULL || redis->cluster()) {
+        return false;
+    }
+
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_apikey_module));
+
+    return mcf != NULL && mcf->batch && to != NULL;
+}
+
+
+static bool
+ngx_http_apikey_batch_add(RedisPending *pending, RedisClient *to)
+{
+    ngx_http_apikey_batch_t  *batch = ngx_http_apikey_batch;
+
+    if (batch == NULL) {
+        batch = new (std::nothrow) ngx_http_apikey_batch_t();
+        if (batch == NULL) {
+            return false;
+        }
+        batch->flush.handler = ngx_http_apikey_guard<ngx_http_apikey_flush_batch>;
+        batch->flush.data = batch;
+        batch->flush.log = ngx_cycle->log;
+        ngx_http_apikey_batch = batch;
+    }
+
+    if (batch->to != to && !batch->waiting.empty()) {
+        // another connection now (a sentinel named a new master): what waits
+        // goes to the one it was meant for first
+        ngx_http_apikey_flush_batch(&batch->flush);
+    }
+
+    try {
+        batch->waiting.push_back(pending);
+    } catch (...) {
+        return false;   // out of memory: this check fails as an unsendable one
+    }
+    batch->to = to;
+
+    if (!batch->flush.posted) {
+        ngx_post_event(&batch->flush, &ngx_posted_events);
+    }
+
+    return true;
+}
+
+
+// A check that could not be sent with its batch: as when a lone check
+// cannot be sent, it fails now (or waits for the sentinels to name a master).
+static void
+ngx_http_apikey_unsent(RedisPending *pending)
+{
+    apikey::RedisTopology  *redis = ngx_http_apikey_redis();
+
+    if (pending->ctx == NULL) {
+        delete pending;
+        return;
+    }
+
+    if (redis != NULL && redis->awaiting_master()) {
+        ngx_http_apikey_send_later(pending);
+        return;
+    }
+
+    pending->ctx->outcome = Outcome::kError;
+    ngx_http_apikey_finish_check(pending->ctx, pending);
+}
+
+
+static void
+ngx_http_apikey_append_bulk(std::string &out, std::string_view s)
+{
+    char  len[NGX_SIZE_T_LEN + 4];
+
+    u_char *end = ngx_sprintf(reinterpret_cast<u_char *>(len), "$%uz\r\n", s.size());
+    out.append(len, reinterpret_cast<char *>(end) - len);
+    out.append(s.data(), s.size());
+    out.append("\r\n", 2);
+}
+
+
+static void
+ngx_http_apikey_append_number(std::string &out, ngx_uint_t n)
+{
+    char  text[NGX_INT_T_LEN];
+
+    u_char *end = ngx_sprintf(reinterpret_cast<u_char *>(text), "%ui", n);
+    ngx_http_apikey_append_bulk(out, std::string_view(text, reinterpret_cast<char *>(end) - text));
+}
+
+
+static void
+ngx_http_apikey_flush_batch(ngx_event_t *ev)
+{
+    auto                          *batch = static_cast<ngx_http_apikey_batch_t *>(ev->data);
+    ngx_http_apikey_main_conf_t   *mcf;
+    ngx_uint_t                     nkeys, nargs, n;
+    RedisClient                   *to = batch->to;
+
+    // the checks still wanted (a request that went away left its record)
+    std::vector<RedisPending *> checks;
+    checks.reserve(batch->waiting.size());
+    for (RedisPending *pending : batch->waiting) {
+        if (pending->ctx == NULL) {
+            delete pending;
+        } else {
+            checks.push_back(pending);
+        }
+    }
+    batch->waiting.clear();
+
+    if (checks.empty()) {
+        return;
+    }
+
+    if (checks.size() == 1) {
+        RedisPending *pending = checks[0];
+        if (!to->send_formatted(pending->ctx->command,
+                                ngx_http_apikey_guard<ngx_http_apikey_check_reply>, pending))
+        {
+            ngx_http_apikey_unsent(pending);
+        }
+        return;
+    }
+
+    mcf = static_cast<ngx_http_apikey_main_conf_t *>(
+        ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_http_apikey_module));
+
+    // EVALSHA sha numkeys <every check's keys> batch n <per check: nkeys
+    // nargs args...>
+    nkeys = 0;
+    nargs = 0;
+    for (RedisPending *pending : checks) {
+        nkeys += pending->ctx->check_nkeys;
+        nargs += 2 + pending->ctx->check_nargs;
+    }
+
+    std::string &out = batch->command;
+    out.clear();
+    out += '*';
+    out += std::to_string(3 + nkeys + 2 + nargs);
+    out += "\r\n";
+    ngx_http_apikey_append_bulk(out, "EVALSHA");
+    ngx_http_apikey_append_bulk(out, std::string_view(
+        reinterpret_cast<const char *>(mcf->script_sha.data), mcf->script_sha.len));
+    ngx_http_apikey_append_number(out, nkeys);
+    for (RedisPending *pending : checks) {
+        for (n = 0; n < pending->ctx->check_nkeys; n++) {
+            ngx_http_apikey_append_bulk(out, pending->ctx->check_args[n]);
+        }
+    }
+    ngx_http_apikey_append_bulk(out, "batch");
+    ngx_http_apikey_append_number(out, checks.size());
+    for (RedisPending *pending : checks) {
+        ngx_http_apikey_ctx_t *ctx = pending->ctx;
+        ngx_http_apikey_append_number(out, ctx->check_nkeys);
+        ngx_http_apikey_append_number(out, ctx->check_nargs);
+        for (n = 0; n < ctx->check_nargs; n++) {
+            ngx_http_apikey_append_bulk(out, ctx->check_args[ctx->check_nkeys + n]);
+        }
+    }
+
+    auto *sent = new (std::nothrow) ngx_http_apikey_sent_batch_t();
+    bool ok = sent != NULL;
+    if (ok) {
+        sent->pendings = std::move(checks);
+        ngx_str_t command = {out.size(), reinterpret_cast<u_char *>(&out[0])};
+        ok = to->send_formatted(command, ngx_http_apikey_guard<ngx_http_apikey_batch_reply>, sent);
+    }
+
+    if (!ok) {
+        std::vector<RedisPending *> &unsent = sent ? sent->pendings : checks;
+        for (RedisPending *pending : unsent) {
+            ngx_http_apikey_unsent(pending);
+        }
+        delete sent;
+        return;
+    }
+
+    ngx_http_apikey_count(batches, 1);
+    ngx_http_apikey_count(batched_checks, sent->pendings.size());
+}
+
+
+// A batch's reply: each check gets its own element, as if it had been its
+// own call's reply. An error for the whole call (NOSCRIPT, a busy or
+// read-only server) or a lost connection is every check's.
+static void
+ngx_http_apikey_batch_reply(redisAsyncContext *ac, void *r_, void *privdata)
+{
+    auto         *reply = static_cast<redisReply *>(r_);
+    auto         *sent = static_cast<ngx_http_apikey_sent_batch_t *>(privdata);
+    RedisClient  *client = RedisClient::of(ac);
+    size_t        i, n = sent->pendings.size();
+
+    client->note_reply();
+
+    if (apikey::reply_error_is(reply, "NOSCRIPT")) {
+        // the scripts are loaded again once, and the checks sent again in
+        // order behind them (batched again at the end of this turn)
+        client->load_script();
+        for (RedisPending *pending : sent->pendings) {
+            if (pending->ctx == NULL) {
+                delete pending;
+            } else if (pending->retried || !ngx_http_apikey_dispatch(pending, client, false)) {
+                ngx_http_apikey_apply_reply(client, reply, pending);   // fails it
+            } else {
+                pending->retried = true;
+            }
+        }
+        delete sent;
+        return;
+    }
+
+    bool split = reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == n;
+
+    for (i = 0; i < n; i++) {
+        ngx_http_apikey_apply_reply(client, split ? reply->element[i] : reply, sent->pendings[i]);
+    }
+
+    delete sent;
+}
+
+
 // Sends a formatted check to `to` (after ASKING, for a cluster's ASK).
 static bool
 ngx_http_apikey_dispatch(RedisPending *pending, RedisClient *to, bool asking)
@@ -309,6 +569,10 @@ ngx_http_apikey_dispatch(RedisPending *pending, RedisClient *to, bool asking)
     pending->sent_to = to;
     pending->asking = asking;
     pending->sent_us = ngx_http_apikey_now_us();
+
+    if (!asking && ngx_http_apikey_batching(to)) {
+        return ngx_http_apikey_batch_add(pending, to);
+    }
 
     return to->send_formatted(pending->ctx->command, ngx_http_apikey_guard<ngx_http_apikey_check_reply>, pending);
 }
@@ -488,6 +752,11 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     }
     ctx->limit_only = limit_only;
 
+    // what a batch sends of this check: its keys and arguments
+    ctx->check_args = args + 3;
+    ctx->check_nkeys = 1 + nsets;
+    ctx->check_nargs = i - 3 - ctx->check_nkeys;
+
     pending = new (std::nothrow) RedisPending();
     if (pending == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -617,13 +886,22 @@ ngx_http_apikey_reroute(RedisClient *client, const redisReply *reply, RedisPendi
 static void
 ngx_http_apikey_check_reply(redisAsyncContext *ac, void *r_, void *privdata)
 {
-    redisReply             *reply = static_cast<redisReply *>(r_);
-    RedisPending           *pending = static_cast<RedisPending *>(privdata);
-    ngx_http_apikey_ctx_t  *ctx = pending->ctx;
-    RedisClient            *client = RedisClient::of(ac);
-    ngx_http_request_t     *r;
+    RedisClient  *client = RedisClient::of(ac);
 
     client->note_reply();
+
+    ngx_http_apikey_apply_reply(client, static_cast<redisReply *>(r_),
+                                static_cast<RedisPending *>(privdata));
+}
+
+
+// One check's reply, alone or as its element of a batch's reply (NULL: the
+// connection was lost first).
+static void
+ngx_http_apikey_apply_reply(RedisClient *client, redisReply *reply, RedisPending *pending)
+{
+    ngx_http_apikey_ctx_t  *ctx = pending->ctx;
+    ngx_http_request_t     *r;
 
     if (reply != NULL) {
         ngx_http_apikey_count_round_trip(ngx_http_apikey_now_us() - pending->sent_us);

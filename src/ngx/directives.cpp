@@ -92,6 +92,13 @@ ngx_command_t  ngx_http_apikey_commands[] = {
       0,
       NULL },
 
+    { ngx_string("apikey_redis_batch"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_apikey_main_conf_t, batch),
+      NULL },
+
     { ngx_string("apikey_redis_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -244,6 +251,7 @@ ngx_http_apikey_create_main_conf(ngx_conf_t *cf)
     mcf->db = NGX_CONF_UNSET;
     mcf->usage = NGX_CONF_UNSET;
     mcf->connect_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->batch = NGX_CONF_UNSET;
     ngx_str_set(&mcf->prefix, "apikey:");
 
     // the scripts are fixed at build time, so are their names in Redis's cache

@@ -261,6 +261,14 @@ ngx_http_apikey_render(const ngx_http_apikey_metrics_t &m)
                            "Replies received from Redis to checks.",
                            m.round_trips);
 
+    ngx_http_apikey_metric(out, "apikey_redis_batches_total", "counter",
+                           "Script calls that carried two checks or more (apikey_redis_batch).",
+                           m.batches);
+
+    ngx_http_apikey_metric(out, "apikey_redis_batched_checks_total", "counter",
+                           "Checks sent to Redis in those calls.",
+                           m.batched_checks);
+
     ngx_http_apikey_metric(out, "apikey_redis_errors_total", "counter",
                            "Checks that Redis answered with an error or an unusable reply, "
                            "or lost with the connection.",

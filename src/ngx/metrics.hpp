@@ -31,6 +31,8 @@ struct ngx_http_apikey_metrics_t {
     ngx_atomic_t  requests[ngx_http_apikey_outcomes];
     ngx_atomic_t  requests_dry_run[ngx_http_apikey_outcomes];   // under apikey_dry_run
     ngx_atomic_t  round_trips;
+    ngx_atomic_t  batches;           // script calls that carried two checks or more
+    ngx_atomic_t  batched_checks;    // the checks they carried
     ngx_atomic_t  redis_errors;
     ngx_atomic_t  redis_timeouts;
     ngx_atomic_t  reconnects;

@@ -704,6 +704,10 @@ ngx_http_apikey_init(ngx_conf_t *cf)
     // workers inherit them, and a refusal allocates nothing
     (void) apikey::fixed_denial_body(Outcome::kMissing);
 
+    if (mcf->batch == NGX_CONF_UNSET) {
+        mcf->batch = 1;
+    }
+
     // the connect timeout is the http-level apikey_redis_timeout
     mcf->connect_timeout = hlcf->timeout != NGX_CONF_UNSET_MSEC ? hlcf->timeout : 200;
 

@@ -114,6 +114,7 @@ struct ngx_http_apikey_main_conf_t {
     ngx_str_t    hash_secret;     // apikey_hash_secret: HMAC key, or empty for SHA-256
     ngx_flag_t   used;            // some location has "apikey on"
     ngx_flag_t   usage;           // apikey_usage: per-key usage counts (unset: on)
+    ngx_flag_t   batch;           // apikey_redis_batch: checks of one turn in one call
     ngx_shm_zone_t  *metrics;     // counters shared by all workers
     ngx_flag_t   key_stats;       // some location has apikey_metrics: count the keys
     struct ngx_http_apikey_cache_t  *cache;   // apikey_cache, or NULL
@@ -170,6 +171,11 @@ struct ngx_http_apikey_ctx_t {
 
     // the command (RESP), kept for one transparent retry after NOSCRIPT
     ngx_str_t                     command;
+    // its keys and arguments after "EVALSHA sha numkeys", in the request
+    // pool: what a batch of checks sends of this one (check.cpp)
+    const std::string_view       *check_args;
+    ngx_uint_t                    check_nkeys;
+    ngx_uint_t                    check_nargs;
 
     apikey::Outcome               outcome;
     ngx_str_t                     id;            // set once the secret matched a record

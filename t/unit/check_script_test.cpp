@@ -23,8 +23,12 @@ TEST(CheckScript, ANewArgumentListIsANewSha) {
     EXPECT_NE(hex, "45b1bd2cf12b2612b5f743e16399bd4019c184d9");
     // SHA-1 of the v2 script (ARGV[6]: deadline, ARGV[7+]: bucket specs)
     EXPECT_NE(hex, "6f7d48b5a9232d9260aa5f876e4c95c09f4cde1e");
-    EXPECT_EQ(kCheckScript.rfind("-- apikey check v3\n", 0), 0u) << "the version is the first line";
+    // SHA-1 of the v3 script (the key model: ARGV[8] environment, ARGV[9] address)
+    EXPECT_NE(hex, "994a59934e5c3adee1e4afe295632964cde8e57c");
+    EXPECT_EQ(kCheckScript.rfind("-- apikey check v4\n", 0), 0u) << "the version is the first line";
     EXPECT_NE(kCheckScript.find("local deadline = tonumber(ARGV[6])"), std::string_view::npos);
-    EXPECT_NE(kCheckScript.find("local spec = ARGV[8 + i]"), std::string_view::npos)
+    EXPECT_NE(kCheckScript.find("local spec = argv[8 + i]"), std::string_view::npos)
         << "bucket set i (from 2) after the deadline, prefix, environment and address";
+    EXPECT_NE(kCheckScript.find("if ARGV[1] == \"batch\" then"), std::string_view::npos)
+        << "v4: several checks in one call";
 }
