@@ -192,7 +192,12 @@ sub serve {
             $buf .= $chunk;
             for my $cmd (parse_commands(\$buf)) {
                 if ($opt->{log_file} && open my $log, '>>', $opt->{log_file}) {
-                    print $log join(' ', uc($cmd->[0] // ''), @$cmd[1 .. $#$cmd]), "\n";
+                    # one write(2) per line: each connection's handler is a
+                    # process of its own, and a line written in pieces (a
+                    # SCRIPT LOAD of 20 KiB through a buffered print) could
+                    # take another's in the middle (t/305 then missed the
+                    # SUBSCRIBE that was there)
+                    syswrite $log, join(' ', uc($cmd->[0] // ''), @$cmd[1 .. $#$cmd]) . "\n";
                 }
                 my $check = uc($cmd->[0] // '') =~ /^EVAL/;
                 $announced = join ' ', read_master($opt->{sentinel_file})
