@@ -169,6 +169,39 @@ $nginx->stop;
     is_deeply usage_of($k->{id}), { ok => 3 }, 'counted before the worker exited';
 }
 
+# a flush of many keys: sent in slices, one per turn of the event loop (the
+# checks of the turns between wait behind one slice, not the whole flush);
+# every key-day arrives. 700 keys used within a second or two: three slices
+# or more.
+{
+    require Digest::SHA;
+    my $many = ApikeyTest::Nginx->start(redis => $redis, location => 'apikey on; apikey_limit off;');
+    my @b36 = ('0' .. '9', 'a' .. 'z');
+    my (@ids, @tokens);
+    for my $i (1 .. 700) {
+        my $id = 'slice' . join '', map { $b36[int rand 36] } 1 .. 7;
+        my $token = ApikeyTest::with_checksum("ak_${id}_" . join '', map { $b36[int rand 36] } 1 .. 40);
+        push @ids, $id;
+        push @tokens, $token;
+    }
+    # the records as the data model has them, written in one call
+    $redis->cmd('EVAL', "for i = 1, #KEYS do redis.call('HSET', KEYS[i], 'v', 1, "
+                . "'digest', ARGV[i], 'status', 'active', 'name', 'many', 'expires', 0, "
+                . "'created', ARGV[#KEYS + 1]) end return #KEYS",
+                scalar @ids, (map { "apikey:key:{$_}" } @ids),
+                (map { Digest::SHA::sha256_hex($_) } @tokens), time);
+    my @statuses = map { $many->get('/api/x', 'X-API-Key' => $_)->{status} } @tokens;
+    is scalar(grep { $_ == 200 } @statuses), 700, '700 keys, each used once';
+    my $counted = sub {
+        $redis->cmd('EVAL', "local n = 0 for i = 1, #KEYS do "
+                    . "if redis.call('HGET', KEYS[i], 'ok') == '1' then n = n + 1 end end return n",
+                    scalar @ids, map { "apikey:usage:{$_}:" . today() } @ids);
+    };
+    ApikeyTest::poll_until(10, sub { $counted->() == 700 });
+    is $counted->(), 700, 'every key-day of a flush sliced over several turns arrives, counted once';
+    $many->stop;
+}
+
 # apikey_usage off: nothing counted
 {
     my $off = ApikeyTest::Nginx->start(redis => $redis, http => 'apikey_usage off;',
