@@ -54,7 +54,12 @@ is json_of($out)->[0]{keys}, 6, 'role list counts the keys';
 
 ($st, $out) = $c->cli('list', '--json');
 my @listed = map { $_->{id} } @{ json_of($out) };
-is_deeply [@listed[0 .. 2]], [sort { $b cmp $a } @ids[3 .. 5]], 'newest first (the later second)';
+# newest first, then by id: as the records' creation seconds say (the six
+# creations may spread over more than the two seconds they were meant for)
+my %created = map { $_ => field($_, 'created') } @ids;
+is_deeply \@listed, [sort { $created{$b} <=> $created{$a} || $b cmp $a } @ids],
+    'newest first (by creation second, then id)';
+isnt $created{ $listed[0] }, $created{ $listed[5] }, '... over more than one second';
 ($st, $out) = $c->cli('list', '--sort', 'name', '--json', '--limit', '4');
 is_deeply [map { $_->{name} } @{ json_of($out) }], ['Key 1', 'Key 2', 'Key 3', 'Key 4'], 'by name';
 (undef, undef, $err) = $c->cli('list', '--sort', 'name', '--limit', '4');
