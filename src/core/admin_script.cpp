@@ -41,6 +41,23 @@ local mode = ARGV[1]
 local P = string.sub(ARGV[7], 1, #ARGV[7] - #"invalidate")
 local single = KEYS[2] ~= nil
 
+-- A key's bucket state, deleted: ARGV[9] its pattern (the admin API, in the
+-- script), or "" and ARGV[10..] the bucket keys the caller found (apikeyctl
+-- scans outside the script, so a large keyspace does not hold Redis for the
+-- whole scan)
+local function drop_buckets()
+  if ARGV[9] == "" then
+    for i = 10, #ARGV do redis.call("DEL", ARGV[i]) end
+  else
+    local cursor = "0"
+    repeat
+      local page = redis.call("SCAN", cursor, "MATCH", ARGV[9], "COUNT", 1000)
+      cursor = page[1]
+      for _, key in ipairs(page[2]) do redis.call("DEL", key) end
+    until cursor == "0"
+  end
+end
+
 local function announce()
   if KEYS[2] then
     redis.call("XADD", KEYS[2], "MAXLEN", "~", "100000", "*",
@@ -538,35 +555,12 @@ elseif mode == "enable" then
   redis.call("HSET", KEYS[1], "status", "active", "updated", ARGV[9])
 
 elseif mode == "reset_limits" then
-  -- as delete: ARGV[9] the pattern of the key's bucket state (the admin
-  -- API), or "" and ARGV[10..] the bucket keys the caller found (apikeyctl):
   -- the buckets start full again on the next request
-  if ARGV[9] == "" then
-    for i = 10, #ARGV do redis.call("DEL", ARGV[i]) end
-  else
-    local cursor = "0"
-    repeat
-      local page = redis.call("SCAN", cursor, "MATCH", ARGV[9], "COUNT", 1000)
-      cursor = page[1]
-      for _, key in ipairs(page[2]) do redis.call("DEL", key) end
-    until cursor == "0"
-  end
+  drop_buckets()
 
 elseif mode == "delete" then
-  -- ARGV[9] the pattern of the key's bucket state; or "" and ARGV[10..]
-  -- the bucket keys the caller found (apikeyctl scans outside the script,
-  -- so a large keyspace does not hold Redis for the whole scan)
   redis.call("DEL", KEYS[1])
-  if ARGV[9] == "" then
-    for i = 10, #ARGV do redis.call("DEL", ARGV[i]) end
-  else
-    local cursor = "0"
-    repeat
-      local page = redis.call("SCAN", cursor, "MATCH", ARGV[9], "COUNT", 1000)
-      cursor = page[1]
-      for _, key in ipairs(page[2]) do redis.call("DEL", key) end
-    until cursor == "0"
-  end
+  drop_buckets()
   reindex(id, before, nil)
   announce()
   return { "ok" }

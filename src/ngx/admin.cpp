@@ -11,6 +11,7 @@
 // finishes the request.
 #include "ngx_http_apikey_module.hpp"
 #include "guard.hpp"
+#include "request_input.hpp"
 
 #include <new>
 #include <set>
@@ -168,31 +169,6 @@ send_page(ngx_http_request_t *r)
 }
 
 
-// The value of a request header that nginx keeps no field for; *count says
-// how many came.
-std::string_view
-request_header(ngx_http_request_t *r, std::string_view name, ngx_uint_t *count)
-{
-    std::string_view  found;
-
-    *count = 0;
-    for (ngx_list_part_t *part = &r->headers_in.headers.part; part; part = part->next) {
-        auto *h = static_cast<ngx_table_elt_t *>(part->elts);
-        for (ngx_uint_t i = 0; i < part->nelts; i++) {
-            if (h[i].key.len == name.size()
-                && ngx_strncasecmp(h[i].key.data,
-                                   reinterpret_cast<u_char *>(const_cast<char *>(name.data())),
-                                   name.size()) == 0)
-            {
-                found = ngx_http_apikey_sv(h[i].value);
-                (*count)++;
-            }
-        }
-    }
-    return found;
-}
-
-
 // 403 for another origin, 415 for a change that is not JSON; 0 to go on.
 apikey::AdminGuard
 cross_site_guard(ngx_http_request_t *r)
@@ -204,9 +180,9 @@ cross_site_guard(ngx_http_request_t *r)
     if (r->headers_in.content_type) {
         h.content_type = ngx_http_apikey_sv(r->headers_in.content_type->value);
     }
-    h.origin = request_header(r, "Origin", &n);
+    h.origin = ngx_http_apikey_request_header(r, "Origin", &n);
     h.origins = n;
-    h.sec_fetch_site = request_header(r, "Sec-Fetch-Site", &n);
+    h.sec_fetch_site = ngx_http_apikey_request_header(r, "Sec-Fetch-Site", &n);
 #if (NGX_HTTP_SSL)
     h.scheme = r->connection->ssl ? "https" : "http";
 #else
@@ -1126,39 +1102,21 @@ body_read(ngx_http_request_t *r)
 {
     auto          *ctx = admin_ctx_of(r);
     std::string    body;
-    ngx_chain_t   *cl;
-
-    if (r->request_body == NULL) {
-        start(r, ctx, "");
-        return;
-    }
+    ngx_int_t      rc;
 
     try {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            ngx_buf_t *b = cl->buf;
-            if (b->in_file) {
-                // larger than client_body_buffer_size: read it back once
-                size_t len = b->file_last - b->file_pos;
-                if (body.size() + len > apikey::kMaxAdminBody) break;
-                std::string part(len, '\0');
-                if (ngx_read_file(b->file, reinterpret_cast<u_char *>(part.data()), len,
-                                  b->file_pos) != static_cast<ssize_t>(len))
-                {
-                    ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-                    return;
-                }
-                body += part;
-            } else {
-                body.append(reinterpret_cast<const char *>(b->pos), b->last - b->pos);
-            }
-        }
+        rc = ngx_http_apikey_request_body(r, apikey::kMaxAdminBody, &body);
     } catch (...) {
         ngx_http_apikey_log_caught(r->connection->log, "the admin request body");
+        rc = NGX_ERROR;
+    }
+
+    if (rc == NGX_ERROR) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    if (body.size() > apikey::kMaxAdminBody) {
+    if (rc == NGX_DECLINED) {
         ngx_http_finalize_request(r, respond_error(r, NGX_HTTP_BAD_REQUEST, "invalid_request",
                                                    "the body is larger than 16 KiB"));
         return;

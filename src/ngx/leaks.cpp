@@ -11,6 +11,7 @@
 // Redis gets its digest, the feedback its SHA-256.
 #include "ngx_http_apikey_module.hpp"
 #include "guard.hpp"
+#include "request_input.hpp"
 #include "metrics.hpp"
 
 #include <new>
@@ -94,29 +95,6 @@ respond_error(ngx_http_request_t *r, ngx_uint_t status, std::string_view code,
 }
 
 
-std::string_view
-request_header(ngx_http_request_t *r, std::string_view name, ngx_uint_t *count)
-{
-    std::string_view  found;
-
-    *count = 0;
-    for (ngx_list_part_t *part = &r->headers_in.headers.part; part; part = part->next) {
-        auto *h = static_cast<ngx_table_elt_t *>(part->elts);
-        for (ngx_uint_t i = 0; i < part->nelts; i++) {
-            if (h[i].key.len == name.size()
-                && ngx_strncasecmp(h[i].key.data,
-                                   reinterpret_cast<u_char *>(const_cast<char *>(name.data())),
-                                   name.size()) == 0)
-            {
-                found = ngx_http_apikey_sv(h[i].value);
-                (*count)++;
-            }
-        }
-    }
-    return found;
-}
-
-
 // The report is GitHub's: one identifier the keys file names, one signature
 // that verifies over the raw body. false, with *why set, otherwise.
 bool
@@ -125,8 +103,8 @@ signature_ok(ngx_http_request_t *r, const ngx_http_apikey_leak_conf_t *conf,
 {
     ngx_uint_t  nid, nsig;
 
-    std::string_view id = request_header(r, "GITHUB-PUBLIC-KEY-IDENTIFIER", &nid);
-    std::string_view sig = request_header(r, "GITHUB-PUBLIC-KEY-SIGNATURE", &nsig);
+    std::string_view id = ngx_http_apikey_request_header(r, "GITHUB-PUBLIC-KEY-IDENTIFIER", &nid);
+    std::string_view sig = ngx_http_apikey_request_header(r, "GITHUB-PUBLIC-KEY-SIGNATURE", &nsig);
 
     if (nid != 1 || nsig != 1 || id.empty() || sig.empty()) {
         *why = "no single GITHUB-PUBLIC-KEY-IDENTIFIER and GITHUB-PUBLIC-KEY-SIGNATURE";
@@ -475,29 +453,13 @@ body_read(ngx_http_request_t *r)
     ngx_int_t      rc;
 
     try {
-        for (ngx_chain_t *cl = r->request_body ? r->request_body->bufs : NULL; cl; cl = cl->next) {
-            ngx_buf_t *b = cl->buf;
-            if (b->in_file) {
-                // larger than client_body_buffer_size: read it back once
-                size_t len = b->file_last - b->file_pos;
-                if (body.size() + len > apikey::kMaxLeakReportBody) {
-                    body.resize(apikey::kMaxLeakReportBody + 1);
-                    break;
-                }
-                std::string part(len, '\0');
-                if (ngx_read_file(b->file, reinterpret_cast<u_char *>(part.data()), len,
-                                  b->file_pos) != static_cast<ssize_t>(len))
-                {
-                    ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-                    return;
-                }
-                body += part;
-            } else {
-                body.append(reinterpret_cast<const char *>(b->pos), b->last - b->pos);
-            }
+        rc = ngx_http_apikey_request_body(r, apikey::kMaxLeakReportBody, &body);
+        if (rc == NGX_ERROR) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
         }
 
-        if (body.size() > apikey::kMaxLeakReportBody) {
+        if (rc == NGX_DECLINED) {
             ngx_http_finalize_request(r, respond_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                                        "too_large",
                                                        "the report is larger than 1 MiB"));
