@@ -40,7 +40,9 @@ is status_of($try{401}), 401, 'the 401 line: no key';
 is status_of($try{403}), 403, 'the 403 line: POST without the write scope';
 like `$try{'who am I'}`, qr/"name":"demo \(read only\)"/, "the introspection line: the key's own record";
 open my $loop, '-|', 'bash', '-c', $try{429} or die "bash: $!";
-like join('', <$loop>), qr/^(200 )+(429 )+$/m, 'the 429 line: 200s, then refused after the burst';
+# 200s until the burst is spent, then 429s; on a loaded machine the loop can
+# last long enough for the bucket to earn one token back, so a late 200 is fine
+like join('', <$loop>), qr/^(200 )+429 (429 |200 )*$/m, 'the 429 line: 200s, then refused after the burst';
 
 like $out, qr{http://127\.0\.0\.1:$ENV{DEMO_PORT}/admin/}, 'and where the API Keys page is';
 my ($admin_line) = $out =~ /^\s*# the same over the admin API\n\s*(curl [^\n]+)$/m;

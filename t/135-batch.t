@@ -129,6 +129,16 @@ sub state_of {
     }
     return \%state;
 }
+# usage counts reach Redis at most a second after their requests (each worker
+# flushes at most once a second): wait for both sides' last flush
+{
+    use Data::Dumper;
+    local $Data::Dumper::Sortkeys = 1;
+    for (1 .. 30) {
+        last if Dumper(state_of($batched_redis)) eq Dumper(state_of($single_redis));
+        select undef, undef, undef, 0.1;
+    }
+}
 is_deeply state_of($batched_redis), state_of($single_redis), 'the same state in Redis';
 
 # one key many times in one batch: tokens are taken in arrival order, and
