@@ -63,4 +63,16 @@ bool valid_prefix(std::string_view prefix) noexcept {
     return true;
 }
 
+std::string
+quota_redis_key(std::string_view prefix, std::string_view id)
+{
+    return std::string(prefix) + "quota:{" + std::string(id) + "}";
+}
+
+std::string
+owner_quota_redis_key(std::string_view prefix, std::string_view owner)
+{
+    return std::string(prefix) + "owner_quota:" + std::string(owner);
+}
+
 }  // namespace apikey

@@ -18,6 +18,11 @@ inline constexpr std::string_view kDefaultBucket = "default";
 std::string record_key(std::string_view prefix, std::string_view id);
 std::string bucket_key(std::string_view prefix, std::string_view id, std::string_view bucket);
 
+// Calendar quota counters (quota.hpp): <prefix>quota:{<id>} per key,
+// <prefix>owner_quota:<owner> per owner.
+std::string quota_redis_key(std::string_view prefix, std::string_view id);
+std::string owner_quota_redis_key(std::string_view prefix, std::string_view owner);
+
 // SCAN pattern matching every record, and every bucket of one key.
 std::string record_pattern(std::string_view prefix);
 std::string bucket_pattern(std::string_view prefix, std::string_view id);

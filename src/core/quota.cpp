@@ -161,25 +161,6 @@ period_span(QuotaPeriod p, std::int64_t unix_time) noexcept
 }
 
 std::string
-quota_redis_key(std::string_view prefix, std::string_view id)
-{
-    std::string k(prefix);
-    k += "quota:{";
-    k += id;
-    k += '}';
-    return k;
-}
-
-std::string
-owner_quota_redis_key(std::string_view prefix, std::string_view owner)
-{
-    std::string k(prefix);
-    k += "owner_quota:";
-    k += owner;
-    return k;
-}
-
-std::string
 quota_field(std::string_view set, QuotaPeriod p)
 {
     std::string f(set);

@@ -60,12 +60,8 @@ struct PeriodSpan {
 };
 PeriodSpan period_span(QuotaPeriod p, std::int64_t unix_time) noexcept;
 
-// Quota counters (the Redis data model): one hash per key,
-// <prefix>quota:{<id>}, or per owner, <prefix>owner_quota:<owner>; field
-// "<set>/<period>", value "<first day YYYYMMDD>:<count>". A value of another
-// period counts as 0.
-std::string quota_redis_key(std::string_view prefix, std::string_view id);
-std::string owner_quota_redis_key(std::string_view prefix, std::string_view owner);
+// Quota counters (keyspace.hpp names the hashes): field "<set>/<period>",
+// value "<first day YYYYMMDD>:<count>". A value of another period counts as 0.
 std::string quota_field(std::string_view set, QuotaPeriod p);
 
 // The count a stored value holds for the period starting on `first_day`.

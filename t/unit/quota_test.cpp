@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "keyspace.hpp"
 #include "quota.hpp"
 #include "usage.hpp"
 
