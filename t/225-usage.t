@@ -95,19 +95,19 @@ my $u = json_of($out);
 is $u->{id}, $key->{id}, 'the key id';
 is scalar(@{ $u->{days} }), 30, '30 days by default';
 (my $date = $day) =~ s/^(\d{4})(\d\d)(\d\d)$/$1-$2-$3/;
-is_deeply $u->{days}[-1], { date => $date, ok => 10, forbidden => 3, limited => 10, invalid => 0, total => 23 },
+is_deeply $u->{days}[-1], { date => $date, ok => 10, forbidden => 3, limited => 10, invalid => 0, quota_exceeded => 0, credits_exhausted => 0, total => 23 },
     'today last, exact counts';
 is $u->{days}[-2]{ok}, 5, 'yesterday';
-is_deeply $u->{total}, { ok => 15, forbidden => 3, limited => 10, invalid => 1, total => 29 }, 'totals';
+is_deeply $u->{total}, { ok => 15, forbidden => 3, limited => 10, invalid => 1, quota_exceeded => 0, credits_exhausted => 0, total => 29 }, 'totals';
 is_deeply [map { $_->{total} } @{ json_of(($redis->cli('usage', $key->{id}, '--days', 1, '--json'))[1])->{days} }],
     [23], '--days 1: today only';
 is scalar(@{ json_of(($redis->cli('usage', $key->{id}, '--days', 90, '--json'))[1])->{days} }), 90, '--days 90';
 is(($redis->cli('usage', $key->{id}, '--days', 91))[0], 2, '--days 91 refused');
 is(($redis->cli('usage', 'zzzzzzzzzzzz'))[0], 1, 'unknown key: exit 1');
 ($st, $out) = $redis->cli('usage', $key->{id}, '--days', 2);
-like $out, qr/^DATE\s+OK\s+FORBIDDEN\s+LIMITED\s+INVALID\s+TOTAL$/m, 'table header';
-like $out, qr/^\Q$date\E\s+10\s+3\s+10\s+0\s+23$/m, 'table: today';
-like $out, qr/^total\s+15\s+3\s+10\s+1\s+29$/m, 'table: total';
+like $out, qr/^DATE\s+OK\s+FORBIDDEN\s+LIMITED\s+INVALID\s+QUOTA EXCEEDED\s+CREDITS EXHAUSTED\s+TOTAL$/m, 'table header';
+like $out, qr/^\Q$date\E\s+10\s+3\s+10\s+0\s+0\s+0\s+23$/m, 'table: today';
+like $out, qr/^total\s+15\s+3\s+10\s+1\s+0\s+0\s+29$/m, 'table: total';
 
 # the admin API: the same report
 my $api = $nginx->get("/admin/keys/$key->{id}/usage?days=2");
@@ -128,7 +128,7 @@ $redis->cmd('HSET', "apikey:usage:{$owned[1]{id}}:$yesterday", 'forbidden', 2);
 ($st, $out) = $redis->cli('usage', '--owner', 'acme', '--days', 2, '--json');
 $u = json_of($out);
 is_deeply [sort @{ $u->{keys} }], [sort map { $_->{id} } @owned], '--owner: the owner\'s keys';
-is_deeply $u->{total}, { ok => 7, forbidden => 2, limited => 1, invalid => 0, total => 10 }, '--owner: summed';
+is_deeply $u->{total}, { ok => 7, forbidden => 2, limited => 1, invalid => 0, quota_exceeded => 0, credits_exhausted => 0, total => 10 }, '--owner: summed';
 is $u->{days}[-1]{total}, 8, '--owner: summed per day';
 
 # apikeyctl limits --reset: a limited key passes again, audited

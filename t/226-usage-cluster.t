@@ -54,7 +54,7 @@ is json_of(($c->cli('usage', $keys[0]{id}, '--days', 1, '--json'))[1])->{total}{
     'apikeyctl usage on a cluster';
 ($st, $out, $err) = $c->cli('usage', '--owner', 'acme', '--days', 1, '--json');
 is $st, 0, 'usage --owner on a cluster' or diag $err;
-is_deeply json_of($out)->{total}, { ok => 12, forbidden => 0, limited => 8, invalid => 0, total => 20 },
+is_deeply json_of($out)->{total}, { ok => 12, forbidden => 0, limited => 8, invalid => 0, quota_exceeded => 0, credits_exhausted => 0, total => 20 },
     '... summed over the owner\'s keys on every master';
 
 ($st, undef, $err) = $c->cli('limits', $keys[1]{id}, '--reset');

@@ -38,10 +38,11 @@ sub lines_of {
     return map { chomp; $_ } <$f>;
 }
 
-my $revoked = "*17\r\n" . FakeRedis::bulk('revoked') . ":NOW_MS\r\n" . FakeRedis::bulk('fake key')
+my $revoked = "*21\r\n" . FakeRedis::bulk('revoked') . ":NOW_MS\r\n" . FakeRedis::bulk('fake key')
             . FakeRedis::bulk('read') . ":0\r\n" . FakeRedis::bulk('') . ":1700000000\r\n"
             . ":0\r\n" . FakeRedis::bulk('AAAA') . ":0\r\n" . FakeRedis::bulk('')
-            . FakeRedis::bulk('') x 6;   # owner role plan env meta allow_ip (script v3)
+            . FakeRedis::bulk('') x 6    # owner role plan env meta allow_ip (script v3)
+            . FakeRedis::bulk('') . ":-1\r\n:0\r\n:0\r\n";   # quota, credits, quotas (v5)
 
 put($file{reply}, FakeRedis::ok_reply());
 put($file{publish}, '');

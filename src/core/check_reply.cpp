@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include "meta.hpp"
+#include "quota.hpp"
 #include "rate.hpp"
 #include "scope.hpp"
 
@@ -10,7 +11,9 @@ namespace apikey {
 
 namespace {
 
-constexpr std::size_t kHead = 17;
+constexpr std::size_t kHead = 21;       // v5: the record, then quota, credits,
+                                        // credits_reset_s, nquota
+constexpr std::size_t kPerQuota = 5;
 constexpr std::size_t kMaxField = 128;     // owner, role, plan (key_model.hpp)
 constexpr std::size_t kMaxAllowIpText = 2048;
 constexpr std::size_t kPerBucket = 5;
@@ -51,13 +54,48 @@ bool parse_verdict(std::string_view word, Verdict& v) {
     else if (word == "disabled") v = Verdict::kDisabled;
     else if (word == "wrong_env") v = Verdict::kWrongEnv;
     else if (word == "ip_denied") v = Verdict::kIpDenied;
+    else if (word == "quota_exceeded") v = Verdict::kQuotaExceeded;
+    else if (word == "credits_exhausted") v = Verdict::kCreditsExhausted;
     else return false;
     return true;
 }
 
-// Bucket states from element `first` on; and the verdict must agree with them.
+// credits, credits_reset_s, nquota and the quota states from element `first`
+// on, then the bucket states; and the verdict must agree with them all.
 bool decode_buckets(const redisReply* reply, std::size_t first, CheckReply& out,
                     std::string& error) {
+    std::int64_t nquota = 0;
+    if (reply->elements < first + 3 || !as_integer(reply->element[first], out.credits) ||
+        !as_integer(reply->element[first + 1], out.credits_reset_s) ||
+        !as_integer(reply->element[first + 2], nquota) || out.credits < -1 ||
+        out.credits > kMaxCredits || out.credits_reset_s < 0 ||
+        out.credits_reset_s > kMaxPeriodSeconds || nquota < 0 ||
+        static_cast<std::uint64_t>(nquota) > kMaxQuotas ||
+        reply->elements - first - 3 < static_cast<std::size_t>(nquota) * kPerQuota) {
+        error = "malformed quota state";
+        return false;
+    }
+    first += 3;
+    out.quota_count = static_cast<std::size_t>(nquota);
+    bool any_exceeded = false;
+    for (std::size_t i = 0; i < out.quota_count; i++) {
+        QuotaState& q = out.quotas[i];
+        redisReply** e = reply->element + first + i * kPerQuota;
+        std::int64_t exceeded = 0;
+        if (!as_string(e[0], q.name) || !as_integer(e[1], q.limit) ||
+            !as_integer(e[2], q.remaining) || !as_integer(e[3], q.reset_s) ||
+            !as_integer(e[4], exceeded) || q.name.empty() || q.name.size() > kMaxName ||
+            !printable(q.name) || q.limit < 1 || q.limit > kMaxQuota || q.remaining < 0 ||
+            q.remaining > q.limit || q.reset_s < 1 || q.reset_s > kMaxPeriodSeconds ||
+            (exceeded != 0 && exceeded != 1)) {
+            error = "malformed quota state";
+            return false;
+        }
+        q.exceeded = exceeded == 1;
+        any_exceeded = any_exceeded || q.exceeded;
+    }
+    first += out.quota_count * kPerQuota;
+
     if ((reply->elements - first) % kPerBucket != 0 ||
         (reply->elements - first) / kPerBucket > kMaxBuckets) {
         error = "unexpected reply length";
@@ -84,7 +122,15 @@ bool decode_buckets(const redisReply* reply, std::size_t first, CheckReply& out,
         any_refused = any_refused || b.retry_us > 0;
     }
 
-    if ((out.verdict == Verdict::kLimited) != any_refused) {
+    bool consistent = true;
+    switch (out.verdict) {
+    case Verdict::kOk: consistent = !any_refused && !any_exceeded; break;
+    case Verdict::kLimited: consistent = any_refused && !any_exceeded; break;
+    case Verdict::kQuotaExceeded: consistent = any_exceeded; break;
+    case Verdict::kCreditsExhausted: consistent = out.credits >= 0; break;
+    default: consistent = !any_refused && !any_exceeded; break;
+    }
+    if (!consistent) {
         error = "inconsistent rate-limit verdict";
         return false;
     }
@@ -136,7 +182,9 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
     }
 
     if (limit_only) {
-        if (out.verdict != Verdict::kOk && out.verdict != Verdict::kLimited) {
+        if (out.verdict != Verdict::kOk && out.verdict != Verdict::kLimited &&
+            out.verdict != Verdict::kQuotaExceeded &&
+            out.verdict != Verdict::kCreditsExhausted) {
             error = "unexpected verdict";
             return false;
         }
@@ -159,7 +207,8 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
         !as_string(reply->element[11], out.owner) || !as_string(reply->element[12], out.role) ||
         !as_string(reply->element[13], out.plan) || !as_string(reply->element[14], out.env) ||
         !as_string(reply->element[15], out.meta) ||
-        !as_string(reply->element[16], out.allow_ip)) {
+        !as_string(reply->element[16], out.allow_ip) ||
+        !as_string(reply->element[17], out.quota)) {
         error = "unexpected record fields";
         return false;
     }
@@ -176,12 +225,12 @@ bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& e
         !printable(out.role) || out.plan.size() > kMaxField || !printable(out.plan) ||
         (out.env != "" && out.env != "live" && out.env != "test") ||
         out.allow_ip.size() > kMaxAllowIpText || !printable(out.allow_ip) ||
-        !valid_meta_json(out.meta)) {
+        !valid_meta_json(out.meta) || out.quota.size() > 128 || !printable(out.quota)) {
         error = "malformed record";
         return false;
     }
 
-    return decode_buckets(reply, kHead, out, error);
+    return decode_buckets(reply, kHead - 3, out, error);
 }
 
 }  // namespace apikey

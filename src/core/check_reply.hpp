@@ -22,6 +22,8 @@ namespace apikey {
 enum class Verdict {
     kOk, kLimited, kForbidden, kInvalid, kRevoked, kExpired, kLate,
     kDisabled, kWrongEnv, kIpDenied,
+    kQuotaExceeded,     // a calendar quota is used up (issue 15)
+    kCreditsExhausted,  // the key's credits are fewer than the request's cost
 };
 
 struct BucketState {
@@ -30,6 +32,15 @@ struct BucketState {
     std::int64_t remaining = 0;
     std::int64_t reset_us = 0;
     std::int64_t retry_us = 0;  // > 0: this bucket refused the request
+};
+
+// One calendar quota as counted by this request.
+struct QuotaState {
+    std::string_view name;        // "<set>/<period>": "default/month"
+    std::int64_t limit = 0;
+    std::int64_t remaining = 0;   // after this request
+    std::int64_t reset_s = 0;     // seconds until the period ends
+    bool exceeded = false;
 };
 
 struct CheckReply {
@@ -51,6 +62,11 @@ struct CheckReply {
     std::string_view env;            // "live" or "test" ("" in the record means live)
     std::string_view meta;           // a JSON object of strings, or empty
     std::string_view allow_ip;       // canonical CIDRs (cidr.hpp), or empty
+    std::string_view quota;          // effective: the key's own quotas, else its plan's
+    std::int64_t credits = -1;       // left after this request; -1: the key has none
+    std::int64_t credits_reset_s = 0;  // seconds until the next refill, 0: none
+    std::array<QuotaState, kMaxQuotas> quotas{};
+    std::size_t quota_count = 0;
     std::array<BucketState, kMaxBuckets> buckets{};
     std::size_t bucket_count = 0;
 };
@@ -58,7 +74,7 @@ struct CheckReply {
 // Returns false and describes the problem in `error` when the reply is not a
 // well-formed check reply (including Redis error replies, whose text is copied).
 // `limit_only`: the short reply of the script's "limit" mode (verdict, now_ms,
-// buckets). A kLate reply has no more than its verdict and now_ms, in both modes.
+// credits, credits_reset_s, quotas, buckets). A kLate reply has no more than its verdict and now_ms, in both modes.
 bool decode_check_reply(const redisReply* reply, CheckReply& out, std::string& error,
                         bool limit_only = false);
 

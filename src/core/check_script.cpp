@@ -16,15 +16,21 @@ namespace apikey {
 // per interval. Unknown, revoked and expired keys write nothing here ("limit"
 // mode, after a cache hit, writes last_used only to a record that still
 // exists; a revoke reaches the caches within milliseconds).
-const std::string_view kCheckScript = R"lua(-- apikey check v4
+const std::string_view kCheckScript = R"lua(-- apikey check v5
 --
 -- The arguments are a contract between a module version and the script it
 -- loads: the module calls the script by the SHA-1 of this text, so a change
 -- of arguments (v2 added the deadline, v3 the key model of issue 14, v4 the
--- batch) is a change of SHA, and a module never calls a script of another version.
+-- batch, v5 the quotas and credits of issue 15) is a change of SHA, and a module never calls a script of another version.
 --
 -- KEYS[1]     <prefix>key:{<id>}             the key's record (HASH)
 -- KEYS[1+i]   <prefix>bucket:{<id>}:<name>   state of bucket set i (STRING)
+-- KEYS[2+n]   <prefix>quota:{<id>}           the key's quota counts (HASH),
+--             after the n bucket sets; given when the location has quotas
+--             (or, in "limit" mode, the key has its own), else read by the
+--             name the record's gives (same slot) only if the record has a
+--             quota: an absent key that is declared makes a check during a
+--             Cluster slot migration wait (TRYAGAIN) for nothing
 -- ARGV[1]     "check"; "limit" (buckets only: the module already knows the
 --             record from its cache); "batch" (several checks or limits, see
 --             the end of the script); "trace" (bucket arithmetic, for tests)
@@ -32,7 +38,8 @@ const std::string_view kCheckScript = R"lua(-- apikey check v4
 --             effective limits (its own, else its plan's)
 -- ARGV[3]     check: scopes the request needs, space separated;
 --             limit: the key's owner ("" for none)
--- ARGV[4]     check: superscopes, space separated
+-- ARGV[4]     check: superscopes, space separated; limit: the key's
+--             effective own quotas (its own, else its plan's)
 -- ARGV[5]     check: last-used resolution in seconds (0: do not record last use)
 --             limit: 1 to record this use as the last, 0 not to
 -- ARGV[6]     the deadline, in ms on Redis's clock (TIME), after which the
@@ -46,27 +53,46 @@ const std::string_view kCheckScript = R"lua(-- apikey check v4
 -- ARGV[8]     check: the environment this location accepts, "live" or "test";
 --             "" for any
 -- ARGV[9]     check: the client's address as 32 hex digits of its 128-bit
---             form (IPv4 as ::ffff:a.b.c.d), "" when it has none (unix socket)
+--             form (IPv4 as ::ffff:a.b.c.d), "" when it has none (unix socket);
+--             limit: "C" when the key has credits (the record is read for
+--             them), else ""
 -- ARGV[9+i]   limits of bucket set i: "K" (the key's own limits replace them)
 --             or "F" (fixed), then "O:<set name>" when the set belongs to the
 --             key's owner (per=owner), then " interval_us:burst" per bucket
+-- ARGV[10+n]  the location's calendar quotas (apikey_quota), space separated
+--             items "<K|F>[O]:<set>:<N>/<day|week|month>": K items give way
+--             to the key's own quotas (else its plan's), F items always
+--             count, O: per owner (<prefix>owner_quota:<owner>)
+-- ARGV[11+n]  the request's cost in credits (apikey_cost); "peek" for a
+--             "who am I" request (apikey_introspect): it shows the quotas and
+--             credits without counting or spending, and they refuse nothing
 --
 -- Reply: { verdict, now_ms, name, scopes, expires, missing_scope, created,
 --          last_used, hint, token_until, limits, owner, role, plan, env, meta,
---          allow_ip, per bucket: burst, interval_us, remaining, reset_us,
---          retry_us }
+--          allow_ip, quota, credits, credits_reset_s, nquota,
+--          per quota: name, limit, remaining, reset_s, exceeded,
+--          per bucket: burst, interval_us, remaining, reset_us, retry_us }
+-- quota: the key's own quotas, else its plan's; credits: what is left after
+-- this request (-1: the key has no credits, it is not counted); credits_reset_s:
+-- seconds until the next refill (0: none); a quota's name is "<set>/<period>",
+-- remaining what is left after this request, reset_s the seconds until its
+-- period ends.
 -- now_ms: Redis's clock when the script ran (the module learns its offset
 -- from its own clock, to judge cached records by Redis's time);
 -- token_until: 0, or when the token presented stops working because it is the
 -- previous one of a rotation with grace (prev_digest, prev_until); scopes: the
 -- key's own and its role's (role_scopes); limits: the key's own, else its
 -- plan's (plan_limits); owner..allow_ip: the record's fields as stored. A
--- "limit" reply is only { verdict, now_ms, per bucket: ... } (every element is
+-- "limit" reply is only { verdict, now_ms, credits, credits_reset_s, nquota,
+-- per quota: ..., per bucket: ... } (every element is
 -- an allocation on both sides, and the module knows the record already); an
 -- "invalid" one { "invalid", now_ms }. Refusals by status, environment and
 -- address take no token and write nothing.
 -- verdict: ok | limited | forbidden | invalid | revoked | disabled | expired
---          | wrong_env | ip_denied | late
+--          | wrong_env | ip_denied | late | quota_exceeded | credits_exhausted
+-- A request refused by anything (a bucket, a quota, its credits) takes
+-- nothing from any of them; precedence: credits_exhausted, quota_exceeded,
+-- limited.
 
 local UNIT = { s = 1, m = 60, h = 3600, d = 86400 }
 
@@ -79,6 +105,7 @@ local function record_use(keys, argv, now_s)
   end
 end
 local MAX_OWN_LIMITS = 8
+local QUOTA_KEEP_S = 32 * 86400   -- quota.hpp: kQuotaKeepSeconds
 
 -- GCRA step (see bucket.hpp). Integers below 2^53 are exact in Lua numbers,
 -- and so is math.floor(a / b) for such integers.
@@ -98,11 +125,10 @@ end
 -- marked per=owner lives under the owner's name when the key has an owner
 -- (read by name: the module refuses per=owner on a Cluster), else in the
 -- key's own bucket.
-local function take_all(keys, argv, now, own, owner, reply)
-  local writes = {}
+local function take_all(keys, argv, now, own, owner, reply, writes)
   local denied = false
 
-  for i = 2, #keys do
+  for i = 2, #argv - 10 do   -- the bucket sets: ARGV[10..] less quotas, cost
     local spec = argv[8 + i]
     local body, bucket_key = spec, keys[i]
     if string.sub(spec, 2, 2) == "O" then
@@ -164,18 +190,178 @@ local function take_all(keys, argv, now, own, owner, reply)
         if tat - now > ttl then ttl = tat - now end
       end
     end
-    writes[#writes + 1] = { bucket_key, table.concat(items, " "), ttl }
-  end
-
-  if denied then
-    return false
-  end
-  for _, w in ipairs(writes) do
-    if w[3] > 0 then
-      redis.call("SET", w[1], w[2], "PX", math.ceil(w[3] / 1000))
+    if ttl > 0 then
+      writes[#writes + 1] = { "SET", bucket_key, table.concat(items, " "), "PX",
+                              math.ceil(ttl / 1000) }
     end
   end
-  return true
+
+  return not denied
+end
+
+-- UTC calendar periods (quota.hpp's period_span, held to it by a test): the
+-- first second of the period that holds now_s, of the next one, and the
+-- period's first day as YYYYMMDD. Days to civil dates as in H. Hinnant's
+-- algorithm, in whole numbers below 2^53.
+local function civil(days)
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+                          - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return y, m, d
+end
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = m > 2 and m - 3 or m + 9
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+local function period_span(period, now_s)
+  local day = math.floor(now_s / 86400)
+  local first, next_first
+  if period == "day" then
+    first, next_first = day, day + 1
+  elseif period == "week" then
+    first = day - (day + 3) % 7          -- 1970-01-01 was a Thursday
+    next_first = first + 7
+  else
+    local y, m = civil(day)
+    first = days_from_civil(y, m, 1)
+    if m == 12 then next_first = days_from_civil(y + 1, 1, 1)
+    else next_first = days_from_civil(y, m + 1, 1) end
+  end
+  local y, m, d = civil(first)
+  return first * 86400, next_first * 86400, y * 10000 + m * 100 + d
+end
+
+-- The calendar quotas that apply, counted: appends each one's state to reply
+-- (after nquota at reply[count_at]) and its write to writes; returns false
+-- when one is used up. A value of an earlier period counts as 0.
+local function count_quotas(keys, argv, now_s, spec, own, owner, reply, count_at, writes, peek)
+  local list = {}
+  local own_per_owner = false
+  for kind, set, n, period in string.gmatch(spec, "(%a+):([^:%s]+):(%d+)/(%a+)") do
+    local per_owner = string.sub(kind, 2, 2) == "O"
+    if string.sub(kind, 1, 1) == "K" and own ~= "" then
+      own_per_owner = own_per_owner or per_owner
+    else
+      list[#list + 1] = { set, tonumber(n), period, per_owner }
+    end
+  end
+  for n, period in string.gmatch(own, "(%d+)/(%a+)") do
+    list[#list + 1] = { "default", tonumber(n), period, own_per_owner }
+  end
+
+  local key_hash = keys[#argv - 9]
+  if not key_hash and #list > 0 then
+    local prefix, tag = string.match(keys[1], "^(.*)key:(%b{})$")
+    if not prefix then return nil, "apikey: unexpected record key " .. keys[1] end
+    key_hash = prefix .. "quota:" .. tag
+  end
+
+  local exceeded = false
+  for _, q in ipairs(list) do
+    local set, limit, period, per_owner = q[1], q[2], q[3], q[4]
+    if period ~= "day" and period ~= "week" and period ~= "month" then
+      return nil, "apikey: record " .. keys[1] .. " has a malformed quota"
+    end
+    local hash = key_hash
+    if per_owner and owner ~= "" then hash = argv[7] .. "owner_quota:" .. owner end
+    local field = set .. "/" .. period
+    local start, next_start, first_day = period_span(period, now_s)
+    local used = 0
+    local stored = redis.call("HGET", hash, field)
+    if stored then
+      local day, count = string.match(stored, "^(%d+):(%d+)$")
+      if tonumber(day) == first_day then used = tonumber(count) end
+    end
+    local take = peek and 0 or 1
+    local over = used + take > limit
+    if over then exceeded = true end
+    reply[#reply + 1] = field
+    reply[#reply + 1] = limit
+    reply[#reply + 1] = over and 0 or limit - used - take
+    reply[#reply + 1] = next_start - now_s
+    reply[#reply + 1] = (over and not peek) and 1 or 0
+    writes[#writes + 1] = { "HSET", hash, field, string.format("%d:%d", first_day, used + 1) }
+    writes[#writes + 1] = { "EXPIRE", hash, QUOTA_KEEP_S }
+  end
+  reply[count_at] = #list
+  return not exceeded
+end
+
+-- The key's credits, refilled when a refill period started since the last
+-- one: the credits left after this request (-1: none kept), the seconds
+-- until the next refill (0: none), and whether they cover the cost. The
+-- refill is written only with the request that takes from it.
+local function spend_credits(keys, fields, now_s, cost, writes)
+  local credits, refill, refilled = fields[1], fields[3], fields[4]
+  if not credits and not refill then return -1, 0, true end
+  credits = tonumber(credits or "0")
+  local granted = tonumber(fields[2] or "0")
+  if not credits or not granted then
+    return nil, "apikey: record " .. keys[1] .. " has malformed credits"
+  end
+  local reset_s = 0
+  if refill then
+    local n, period = string.match(refill, "^(%d+)/(%a+)$")
+    if not n or (period ~= "day" and period ~= "month") then
+      return nil, "apikey: record " .. keys[1] .. " has a malformed refill"
+    end
+    local start, next_start = period_span(period, now_s)
+    reset_s = next_start - now_s
+    if start > (tonumber(refilled or "0") or 0) then
+      credits, granted = tonumber(n), tonumber(n)
+      -- whole numbers as "%d": Lua's own conversion writes 10^12 as 1e+12
+      writes[#writes + 1] = { "HSET", keys[1], "credits_granted", string.format("%d", granted),
+                              "refilled", string.format("%d", start) }
+    end
+  end
+  if credits < cost then return credits, reset_s, false end
+  writes[#writes + 1] = { "HSET", keys[1], "credits", string.format("%d", credits - cost) }
+  return credits - cost, reset_s, true
+end
+
+-- Quotas, credits and buckets together: appends their state to reply and
+-- makes their writes only when every one of them lets the request pass.
+-- Returns the verdict, or nil and an error.
+local function take_everything(keys, argv, now, own_limits, own_quota, owner, credit_fields, reply)
+  local now_s = math.floor(now / 1000000)
+  local nsets = #argv - 11
+  local peek = argv[11 + nsets] == "peek"
+  local counts, writes = {}, {}
+  local credits, reset_s, covered = spend_credits(keys, credit_fields, now_s,
+                                                  peek and 0 or tonumber(argv[11 + nsets]) or 1,
+                                                  counts)
+  if credits == nil then return nil, reset_s end   -- reset_s: the error
+  reply[#reply + 1] = credits
+  reply[#reply + 1] = reset_s
+  reply[#reply + 1] = 0
+  local quota_ok, err = count_quotas(keys, argv, now_s, argv[10 + nsets] or "", own_quota,
+                                     owner, reply, #reply, counts, peek)
+  if quota_ok == nil then return nil, err end
+  local passed, err2 = take_all(keys, argv, now, own_limits, owner, reply, writes)
+  if passed == nil then return nil, err2 end
+  if peek then
+    covered, quota_ok = true, true
+  end
+  if not covered then return "credits_exhausted" end
+  if not quota_ok then return "quota_exceeded" end
+  if not passed then return "limited" end
+  for _, w in ipairs(writes) do redis.call(unpack(w)) end
+  if not peek then
+    for _, w in ipairs(counts) do redis.call(unpack(w)) end
+  end
+  return "ok"
 end
 
 -- the IP allowlist (cidr.hpp: canonical entries, one 128-bit space, IPv4 as
@@ -264,6 +450,22 @@ if ARGV[1] == "trace" then
   return out
 end
 
+-- "periods": the calendar periods alone, for a test that holds them to
+-- another implementation (ARGV[2..]: unix seconds): per time, per day, week
+-- and month: start, end, first day (YYYYMMDD)
+if ARGV[1] == "periods" then
+  local out = {}
+  for i = 2, #ARGV do
+    for _, period in ipairs({ "day", "week", "month" }) do
+      local start, next_start, first_day = period_span(period, tonumber(ARGV[i]))
+      out[#out + 1] = start
+      out[#out + 1] = next_start
+      out[#out + 1] = first_day
+    end
+  end
+  return out
+end
+
 -- One check (or "limit"), with its own keys and arguments: the script's
 -- KEYS and ARGV for a call of one check, or one check's share of a batch.
 local function check(KEYS, ARGV)
@@ -278,22 +480,29 @@ local function check(KEYS, ARGV)
 
   if ARGV[1] == "limit" then
     local reply = { "", now_ms }
-    local passed, err = take_all(KEYS, ARGV, now, ARGV[2], ARGV[3], reply)
-    if passed == nil then
+    local credit_fields = {}
+    if ARGV[9] == "C" then
+      credit_fields = redis.call("HMGET", KEYS[1], "credits", "credits_granted", "refill",
+                                 "refilled")
+    end
+    local verdict, err = take_everything(KEYS, ARGV, now, ARGV[2], ARGV[4], ARGV[3],
+                                         credit_fields, reply)
+    if verdict == nil then
       return redis.error_reply(err)
     end
     -- never on a record deleted meanwhile: that would leave a bare hash
     if ARGV[5] == "1" and redis.call("EXISTS", KEYS[1]) == 1 then
       record_use(KEYS, ARGV, now_s)
     end
-    reply[1] = passed and "ok" or "limited"
+    reply[1] = verdict
     return reply
   end
 
   local rec = redis.call("HMGET", KEYS[1], "digest", "status", "expires", "scopes", "limits",
                         "name", "last_used", "created", "hint", "prev_digest", "prev_until",
                         "prev_hint", "role_scopes", "plan_limits", "owner", "role", "plan",
-                        "env", "meta", "allow_ip")
+                        "env", "meta", "allow_ip", "quota", "plan_quota", "credits",
+                        "credits_granted", "refill", "refilled")
   if not rec[1] then
     return { "invalid", now_ms }
   end
@@ -334,34 +543,43 @@ local function check(KEYS, ARGV)
   if own == "" then own = rec[14] or "" end
 
   local owner, env, allow_ip = rec[15] or "", rec[18] or "", rec[20] or ""
+  -- effective quotas: the key's own, else its plan's, else the K lines
+  local own_quota = rec[21] or ""
+  if own_quota == "" then own_quota = rec[22] or "" end
+  -- credits as stored, for the refusals before any is taken (a key with a
+  -- refill keeps credits, even before its first refill)
+  local credits = -1
+  if rec[23] or rec[25] then credits = tonumber(rec[23] or "0") or 0 end
   local head = { "", now_ms, name, scopes, expires, "", created, last_used, hint, token_until,
-                 own, owner, rec[16] or "", rec[17] or "", env, rec[19] or "", allow_ip }
-  if status == "revoked" then
-    head[1] = "revoked"
+                 own, owner, rec[16] or "", rec[17] or "", env, rec[19] or "", allow_ip,
+                 own_quota }
+  -- a refusal before the quotas and credits: no quota counted, none taken
+  local function refused(verdict)
+    head[1] = verdict
+    head[19], head[20], head[21] = credits, 0, 0
     return head
   end
+  if status == "revoked" then
+    return refused("revoked")
+  end
   if status == "disabled" then
-    head[1] = "disabled"
-    return head
+    return refused("disabled")
   end
   if status ~= "active" then
     return redis.error_reply("apikey: record " .. KEYS[1] .. " has an unknown status")
   end
 
   if expires > 0 and now_s >= expires then
-    head[1] = "expired"
-    return head
+    return refused("expired")
   end
 
   -- the environment: a record without one is live (keys from before issue 14)
   if ARGV[8] ~= "" and ARGV[8] ~= (env ~= "" and env or "live") then
-    head[1] = "wrong_env"
-    return head
+    return refused("wrong_env")
   end
 
   if allow_ip ~= "" and not admits(allow_ip, ARGV[9]) then
-    head[1] = "ip_denied"
-    return head
+    return refused("ip_denied")
   end
 
   -- last use, at most once per resolution: no write per request. Written for
@@ -380,18 +598,19 @@ local function check(KEYS, ARGV)
   if not super then
     for s in string.gmatch(ARGV[3], "%S+") do
       if not held[s] then
-        head[1], head[6] = "forbidden", s
-        return head
+        head[6] = s
+        return refused("forbidden")
       end
     end
   end
 
   local reply = head
-  local passed, err = take_all(KEYS, ARGV, now, own, owner, reply)
-  if passed == nil then
+  local verdict, err = take_everything(KEYS, ARGV, now, own, own_quota, owner,
+                                       { rec[23], rec[24], rec[25], rec[26] }, reply)
+  if verdict == nil then
     return redis.error_reply(err)
   end
-  reply[1] = passed and "ok" or "limited"
+  reply[1] = verdict
   return reply
 end
 

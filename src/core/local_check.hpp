@@ -26,6 +26,8 @@ struct CachedRecord {
     std::string_view env;             // "live", "test", or "" (= live)
     std::string_view meta;
     std::string_view allow_ip;        // canonical CIDRs, or "" (any address)
+    std::string_view quota;           // effective: the key's own quotas, else its plan's
+    bool has_credits = false;         // the record keeps credits: Redis decides each use
     std::int64_t expires = 0;
     std::int64_t created = 0;
     std::int64_t last_used = 0;

@@ -17,6 +17,8 @@ Outcome outcome_of(Verdict v) noexcept {
     case Verdict::kDisabled: return Outcome::kDisabled;
     case Verdict::kWrongEnv: return Outcome::kWrongEnvironment;
     case Verdict::kIpDenied: return Outcome::kIpNotAllowed;
+    case Verdict::kQuotaExceeded: return Outcome::kQuotaExceeded;
+    case Verdict::kCreditsExhausted: return Outcome::kCreditsExhausted;
     }
     return Outcome::kError;
 }
@@ -37,6 +39,8 @@ std::string_view result_word(Outcome o) noexcept {
     case Outcome::kDisabled: return "disabled";
     case Outcome::kWrongEnvironment: return "wrong_environment";
     case Outcome::kIpNotAllowed: return "ip_not_allowed";
+    case Outcome::kQuotaExceeded: return "quota_exceeded";
+    case Outcome::kCreditsExhausted: return "credits_exhausted";
     }
     return "error";
 }
@@ -57,6 +61,8 @@ std::string_view error_code(Outcome o) noexcept {
     case Outcome::kDisabled: return "key_disabled";
     case Outcome::kWrongEnvironment: return "wrong_environment";
     case Outcome::kIpNotAllowed: return "ip_not_allowed";
+    case Outcome::kQuotaExceeded: return "quota_exceeded";
+    case Outcome::kCreditsExhausted: return "credits_exhausted";
     }
     return "auth_unavailable";
 }
@@ -68,7 +74,9 @@ int http_status(Outcome o) noexcept {
     case Outcome::kInsecure:
     case Outcome::kWrongEnvironment:
     case Outcome::kIpNotAllowed: return 403;
-    case Outcome::kLimited: return 429;
+    case Outcome::kLimited:
+    case Outcome::kQuotaExceeded:
+    case Outcome::kCreditsExhausted: return 429;
     case Outcome::kError: return 503;
     default: return 401;
     }
@@ -81,9 +89,10 @@ std::string_view fixed_denial_body(Outcome o) {
         denial_body(Outcome::kRevoked, {}), "", "", "", denial_body(Outcome::kError, {}),
         denial_body(Outcome::kInsecure, {}), denial_body(Outcome::kDisabled, {}),
         denial_body(Outcome::kWrongEnvironment, {}), denial_body(Outcome::kIpNotAllowed, {}),
+        "", "",
     };
     static_assert(sizeof(bodies) / sizeof(bodies[0]) ==
-                  static_cast<std::size_t>(Outcome::kIpNotAllowed) + 1);
+                  static_cast<std::size_t>(Outcome::kCreditsExhausted) + 1);
     return bodies[static_cast<std::size_t>(o)];
 }
 
@@ -146,6 +155,24 @@ std::string denial_body(Outcome o, const DenialDetails& d) {
         break;
     case Outcome::kIpNotAllowed:
         json.field("message", "The API key may not be used from this client address.");
+        break;
+    case Outcome::kQuotaExceeded:
+        json.field("message", "The API key has used its quota for this period. Retry after " +
+                                  std::to_string(d.retry_after) + " second" +
+                                  (d.retry_after == 1 ? "," : "s,") +
+                                  " when the next period starts.");
+        json.field("retry_after", d.retry_after);
+        break;
+    case Outcome::kCreditsExhausted:
+        if (d.retry_after > 0) {
+            json.field("message", "The API key has no credits left for this request. They are "
+                                  "refilled in " + std::to_string(d.retry_after) + " second" +
+                                  (d.retry_after == 1 ? "." : "s."));
+            json.field("retry_after", d.retry_after);
+        } else {
+            json.field("message", "The API key has no credits left for this request. Ask its "
+                                  "owner to add credits.");
+        }
         break;
     case Outcome::kOk:
         break;

@@ -26,6 +26,9 @@ enum class Outcome {
     kDisabled,         // the key is disabled (reversibly; a revoke is permanent)
     kWrongEnvironment, // a live key where apikey_env says test, or the reverse
     kIpNotAllowed,     // the client address is outside the key's allow_ip list
+    // issue 15; appended
+    kQuotaExceeded,    // over a calendar quota (apikey_quota, the key's or plan's quota)
+    kCreditsExhausted, // the key's credits are fewer than the request's apikey_cost
 };
 
 // The one map from a check's verdict (the script's, or decide_cached's on a
@@ -34,7 +37,8 @@ enum class Outcome {
 Outcome outcome_of(Verdict v) noexcept;
 
 // $apikey_result: ok missing malformed invalid revoked expired forbidden limited
-// error insecure disabled wrong_environment ip_not_allowed
+// error insecure disabled wrong_environment ip_not_allowed quota_exceeded
+// credits_exhausted
 std::string_view result_word(Outcome o) noexcept;
 
 // The "error" member of the JSON body: missing_key, malformed_key, ...
@@ -47,14 +51,15 @@ int http_status(Outcome o) noexcept;
 struct DenialDetails {
     std::string_view required_scope;   // kForbidden
     std::int64_t expired_at = 0;       // kExpired
-    std::int64_t retry_after = 0;      // kLimited, seconds
+    std::int64_t retry_after = 0;      // kLimited, kQuotaExceeded, kCreditsExhausted
+                                       // (0 there: no refill to wait for), seconds
 };
 
 // The JSON body of a refusal: {"error":"...","message":"..."[, details]}
 std::string denial_body(Outcome o, const DenialDetails& details);
 
 // The same body, built once, for the refusals that carry no details (all but
-// expired, forbidden and limited); empty for the others. Floods of bad keys
+// expired, forbidden, limited, quota_exceeded and credits_exhausted); empty for the others. Floods of bad keys
 // are answered without building anything: the module calls it once at
 // configuration time (it may throw there, never on a request).
 std::string_view fixed_denial_body(Outcome o);

@@ -20,6 +20,7 @@ namespace apikey {
 inline constexpr std::int64_t kMaxQuota = 1000000000000;     // 10^12 requests a period
 inline constexpr std::int64_t kMaxCredits = 1000000000000;   // 10^12 credits
 inline constexpr std::size_t  kMaxOwnQuotas = 3;             // one per period
+inline constexpr std::int64_t kMaxPeriodSeconds = 31 * 86400;  // the longest period
 
 enum class QuotaPeriod : unsigned { kDay, kWeek, kMonth };
 

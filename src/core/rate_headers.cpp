@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "bucket.hpp"
+#include "quota.hpp"
 
 namespace apikey {
 
@@ -106,6 +107,33 @@ std::int64_t next_token_seconds(const BucketState& b) noexcept {
     return retry_after_seconds(us);
 }
 
+std::int64_t policy_seconds(const RatePolicy& p) noexcept {
+    return p.window_s > 0 ? std::max<std::int64_t>(1, p.reset_s) : next_token_seconds(p.state);
+}
+
+bool quota_policy(const QuotaState& q, std::int64_t now_s, PolicyName& name,
+                  RatePolicy& out) noexcept {
+    std::size_t slash = q.name.rfind('/');
+    if (slash == std::string_view::npos) return false;
+    auto period = parse_quota_period(q.name.substr(slash + 1));
+    if (!period) return false;
+    int n = std::snprintf(name.text.data(), name.text.size(), "%.*s/%lld/%.*s",
+                          static_cast<int>(slash), q.name.data(),
+                          static_cast<long long>(q.limit),
+                          static_cast<int>(q.name.size() - slash - 1), q.name.data() + slash + 1);
+    if (n < 0 || static_cast<std::size_t>(n) >= name.text.size()) return false;
+    name.len = static_cast<std::size_t>(n);
+    PeriodSpan span = period_span(*period, now_s);
+    out = RatePolicy{};
+    out.name = name.view();
+    out.state.burst = q.limit;
+    out.state.remaining = q.remaining;
+    out.state.retry_us = q.exceeded ? q.reset_s * 1000000 : 0;
+    out.window_s = span.end - span.start;
+    out.reset_s = q.reset_s;
+    return true;
+}
+
 std::size_t closest_policy(const RatePolicy* p, std::size_t count) noexcept {
     std::size_t best = 0;
     for (std::size_t i = 1; i < count; i++) {
@@ -117,7 +145,7 @@ std::size_t closest_policy(const RatePolicy* p, std::size_t count) noexcept {
         } else if (a.remaining != b.remaining) {
             closer = a.remaining < b.remaining;
         } else {
-            closer = next_token_seconds(a) > next_token_seconds(b);
+            closer = policy_seconds(p[i]) > policy_seconds(p[best]);
         }
         if (closer) {
             best = i;
@@ -163,14 +191,15 @@ std::size_t format_members(const RatePolicy* p, std::size_t from, std::size_t to
         if (n == 0) return 0;
         len += n;
         const BucketState& b = p[i].state;
+        std::int64_t window = p[i].window_s > 0
+            ? p[i].window_s
+            : std::max<std::int64_t>(1, ceil_seconds(b.burst * b.interval_us));
         int w = limit
             ? std::snprintf(buf + len, cap - len, ";r=%lld;t=%lld",
                             static_cast<long long>(b.remaining),
-                            static_cast<long long>(next_token_seconds(b)))
+                            static_cast<long long>(policy_seconds(p[i])))
             : std::snprintf(buf + len, cap - len, ";q=%lld;w=%lld",
-                            static_cast<long long>(b.burst),
-                            static_cast<long long>(std::max<std::int64_t>(
-                                1, ceil_seconds(b.burst * b.interval_us))));
+                            static_cast<long long>(b.burst), static_cast<long long>(window));
         if (w < 0 || static_cast<std::size_t>(w) >= cap - len) return 0;
         len += static_cast<std::size_t>(w);
     }

@@ -92,10 +92,24 @@ bool name_policies(const PolicySet* sets, std::size_t nsets, const std::vector<L
 struct RatePolicy {
     std::string_view name;
     BucketState state;
+    // a calendar quota (issue 15) rather than a bucket: w is the period's
+    // length, q its limit (state.burst), r what is left (state.remaining), t
+    // the seconds until the period ends (more quota comes only then)
+    std::int64_t window_s = 0;
+    std::int64_t reset_s = 0;
 };
 
 // t of a bucket: seconds until its next token, rounded up, never 0.
 std::int64_t next_token_seconds(const BucketState& b) noexcept;
+
+// t of a policy: a bucket's next token, or the end of a quota's period.
+std::int64_t policy_seconds(const RatePolicy& p) noexcept;
+
+// A quota as a policy named "<set>/<N>/<period>" ("default/1000000/month"),
+// its name written into `name`; `now_s` (Redis's clock) gives the length of
+// the month it counts in. False when the quota's name is not "<set>/<period>".
+bool quota_policy(const QuotaState& q, std::int64_t now_s, PolicyName& name,
+                  RatePolicy& out) noexcept;
 
 // The policy closest to refusing, the one RateLimit reports: after a refusal
 // the refusing bucket with the longest wait (so t equals Retry-After), else
@@ -110,8 +124,10 @@ std::size_t format_sf_string(std::string_view s, char* buf, std::size_t cap) noe
 
 // RateLimit-Policy and RateLimit field values into buf, without allocating.
 // Return the length written, or 0 if it does not fit (or count is 0).
-// kMaxDraftLength always fits kMaxBuckets policies with the longest names.
-inline constexpr std::size_t kMaxDraftLength = kMaxBuckets * (2 * kMaxPolicyName + 64);
+// kMaxDraftLength always fits kMaxBuckets buckets and kMaxQuotas quotas with
+// the longest names.
+inline constexpr std::size_t kMaxPolicies = kMaxBuckets + kMaxQuotas;
+inline constexpr std::size_t kMaxDraftLength = kMaxPolicies * (2 * kMaxPolicyName + 64);
 std::size_t format_draft_policy(const RatePolicy* policies, std::size_t count, char* buf,
                                 std::size_t cap) noexcept;
 std::size_t format_draft_limit(const RatePolicy* policies, std::size_t count, char* buf,

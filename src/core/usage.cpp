@@ -15,6 +15,8 @@ usage_word(UsageResult r) noexcept
     case UsageResult::kForbidden: return "forbidden";
     case UsageResult::kLimited: return "limited";
     case UsageResult::kInvalid: return "invalid";
+    case UsageResult::kQuotaExceeded: return "quota_exceeded";
+    case UsageResult::kCreditsExhausted: return "credits_exhausted";
     }
     return "";
 }
@@ -32,6 +34,10 @@ usage_result_of(Outcome o) noexcept
         return UsageResult::kForbidden;
     case Outcome::kLimited:
         return UsageResult::kLimited;
+    case Outcome::kQuotaExceeded:
+        return UsageResult::kQuotaExceeded;
+    case Outcome::kCreditsExhausted:
+        return UsageResult::kCreditsExhausted;
     case Outcome::kRevoked:
     case Outcome::kExpired:
     case Outcome::kDisabled:

@@ -20,18 +20,21 @@
 
 namespace apikey {
 
-// Appended only: quota_exceeded and credits_exhausted come after kInvalid
-// when quotas and credits exist (their fields are simply absent until then).
+// Appended only: quota_exceeded and credits_exhausted came with issue 15's
+// quotas and credits (days counted before have no such fields).
 enum class UsageResult : unsigned {
     kOk,
     kForbidden,   // forbidden, ip_not_allowed, wrong_environment
     kLimited,
     kInvalid,     // a known key that is revoked, expired or disabled
+    kQuotaExceeded,
+    kCreditsExhausted,
 };
 
-inline constexpr unsigned kUsageResults = 4;
+inline constexpr unsigned kUsageResults = 6;
 
-// "ok", "forbidden", "limited", "invalid": the usage hash's fields.
+// "ok", "forbidden", "limited", "invalid", "quota_exceeded",
+// "credits_exhausted": the usage hash's fields.
 std::string_view usage_word(UsageResult r) noexcept;
 
 // The result a request's outcome counts as, or nothing for a request not

@@ -38,6 +38,8 @@ struct cache_node_t {
     u_char              env_len;
     u_short             meta_len;
     u_short             allow_ip_len;
+    u_char              quota_len;      // quotas and credits (issue 15)
+    u_char              has_credits;
     ngx_uint_t          epoch;
     time_t              valid_until;
     time_t              confirmed_at;   // Redis said active (this host's clock), or 0
@@ -393,10 +395,14 @@ copy_out_locked(cache_node_t *node, ngx_http_request_t *r, apikey::CachedRecord 
     ngx_http_apikey_copy_out(r->pool, p, node->meta_len, &out->meta);
     p += node->meta_len;
     ngx_http_apikey_copy_out(r->pool, p, node->allow_ip_len, &out->allow_ip);
+    p += node->allow_ip_len;
+    ngx_http_apikey_copy_out(r->pool, p, node->quota_len, &out->quota);
+    out->has_credits = node->has_credits != 0;
 
     // out of memory must not read as "no allowlist", "no environment" or
     // "no owner" (then the key's own bucket): a miss, and Redis decides
     return (node->allow_ip_len && out->allow_ip.empty())
+           || (node->quota_len && out->quota.empty())
            || (node->env_len && out->env.empty())
            || (node->scopes_len && out->scopes.empty())
            || (node->limits_len && out->limits.empty())
@@ -464,7 +470,8 @@ ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest
         || record.scopes.size() > 0xffff || record.hint.size() > 0xff
         || record.limits.size() > 0xffff || record.owner.size() > 0xff
         || record.role.size() > 0xff || record.plan.size() > 0xff || record.env.size() > 0xff
-        || record.meta.size() > 0xffff || record.allow_ip.size() > 0xffff)
+        || record.meta.size() > 0xffff || record.allow_ip.size() > 0xffff
+        || record.quota.size() > 0xff)
     {
         return;
     }
@@ -472,7 +479,7 @@ ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest
     size = offsetof(cache_node_t, data) + record.name.size() + record.scopes.size()
            + record.hint.size() + record.limits.size() + record.owner.size()
            + record.role.size() + record.plan.size() + record.env.size() + record.meta.size()
-           + record.allow_ip.size();
+           + record.allow_ip.size() + record.quota.size();
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
@@ -515,6 +522,8 @@ ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest
     node->env_len = static_cast<u_char>(record.env.size());
     node->meta_len = static_cast<u_short>(record.meta.size());
     node->allow_ip_len = static_cast<u_short>(record.allow_ip.size());
+    node->quota_len = static_cast<u_char>(record.quota.size());
+    node->has_credits = record.has_credits ? 1 : 0;
     node->epoch = z->sh->epoch;
     node->valid_until = ngx_time() + cache->ttl;
     node->confirmed_at = record.state == apikey::CachedRecord::State::kActive ? ngx_time() : 0;
@@ -539,7 +548,8 @@ ngx_http_apikey_cache_store(ngx_http_apikey_cache_t *cache, const u_char *digest
     p = copy_in(p, record.plan);
     p = copy_in(p, record.env);
     p = copy_in(p, record.meta);
-    copy_in(p, record.allow_ip);
+    p = copy_in(p, record.allow_ip);
+    copy_in(p, record.quota);
 
     ngx_rbtree_insert(&z->sh->rbtree, &node->node);
     ngx_queue_insert_head(&z->sh->lru, &node->queue);

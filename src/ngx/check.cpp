@@ -649,9 +649,14 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     nsets = (lcf->bucket_sets && !lcf->local_limits) ? lcf->bucket_sets->nelts : 0;
     sets = nsets ? static_cast<ngx_http_apikey_bucket_set_t *>(lcf->bucket_sets->elts) : NULL;
 
-    // EVALSHA sha numkeys record bucket... mode arg2 arg3 arg4 arg5 deadline
-    // prefix env client spec...
-    argc = static_cast<int>(3 + 1 + nsets + 9 + nsets);
+    // the quota counts' hash, when they may be counted (check_script.cpp:
+    // declared but absent, it would stall a check during a slot migration)
+    bool quota_key = lcf->quota_spec.len || (limit_only && ctx->own_quota.len);
+    ngx_uint_t nkeys = 1 + nsets + (quota_key ? 1 : 0);
+
+    // EVALSHA sha numkeys record bucket... [quota] mode arg2 arg3 arg4 arg5
+    // deadline prefix env client spec... quotas cost
+    argc = static_cast<int>(3 + nkeys + 9 + nsets + 2);
 
     auto *args = static_cast<std::string_view *>(
         ngx_palloc(r->pool, argc * sizeof(std::string_view)));
@@ -679,7 +684,7 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     push(mcf->script_sha.data, mcf->script_sha.len);
 
     std::string record = apikey::record_key(prefix, key_id);
-    u_char *end = ngx_sprintf(reinterpret_cast<u_char *>(numkeys), "%ui", 1 + nsets);
+    u_char *end = ngx_sprintf(reinterpret_cast<u_char *>(numkeys), "%ui", nkeys);
     bool ok = push_copy(std::string_view(numkeys, end - reinterpret_cast<u_char *>(numkeys)))
               && push_copy(record);
 
@@ -688,12 +693,15 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
                                 sets[k].name.len);
         ok = push_copy(apikey::bucket_key(prefix, key_id, bucket));
     }
+    if (quota_key) {
+        ok = ok && push_copy(apikey::quota_redis_key(prefix, key_id));
+    }
 
     if (limit_only) {
         push("limit", 5);
         push(ctx->own_limits.data, ctx->own_limits.len);
         push(ctx->owner.data, ctx->owner.len);
-        push("", 0);
+        push(ctx->own_quota.data, ctx->own_quota.len);
         push(record_use ? "1" : "0", 1);
 
     } else {
@@ -729,10 +737,11 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     }
 
     // the client address ($remote_addr: after real_ip) for the key's allow_ip
+    // ("limit" mode: whether the key keeps credits)
     std::array<char, 32> client;
-    if (!limit_only
-        && apikey::ip_address_hex(ngx_http_apikey_sv(r->connection->addr_text), &client))
-    {
+    if (limit_only) {
+        push(ctx->has_credits ? "C" : "", ctx->has_credits ? 1 : 0);
+    } else if (apikey::ip_address_hex(ngx_http_apikey_sv(r->connection->addr_text), &client)) {
         ok = ok && push_copy(std::string_view(client.data(), client.size()));
     } else {
         push("", 0);
@@ -741,6 +750,9 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     for (k = 0; k < nsets; k++) {
         push(sets[k].spec.data, sets[k].spec.len);
     }
+
+    push(lcf->quota_spec.data, lcf->quota_spec.len);
+    push(lcf->cost_arg.data, lcf->cost_arg.len);
 
     if (!ok) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -754,7 +766,7 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     // what a batch sends of this check: its keys and arguments
     ctx->check_args = args + 3;
-    ctx->check_nkeys = 1 + nsets;
+    ctx->check_nkeys = nkeys;
     ctx->check_nargs = i - 3 - ctx->check_nkeys;
 
     pending = new (std::nothrow) RedisPending();
@@ -993,13 +1005,16 @@ static void
 ngx_http_apikey_set_draft_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ngx_http_apikey_loc_conf_t *lcf, const apikey::BucketState *buckets, size_t count)
 {
-    size_t                                         i, nsets;
+    size_t                                         i, nsets, npolicies;
     apikey::PolicySet                              sets[apikey::kMaxBuckets];
-    apikey::RatePolicy                             policies[apikey::kMaxBuckets];
+    apikey::RatePolicy                             policies[apikey::kMaxPolicies];
     std::array<apikey::PolicyName, apikey::kMaxBuckets>  names;
+    std::array<apikey::PolicyName, apikey::kMaxQuotas>   quota_names;
     ngx_http_apikey_bucket_set_t                  *conf_sets;
 
-    nsets = lcf->bucket_sets ? ngx_min(lcf->bucket_sets->nelts, apikey::kMaxBuckets) : 0;
+    // no buckets in a reply that has quotas: store=local takes them later
+    nsets = lcf->bucket_sets && count ? ngx_min(lcf->bucket_sets->nelts, apikey::kMaxBuckets)
+                                      : 0;
     conf_sets = nsets ? static_cast<ngx_http_apikey_bucket_set_t *>(lcf->bucket_sets->elts)
                       : NULL;
 
@@ -1033,6 +1048,16 @@ ngx_http_apikey_set_draft_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx
         policies[i] = apikey::RatePolicy{names[i].view(), buckets[i]};
     }
 
+    // the calendar quotas follow the buckets, each a policy of its own
+    npolicies = count;
+    for (i = 0; i < ctx->nquotas && i < apikey::kMaxQuotas; i++) {
+        if (apikey::quota_policy(ctx->quotas[i], ctx->quota_now, quota_names[i],
+                                 policies[npolicies]))
+        {
+            npolicies++;
+        }
+    }
+
     u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, 2 * apikey::kMaxDraftLength));
     if (p == NULL) {
         return;   // out of memory: no headers rather than wrong ones
@@ -1040,9 +1065,9 @@ ngx_http_apikey_set_draft_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx
     char *policy = reinterpret_cast<char *>(p);
     char *field = policy + apikey::kMaxDraftLength;
 
-    ctx->draft_policy.len = apikey::format_draft_policy(policies, count, policy,
+    ctx->draft_policy.len = apikey::format_draft_policy(policies, npolicies, policy,
                                                         apikey::kMaxDraftLength);
-    ctx->draft_field.len = apikey::format_draft_limit(policies, count, field,
+    ctx->draft_field.len = apikey::format_draft_limit(policies, npolicies, field,
                                                       apikey::kMaxDraftLength);
     if (ctx->draft_policy.len == 0 || ctx->draft_field.len == 0) {
         return;
@@ -1061,24 +1086,28 @@ ngx_http_apikey_set_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     apikey::RateHeaders h = apikey::rate_headers(buckets, count);
 
-    if (!h.present) {
+    if (!h.present && ctx->nquotas == 0) {
         return;
     }
 
-    // the tightest bucket's numbers serve $apikey_rate_remaining, /me and
-    // the legacy fields, whichever fields (if any) the response carries
-    ctx->rate_policy.data = static_cast<u_char *>(ngx_pnalloc(r->pool, apikey::kMaxPolicyLength));
-    if (ctx->rate_policy.data == NULL) {
-        return;   // out of memory: no headers rather than wrong ones
-    }
-    ctx->rate_policy.len = apikey::format_policy(
-        buckets, count, reinterpret_cast<char *>(ctx->rate_policy.data), apikey::kMaxPolicyLength);
+    if (h.present) {
+        // the tightest bucket's numbers serve $apikey_rate_remaining, /me and
+        // the legacy fields, whichever fields (if any) the response carries
+        ctx->rate_policy.data = static_cast<u_char *>(
+            ngx_pnalloc(r->pool, apikey::kMaxPolicyLength));
+        if (ctx->rate_policy.data == NULL) {
+            return;   // out of memory: no headers rather than wrong ones
+        }
+        ctx->rate_policy.len = apikey::format_policy(
+            buckets, count, reinterpret_cast<char *>(ctx->rate_policy.data),
+            apikey::kMaxPolicyLength);
 
-    ctx->has_rate = 1;
-    ctx->rate_limit = h.limit;
-    ctx->rate_remaining = h.remaining;
-    ctx->rate_reset = h.reset;
-    ctx->retry_after = h.retry_after;
+        ctx->has_rate = 1;
+        ctx->rate_limit = h.limit;
+        ctx->rate_remaining = h.remaining;
+        ctx->rate_reset = h.reset;
+        ctx->retry_after = h.retry_after;
+    }
 
     lcf = ctx->checked_for;
     if (lcf == NULL) {
@@ -1185,6 +1214,64 @@ ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
 }
 
 
+// The quotas and credits of a reply, for the RateLimit fields, /me and
+// $apikey_credits_remaining: copied out of the redisReply into the pool.
+static ngx_int_t
+ngx_http_apikey_store_quotas(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    const apikey::CheckReply &reply)
+{
+    ngx_uint_t  i;
+
+    ctx->credits = reply.credits;
+    ctx->credits_reset = reply.credits_reset_s;
+    ctx->quota_now = reply.now_ms / 1000;
+    ctx->nquotas = 0;
+
+    if (reply.quota_count == 0) {
+        return NGX_OK;
+    }
+
+    ctx->quotas = static_cast<apikey::QuotaState *>(
+        ngx_palloc(r->pool, reply.quota_count * sizeof(apikey::QuotaState)));
+    if (ctx->quotas == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < reply.quota_count; i++) {
+        ngx_str_t name = ngx_http_apikey_pool_copy(r->pool, reply.quotas[i].name);
+        if (name.data == NULL) {
+            return NGX_ERROR;
+        }
+        new (&ctx->quotas[i]) apikey::QuotaState(reply.quotas[i]);
+        ctx->quotas[i].name = ngx_http_apikey_sv(name);
+    }
+    ctx->nquotas = reply.quota_count;
+
+    return NGX_OK;
+}
+
+
+// Retry-After of a quota or credits refusal: when the period of the longest
+// used-up quota ends, or when the credits are refilled (none without a refill).
+static void
+ngx_http_apikey_set_quota_retry(ngx_http_apikey_ctx_t *ctx)
+{
+    ngx_uint_t  i;
+
+    if (ctx->outcome == Outcome::kCreditsExhausted) {
+        ctx->retry_after = ctx->credits_reset;
+
+    } else if (ctx->outcome == Outcome::kQuotaExceeded) {
+        ctx->retry_after = 0;
+        for (i = 0; i < ctx->nquotas; i++) {
+            if (ctx->quotas[i].exceeded) {
+                ctx->retry_after = ngx_max(ctx->retry_after, ctx->quotas[i].reset_s);
+            }
+        }
+    }
+}
+
+
 static ngx_int_t
 ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     const apikey::CheckReply &reply)
@@ -1194,9 +1281,20 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     ctx->outcome = apikey::outcome_of(reply.verdict);
 
+    if (ngx_http_apikey_store_quotas(r, ctx, reply) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ctx->limit_only) {
-        // after a cache hit the record is known: only the buckets are news
+        // after a cache hit the record is known: only the buckets, quotas
+        // and credits are news
         ngx_http_apikey_set_rate(r, ctx, reply.buckets.data(), reply.bucket_count);
+        ngx_http_apikey_set_quota_retry(ctx);
+        if (ctx->outcome == Outcome::kOk && lcf->local_limits && lcf->bucket_sets
+            && lcf->bucket_sets->nelts)
+        {
+            return ngx_http_apikey_take_local(r, ctx, lcf);
+        }
         return NGX_OK;
     }
 
@@ -1223,6 +1321,8 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
             cached.env = reply.env;
             cached.meta = reply.meta;
             cached.allow_ip = reply.allow_ip;
+            cached.quota = reply.quota;
+            cached.has_credits = reply.credits >= 0;
             cached.expires = reply.expires;
             cached.created = reply.created;
             cached.last_used = reply.last_used;
@@ -1247,6 +1347,8 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ctx->env = ngx_http_apikey_pool_copy(r->pool, reply.env);
     ctx->meta = ngx_http_apikey_pool_copy(r->pool, reply.meta);
     ctx->allow_ip = ngx_http_apikey_pool_copy(r->pool, reply.allow_ip);
+    ctx->own_quota = ngx_http_apikey_pool_copy(r->pool, reply.quota);
+    ctx->has_credits = reply.credits >= 0;
     ctx->expires = reply.expires;
     ctx->created = reply.created;
     ctx->last_used = reply.last_used;
@@ -1262,12 +1364,14 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         || (reply.plan.size() && ctx->plan.data == NULL)
         || (reply.env.size() && ctx->env.data == NULL)
         || (reply.meta.size() && ctx->meta.data == NULL)
-        || (reply.allow_ip.size() && ctx->allow_ip.data == NULL))
+        || (reply.allow_ip.size() && ctx->allow_ip.data == NULL)
+        || (reply.quota.size() && ctx->own_quota.data == NULL))
     {
         return NGX_ERROR;
     }
 
     ngx_http_apikey_set_rate(r, ctx, reply.buckets.data(), reply.bucket_count);
+    ngx_http_apikey_set_quota_retry(ctx);
 
     if (ctx->outcome == Outcome::kOk && lcf->local_limits && lcf->bucket_sets
         && lcf->bucket_sets->nelts)

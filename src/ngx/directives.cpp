@@ -10,6 +10,7 @@
 #include "check_script.hpp"
 #include "local_limits.hpp"
 #include "metrics.hpp"
+#include "quota_conf.hpp"
 #include "digest.hpp"
 #include "keyspace.hpp"
 #include "rate.hpp"
@@ -29,6 +30,11 @@ static char *ngx_http_apikey_hash_secret_directive(ngx_conf_t *cf, ngx_command_t
 static char *ngx_http_apikey_fail_mode_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+
+// apikey_cost: 0 (a free location) to the most credits a key can hold
+static ngx_conf_num_bounds_t  ngx_http_apikey_cost_bounds = {
+    ngx_conf_check_num_bounds, 0, 1000000000
+};
 
 static ngx_conf_enum_t  ngx_http_apikey_log_levels[] = {
     { ngx_string("info"), NGX_LOG_INFO },
@@ -133,6 +139,20 @@ ngx_command_t  ngx_http_apikey_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("apikey_quota"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      ngx_http_apikey_guard<ngx_http_apikey_quota_directive>,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apikey_cost"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apikey_loc_conf_t, cost),
+      &ngx_http_apikey_cost_bounds },
 
     { ngx_string("apikey_log_level"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -306,6 +326,8 @@ ngx_http_apikey_create_loc_conf(ngx_conf_t *cf)
     conf->expiry_warning = NGX_CONF_UNSET;
     conf->last_used_interval = NGX_CONF_UNSET;
     conf->limit_lines = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
+    conf->quota_lines = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
+    conf->cost = NGX_CONF_UNSET;
     conf->env = NGX_CONF_UNSET_UINT;
     conf->ratelimit_headers = NGX_CONF_UNSET_UINT;
 
@@ -551,6 +573,12 @@ ngx_http_apikey_merge(ngx_conf_t *cf, void *parent, void *child)
 
     mcf = static_cast<ngx_http_apikey_main_conf_t *>(
         ngx_http_conf_get_module_main_conf(cf, ngx_http_apikey_module));
+
+    if (ngx_http_apikey_merge_quotas(cf, prev, conf, mcf->topology == NGX_HTTP_APIKEY_CLUSTER)
+        != NGX_CONF_OK)
+    {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
 
     ngx_conf_merge_uint_value(conf->env, prev->env,
                               static_cast<ngx_uint_t>(NGX_HTTP_APIKEY_ENV_ANY));

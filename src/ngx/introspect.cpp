@@ -98,6 +98,38 @@ ngx_http_apikey_introspection(ngx_http_apikey_ctx_t *ctx)
         json.null_field("rate_limit");
     }
 
+    // calendar quotas as this request counted them, and the credits left
+    std::string quotas = "[";
+    for (ngx_uint_t i = 0; i < ctx->nquotas; i++) {
+        const apikey::QuotaState &q = ctx->quotas[i];
+        apikey::JsonObject item;
+        std::size_t slash = q.name.rfind('/');
+        item.field("bucket", q.name.substr(0, slash))
+            .field("period", q.name.substr(slash + 1))
+            .field("limit", q.limit)
+            .field("used", q.limit - q.remaining)
+            .field("remaining", q.remaining)
+            .field("reset", q.reset_s)
+            .field("resets_at", apikey::format_utc(ctx->quota_now + q.reset_s));
+        if (quotas.size() > 1) quotas.push_back(',');
+        quotas += item.str();
+    }
+    quotas.push_back(']');
+    json.raw_field("quotas", quotas);
+
+    if (ctx->credits >= 0) {
+        apikey::JsonObject credits;
+        credits.field("remaining", ctx->credits);
+        if (ctx->credits_reset > 0) {
+            credits.field("refill_in", ctx->credits_reset);
+        } else {
+            credits.null_field("refill_in");
+        }
+        json.raw_field("credits", credits.str());
+    } else {
+        json.null_field("credits");
+    }
+
     return json.str() + "\n";
 }
 

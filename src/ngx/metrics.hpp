@@ -14,7 +14,7 @@ inline constexpr ngx_uint_t  ngx_http_apikey_latency_buckets =
     sizeof(ngx_http_apikey_latency_bounds_us) / sizeof(ngx_http_apikey_latency_bounds_us[0]) + 1;
 
 inline constexpr ngx_uint_t  ngx_http_apikey_outcomes = static_cast<ngx_uint_t>(
-    apikey::Outcome::kIpNotAllowed) + 1;
+    apikey::Outcome::kCreditsExhausted) + 1;
 
 // The key hygiene gauges (src/ngx/hygiene.cpp): the last complete count.
 struct ngx_http_apikey_key_stats_t {
@@ -24,6 +24,7 @@ struct ngx_http_apikey_key_stats_t {
     ngx_atomic_t  keys[5];        // by apikey::KeyStats::Status
     ngx_atomic_t  expiring[2];    // within apikey::KeyStats::kExpiringDays
     ngx_atomic_t  unused[2];      // for apikey::KeyStats::kUnusedDays
+    ngx_atomic_t  near_limit;     // at 80% or more of a quota or of the credits
     ngx_atomic_t  runs[2];        // counts that ended: complete, failed
 };
 

@@ -172,6 +172,7 @@ ngx_http_apikey_create_ctx(ngx_http_request_t *r)
     ngx_memzero(ctx, sizeof(ngx_http_apikey_ctx_t));
     ctx->request = r;
     ctx->outcome = Outcome::kError;
+    ctx->credits = -1;   // none known: $apikey_credits_remaining is empty
 
     cln->handler = ngx_http_apikey_guard<ngx_http_apikey_cleanup>;
     ngx_http_set_ctx(r, ctx, ngx_http_apikey_module);
@@ -244,6 +245,8 @@ ngx_http_apikey_decide_cached(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ctx->env = str(cached.env);
     ctx->meta = str(cached.meta);
     ctx->allow_ip = str(cached.allow_ip);
+    ctx->own_quota = str(cached.quota);
+    ctx->has_credits = cached.has_credits ? 1 : 0;
     ctx->missing_scope = str(missing);
     ctx->expires = cached.expires;
     ctx->created = cached.created;
@@ -289,6 +292,15 @@ ngx_http_apikey_last_known_good(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ct
 
     apikey::Verdict verdict = ngx_http_apikey_decide_cached(
         r, ctx, lcf, cached, ngx_http_apikey_redis_now(cached.clock_offset_ms));
+
+    if (verdict == apikey::Verdict::kOk && cached.has_credits && lcf->cost > 0) {
+        // credits are sold uses: none is given away while they cannot be
+        // counted (quotas, a ceiling rather than a sale, are not enforced
+        // meanwhile: README "Quotas and credits")
+        ctx->outcome = Outcome::kError;
+        ngx_http_apikey_count(fail_cached[NGX_HTTP_APIKEY_LKG_REFUSED], 1);
+        return;
+    }
 
     if (verdict == apikey::Verdict::kOk && lcf->bucket_sets && lcf->bucket_sets->nelts) {
         ngx_http_apikey_take_local(r, ctx, lcf);
@@ -511,7 +523,10 @@ ngx_http_apikey_from_cache(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
 
     bool limited = lcf->bucket_sets && lcf->bucket_sets->nelts;
 
-    if (ctx->outcome != Outcome::kOk || !limited || lcf->local_limits) {
+    // quotas and credits are counted in Redis whatever the buckets' store
+    bool counted = lcf->quota_spec.len || ctx->own_quota.len || ctx->has_credits;
+
+    if (ctx->outcome != Outcome::kOk || ((!limited || lcf->local_limits) && !counted)) {
         if (ctx->outcome == Outcome::kOk && limited) {
             ngx_http_apikey_take_local(r, ctx, lcf);
         }

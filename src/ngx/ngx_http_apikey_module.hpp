@@ -34,6 +34,14 @@ struct ngx_http_apikey_scope_line_t {
     ngx_uint_t                methods;  // NGX_HTTP_* mask; 0 = every method
 };
 
+// One `apikey_quota` line as written.
+struct ngx_http_apikey_quota_line_t {
+    int64_t       count;          // N of N/period
+    ngx_uint_t    period;         // apikey::QuotaPeriod
+    ngx_str_t     bucket;         // bucket=NAME: the quota set, "default" by default
+    ngx_flag_t    per_owner;
+};
+
 // One `apikey_limit` line as written.
 struct ngx_http_apikey_limit_line_t {
     ngx_int_t   count;
@@ -145,6 +153,10 @@ struct ngx_http_apikey_loc_conf_t {
     ngx_flag_t    local_limits;   // the lines say store=local: buckets in nginx
     ngx_uint_t    env;            // apikey_env: NGX_HTTP_APIKEY_ENV_*
     ngx_flag_t    dry_run;        // apikey_dry_run: log and count refusals, refuse none
+    ngx_array_t  *quota_lines;    // of ngx_http_apikey_quota_line_t; empty = off
+    ngx_str_t     quota_spec;     // the lines as the check script's argument
+    ngx_int_t     cost;           // apikey_cost: credits one request takes
+    ngx_str_t     cost_arg;       // the same as the script's argument
     ngx_uint_t    ratelimit_headers;  // NGX_HTTP_APIKEY_RATELIMIT_*
     struct ngx_http_apikey_leak_conf_t  *leak;   // apikey_leak_report, or NULL (leaks.cpp)
 };
@@ -191,6 +203,13 @@ struct ngx_http_apikey_ctx_t {
     ngx_str_t                     env;           // "live"/"test"; "" in the record = live
     ngx_str_t                     meta;          // JSON object text (meta.hpp)
     ngx_str_t                     allow_ip;      // canonical CIDRs
+    ngx_str_t                     own_quota;     // effective: the key's own quotas
+                                                 // ("1000/day ..."), else its plan's
+    int64_t                       credits;       // left after this request, -1: none
+    int64_t                       credits_reset; // seconds until the next refill, 0: none
+    apikey::QuotaState           *quotas;        // as counted by this request (r->pool)
+    ngx_uint_t                    nquotas;
+    int64_t                       quota_now;     // Redis's clock then, unix seconds
     ngx_str_t                     digest;        // hex, the script's argument
     u_char                        digest_bin[32];    // the cache's key
     ngx_str_t                     required;      // scopes this location needs
@@ -229,6 +248,7 @@ struct ngx_http_apikey_ctx_t {
     unsigned                      dry_run:1;     // decided under apikey_dry_run on
     unsigned                      fail_cached:1; // last-known-good consulted (Redis failed)
     unsigned                      lkg_admitted:1;    // and it let the request in
+    unsigned                      has_credits:1; // the record keeps credits
 };
 
 static_assert(std::is_trivially_destructible<ngx_http_apikey_ctx_t>::value,

@@ -392,14 +392,27 @@ ngx_http_apikey_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    if (!ctx->has_rate) {
+    // a bucket's, a quota's or the credits' refusal: when to try again
+    if ((ctx->outcome == Outcome::kLimited || ctx->outcome == Outcome::kQuotaExceeded
+         || ctx->outcome == Outcome::kCreditsExhausted)
+        && ctx->retry_after > 0
+        && ngx_http_apikey_header(r, "Retry-After", ctx->retry_after) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (!ctx->has_rate && ctx->draft_policy.len == 0) {
         return ngx_http_next_header_filter(r);
     }
 
     switch (ctx->rate_headers) {
 
     case NGX_HTTP_APIKEY_RATELIMIT_DRAFT:
-        // README "Headers": the current draft's two structured fields
+        // README "Headers": the current draft's two structured fields, the
+        // buckets' and the calendar quotas'
+        if (ctx->draft_policy.len == 0) {
+            break;
+        }
         if (ngx_http_apikey_add_header(r, "RateLimit-Policy", sizeof("RateLimit-Policy") - 1,
                                        ctx->draft_policy.data, ctx->draft_policy.len) == NULL
             || ngx_http_apikey_add_header(r, "RateLimit", sizeof("RateLimit") - 1,
@@ -410,6 +423,10 @@ ngx_http_apikey_header_filter(ngx_http_request_t *r)
         break;
 
     case NGX_HTTP_APIKEY_RATELIMIT_LEGACY:
+        // draft-06 fields: the buckets only (they have no way to name a quota)
+        if (!ctx->has_rate) {
+            break;
+        }
         if (ngx_http_apikey_header(r, "RateLimit-Limit", ctx->rate_limit) != NGX_OK
             || ngx_http_apikey_header(r, "RateLimit-Remaining", ctx->rate_remaining) != NGX_OK
             || ngx_http_apikey_header(r, "RateLimit-Reset", ctx->rate_reset) != NGX_OK
@@ -422,12 +439,6 @@ ngx_http_apikey_header_filter(ngx_http_request_t *r)
 
     default:
         break;   // apikey_ratelimit_headers off
-    }
-
-    if (ctx->outcome == Outcome::kLimited && ctx->retry_after > 0
-        && ngx_http_apikey_header(r, "Retry-After", ctx->retry_after) != NGX_OK)
-    {
-        return NGX_ERROR;
     }
 
     return ngx_http_next_header_filter(r);

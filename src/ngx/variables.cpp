@@ -1,6 +1,6 @@
 // $apikey_id, $apikey_name, $apikey_scopes, $apikey_result, $apikey_rate_remaining,
-// $apikey_owner, $apikey_role, $apikey_plan, $apikey_env, $apikey_dry_run and
-// $apikey_meta_NAME.
+// $apikey_owner, $apikey_role, $apikey_plan, $apikey_env, $apikey_dry_run,
+// $apikey_credits_remaining and $apikey_meta_NAME.
 //
 // None of them can hold the token: id, name, scopes and the key model's fields
 // come from the record, and only once the presented secret matched it.
@@ -20,6 +20,7 @@ enum ngx_http_apikey_var_e {
     NGX_HTTP_APIKEY_VAR_PLAN,
     NGX_HTTP_APIKEY_VAR_ENV,
     NGX_HTTP_APIKEY_VAR_DRY_RUN,
+    NGX_HTTP_APIKEY_VAR_CREDITS,
 };
 
 
@@ -105,6 +106,20 @@ ngx_http_apikey_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v, ui
                                        ctx->dry_run ? "1" : "0")), 1);
         return NGX_OK;
 
+    case NGX_HTTP_APIKEY_VAR_CREDITS:
+        // what Redis said is left after this request; none for a key
+        // without credits (unlimited) or before Redis was asked
+        if (ctx->id.len == 0 || ctx->credits < 0) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+        p = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_INT64_LEN));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+        ngx_http_apikey_set_var(v, p, ngx_sprintf(p, "%L", ctx->credits) - p);
+        return NGX_OK;
+
     case NGX_HTTP_APIKEY_VAR_RATE_REMAINING:
         if (!ctx->has_rate) {
             v->not_found = 1;
@@ -179,6 +194,7 @@ ngx_http_apikey_add_variables(ngx_conf_t *cf)
         { ngx_string("apikey_plan"), NGX_HTTP_APIKEY_VAR_PLAN },
         { ngx_string("apikey_env"), NGX_HTTP_APIKEY_VAR_ENV },
         { ngx_string("apikey_dry_run"), NGX_HTTP_APIKEY_VAR_DRY_RUN },
+        { ngx_string("apikey_credits_remaining"), NGX_HTTP_APIKEY_VAR_CREDITS },
     };
 
     for (auto &var : vars) {

@@ -637,7 +637,7 @@ async function main() {
     check(await attrs(usageDialog.locator(`[data-testid=usage-bar][data-date="${isoDay(1)}"]`)) === `${isoDay(1)} 0 0 0`,
           'a day without requests: an empty bar');
     const summary = await page.getByTestId('usage-summary').textContent();
-    check(summary === '11 requests in 30 days: 8 ok, 3 refused (1 forbidden, 2 limited, 0 invalid).', 'the summary', summary);
+    check(summary === '11 requests in 30 days: 8 ok, 3 refused (1 forbidden, 2 limited, 0 invalid, 0 quota exceeded, 0 credits exhausted).', 'the summary', summary);
     check(/11 in all, 8 let through, 3 refused/.test(await usageDialog.locator('svg[role=img]').getAttribute('aria-label')),
           'the chart is an image with a text alternative');
     await page.getByTestId('usage-days').selectOption('7');

@@ -40,12 +40,13 @@ sub int_reply { ":$_[0]\r\n" }
 # behind). Options: name, scopes, expires, now.
 sub ok_reply {
     my (%o) = @_;
-    return "*22\r\n" . bulk('ok') . ':' . ($o{now} // 'NOW_MS') . "\r\n" . bulk($o{name} // 'fake key')
+    return "*26\r\n" . bulk('ok') . ':' . ($o{now} // 'NOW_MS') . "\r\n" . bulk($o{name} // 'fake key')
          . bulk($o{scopes} // 'read')
          . int_reply($o{expires} // 0) . bulk('') . int_reply(1700000000) . int_reply(0)
          . bulk('AAAA')
          . int_reply(0) . bulk('')
          . bulk('') x 6   # owner role plan env meta allow_ip (v3)
+         . bulk('') . ":-1\r\n:0\r\n:0\r\n"   # quota, no credits, no quotas (v5)
          . int_reply(10) . int_reply(600000) . int_reply(9) . int_reply(600000) . int_reply(0);
 }
 

@@ -43,12 +43,24 @@ struct Model {
     }
 };
 
+// The v5 fields after the record: the effective quota, credits (-1: none),
+// seconds to the next refill, the number of quotas; then `quotas`, their states.
 std::string head(const char* verdict, std::size_t buckets, const std::string& scopes = "read",
-                 const std::string& missing = "", const Model& model = Model()) {
-    return "*" + std::to_string(17 + 5 * buckets) + "\r\n" + bulk(verdict) + integer(kNow) +
-           bulk("my key") +
+                 const std::string& missing = "", const Model& model = Model(),
+                 std::int64_t credits = -1, std::size_t nquotas = 0,
+                 const std::string& quotas = "") {
+    return "*" + std::to_string(21 + 5 * nquotas + 5 * buckets) + "\r\n" + bulk(verdict) +
+           integer(kNow) + bulk("my key") +
            bulk(scopes) + integer(0) + bulk(missing) + integer(1700000000) + integer(0) +
-           bulk("wxyz") + integer(0) + bulk("600r/m:50") + model.resp();
+           bulk("wxyz") + integer(0) + bulk("600r/m:50") + model.resp() + bulk("1000/day") +
+           integer(credits) + integer(credits >= 0 ? 3600 : 0) +
+           integer(static_cast<long long>(nquotas)) + quotas;
+}
+
+std::string quota(const std::string& name, long long limit, long long remaining,
+                  long long reset_s, bool exceeded) {
+    return bulk(name) + integer(limit) + integer(remaining) + integer(reset_s) +
+           integer(exceeded ? 1 : 0);
 }
 
 // A v2-shaped reply made v3 by appending empty model fields.
@@ -252,9 +264,56 @@ TEST(CheckReply, TooManyBuckets) {
     EXPECT_FALSE(decode_check_reply(r.reply, out, error));
 }
 
+TEST(CheckReply, QuotasAndCredits) {
+    const std::string bucket = integer(10) + integer(600000) + integer(9) + integer(600000) +
+                               integer(0);
+    Reply ok(head("ok", 1, "read", "", Model(), 41, 2,
+                  quota("default/day", 1000, 998, 3600, false) +
+                  quota("export/month", 50, 0, 86400, false)) + bucket);
+    CheckReply out;
+    std::string error;
+    ASSERT_TRUE(decode_check_reply(ok.reply, out, error)) << error;
+    EXPECT_EQ(out.quota, "1000/day");
+    EXPECT_EQ(out.credits, 41);
+    EXPECT_EQ(out.credits_reset_s, 3600);
+    ASSERT_EQ(out.quota_count, 2u);
+    EXPECT_EQ(out.quotas[0].name, "default/day");
+    EXPECT_EQ(out.quotas[0].remaining, 998);
+    EXPECT_EQ(out.quotas[1].reset_s, 86400);
+    ASSERT_EQ(out.bucket_count, 1u);
+
+    Reply over(head("quota_exceeded", 1, "read", "", Model(), -1, 1,
+                    quota("default/day", 1000, 0, 3600, true)) + bucket);
+    ASSERT_TRUE(decode_check_reply(over.reply, out, error)) << error;
+    EXPECT_EQ(out.verdict, Verdict::kQuotaExceeded);
+    EXPECT_TRUE(out.quotas[0].exceeded);
+
+    Reply spent(head("credits_exhausted", 1, "read", "", Model(), 0) + bucket);
+    ASSERT_TRUE(decode_check_reply(spent.reply, out, error)) << error;
+    EXPECT_EQ(out.verdict, Verdict::kCreditsExhausted);
+
+    // the verdict must agree with the states it comes with
+    Reply ok_but_over(head("ok", 1, "read", "", Model(), -1, 1,
+                           quota("default/day", 1000, 0, 3600, true)) + bucket);
+    EXPECT_FALSE(decode_check_reply(ok_but_over.reply, out, error));
+    Reply over_but_none(head("quota_exceeded", 1) + bucket);
+    EXPECT_FALSE(decode_check_reply(over_but_none.reply, out, error));
+    Reply spent_without_credits(head("credits_exhausted", 1) + bucket);
+    EXPECT_FALSE(decode_check_reply(spent_without_credits.reply, out, error));
+    // and be within bounds
+    Reply bad_remaining(head("ok", 1, "read", "", Model(), -1, 1,
+                             quota("default/day", 10, 11, 3600, false)) + bucket);
+    EXPECT_FALSE(decode_check_reply(bad_remaining.reply, out, error));
+    Reply bad_reset(head("ok", 1, "read", "", Model(), -1, 1,
+                         quota("default/day", 10, 1, 0, false)) + bucket);
+    EXPECT_FALSE(decode_check_reply(bad_reset.reply, out, error));
+    Reply too_many_quotas(head("ok", 0, "read", "", Model(), -1, kMaxQuotas + 1));
+    EXPECT_FALSE(decode_check_reply(too_many_quotas.reply, out, error));
+}
+
 TEST(CheckReply, LimitOnlyShape) {
-    Reply ok("*7\r\n" + bulk("ok") + integer(kNow) + integer(10) + integer(600000) + integer(9) + integer(600000) +
-             integer(0));
+    Reply ok("*10\r\n" + bulk("ok") + integer(kNow) + integer(-1) + integer(0) + integer(0) +
+             integer(10) + integer(600000) + integer(9) + integer(600000) + integer(0));
     CheckReply out;
     std::string error;
     ASSERT_TRUE(decode_check_reply(ok.reply, out, error, true)) << error;
@@ -262,8 +321,9 @@ TEST(CheckReply, LimitOnlyShape) {
     ASSERT_EQ(out.bucket_count, 1u);
     EXPECT_EQ(out.buckets[0].remaining, 9);
 
-    Reply limited("*7\r\n" + bulk("limited") + integer(kNow) + integer(10) + integer(600000) + integer(0) +
-                  integer(6000000) + integer(600000));
+    Reply limited("*10\r\n" + bulk("limited") + integer(kNow) + integer(-1) + integer(0) +
+                  integer(0) + integer(10) + integer(600000) + integer(0) + integer(6000000) +
+                  integer(600000));
     ASSERT_TRUE(decode_check_reply(limited.reply, out, error, true)) << error;
     EXPECT_EQ(out.verdict, Verdict::kLimited);
 

@@ -86,9 +86,9 @@ TEST(Usage, ReportJson)
     apikey::append_usage_json(out, report);
     EXPECT_EQ(out,
               "{\"days\":[{\"date\":\"2026-12-31\",\"ok\":5,\"forbidden\":0,\"limited\":2,"
-              "\"invalid\":0,\"quota_exceeded\":0,\"total\":7},"
+              "\"invalid\":0,\"quota_exceeded\":0,\"credits_exhausted\":0,\"total\":7},"
               "{\"date\":\"2027-01-01\",\"ok\":0,\"forbidden\":3,\"limited\":0,\"invalid\":0,"
-              "\"quota_exceeded\":1,\"total\":4}],"
+              "\"quota_exceeded\":1,\"credits_exhausted\":0,\"total\":4}],"
               "\"total\":{\"ok\":5,\"forbidden\":3,\"limited\":2,\"invalid\":0,"
-              "\"quota_exceeded\":1,\"total\":11}");
+              "\"quota_exceeded\":1,\"credits_exhausted\":0,\"total\":11}");
 }
