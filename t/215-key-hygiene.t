@@ -1,5 +1,5 @@
 # Key hygiene gauges of apikey_metrics: keys by status, expiring within 7 and
-# 30 days, unused for 30 and 90 days. One worker counts them with SCAN soon
+# 30 days, unused for 30 and 90 days, at 80% of a quota or of the credits. One worker counts them with SCAN soon
 # after start and then at most once a minute; a scrape only reads the count.
 use strict;
 use warnings;
@@ -37,6 +37,20 @@ for my $i (1 .. 2) {
     my $revoked = key_with("revoked $i");
     is +($redis->cli('revoke', $revoked->{id}))[0], 0, "a key revoked ($i)";
 }
+# near their limit (issue 15): 80% or more of a quota this period, or of the
+# credits granted; and keys that are not
+use POSIX qw(strftime floor);
+my $today = strftime('%Y%m%d', gmtime $now);
+my $yesterday = strftime('%Y%m%d', gmtime($now - $day));
+sub counts { my ($k, %c) = @_; $redis->cmd('HSET', "apikey:quota:{$k->{id}}", %c) }
+counts(key_with('near: 8 of its 10/day', quota => '10/day'), 'default/day' => "$today:8");
+counts(key_with("near: 9 of its plan's 10/day", plan => 'gold', plan_quota => '10/day'),
+       'default/day' => "$today:9");
+key_with('near: 1 credit left of 10', credits => 1, credits_granted => 10);
+counts(key_with('not near: 9 of 10/day yesterday', quota => '10/day'), 'default/day' => "$yesterday:9");
+key_with('not near: 5 credits left of 10', credits => 5, credits_granted => 10);
+key_with('not near: out of credits, but a refill is due', credits => 0, credits_granted => 10,
+         refill => '10/day', refilled => floor($now / $day) * $day - $day);
 # not a key record: another prefix, and another type of the prefix's keys
 $redis->cmd('HSET', 'other:key:{x}', 'status', 'active');
 $redis->cmd('HSET', 'apikey:plan:gold', 'limits', '10r/s');
@@ -60,7 +74,8 @@ my $body = ApikeyTest::poll_until(15, sub {
 ok $body, 'the keys are counted soon after start' or BAIL_OUT('no count');
 
 my %expect = (
-    'apikey_keys{status="active"}'     => 8,
+    'apikey_keys{status="active"}'     => 14,
+    'apikey_keys_near_limit'           => 3,
     'apikey_keys{status="expired"}'    => 1,
     'apikey_keys{status="disabled"}'   => 1,
     'apikey_keys{status="revoked"}'    => 2,

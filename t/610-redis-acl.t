@@ -86,10 +86,14 @@ like $as->('apikeyctl', 'ctlpw', 'SCRIPT', 'FLUSH'), qr/NOPERM/, '... and flushe
         redis => $redis,
         redis_args => "user=apikey-module password=modulepw tls tls_ca=$certs->{ca}",
         http => 'apikey_cache zone=apikeys:1m ttl=60s;',
-        location => 'apikey on; apikey_scope read GET; apikey_last_used_interval 1s;');
+        location => 'apikey on; apikey_scope read GET; apikey_last_used_interval 1s;',
+        server => 'location /quota/ { apikey on; apikey_limit off; apikey_quota 1/day; proxy_pass http://127.0.0.1:$upstream_port; }');
     sleep 0.3;   # the subscription
     my $get = sub { $nginx->get('/api/x', 'X-API-Key' => $_[0]{token})->{status} };
     is $get->($key), 200, 'user=apikey-module: a key is checked';
+    my $quota = sub { $nginx->get('/quota/x', 'X-API-Key' => $_[0]{token})->{status} };
+    is_deeply [ map { $quota->($key) } 1 .. 2 ], [ 200, 429 ],
+        '... a calendar quota is counted (HGET, HSET, EXPIRE in the script)';
     is $get->({ token => 'ak_000000000000_' . ('A' x 46) }), 401, '... an unknown key: 401';
     like $redis->cmd('HGET', "apikey:key:{$key->{id}}", 'last_used'), qr/^\d+$/,
         '... last_used is written';

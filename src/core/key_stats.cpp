@@ -1,6 +1,10 @@
 #include "key_stats.hpp"
 
 #include <charconv>
+#include <string>
+
+#include "keyspace.hpp"
+#include "quota.hpp"
 
 namespace apikey {
 
@@ -38,8 +42,46 @@ KeyStats::status_name(unsigned status) noexcept
 }
 
 
+bool
+KeyStats::near_limit(const KeyFacts &key, std::int64_t now, const QuotaCounts &counts) noexcept
+{
+    try {
+        std::string error;
+        std::string_view text = !key.quota.empty() ? key.quota : key.plan_quota;
+        auto quotas = parse_quota_list(text, error);
+        if (quotas) {
+            for (const Quota &q : *quotas) {
+                std::string field = quota_field(kDefaultBucket, q.period);
+                std::uint32_t first_day = period_span(q.period, now).first_day;
+                for (const auto &[name, value] : counts) {
+                    if (name == field
+                        && quota_used(value, first_day) * 100 >= q.count * kNearPercent) {
+                        return true;
+                    }
+                }
+            }
+        }
+
+        std::int64_t granted = seconds(key.credits_granted);
+        if (key.credits.empty() || granted <= 0) {
+            return false;
+        }
+        if (!key.refill.empty()) {
+            auto refill = parse_refill(key.refill, error);
+            if (refill && period_span(refill->period, now).start > seconds(key.refilled)) {
+                return false;   // the next request refills them
+            }
+        }
+        std::int64_t left = seconds(key.credits);
+        return (granted - left) * 100 >= granted * kNearPercent;
+    } catch (...) {
+        return false;   // out of memory: this key is not counted as near
+    }
+}
+
+
 void
-KeyStats::add(const KeyFacts &key, std::int64_t now) noexcept
+KeyStats::add(const KeyFacts &key, std::int64_t now, const QuotaCounts &counts) noexcept
 {
     std::int64_t expires = seconds(key.expires);
     unsigned status;
@@ -64,6 +106,10 @@ KeyStats::add(const KeyFacts &key, std::int64_t now) noexcept
         if (expires != 0 && expires <= now + kExpiringDays[i] * kDay) {
             expiring_[i]++;
         }
+    }
+
+    if (near_limit(key, now, counts)) {
+        near_limit_++;
     }
 
     std::int64_t last_used = seconds(key.last_used);

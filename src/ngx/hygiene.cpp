@@ -11,6 +11,7 @@
 // complete one in place and is tried again after the minute.
 #include "hygiene.hpp"
 
+#include <array>
 #include <new>
 #include <string>
 #include <vector>
@@ -36,12 +37,17 @@ constexpr time_t      kRetry = 10;      // after a failed count: Redis may be ba
 struct Census {
     ngx_event_t                 timer;
     std::string                 match;          // SCAN's MATCH pattern
+    size_t                      prefix_len = 0; // of the key prefix, in a record's name
     bool                        running = false;
     ngx_uint_t                  count = 0;      // the number of the count running or last run
     std::vector<RedisClient *>  holders;
     size_t                      holder = 0;     // the server being walked
     std::string                 cursor;
-    size_t                      waiting = 0;    // HMGET replies still due for this page
+    size_t                      waiting = 0;    // replies still due for this page
+    // a record read, waiting for its quota counts (the next reply on the
+    // same connection): its fields, copied
+    std::array<std::string, 10> record;
+    bool                        has_record = false;
     time_t                      now = 0;        // the count's clock
     KeyStats                    stats;
 };
@@ -88,6 +94,7 @@ publish(const KeyStats &stats, time_t now) noexcept
     for (size_t i = 0; i < KeyStats::kUnusedDays.size(); i++) {
         shared->unused[i] = stats.unused(i);
     }
+    shared->near_limit = stats.near_limit();
     shared->counted_at = static_cast<ngx_atomic_uint_t>(now);
     ngx_memory_barrier();
     (void) ngx_atomic_fetch_add(&shared->version, 1);
@@ -157,16 +164,50 @@ on_fields(redisAsyncContext *, void *r, void *privdata)
         return;
     }
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != census->record.size())
+    {
         finish(false);   // lost, or an error (a slot moved meanwhile): next minute
         return;
     }
 
-    // a record deleted since SCAN saw it: all four fields nil
-    if (reply->element[0]->type != REDIS_REPLY_NIL || reply->element[3]->type != REDIS_REPLY_NIL) {
-        census->stats.add(KeyFacts{field(reply->element[0]), field(reply->element[1]),
-                                   field(reply->element[2]), field(reply->element[3])},
-                          census->now);
+    // a record deleted since SCAN saw it: status and created nil
+    census->has_record = reply->element[0]->type != REDIS_REPLY_NIL
+                         || reply->element[3]->type != REDIS_REPLY_NIL;
+    for (size_t i = 0; i < census->record.size(); i++) {
+        census->record[i].assign(field(reply->element[i]));
+    }
+
+    if (--census->waiting == 0) {
+        page_done();
+    }
+}
+
+
+// The quota counts of the record just read: the key is counted now.
+void
+on_quota(redisAsyncContext *, void *r, void *privdata)
+{
+    auto *reply = static_cast<redisReply *>(r);
+
+    if (!current(privdata)) {
+        return;
+    }
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
+        finish(false);
+        return;
+    }
+
+    if (census->has_record) {
+        apikey::QuotaCounts counts;
+        for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+            counts.emplace_back(field(reply->element[i]), field(reply->element[i + 1]));
+        }
+        const auto &f = census->record;
+        census->stats.add(KeyFacts{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]},
+                          census->now, counts);
+        census->has_record = false;
     }
 
     if (--census->waiting == 0) {
@@ -204,13 +245,31 @@ on_page(redisAsyncContext *, void *r, void *privdata)
         if (key->type != REDIS_REPLY_STRING) {
             continue;
         }
-        const char *argv[] = {"HMGET", key->str, "status", "expires", "last_used", "created"};
-        size_t lens[] = {5, key->len, 6, 7, 9, 7};
-        if (!holder->send(6, argv, lens, ngx_http_apikey_guard<on_fields>, privdata)) {
+        std::string_view name(key->str, key->len);
+        if (name.size() <= census->prefix_len + 4) {
+            continue;
+        }
+        const char *argv[] = {"HMGET", key->str, "status", "expires", "last_used", "created",
+                              "quota", "plan_quota", "credits", "credits_granted", "refill",
+                              "refilled"};
+        size_t lens[12];
+        for (size_t k = 0; k < 12; k++) {
+            lens[k] = k == 1 ? key->len : ngx_strlen(argv[k]);
+        }
+        // and its quota counts, <prefix>quota:{<id>}: same slot, same
+        // connection, so the reply follows the record's
+        std::string counts(name.substr(0, census->prefix_len));
+        counts += "quota:";
+        counts += name.substr(census->prefix_len + 4);
+        const char *qargv[] = {"HGETALL", counts.c_str()};
+        size_t qlens[] = {7, counts.size()};
+        if (!holder->send(12, argv, lens, ngx_http_apikey_guard<on_fields>, privdata)
+            || !holder->send(2, qargv, qlens, ngx_http_apikey_guard<on_quota>, privdata))
+        {
             finish(false);
             return;
         }
-        census->waiting++;
+        census->waiting += 2;
     }
 
     if (census->waiting == 0) {
@@ -317,6 +376,7 @@ ngx_http_apikey_hygiene_start(ngx_cycle_t *cycle)
         }
         census->match += ch;
     }
+    census->prefix_len = mcf->prefix.len;
     census->match += "key:*";
 
     census->timer.handler = ngx_http_apikey_guard<on_tick>;

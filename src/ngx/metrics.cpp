@@ -211,6 +211,11 @@ ngx_http_apikey_render_key_stats(std::string &out, const ngx_http_apikey_key_sta
         out += "apikey_keys_unused{for=\"" + std::to_string(KeyStats::kUnusedDays[i])
                + "d\"} " + std::to_string(copy.unused[i]) + "\n";
     }
+
+    ngx_http_apikey_metric(out, "apikey_keys_near_limit", "gauge",
+                           "Active keys that used 80% or more of a quota of their own (or "
+                           "their plan's) this period, or of their credits.",
+                           copy.near_limit);
 }
 
 

@@ -86,11 +86,11 @@ sub cli_env {
 # verbatim, with the default prefix apikey:.
 our $MODULE_RULE = 'resetkeys ~apikey:* resetchannels &apikey:invalidate -@all '
     . '+select +script|load +evalsha +eval +subscribe +cluster|slots +asking '
-    . '+time +exists +get +set +hmget +hset +zadd +zremrangebyscore +pttl +pexpire +sadd +expire +zrem +hincrby +expireat';
+    . '+time +exists +get +set +hget +hmget +hset +zadd +zremrangebyscore +pttl +pexpire +sadd +expire +zrem +hincrby +expireat';
 our $ADMIN_EXTRA = '+hget +hgetall +del +scan +xadd +xrevrange +publish '
     . '+hdel +sadd +srem +smembers +scard +zadd +zrem +zscore +zcount +zrank +zrevrank +zrange +zrevrange +zrangebylex +zrevrangebylex +zscan +zrangebyscore';
 # and for apikey_metrics' key count (t/215-key-hygiene.t)
-our $METRICS_EXTRA = '+scan';
+our $METRICS_EXTRA = '+scan +hgetall';
 our $CLI_RULE = 'resetkeys ~apikey:* resetchannels &apikey:invalidate -@all '
     . '+select +eval +cluster|slots +asking +time +zrangebyscore '
     . '+exists +hget +hgetall +hmget +hset +del +scan +xadd +xrevrange +publish '

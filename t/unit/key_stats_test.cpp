@@ -14,22 +14,33 @@ constexpr std::int64_t kDay = 86400;
 
 std::string at(std::int64_t t) { return std::to_string(t); }
 
+// the four fields of the counts before issue 15; the others absent
+KeyFacts facts(std::string_view status, std::string_view expires, std::string_view last_used,
+               std::string_view created) {
+    KeyFacts k;
+    k.status = status;
+    k.expires = expires;
+    k.last_used = last_used;
+    k.created = created;
+    return k;
+}
+
 }  // namespace
 
 TEST(KeyStats, CountsEachStatusAndDerivesExpired)
 {
     KeyStats s;
     std::string past = at(kNow - 1), future = at(kNow + 100 * kDay), now = at(kNow);
-    s.add({"active", "", "", ""}, kNow);
-    s.add({"active", "0", "", ""}, kNow);
-    s.add({"active", future, "", ""}, kNow);
-    s.add({"active", past, "", ""}, kNow);
-    s.add({"active", now, "", ""}, kNow);   // expires at now: refused now, as the check does
-    s.add({"disabled", past, "", ""}, kNow);
-    s.add({"revoked", "", "", ""}, kNow);
-    s.add({"revoked", "", "", ""}, kNow);
-    s.add({"paused", "", "", ""}, kNow);
-    s.add({"", "", "", ""}, kNow);
+    s.add(facts("active", "", "", ""), kNow);
+    s.add(facts("active", "0", "", ""), kNow);
+    s.add(facts("active", future, "", ""), kNow);
+    s.add(facts("active", past, "", ""), kNow);
+    s.add(facts("active", now, "", ""), kNow);   // expires at now: refused now, as the check does
+    s.add(facts("disabled", past, "", ""), kNow);
+    s.add(facts("revoked", "", "", ""), kNow);
+    s.add(facts("revoked", "", "", ""), kNow);
+    s.add(facts("paused", "", "", ""), kNow);
+    s.add(facts("", "", "", ""), kNow);
 
     EXPECT_EQ(s.keys(KeyStats::kActive), 3u);
     EXPECT_EQ(s.keys(KeyStats::kExpired), 2u);
@@ -52,9 +63,9 @@ TEST(KeyStats, ExpiringWithinIsCumulativeAndOnlyActive)
     };
     for (auto &k : keys) {
         std::string e = at(k.expires);
-        s.add({k.status, e, "", ""}, kNow);
+        s.add(facts(k.status, e, "", ""), kNow);
     }
-    s.add({"active", "", "", ""}, kNow);   // never expires
+    s.add(facts("active", "", "", ""), kNow);   // never expires
 
     EXPECT_EQ(s.expiring(0), 2u);   // 7 days
     EXPECT_EQ(s.expiring(1), 4u);   // 30 days
@@ -67,16 +78,16 @@ TEST(KeyStats, UnusedByLastUseElseCreation)
                 used_30d = at(kNow - 30 * kDay), used_1d = at(kNow - kDay),
                 created_95d = at(kNow - 95 * kDay), created_2d = at(kNow - 2 * kDay);
 
-    s.add({"active", "", used_100d, ""}, kNow);       // 30 and 90
-    s.add({"active", "", used_31d, ""}, kNow);        // 30
-    s.add({"active", "", used_30d, ""}, kNow);        // exactly 30 days: not more
-    s.add({"active", "", used_1d, created_95d}, kNow);   // used lately: neither
-    s.add({"active", "", "", created_95d}, kNow);     // never used, old: 30 and 90
-    s.add({"active", "", "0", created_2d}, kNow);     // never used, new: neither
-    s.add({"active", "", "", ""}, kNow);              // nothing known: neither
-    s.add({"revoked", "", used_100d, ""}, kNow);      // not active: neither
+    s.add(facts("active", "", used_100d, ""), kNow);       // 30 and 90
+    s.add(facts("active", "", used_31d, ""), kNow);        // 30
+    s.add(facts("active", "", used_30d, ""), kNow);        // exactly 30 days: not more
+    s.add(facts("active", "", used_1d, created_95d), kNow);   // used lately: neither
+    s.add(facts("active", "", "", created_95d), kNow);     // never used, old: 30 and 90
+    s.add(facts("active", "", "0", created_2d), kNow);     // never used, new: neither
+    s.add(facts("active", "", "", ""), kNow);              // nothing known: neither
+    s.add(facts("revoked", "", used_100d, ""), kNow);      // not active: neither
     std::string expired = at(kNow - 1);
-    s.add({"active", expired, used_100d, ""}, kNow);   // expired: neither
+    s.add(facts("active", expired, used_100d, ""), kNow);   // expired: neither
 
     EXPECT_EQ(s.unused(0), 3u);   // 30 days
     EXPECT_EQ(s.unused(1), 2u);   // 90 days
@@ -85,8 +96,8 @@ TEST(KeyStats, UnusedByLastUseElseCreation)
 TEST(KeyStats, UnreadableTimesAreAbsent)
 {
     KeyStats s;
-    s.add({"active", "soon", "yesterday", "-5"}, kNow);
-    s.add({"active", "12x", "", ""}, kNow);
+    s.add(facts("active", "soon", "yesterday", "-5"), kNow);
+    s.add(facts("active", "12x", "", ""), kNow);
     EXPECT_EQ(s.keys(KeyStats::kActive), 2u);
     EXPECT_EQ(s.expiring(1), 0u);
     EXPECT_EQ(s.unused(1), 0u);
@@ -99,4 +110,51 @@ TEST(KeyStats, StatusNames)
     EXPECT_EQ(KeyStats::status_name(KeyStats::kDisabled), "disabled");
     EXPECT_EQ(KeyStats::status_name(KeyStats::kRevoked), "revoked");
     EXPECT_EQ(KeyStats::status_name(KeyStats::kUnknown), "unknown");
+}
+
+TEST(KeyStats, NearLimitByQuotaOrCredits)
+{
+    // 1800000000 is 2027-01-15 08:00 UTC
+    apikey::QuotaCounts today = {{"default/day", "20270115:8"}};
+    apikey::QuotaCounts yesterday = {{"default/day", "20270114:9"}};
+    KeyFacts k;
+    k.status = "active";
+    k.quota = "10/day";
+    EXPECT_TRUE(KeyStats::near_limit(k, kNow, today)) << "8 of 10 today";
+    EXPECT_FALSE(KeyStats::near_limit(k, kNow, yesterday)) << "yesterday's count is no count";
+    k.quota = "11/day";
+    EXPECT_FALSE(KeyStats::near_limit(k, kNow, today)) << "8 of 11 is under 80%";
+    k.quota = "";
+    k.plan_quota = "1000/month 10/day";
+    EXPECT_TRUE(KeyStats::near_limit(k, kNow, today)) << "the plan's quota when none of its own";
+    k.quota = "100/day";
+    EXPECT_FALSE(KeyStats::near_limit(k, kNow, today)) << "its own quota replaces the plan's";
+
+    KeyFacts c;
+    c.status = "active";
+    c.credits = "2";
+    c.credits_granted = "10";
+    EXPECT_TRUE(KeyStats::near_limit(c, kNow, {})) << "8 of 10 credits used";
+    c.credits = "3";
+    EXPECT_FALSE(KeyStats::near_limit(c, kNow, {}));
+    c.credits = "0";
+    c.refill = "10/day";
+    std::string yesterday_s = at(kNow - kDay), hour_ago = at(kNow - 3600);
+    c.refilled = yesterday_s;
+    EXPECT_FALSE(KeyStats::near_limit(c, kNow, {})) << "a refill is due: full again at next use";
+    c.refilled = hour_ago;
+    EXPECT_TRUE(KeyStats::near_limit(c, kNow, {})) << "refilled today, all used";
+    c.credits_granted = "";
+    EXPECT_FALSE(KeyStats::near_limit(c, kNow, {})) << "nothing granted to measure against";
+
+    KeyStats stats;
+    stats.add(k, kNow, today);
+    stats.add(c, kNow);
+    c.credits_granted = "10";
+    c.status = "revoked";
+    stats.add(c, kNow);
+    EXPECT_EQ(stats.near_limit(), 0u);
+    k.quota = "10/day";
+    stats.add(k, kNow, today);
+    EXPECT_EQ(stats.near_limit(), 1u) << "active keys only";
 }
