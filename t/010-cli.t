@@ -134,7 +134,7 @@ for my $case (
 # is this test's reading of the option lists in src/cli/commands.cpp; each
 # entry is checked against the program below (it must be accepted), so it
 # cannot name an option the command does not have.
-my @MODEL = qw(--owner --role --plan --meta --allow-ip);
+my @MODEL = qw(--owner --role --plan --meta --allow-ip --quota --credits --refill);
 my %OPTIONS = (
     create => [qw(--name --scope --expires-in --limit --reason --json --env), @MODEL],
     import => [qw(--name --token-file --scope --expires-in --limit --reason --json --env), @MODEL],
@@ -142,7 +142,7 @@ my %OPTIONS = (
                   --asc --desc --search --limit --after)],
     show   => [qw(--json)],
     update => [qw(--name --scope --no-scopes --expires-in --limit --no-limits --reason --json),
-               @MODEL, qw(--no-owner --no-role --no-plan)],
+               @MODEL, qw(--no-owner --no-role --no-plan --no-quota --no-credits --no-refill)],
     extend => [qw(--expires-in --reason --json)],
     revoke => [qw(--reason --json --owner --wait)],
     disable => [qw(--reason --json --wait)],
@@ -151,13 +151,14 @@ my %OPTIONS = (
     rotate => [qw(--grace --reason --json --wait)],
     audit  => [qw(--limit --json)],
     role   => [qw(--scope --no-scopes --description --reason --json)],
-    plan   => [qw(--limit --no-limits --description --reason --json)],
+    plan   => [qw(--limit --no-limits --quota --no-quota --description --reason --json)],
     reindex => [],
     usage  => [qw(--days --owner --json)],
     limits => [qw(--reset --reason --json)],
+    credits => [qw(--set --add --reason --json)],
 );
 my %FLAG = map { $_ => 1 } qw(--json --no-scopes --no-limits --asc --desc --no-owner --no-role
-                              --no-plan --reset);   # take no value
+                              --no-plan --reset --no-quota --no-credits --no-refill);   # take no value
 my @GLOBAL = qw(--redis --db --prefix --hash-secret-file --help --version);
 
 ($st, $out) = $redis->cli('--help');

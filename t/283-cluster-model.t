@@ -82,6 +82,34 @@ is members('apikey:owner_keys:acct_new'), $ids[1], 'moved owner set';
 is on('apikey:idx:created', 'ZSCORE', 'apikey:idx:created', $ids[3]), '', 'delete: out of idx:created';
 is on('apikey:idx:name', 'ZCARD', 'apikey:idx:name'), 5, 'and idx:name';
 
+# calendar quotas on a cluster: the CLI copies the plan's quota into
+# plan_quota (the plan lives in another slot), and a plan update re-copies
+# it key by key through the recopy mode; credits change in the record's slot
+($st, undef, $err) = $c->cli('plan', 'create', 'metered', '--limit', '5r/s', '--quota', '100/day');
+is $st, 0, 'plan create --quota on a cluster' or diag $err;
+($st, undef, $err) = $c->cli('update', $ids[0], '--plan', 'metered', '--quota', '7/week',
+                             '--credits', '30');
+is $st, 0, 'update --plan --quota --credits on a cluster' or diag $err;
+is field($ids[0], 'plan_quota'), '100/day', "the plan's quota copied";
+is field($ids[0], 'quota'), '7/week', 'the key\'s own';
+($st, $out, $err) = $c->cli('plan', 'update', 'metered', '--quota', '200/month');
+is $st, 0, 'plan update --quota on a cluster' or diag $err;
+is field($ids[0], 'plan_quota'), '200/month', 're-copied key by key';
+is field($ids[0], 'plan_limits'), '5r/s:5', 'the limits copy stays';
+($st) = $c->cli('plan', 'update', 'metered', '--no-quota');
+is field($ids[0], 'plan_quota'), '', 'plan update --no-quota: plan_quota removed';
+($st, $out, $err) = $c->cli('credits', $ids[0], '--add', '-10', '--json');
+is $st, 0, 'credits --add on a cluster' or diag $err;
+is json_of($out)->{credits}, 20, 'the result';
+($st, undef, $err) = $c->cli('credits', $ids[0], '--add', '-21');
+is $st, 1, 'below 0 refused on a cluster too';
+on("apikey:quota:{$ids[0]}", 'HSET', "apikey:quota:{$ids[0]}", 'default/day', '20260101:1');
+($st, undef, $err) = $c->cli('limits', $ids[0], '--reset');
+is $st, 0, 'limits --reset on a cluster' or diag $err;
+is on("apikey:quota:{$ids[0]}", 'EXISTS', "apikey:quota:{$ids[0]}"), '0', 'the quota hash is gone';
+($st) = $c->cli('update', $ids[0], '--plan', 'gold');
+is field($ids[0], 'plan_quota'), '', 'back to a plan without quota: no plan_quota';
+
 # reindex rebuilds lost indexes
 on('apikey:idx:created', 'DEL', 'apikey:idx:created');
 on('apikey:idx:name', 'DEL', 'apikey:idx:name');

@@ -142,6 +142,21 @@ exchange(400, 'POST', "/admin/keys/$id/limits/reset", @KEY, @JSON, ':body' => '{
 exchange(404, 'POST', '/admin/keys/zzzzzzzzzzzz/limits/reset', @KEY, @JSON, ':body' => '{}');
 exchange(405, 'GET', "/admin/keys/$id/limits/reset", @KEY);
 exchange(415, 'POST', "/admin/keys/$id/limits/reset", @KEY, ':body' => '{}');
+# calendar quotas and credits
+exchange(200, 'POST', "/admin/keys/$id/credits", @KEY, @JSON, ':body' => '{"set":10,"reason":"renewal"}');
+exchange(200, 'POST', "/admin/keys/$id/credits", @KEY, @JSON, ':body' => '{"add":-3}');
+exchange(409, 'POST', "/admin/keys/$id/credits", @KEY, @JSON, ':body' => '{"add":-100}');
+exchange(400, 'POST', "/admin/keys/$id/credits", @KEY, @JSON, ':body' => '{}');
+exchange(404, 'POST', '/admin/keys/zzzzzzzzzzzz/credits', @KEY, @JSON, ':body' => '{"set":1}');
+exchange(405, 'GET', "/admin/keys/$id/credits", @KEY);
+exchange(415, 'POST', "/admin/keys/$id/credits", @KEY, ':body' => '{"set":1}');
+my $metered = exchange(201, 'POST', '/admin/keys', @KEY, @JSON,
+    ':body' => '{"name":"metered","quota":"1000000/month 500/day","credits":5,"refill":"100/month"}');
+exchange(200, 'PATCH', "/admin/keys/$metered->{id}", @KEY, @JSON, ':body' => '{"quota":null,"refill":null}')
+    if $metered->{id};
+exchange(200, 'PATCH', "/admin/keys/$metered->{id}", @KEY, @JSON, ':body' => '{"credits":null,"quota":"9/week"}')
+    if $metered->{id};
+exchange(400, 'POST', '/admin/keys', @KEY, @JSON, ':body' => '{"name":"x","quota":"5/year"}');
 exchange(200, 'GET', "/admin/keys/$id/audit", @KEY);
 exchange(200, 'GET', "/admin/keys/$id/audit?limit=2", @KEY);
 exchange(400, 'GET', "/admin/keys/$id/audit?limit=0", @KEY);
@@ -162,6 +177,8 @@ exchange(201, 'POST', '/admin/plans', @KEY, @JSON, ':body' => '{"name":"pro","li
 exchange(200, 'GET', '/admin/plans', @KEY);
 exchange(200, 'GET', '/admin/plans/pro', @KEY);
 exchange(200, 'PATCH', '/admin/plans/pro', @KEY, @JSON, ':body' => '{"description":"the paid tier"}');
+exchange(200, 'PATCH', '/admin/plans/pro', @KEY, @JSON, ':body' => '{"quota":"1000/day"}');
+exchange(201, 'POST', '/admin/plans', @KEY, @JSON, ':body' => '{"name":"quota-only","quota":"5/month"}');
 my $modelled = exchange(201, 'POST', '/admin/keys', @KEY, @JSON, ':body' => $J->encode({
     name => 'modelled', owner => 'acct_42', role => 'reader', plan => 'pro', env => 'test',
     meta => {tenant => 't-42'}, allow_ip => ['203.0.113.7', '2001:db8::/32']}));

@@ -25,6 +25,7 @@
 #include "scope.hpp"
 #include "text.hpp"
 #include "number.hpp"
+#include "quota.hpp"
 #include "token.hpp"
 #include "usage.hpp"
 
@@ -144,6 +145,55 @@ std::string checked_limits(const std::vector<std::string>& items) {
     return format_limit_list(limits);
 }
 
+// --quota N/day|week|month (repeatable) or --no-quota ("": removes it)
+std::optional<std::string> checked_quota_option(const Args& args) {
+    auto items = args.values("--quota");
+    if (!items.empty() && args.flag("--no-quota")) {
+        throw UsageError("--quota and --no-quota exclude each other");
+    }
+    if (args.flag("--no-quota")) return std::string();
+    if (items.empty()) return std::nullopt;
+    std::string error;
+    auto quota = checked_quota_items(items, error);
+    if (!quota) throw UsageError("invalid --quota: " + error);
+    return quota;
+}
+
+// A whole number from `min` to 10^12 (kMaxCredits), for --credits, --set, --add.
+std::int64_t checked_credits(const std::string& option, const std::string& text, std::int64_t min) {
+    bool negative = !text.empty() && text[0] == '-' && min < 0;
+    auto n = parse_decimal(negative ? std::string_view(text).substr(1) : std::string_view(text));
+    if (!n || *n > kMaxCredits) {
+        throw UsageError("invalid " + option + " \"" + text + "\": a whole number from " +
+                         std::to_string(min) + " to " + std::to_string(kMaxCredits));
+    }
+    return negative ? -*n : *n;
+}
+
+// --credits N, --no-credits, --refill N/day|month, --no-refill
+void credit_options(const Args& args, KeyChanges& c) {
+    auto credits = args.value("--credits");
+    auto refill = args.value("--refill");
+    if (credits && args.flag("--no-credits")) {
+        throw UsageError("--credits and --no-credits exclude each other");
+    }
+    if (refill && args.flag("--no-refill")) {
+        throw UsageError("--refill and --no-refill exclude each other");
+    }
+    if (args.flag("--no-credits") && (refill || args.flag("--no-refill"))) {
+        throw UsageError("--no-credits removes the refill too; leave out --refill and --no-refill");
+    }
+    if (credits) c.credits = checked_credits("--credits", *credits, 0);
+    c.no_credits = args.flag("--no-credits");
+    if (refill) {
+        std::string error;
+        auto r = parse_refill(*refill, error);
+        if (!r) throw UsageError("invalid --refill: " + error);
+        c.refill = r->to_string();
+    }
+    if (args.flag("--no-refill")) c.refill = "";
+}
+
 // The options create, import and update share, as the admin API's body.
 KeyChanges key_changes(const Args& args, bool update = false) {
     KeyChanges c;
@@ -154,6 +204,8 @@ KeyChanges key_changes(const Args& args, bool update = false) {
     if (!limits.empty() || args.flag("--no-limits")) c.limits = checked_limits(limits);
     if (auto e = args.value("--expires-in")) c.expires_in = checked_lifetime(*e);
     c.reason = checked_reason(args);
+    c.quota = checked_quota_option(args);
+    credit_options(args, c);
 
     // the key model: owner, role, plan, env, meta, allow_ip
     auto one = [&](const char* option, const char* none, bool (*valid)(std::string_view) noexcept,
@@ -204,12 +256,14 @@ KeyChanges key_changes(const Args& args, bool update = false) {
     return c;
 }
 
-// The options of the key model, for create, import and update.
+// The options of the key model, for create, import and update; calendar
+// quotas and credits among them.
 const std::vector<OptionSpec> kModelOptions = {
     {"--owner", true}, {"--role", true}, {"--plan", true}, {"--meta", true},
-    {"--allow-ip", true}};
+    {"--allow-ip", true}, {"--quota", true}, {"--credits", true}, {"--refill", true}};
 const std::vector<OptionSpec> kUpdateOnly = {
-    {"--no-owner", false}, {"--no-role", false}, {"--no-plan", false}};
+    {"--no-owner", false}, {"--no-role", false}, {"--no-plan", false},
+    {"--no-quota", false}, {"--no-credits", false}, {"--no-refill", false}};
 
 std::vector<OptionSpec> with(std::vector<OptionSpec> specs, const std::vector<OptionSpec>& more) {
     specs.insert(specs.end(), more.begin(), more.end());
@@ -409,10 +463,11 @@ int update(const std::vector<std::string>& argv, const StoreOptions& options) {
     KeyChanges changes = key_changes(args, true);
     if (!args.value("--name") && scopes.empty() && !args.flag("--no-scopes") &&
         limits.empty() && !args.flag("--no-limits") && !args.value("--expires-in") &&
-        model_fields(changes, false).empty()) {
+        model_fields(changes, false).empty() && quota_fields(changes, now()).empty()) {
         throw UsageError("nothing to update (give --name, --scope, --no-scopes, --expires-in, "
                          "--limit, --no-limits, --owner, --no-owner, --role, --no-role, --plan, "
-                         "--no-plan, --meta or --allow-ip)");
+                         "--no-plan, --meta, --allow-ip, --quota, --no-quota, --credits, "
+                         "--no-credits, --refill or --no-refill)");
     }
 
     Store store(options);
@@ -597,6 +652,7 @@ void print_group(const Group& g, const std::string& kind) {
     row(kind == "role" ? "Role" : "Plan", g.name);
     if (kind == "role") row("Scopes", g.value.empty() ? "(none)" : g.value);
     else row("Limits", g.value.empty() ? "(none)" : g.value);
+    if (kind == "plan") row("Quota", g.quota.empty() ? "(none)" : g.quota);
     row("Description", g.description);
     row("Keys", std::to_string(g.keys));
     row("Created", format_utc(g.created));
@@ -611,7 +667,8 @@ int group(const std::string& kind, const std::vector<std::string>& argv,
     // options anywhere on the line, as for every command; then each must be
     // one of the subcommand's
     Args args(argv, {{item, true}, {no_item, false}, {"--description", true},
-                     {"--reason", true}, {"--json", false}});
+                     {"--reason", true}, {"--json", false}, {"--quota", true},
+                     {"--no-quota", false}});
     if (args.positional().empty()) {
         throw UsageError(kind + " needs create, update, list, show or delete");
     }
@@ -625,7 +682,11 @@ int group(const std::string& kind, const std::vector<std::string>& argv,
         throw UsageError("unknown " + kind + " command \"" + sub +
                          "\" (create, update, list, show or delete)");
     }
-    for (const char* option : {item, no_item, "--description", "--reason", "--json"}) {
+    // a plan's calendar quota
+    if (!role && sub == "create") allowed.push_back("--quota");
+    if (!role && sub == "update") allowed.insert(allowed.end(), {"--quota", "--no-quota"});
+    for (const char* option :
+         {item, no_item, "--description", "--reason", "--json", "--quota", "--no-quota"}) {
         bool given = args.flag(option) || !args.values(option).empty();
         if (given && std::find(allowed.begin(), allowed.end(), option) == allowed.end()) {
             throw UsageError(kind + " " + sub + " takes no " + option);
@@ -681,12 +742,15 @@ int group(const std::string& kind, const std::vector<std::string>& argv,
             if (!problem.empty()) throw UsageError("invalid --description: " + problem);
             changes.description = *d;
         }
-        if (sub == "create" && !changes.value) {
-            throw UsageError(kind + " create needs " + item + " (repeatable)");
+        if (!role) changes.quota = checked_quota_option(args);
+        // a plan may hold only a quota
+        if (sub == "create" && !changes.value && !(changes.quota && !changes.quota->empty())) {
+            throw UsageError(kind + " create needs " + item + " (repeatable)" +
+                             (role ? "" : " or --quota"));
         }
-        if (sub == "update" && !changes.value && !changes.description) {
+        if (sub == "update" && !changes.value && !changes.description && !changes.quota) {
             throw UsageError("nothing to update (give " + std::string(item) + ", " + no_item +
-                             " or --description)");
+                             (role ? "" : ", --quota, --no-quota") + " or --description)");
         }
     }
 
@@ -1035,7 +1099,62 @@ int limits(const std::vector<std::string>& argv, const StoreOptions& options) {
     } else {
         std::cout << "Reset the rate limits of key " << id << " (" << terminal_safe(r.name)
                   << "): " << buckets.size() << (buckets.size() == 1 ? " bucket" : " buckets")
-                  << " full again.\n";
+                  << " full again; calendar quotas count from 0.\n";
+    }
+    return 0;
+}
+
+void print_credits(const KeyRecord& r) {
+    if (!r.credits) {
+        std::cout << "Key " << r.id << " (" << terminal_safe(r.name) << "): no credits (unlimited uses)\n";
+    } else {
+        std::cout << "Key " << r.id << " (" << terminal_safe(r.name) << "): " << *r.credits
+                  << " credits";
+        if (r.credits_granted) std::cout << " of " << *r.credits_granted << " granted";
+        std::cout << "\n";
+    }
+    if (!r.refill.empty()) std::cout << "Refill: " << r.refill << " (UTC)\n";
+}
+
+std::string credits_json(const KeyRecord& r) {
+    JsonObject json;
+    json.field("id", r.id);
+    if (r.credits) json.field("credits", *r.credits); else json.null_field("credits");
+    if (r.credits_granted) json.field("credits_granted", *r.credits_granted);
+    else json.null_field("credits_granted");
+    if (!r.refill.empty()) json.field("refill", r.refill); else json.null_field("refill");
+    return json.str();
+}
+
+// credits ID [--set N | --add N]: a key's remaining uses, shown or changed
+// in one step of the admin script (with the audit event), so a request
+// spending a credit meanwhile is never lost.
+int credits(const std::vector<std::string>& argv, const StoreOptions& options) {
+    Args args(argv, {{"--set", true}, {"--add", true}, {"--reason", true}, {"--json", false}});
+    std::string id = one_id(args, "credits");
+    auto set = args.value("--set"), add = args.value("--add");
+    if (set && add) throw UsageError("--set and --add exclude each other");
+    Store store(options);
+    KeyRecord r;
+    if (!set && !add) {
+        if (args.value("--reason")) throw UsageError("--reason goes with --set or --add");
+        r = existing(store, id);
+    } else {
+        CreditChange change;
+        change.add = static_cast<bool>(add);
+        change.amount = add ? checked_credits("--add", *add, -kMaxCredits)
+                            : checked_credits("--set", *set, 0);
+        AdminReply reply = store.change("credits", event_for(id, "credits", args),
+                                        credit_arguments(change, now()));
+        if (reply.status == AdminReply::Status::kConflict) {
+            throw Failure("key " + id + ": " + reply.message + "; nothing changed");
+        }
+        r = changed(reply, id);
+    }
+    if (args.flag("--json")) {
+        std::cout << credits_json(r) << "\n";
+    } else {
+        print_credits(r);
     }
     return 0;
 }
@@ -1048,7 +1167,8 @@ const std::vector<Command>& commands() {
          "usage: apikeyctl create --name NAME [--scope SCOPE]... [--expires-in DURATION|never]\n"
          "                        [--limit RATE[:BURST]]... [--env live|test] [--owner ID]\n"
          "                        [--role NAME] [--plan NAME] [--meta NAME=VALUE]...\n"
-         "                        [--allow-ip CIDR]... [--reason TEXT] [--json]\n\n"
+         "                        [--allow-ip CIDR]... [--quota N/PERIOD]... [--credits N]\n"
+         "                        [--refill N/day|month] [--reason TEXT] [--json]\n\n"
          "Mints a key and prints its token. The token is shown this once and never\n"
          "stored: only its SHA-256 digest (HMAC-SHA256 with --hash-secret-file) is kept\n"
          "in Redis.\n\n"
@@ -1069,6 +1189,14 @@ const std::vector<Command>& commands() {
          "                         1-32 of a-z 0-9 _; VALUE: at most 256 bytes, no controls\n"
          "  --allow-ip CIDR        only requests from these addresses (IPv4 or IPv6,\n"
          "                         e.g. 203.0.113.0/24); repeat. Default: any address\n"
+         "  --quota N/PERIOD       a calendar quota: at most N requests a UTC day, week\n"
+         "                         (Monday to Sunday) or month, e.g. 500/day; repeat,\n"
+         "                         at most 3, one per period. Replaces the plan's quota\n"
+         "  --credits N            the key's remaining uses (0 to 1000000000000); each\n"
+         "                         accepted request spends one. Default: unlimited\n"
+         "  --refill N/day|month   sets the credits back to N at each UTC day or month\n"
+         "                         start (the first at the next one); without --credits\n"
+         "                         the key starts with N\n"
          "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print one JSON object (id, token, name, scopes, status,\n"
          "                         expires_at, ...)\n",
@@ -1078,6 +1206,7 @@ const std::vector<Command>& commands() {
          "                        [--expires-in DURATION|never] [--limit RATE[:BURST]]...\n"
          "                        [--env live|test] [--owner ID] [--role NAME] [--plan NAME]\n"
          "                        [--meta NAME=VALUE]... [--allow-ip CIDR]...\n"
+         "                        [--quota N/PERIOD]... [--credits N] [--refill N/day|month]\n"
          "                        [--reason TEXT] [--json]\n\n"
          "Keeps a legacy system's token working: only its digest is stored, under an id\n"
          "derived from the token (it has none of its own). nginx accepts imported tokens\n"
@@ -1091,7 +1220,8 @@ const std::vector<Command>& commands() {
          "  --expires-in DURATION  lifetime: 90d (default), 12h, 1h30m, 2w, 1y, or never\n"
          "  --limit RATE[:BURST]   the key's own rate limit, as for create; repeatable\n"
          "  --env live|test        the key's environment (default live)\n"
-         "  --owner ID, --role NAME, --plan NAME, --meta NAME=VALUE, --allow-ip CIDR\n"
+         "  --owner ID, --role NAME, --plan NAME, --meta NAME=VALUE, --allow-ip CIDR,\n"
+         "  --quota N/PERIOD, --credits N, --refill N/day|month\n"
          "                         as for create\n"
          "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print one JSON object (no token)\n",
@@ -1137,7 +1267,9 @@ const std::vector<Command>& commands() {
          "                         last_used_at, previous_token ({hint, valid_until}\n"
          "                         during a grace, else null), imported; on a key a\n"
          "                         leaked-key report named (nginx's apikey_leak_report),\n"
-         "                         also leaked_at and leak_url\n",
+         "                         also leaked_at and leak_url; where set, quota (the\n"
+         "                         key's own), plan_quota (its plan's), credits,\n"
+         "                         credits_granted and refill\n",
          show},
         {"update", "change a key's name, scopes, expiry, limits, owner, role, plan, ...",
          "usage: apikeyctl update ID [--name NAME] [--scope SCOPE]... [--no-scopes]\n"
@@ -1145,6 +1277,9 @@ const std::vector<Command>& commands() {
          "                           [--no-limits] [--owner ID|--no-owner]\n"
          "                           [--role NAME|--no-role] [--plan NAME|--no-plan]\n"
          "                           [--meta NAME=VALUE]... [--allow-ip CIDR|none]...\n"
+         "                           [--quota N/PERIOD...|--no-quota]\n"
+         "                           [--credits N|--no-credits]\n"
+         "                           [--refill N/day|month|--no-refill]\n"
          "                           [--reason TEXT] [--json]\n\n"
          "Changes what is given; at least one change is needed. Takes effect on the next\n"
          "request.\n\n"
@@ -1163,6 +1298,14 @@ const std::vector<Command>& commands() {
          "                         --meta NAME= removes it; repeat\n"
          "  --allow-ip CIDR        replaces the address list; repeat; --allow-ip none\n"
          "                         removes it (any address)\n"
+         "  --quota N/PERIOD       replaces the key's own calendar quotas (N/day,\n"
+         "                         N/week, N/month; repeat, at most 3, one per period)\n"
+         "  --no-quota             removes them: the plan's quota applies again\n"
+         "  --credits N            grants N credits (remaining uses, 0 to 10^12);\n"
+         "                         \"apikeyctl credits\" adds to them\n"
+         "  --no-credits           removes the credits and the refill: unlimited uses\n"
+         "  --refill N/day|month   sets the credits back to N at each UTC day or month\n"
+         "                         start, from the next one on; --no-refill stops it\n"
          "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print the updated key as one JSON object\n",
          update},
@@ -1257,19 +1400,24 @@ const std::vector<Command>& commands() {
          "  --json                 print JSON (list: an array)\n",
          role},
         {"plan", "named limit sets: plan create|update|list|show|delete",
-         "usage: apikeyctl plan create NAME --limit RATE[:BURST]... [--description TEXT]\n"
-         "                             [--reason TEXT] [--json]\n"
+         "usage: apikeyctl plan create NAME --limit RATE[:BURST]... [--quota N/PERIOD]...\n"
+         "                             [--description TEXT] [--reason TEXT] [--json]\n"
          "       apikeyctl plan update NAME [--limit RATE[:BURST]...|--no-limits]\n"
+         "                             [--quota N/PERIOD...|--no-quota]\n"
          "                             [--description TEXT] [--reason TEXT] [--json]\n"
          "       apikeyctl plan list [--json]\n"
          "       apikeyctl plan show NAME [--json]\n"
          "       apikeyctl plan delete NAME [--reason TEXT]\n\n"
          "A key of a plan (create/update --plan NAME) is limited by the plan's limits\n"
-         "unless it has --limit lines of its own. Updating a plan changes every key of\n"
-         "it at once; a plan is deleted only when no key uses it. Audited (key\n"
-         "\"plan:NAME\").\n\n"
+         "unless it has --limit lines of its own, and by its quota unless it has a\n"
+         "--quota of its own. Updating a plan changes every key of it at once; a plan\n"
+         "is deleted only when no key uses it. Audited (key \"plan:NAME\").\n\n"
          "  --limit RATE[:BURST]   a limit of the plan (e.g. 600r/m:50); repeat, at most 8\n"
+         "                         (create: --limit or --quota is needed)\n"
          "  --no-limits            update: the plan sets no limit\n"
+         "  --quota N/PERIOD       a calendar quota of the plan (N/day, N/week, N/month);\n"
+         "                         repeat, at most 3, one per period (update: replaces)\n"
+         "  --no-quota             update: the plan sets no quota\n"
          "  --description TEXT     what the plan is for\n"
          "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print JSON (list: an array)\n",
@@ -1296,20 +1444,37 @@ const std::vector<Command>& commands() {
          "                         ([{date, ok, forbidden, limited, invalid, total}],\n"
          "                         oldest first) and total\n",
          usage},
-        {"limits", "support: refill a key's rate-limit buckets (--reset)",
+        {"limits", "support: refill a key's rate-limit buckets and quotas (--reset)",
          "usage: apikeyctl limits ID --reset [--reason TEXT] [--json]\n\n"
          "Deletes the key's bucket state in Redis: every bucket of the key is full\n"
-         "again on its next request. Recorded in the audit stream (reset_limits).\n"
+         "again on its next request. Its calendar quota counters (<prefix>quota:{ID})\n"
+         "are deleted too: its quotas count from 0. Credits are not touched (see\n"
+         "credits). Recorded in the audit stream (reset_limits).\n"
          "Buckets of apikey_local_limits live in nginx's memory and are not reset;\n"
          "owner buckets (per=owner) are shared with other keys and are not reset.\n\n"
          "  --reset                refill the buckets (required)\n"
          "  --reason TEXT          recorded in the audit stream\n"
          "  --json                 print {id, buckets_reset}\n",
          limits},
+        {"credits", "show or change a key's credits (remaining uses)",
+         "usage: apikeyctl credits ID [--set N | --add N] [--reason TEXT] [--json]\n\n"
+         "Without --set or --add, prints the key's credits, the credits last granted\n"
+         "and the refill. --set and --add change them in one step in Redis, so uses\n"
+         "spent meanwhile are not lost, recorded in the audit stream (credits).\n\n"
+         "  --set N                the credits become N (0 to 1000000000000), as does\n"
+         "                         credits_granted\n"
+         "  --add N                adds N to the credits and to credits_granted; N may\n"
+         "                         be negative, but a result below 0 is refused (exit\n"
+         "                         status 1, nothing changed). A key without credits\n"
+         "                         (unlimited) starts from 0: --add 100 gives it 100\n"
+         "  --reason TEXT          recorded in the audit stream\n"
+         "  --json                 print {id, credits, credits_granted, refill} (null\n"
+         "                         when unset: credits null means unlimited)\n",
+         credits},
         {"audit", "show the audit stream of changes",
          "usage: apikeyctl audit [ID] [--limit N] [--json]\n\n"
-         "Every create, import, update, extend, rotate, revoke, disable, enable and\n"
-         "delete, and every role and plan change (key role:NAME or plan:NAME), newest\n"
+         "Every create, import, update, extend, rotate, revoke, disable, enable,\n"
+         "delete, credits and reset_limits, and every role and plan change (key role:NAME or plan:NAME), newest\n"
          "first (only those of key ID when given): time, key, action, the OS user who ran\n"
          "apikeyctl (sudo's caller under sudo), and the --reason given. Kept in the Redis\n"
          "stream <prefix>audit, capped at about 100000 events.\n\n"

@@ -107,6 +107,17 @@ void print_record(const KeyRecord& r, std::int64_t now) {
     row("Limits", !r.limits.empty() ? r.limits
                   : !r.plan_limits.empty() ? "(the plan's: " + r.plan_limits + ")"
                   : "(configured in nginx)");
+    row("Quota", !r.quota.empty() ? r.quota
+                 : !r.plan_quota.empty() ? "(the plan's: " + r.plan_quota + ")"
+                 : "(none)");
+    if (r.credits) {
+        row("Credits", std::to_string(*r.credits) +
+                           (r.credits_granted ? " of " + std::to_string(*r.credits_granted) +
+                                                    " granted" : std::string()));
+    } else {
+        row("Credits", "(unlimited)");
+    }
+    if (!r.refill.empty()) row("Refill", r.refill + " (UTC)");
     row("Meta", r.meta.empty() ? "(none)" : r.meta);
     row("Allow IP", r.allow_ip.empty() ? "(any address)" : r.allow_ip);
     row("Created", stamp(r.created, "-"));

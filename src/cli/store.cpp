@@ -295,9 +295,17 @@ AdminReply Store::change(const std::string& mode, const AuditEvent& e,
                 }
                 fields.insert(fields.end(), {role ? "role_scopes" : "plan_limits",
                                              std::string(copy->str, copy->len)});
+                if (!role) {
+                    // and the plan's quota, as plan_quota ("" when it has none)
+                    Reply quota = command({"HGET", options_.prefix + "plan:" + extra[i + 1], "quota"});
+                    fields.insert(fields.end(),
+                                  {"plan_quota", quota->type == REDIS_REPLY_STRING
+                                                     ? std::string(quota->str, quota->len) : ""});
+                }
             } else if (extra[i] == "role" || extra[i] == "plan") {
                 fields.insert(fields.end(),
                               {extra[i] == "role" ? "role_scopes" : "plan_limits", ""});
+                if (extra[i] == "plan") fields.insert(fields.end(), {"plan_quota", ""});
             }
         }
     }
@@ -398,6 +406,7 @@ AdminReply Store::group_change(const std::string& kind, const std::string& actio
             std::string v(h->element[i + 1]->str, h->element[i + 1]->len);
             if (f == item) out.value = v;
             else if (f == "description") out.description = v;
+            else if (kind == "plan" && f == "quota") out.quota = v;
             else if (f == "created") out.created = parse_decimal(v).value_or(0);
             else if (f == "updated") out.updated = parse_decimal(v).value_or(0);
         }
@@ -414,6 +423,7 @@ AdminReply Store::group_change(const std::string& kind, const std::string& actio
         command({"HSET", key, item, changes.value.value_or(""), "description",
                  changes.description.value_or(""), "created", std::to_string(now), "updated",
                  std::to_string(now)});
+        if (changes.quota && !changes.quota->empty()) command({"HSET", key, "quota", *changes.quota});
         command({"SADD", p + kind + "s", name});
     } else if (!exists) {
         return status_of(AdminReply::Status::kNotFound);
@@ -431,11 +441,20 @@ AdminReply Store::group_change(const std::string& kind, const std::string& actio
         command({"HSET", key, "updated", std::to_string(now)});
         if (changes.value) command({"HSET", key, item, *changes.value});
         if (changes.description) command({"HSET", key, "description", *changes.description});
-        if (changes.value) {
+        if (changes.quota) {
+            if (changes.quota->empty()) command({"HDEL", key, "quota"});
+            else command({"HSET", key, "quota", *changes.quota});
+        }
+        if (changes.value || changes.quota) {
+            // the recopy mode's arguments: the limits or scopes copy when
+            // it changed, the plan's quota when it changed
+            std::vector<std::string> recopy{kind, name, changes.value.value_or(""),
+                                            changes.value ? "1" : "0",
+                                            changes.quota ? "1" : "0", changes.quota.value_or("")};
             for (const auto& id : members(set)) {
                 AuditEvent quiet = event;
                 quiet.key_id = id;
-                Reply r = script(record_key(p, id), "recopy", quiet, id, {kind, name, *changes.value});
+                Reply r = script(record_key(p, id), "recopy", quiet, id, recopy);
                 AdminReply one = decode_admin_record(r.get(), id);
                 if (one.status == AdminReply::Status::kOk) {
                     changed.push_back(id);

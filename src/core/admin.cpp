@@ -16,6 +16,7 @@
 #include "json_parse.hpp"
 #include "meta.hpp"
 #include "number.hpp"
+#include "quota.hpp"
 #include "rate.hpp"
 #include "scope.hpp"
 #include "text.hpp"
@@ -107,6 +108,7 @@ AdminTarget admin_route(std::string_view method, std::string_view path) noexcept
     if (action == "audit") return pick("GET", {{"GET", AdminRoute::kAudit}});
     if (action == "usage") return pick("GET", {{"GET", AdminRoute::kUsage}});
     if (action == "limits/reset") return pick("POST", {{"POST", AdminRoute::kResetLimits}});
+    if (action == "credits") return pick("POST", {{"POST", AdminRoute::kCredits}});
     if (action == "disable") return pick("POST", {{"POST", AdminRoute::kDisable}});
     if (action == "enable") return pick("POST", {{"POST", AdminRoute::kEnable}});
 
@@ -232,6 +234,7 @@ std::string_view admin_mode(AdminRoute route) noexcept {
     case AdminRoute::kAudit: return "audit";
     case AdminRoute::kUsage: return "usage";
     case AdminRoute::kResetLimits: return "reset_limits";
+    case AdminRoute::kCredits: return "credits";
     case AdminRoute::kDisable: return "disable";
     case AdminRoute::kEnable: return "enable";
     case AdminRoute::kOwnerRevoke: return "owner_revoke";
@@ -265,6 +268,7 @@ std::string_view admin_action(AdminRoute route) noexcept {
     case AdminRoute::kPlanUpdate:
     case AdminRoute::kPlanDelete:
     case AdminRoute::kResetLimits:
+    case AdminRoute::kCredits:
         return admin_mode(route);   // the changes: logged under their own name
     case AdminRoute::kOwnerRevoke:
         return "revoke";            // one revoke event per key, as apikeyctl revoke --owner
@@ -276,7 +280,7 @@ std::string_view admin_action(AdminRoute route) noexcept {
 bool admin_has_body(AdminRoute route) noexcept {
     return route == AdminRoute::kCreate || route == AdminRoute::kUpdate ||
            route == AdminRoute::kRotate || route == AdminRoute::kRevoke ||
-           route == AdminRoute::kResetLimits ||
+           route == AdminRoute::kResetLimits || route == AdminRoute::kCredits ||
            route == AdminRoute::kDisable || route == AdminRoute::kEnable ||
            route == AdminRoute::kOwnerRevoke || route == AdminRoute::kRoleCreate ||
            route == AdminRoute::kRoleUpdate || route == AdminRoute::kPlanCreate ||
@@ -341,6 +345,19 @@ std::string string_list(const JsonValue& v, const char* name, std::vector<std::s
         }
         out.push_back(item.string);
     }
+    return {};
+}
+
+// A whole JSON number from `min` to kMaxCredits (JSON has only doubles:
+// 10^12 and below are exact).
+std::string credit_number(const JsonValue& v, const char* name, std::int64_t min,
+                          std::optional<std::int64_t>& out) {
+    if (v.type != JsonValue::Type::kNumber || std::floor(v.number) != v.number ||
+        v.number < static_cast<double>(min) || v.number > static_cast<double>(kMaxCredits)) {
+        return std::string("\"") + name + "\" must be a whole number from " + std::to_string(min) +
+               " to " + std::to_string(kMaxCredits);
+    }
+    out = static_cast<std::int64_t>(v.number);
     return {};
 }
 
@@ -481,6 +498,44 @@ std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChange
             }
             out.allow_ip = joined;
 
+        } else if (keyish && key == "quota") {
+            // a string as the record keeps it ("1000000/month 500/day");
+            // null or "" removes the key's own (PATCH): the plan's applies
+            bool remove = v.type == JsonValue::Type::kNull && route == AdminRoute::kUpdate;
+            std::string text;
+            if (!remove) problem = expect_string(v, "quota", text);
+            if (problem.empty() && !text.empty()) {
+                std::string e;
+                auto list = parse_quota_list(text, e);
+                if (!list) problem = "invalid \"quota\": " + e;
+                else text = format_quota_list(*list);
+            }
+            if (problem.empty() && text.empty() && route == AdminRoute::kCreate) {
+                problem = "\"quota\" must not be empty (leave it out for none)";
+            }
+            out.quota = text;
+
+        } else if (keyish && key == "credits") {
+            // a whole number 0..10^12; null removes credits (and the
+            // refill): unlimited uses again
+            if (v.type == JsonValue::Type::kNull && route == AdminRoute::kUpdate) {
+                out.no_credits = true;
+            } else {
+                problem = credit_number(v, "credits", 0, out.credits);
+            }
+
+        } else if (keyish && key == "refill") {
+            bool remove = v.type == JsonValue::Type::kNull && route == AdminRoute::kUpdate;
+            std::string text;
+            if (!remove) problem = expect_string(v, "refill", text);
+            if (problem.empty() && !remove) {
+                std::string e;
+                auto r = parse_refill(text, e);
+                if (!r) problem = "invalid \"refill\": " + e;
+                else text = r->to_string();
+            }
+            out.refill = text;
+
         } else if (route == AdminRoute::kRotate && key == "grace") {
             problem = duration_member(v, "grace", false, out.grace);
 
@@ -492,11 +547,16 @@ std::string parse_key_changes(AdminRoute route, std::string_view body, KeyChange
     }
 
     if (route == AdminRoute::kCreate && !out.name) return "\"name\" is required";
+    if (out.no_credits && out.refill && !out.refill->empty()) {
+        return "\"credits\": null removes the refill too; it cannot go with \"refill\"";
+    }
     if (route == AdminRoute::kUpdate && !out.name && !out.scopes && !out.expires_in &&
-        !out.limits && !out.owner && !out.role && !out.plan && out.meta.empty() && !out.allow_ip)
+        !out.limits && !out.owner && !out.role && !out.plan && out.meta.empty() && !out.allow_ip &&
+        !out.quota && !out.credits && !out.no_credits && !out.refill)
     {
         return "nothing to change: give \"name\", \"scopes\", \"expires_in\", \"limits\", "
-               "\"owner\", \"role\", \"plan\", \"meta\" or \"allow_ip\"";
+               "\"owner\", \"role\", \"plan\", \"meta\", \"allow_ip\", \"quota\", "
+               "\"credits\" or \"refill\"";
     }
     return {};
 }
@@ -544,6 +604,19 @@ std::string parse_group_changes(AdminRoute route, std::string_view body, std::st
                 if (problem.empty() && limits.size() > 8) problem = "at most 8 limits per plan";
                 out.value = format_limit_list(limits);
             }
+        } else if (!role && key == "quota") {
+            // as a key's: a string ("1000000/month 500/day"); null or ""
+            // on PATCH removes it
+            std::string text;
+            bool remove = v.type == JsonValue::Type::kNull && !create;
+            if (!remove) problem = expect_string(v, "quota", text);
+            if (problem.empty() && !text.empty()) {
+                std::string e;
+                auto list = parse_quota_list(text, e);
+                if (!list) problem = "invalid \"quota\": " + e;
+                else text = format_quota_list(*list);
+            }
+            out.quota = text;
         } else if (key == "description") {
             std::string d;
             problem = expect_string(v, "description", d);
@@ -558,9 +631,13 @@ std::string parse_group_changes(AdminRoute route, std::string_view body, std::st
     }
 
     if (create && name.empty()) return "\"name\" is required";
-    if (create && !out.value) return std::string("\"") + item + "\" is required";
-    if (!create && !out.value && !out.description) {
-        return std::string("nothing to change: give \"") + item + "\" or \"description\"";
+    // a plan may hold only a quota
+    if (create && !out.value && !(out.quota && !out.quota->empty())) {
+        return std::string("\"") + item + "\" is required" + (role ? "" : " (or \"quota\")");
+    }
+    if (!create && !out.value && !out.description && !out.quota) {
+        return std::string("nothing to change: give \"") + item + "\"" +
+               (role ? "" : ", \"quota\"") + " or \"description\"";
     }
     return {};
 }
@@ -745,8 +822,12 @@ bool follows_cursor(const KeyRecord& r, const ListQuery& q) {
 }
 
 std::vector<std::string> group_arguments(const GroupChanges& c, std::int64_t now) {
-    return {c.value.value_or(""), c.description ? "1" : "0", c.description.value_or(""),
-            std::to_string(now), c.value ? "1" : "0"};
+    std::vector<std::string> out{c.value.value_or(""), c.description ? "1" : "0",
+                                 c.description.value_or(""), std::to_string(now),
+                                 c.value ? "1" : "0"};
+    // a plan's quota: ARGV[14] "1", ARGV[15] the text (absent: kept)
+    if (c.quota) out.insert(out.end(), {"1", *c.quota});
+    return out;
 }
 
 std::string description_problem(std::string_view d) {
@@ -853,6 +934,14 @@ KeyRecord new_key_record(const KeyChanges& c, std::string id, std::string digest
         if (!m.second.empty()) meta.push_back(m);
     }
     r.meta = meta_json(meta);
+    r.quota = c.quota.value_or("");
+    if (c.credits) r.credits = r.credits_granted = *c.credits;
+    std::string ignored;
+    if (auto refill = parse_refill(c.refill.value_or(""), ignored)) {
+        r.refill = refill->to_string();
+        r.refilled = period_span(refill->period, now).start;
+        if (!c.credits) r.credits = r.credits_granted = refill->count;
+    }
     return r;
 }
 
@@ -872,8 +961,82 @@ std::vector<std::string> changed_fields(const KeyChanges& c, std::int64_t now) {
     if (c.scopes) out.insert(out.end(), {"scopes", changed.scopes});
     if (c.limits) out.insert(out.end(), {"limits", changed.limits});
     if (c.expires_in) out.insert(out.end(), {"expires", std::to_string(changed.expires)});
+    for (auto& f : quota_fields(c, now)) out.push_back(std::move(f));
     out.insert(out.end(), {"updated", std::to_string(now)});
     return out;
+}
+
+std::vector<std::string> quota_fields(const KeyChanges& c, std::int64_t now) {
+    std::vector<std::string> out;
+    if (c.quota) out.insert(out.end(), {"quota", *c.quota});
+    if (c.no_credits) {
+        out.insert(out.end(), {"credits", "", "credits_granted", "", "refill", "", "refilled", ""});
+    }
+    if (c.credits) {
+        std::string n = std::to_string(*c.credits);
+        out.insert(out.end(), {"credits", n, "credits_granted", n});
+    }
+    if (c.refill) {
+        std::string ignored;
+        if (auto refill = parse_refill(*c.refill, ignored)) {
+            out.insert(out.end(), {"refill", refill->to_string(), "refilled",
+                                   std::to_string(period_span(refill->period, now).start)});
+        } else {
+            out.insert(out.end(), {"refill", "", "refilled", ""});
+        }
+    }
+    return out;
+}
+
+std::optional<std::string> checked_quota_items(const std::vector<std::string>& items,
+                                               std::string& error) {
+    std::string joined;
+    for (const auto& item : items) {
+        if (item.empty() || item.find(' ') != std::string::npos) {
+            error = "quota \"" + item + "\": expected N/day, N/week or N/month";
+            return std::nullopt;
+        }
+        joined += (joined.empty() ? "" : " ") + item;
+    }
+    auto list = parse_quota_list(joined, error);
+    if (!list) return std::nullopt;
+    return format_quota_list(*list);
+}
+
+std::string parse_credit_change(std::string_view body, CreditChange& out) {
+    out = CreditChange{};
+    std::string error;
+    auto doc = parse_json(body, error);
+    if (!doc) return "malformed JSON: " + error;
+    if (doc->type != JsonValue::Type::kObject) return "the body must be a JSON object";
+    bool set = false, add = false;
+    for (const auto& [key, v] : doc->object) {
+        std::string problem;
+        std::optional<std::int64_t> n;
+        if (key == "set") {
+            problem = credit_number(v, "set", 0, n);
+            set = true;
+        } else if (key == "add") {
+            problem = credit_number(v, "add", -kMaxCredits, n);
+            add = true;
+        } else if (key == "reason") {
+            problem = expect_string(v, "reason", out.reason);
+            if (problem.empty() && !reason_problem(out.reason).empty()) {
+                problem = "invalid \"reason\": " + reason_problem(out.reason);
+            }
+        } else {
+            problem = "unknown member \"" + key + "\"";
+        }
+        if (!problem.empty()) return problem;
+        if (n) out.amount = *n;
+    }
+    if (set == add) return "give one of \"set\" or \"add\"";
+    out.add = add;
+    return {};
+}
+
+std::vector<std::string> credit_arguments(const CreditChange& c, std::int64_t now) {
+    return {c.add ? "add" : "set", std::to_string(c.amount), std::to_string(now)};
 }
 
 std::string audit_json(const AuditEvent& e) {

@@ -43,6 +43,7 @@ enum class AdminRoute {
     kPlanDelete,
     kUsage,        // GET keys/{id}/usage   per-key usage (appended: the others keep their values)
     kResetLimits,  // POST keys/{id}/limits/reset
+    kCredits,      // POST keys/{id}/credits   {"set":N} or {"add":N}
     kNotFound,
     kMethodNotAllowed,
 };
@@ -115,7 +116,40 @@ struct KeyChanges {
     std::optional<std::string> env;        // live | test; create only
     std::vector<std::pair<std::string, std::string>> meta;   // value "" removes (update)
     std::optional<std::string> allow_ip;   // canonical CIDRs, space separated
+
+    // Calendar quotas and credits (quota.hpp). quota: format_quota_list's
+    // text, "" removes it. credits: a grant, written to credits and
+    // credits_granted; no_credits removes both with the refill (unlimited
+    // uses again). refill: "N/day" or "N/month", "" removes it.
+    std::optional<std::string> quota;
+    std::optional<std::int64_t> credits;
+    bool no_credits = false;
+    std::optional<std::string> refill;
 };
+
+// The quota, credit and refill fields an update writes, as field, value, ...
+// ("" removes a field in the admin script). A refill counts from the
+// current period: refilled = its start, so the first refill comes at the
+// next one. (A new key's are set by new_key_record, which also grants a
+// refill's N when no credits are given.)
+std::vector<std::string> quota_fields(const KeyChanges& changes, std::int64_t now);
+
+// A list of quota items ("500/day", ...) as the stored field's text, or
+// nullopt and `error` (at most 3, at most one per period).
+std::optional<std::string> checked_quota_items(const std::vector<std::string>& items,
+                                               std::string& error);
+
+// POST keys/{id}/credits and apikeyctl credits --set/--add: set to N
+// (0..kMaxCredits) or add N (negative allowed; the script refuses a result
+// below 0 or above kMaxCredits).
+struct CreditChange {
+    bool add = false;
+    std::int64_t amount = 0;
+    std::string reason;
+};
+std::string parse_credit_change(std::string_view body, CreditChange& out);
+// The credits mode's ARGV[9..]: set | add, N, now.
+std::vector<std::string> credit_arguments(const CreditChange& change, std::int64_t now);
 
 // Owners, role and plan names: valid_owner, valid_group_name (text.hpp).
 // Meta names [a-z0-9_]{1,32}, values at most 256 bytes of UTF-8 without
@@ -178,6 +212,7 @@ std::vector<std::string> page_arguments(const ListQuery& q, std::size_t page_siz
 struct GroupChanges {
     std::optional<std::string> value;
     std::optional<std::string> description;
+    std::optional<std::string> quota;      // plans: format_quota_list's text, "" removes
 };
 std::vector<std::string> group_arguments(const GroupChanges& changes, std::int64_t now);
 

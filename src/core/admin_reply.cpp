@@ -147,6 +147,7 @@ bool decode_group(const redisReply* fields, std::string_view kind, Group& g) {
         std::string_view name = text(fields->element[i]), value = text(fields->element[i + 1]);
         if (name == (kind == "role" ? "scopes" : "limits")) g.value = std::string(value);
         else if (name == "description") g.description = std::string(value);
+        else if (kind == "plan" && name == "quota") g.quota = std::string(value);
         else if (name == "created") g.created = parse_decimal(value).value_or(0);
         else if (name == "updated") g.updated = parse_decimal(value).value_or(0);
     }
@@ -229,8 +230,9 @@ std::string group_json(const Group& g, std::string_view kind) {
     items.push_back(']');
     JsonObject json;
     json.field("name", g.name)
-        .raw_field(kind == "role" ? "scopes" : "limits", items)
-        .field("description", g.description)
+        .raw_field(kind == "role" ? "scopes" : "limits", items);
+    if (!g.quota.empty()) json.field("quota", g.quota);   // plans: only when set
+    json.field("description", g.description)
         .field("keys", g.keys)
         .field("created_at", format_utc(g.created))
         .field("updated_at", format_utc(g.updated));

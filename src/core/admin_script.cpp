@@ -21,7 +21,7 @@ const std::string_view kAdminScript = R"lua(-- apikey admin v2
 --           invalidation is published here all the same)
 -- ARGV[1]   get | list | page | create | update | extend | rotate | revoke |
 --           disable | enable | delete | audit | owner_revoke | recopy |
---           reset_limits | usage |
+--           reset_limits | credits | usage |
 --           role_create | role_update | role_delete | role_get | role_list |
 --           plan_... (the same five) | reindex | prune
 -- ARGV[2..6] the audit event: time, action, user, reason, via
@@ -44,8 +44,10 @@ local single = KEYS[2] ~= nil
 -- A key's bucket state, deleted: ARGV[9] its pattern (the admin API, in the
 -- script), or "" and ARGV[10..] the bucket keys the caller found (apikeyctl
 -- scans outside the script, so a large keyspace does not hold Redis for the
--- whole scan)
+-- whole scan). Its calendar quota counters too: <prefix>quota:{<id>}
+-- (keyspace.hpp), named here from the id, in the record's slot.
 local function drop_buckets()
+  redis.call("DEL", P .. "quota:{" .. ARGV[8] .. "}")
   if ARGV[9] == "" then
     for i = 10, #ARGV do redis.call("DEL", ARGV[i]) end
   else
@@ -141,7 +143,9 @@ end
 -- On a single Redis a role or plan named is checked and its copy taken here.
 -- Returns a conflict message or nil.
 local optional = { owner = true, role = true, role_scopes = true, plan = true,
-                   plan_limits = true, env = true, meta = true, allow_ip = true }
+                   plan_limits = true, env = true, meta = true, allow_ip = true,
+                   quota = true, plan_quota = true, credits = true, credits_granted = true,
+                   refill = true, refilled = true }
 local function write_fields(key, fields)
   local set, del = {}, {}
   local values = {}
@@ -156,8 +160,13 @@ local function write_fields(key, fields)
         values[kind .. "_scopes"] = nil
         values[kind .. "_limits"] = nil
         values[kind == "role" and "role_scopes" or "plan_limits"] = copy
+        -- a plan's quota is copied the same way (none: no copy)
+        if kind == "plan" then
+          values.plan_quota = redis.call("HGET", P .. "plan:" .. name, "quota") or ""
+        end
       elseif name == "" then
         values[kind == "role" and "role_scopes" or "plan_limits"] = ""
+        if kind == "plan" then values.plan_quota = "" end
       end
     end
   end
@@ -385,15 +394,22 @@ if kind == "role" or kind == "plan" then
   -- roles and plans: KEYS[1] <prefix>role:<name> (or plan:), ARGV[8] the name.
   -- role_create, role_update: ARGV[9] scopes (plans: limits), ARGV[10] "1"
   -- when ARGV[11] is a new description, ARGV[12] now, ARGV[13] "1" when
-  -- ARGV[9] is new (update: else the scopes or limits stay).
-  -- role_update rewrites the copy in every key of the role and publishes
-  -- each key's id. Replies: { "ok", fields, ids... } (the ids changed),
+  -- ARGV[9] is new (update: else the scopes or limits stay); plans:
+  -- ARGV[14] "1" when ARGV[15] is a new quota ("" removes it).
+  -- role_update rewrites the copy in every key of the role (plans: also
+  -- plan_quota from the plan's quota) and publishes each key's id. Replies: { "ok", fields, ids... } (the ids changed),
   -- { "not_found" }, { "exists" }, { "conflict", why }; role_list:
   -- { name, fields, name, fields ... }.
   local name, action = ARGV[8], string.sub(mode, #kind + 2)
   local item_field = kind == "role" and "scopes" or "limits"
   local copy_field = kind == "role" and "role_scopes" or "plan_limits"
   local members = P .. kind .. "_keys:" .. name
+  local new_quota = kind == "plan" and ARGV[14] == "1"
+  -- a plan's quota field, or a key's copy of it: "" removes it
+  local function put_quota(key, field, value)
+    if value == "" then redis.call("HDEL", key, field)
+    else redis.call("HSET", key, field, value) end
+  end
   if action == "list" then
     local names = redis.call("SMEMBERS", P .. kind .. "s")
     table.sort(names)
@@ -413,6 +429,7 @@ if kind == "role" or kind == "plan" then
     if exists then return { "exists" } end
     redis.call("HSET", KEYS[1], item_field, ARGV[9], "description", ARGV[11],
                "created", ARGV[12], "updated", ARGV[12])
+    if new_quota then put_quota(KEYS[1], "quota", ARGV[15]) end
     redis.call("SADD", P .. kind .. "s", name)
     event_for(kind .. ":" .. name, ARGV[3])
     return { "ok", redis.call("HGETALL", KEYS[1]), 0 }
@@ -421,16 +438,18 @@ if kind == "role" or kind == "plan" then
     redis.call("HSET", KEYS[1], "updated", ARGV[12])
     if ARGV[13] == "1" then redis.call("HSET", KEYS[1], item_field, ARGV[9]) end
     if ARGV[10] == "1" then redis.call("HSET", KEYS[1], "description", ARGV[11]) end
+    if new_quota then put_quota(KEYS[1], "quota", ARGV[15]) end
     event_for(kind .. ":" .. name, ARGV[3])
     local out = { "ok", redis.call("HGETALL", KEYS[1]), 0 }
-    if single and ARGV[13] == "1" then
+    if single and (ARGV[13] == "1" or new_quota) then
       -- every key of the role takes the new copy, and nginx caches drop it
       local ids = redis.call("SMEMBERS", members)
       table.sort(ids)
       for _, id in ipairs(ids) do
         local key = record_key(id)
         if redis.call("HGET", key, kind) == name then
-          redis.call("HSET", key, copy_field, ARGV[9])
+          if ARGV[13] == "1" then redis.call("HSET", key, copy_field, ARGV[9]) end
+          if new_quota then put_quota(key, "plan_quota", ARGV[15]) end
           redis.call("PUBLISH", ARGV[7], id)
           out[#out + 1] = id
         else
@@ -505,9 +524,18 @@ if mode == "update" then
 
 elseif mode == "recopy" then
   -- a Cluster's role or plan update, key by key: ARGV[9] role | plan,
-  -- ARGV[10] its name, ARGV[11] the new copy; only if the key still has it
+  -- ARGV[10] its name, ARGV[11] the new copy of its scopes or limits,
+  -- ARGV[12] "0" when that copy stays (absent: "1"), ARGV[13] "1" when
+  -- ARGV[14] is the plan's new quota for plan_quota ("" removes it); only
+  -- if the key still has that role or plan
   if redis.call("HGET", KEYS[1], ARGV[9]) ~= ARGV[10] then return { "conflict", "moved" } end
-  redis.call("HSET", KEYS[1], ARGV[9] == "role" and "role_scopes" or "plan_limits", ARGV[11])
+  if ARGV[12] ~= "0" then
+    redis.call("HSET", KEYS[1], ARGV[9] == "role" and "role_scopes" or "plan_limits", ARGV[11])
+  end
+  if ARGV[13] == "1" then
+    if ARGV[14] == "" then redis.call("HDEL", KEYS[1], "plan_quota")
+    else redis.call("HSET", KEYS[1], "plan_quota", ARGV[14]) end
+  end
   redis.call("PUBLISH", ARGV[7], ARGV[8])
   return { "ok", redis.call("HGETALL", KEYS[1]) }
 
@@ -555,8 +583,34 @@ elseif mode == "enable" then
   redis.call("HSET", KEYS[1], "status", "active", "updated", ARGV[9])
 
 elseif mode == "reset_limits" then
-  -- the buckets start full again on the next request
+  -- the buckets start full again on the next request, the calendar quotas
+  -- count from 0
   drop_buckets()
+
+elseif mode == "credits" then
+  -- ARGV[9] set | add, ARGV[10] N, ARGV[11] now. set: credits and
+  -- credits_granted = N. add: both grow by N (may be negative); a key
+  -- without credits (unlimited) starts from 0. A result below 0 or above
+  -- 10^12 (kMaxCredits) is refused. HINCRBY keeps the numbers exact
+  -- integers (Lua would print 1e+12).
+  local n = tonumber(ARGV[10])
+  if ARGV[9] == "set" then
+    redis.call("HSET", KEYS[1], "credits", ARGV[10], "credits_granted", ARGV[10])
+  else
+    local have = redis.call("HMGET", KEYS[1], "credits", "credits_granted")
+    local credits, granted = tonumber(have[1]) or 0, tonumber(have[2]) or 0
+    if credits + n < 0 then
+      return { "conflict", "the credits would be " .. string.format("%d", credits + n) ..
+                           " (they are " .. string.format("%d", credits) .. "; at least 0)" }
+    end
+    if credits + n > 1000000000000 then
+      return { "conflict", "the credits would be above 1000000000000" }
+    end
+    redis.call("HINCRBY", KEYS[1], "credits", ARGV[10])
+    if granted + n < 0 then redis.call("HSET", KEYS[1], "credits_granted", "0")
+    else redis.call("HINCRBY", KEYS[1], "credits_granted", ARGV[10]) end
+  end
+  redis.call("HSET", KEYS[1], "updated", ARGV[11])
 
 elseif mode == "delete" then
   redis.call("DEL", KEYS[1])

@@ -44,6 +44,7 @@ struct Group {
     std::string name;
     std::string value;          // scopes of a role, limits of a plan
     std::string description;
+    std::string quota;          // plans: their calendar quota ("" none)
     std::int64_t created = 0;
     std::int64_t updated = 0;
     std::int64_t keys = 0;      // how many keys use it

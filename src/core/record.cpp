@@ -5,6 +5,7 @@
 #include "json.hpp"
 #include "meta.hpp"
 #include "number.hpp"
+#include "quota.hpp"
 #include "rate.hpp"
 #include "scope.hpp"
 #include "text.hpp"
@@ -70,11 +71,49 @@ std::vector<std::pair<std::string, std::string>> record_fields(const KeyRecord& 
     for (auto [field, value] : {std::pair<const char*, const std::string*>{"owner", &r.owner},
                                 {"role", &r.role}, {"role_scopes", &r.role_scopes},
                                 {"plan", &r.plan}, {"plan_limits", &r.plan_limits},
-                                {"env", &r.env}, {"meta", &r.meta}, {"allow_ip", &r.allow_ip}}) {
+                                {"env", &r.env}, {"meta", &r.meta}, {"allow_ip", &r.allow_ip},
+                                {"quota", &r.quota}, {"plan_quota", &r.plan_quota},
+                                {"refill", &r.refill}}) {
         if (!value->empty()) fields.emplace_back(field, *value);
+    }
+    for (auto [field, value] : {std::pair<const char*, const std::optional<std::int64_t>*>{
+                                    "credits", &r.credits},
+                                {"credits_granted", &r.credits_granted},
+                                {"refilled", &r.refilled}}) {
+        if (*value) fields.emplace_back(field, std::to_string(**value));
     }
     return fields;
 }
+
+namespace {
+
+// quota, plan_quota and refill as quota.hpp writes them; credits,
+// credits_granted and refilled whole numbers when present (absent: unset)
+bool quota_fields_valid(KeyRecord& out, const std::map<std::string, std::string>& f,
+                        std::string& error) {
+    std::string problem;
+    if (!parse_quota_list(out.quota, problem) || !parse_quota_list(out.plan_quota, problem) ||
+        (!out.refill.empty() && !parse_refill(out.refill, problem))) {
+        error = "invalid quota or refill: " + problem;
+        return false;
+    }
+    for (auto [name, value] : {std::pair<const char*, std::optional<std::int64_t>*>{
+                                   "credits", &out.credits},
+                               {"credits_granted", &out.credits_granted},
+                               {"refilled", &out.refilled}}) {
+        auto it = f.find(name);
+        if (it == f.end() || it->second.empty()) continue;
+        auto n = parse_decimal(it->second);
+        if (!n) {
+            error = std::string("field \"") + name + "\" is not a number";
+            return false;
+        }
+        *value = *n;
+    }
+    return true;
+}
+
+}  // namespace
 
 bool decode_record(std::string_view id, const std::map<std::string, std::string>& f,
                    KeyRecord& out, std::string& error) {
@@ -117,6 +156,9 @@ bool decode_record(std::string_view id, const std::map<std::string, std::string>
     out.meta = get("meta");
     out.allow_ip = get("allow_ip");
     out.leak_url = get("leak_url");
+    out.quota = get("quota");
+    out.plan_quota = get("plan_quota");
+    out.refill = get("refill");
 
     if (out.digest.empty()) {
         error = "no digest";
@@ -168,6 +210,9 @@ bool decode_record(std::string_view id, const std::map<std::string, std::string>
             error = "allow_ip is not a canonical CIDR list";
             return false;
         }
+    }
+    if (!quota_fields_valid(out, f, error)) {
+        return false;
     }
     return number("created", out.created) && number("updated", out.updated) &&
            number("expires", out.expires) && number("revoked", out.revoked_at) &&
@@ -259,6 +304,13 @@ std::string record_json(const KeyRecord& r, std::int64_t now, std::string_view t
     }
     allow.push_back(']');
     json.raw_field("allow_ip", allow);
+    // calendar quotas and credits, only where set (a key without them keeps
+    // the shape it had before them)
+    if (!r.quota.empty()) json.field("quota", r.quota);
+    if (!r.plan_quota.empty()) json.field("plan_quota", r.plan_quota);
+    if (r.credits) json.field("credits", *r.credits);
+    if (r.credits_granted) json.field("credits_granted", *r.credits_granted);
+    if (!r.refill.empty()) json.field("refill", r.refill);
     // only on a key a leaked-key report named (the key works on with action=flag)
     if (r.leaked_at > 0) {
         json.field("leaked_at", format_utc(r.leaked_at));

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +47,15 @@ struct KeyRecord {
     std::string meta;            // JSON object of strings (meta.hpp), or ""
     std::string allow_ip;        // canonical CIDRs (cidr.hpp), or "" (any address)
 
+    // Calendar quotas and credits (quota.hpp). Optional too: absent means no
+    // quota of the key's own, and unlimited uses.
+    std::string quota;           // the key's own: "500/day 1000000/month" (format_quota_list)
+    std::string plan_quota;      // a copy of the plan's quota (kept by plan writes)
+    std::optional<std::int64_t> credits;           // remaining uses; unset: unlimited
+    std::optional<std::int64_t> credits_granted;   // the last grant (--credits, set, refill) plus adds
+    std::string refill;          // "N/day" or "N/month", or ""
+    std::optional<std::int64_t> refilled;          // start of the UTC period of the last refill
+
     // Written only by a leaked-key report (apikey_leak_report): when, and
     // where the token was found. 0 and "": never reported.
     std::int64_t leaked_at = 0;
@@ -61,6 +71,11 @@ struct KeyRecord {
     // the key's own limits, else its plan's ("" means nginx.conf's default set)
     const std::string& effective_limits() const noexcept {
         return limits.empty() ? plan_limits : limits;
+    }
+
+    // the key's own quotas, else its plan's ("" means none)
+    const std::string& effective_quota() const noexcept {
+        return quota.empty() ? plan_quota : quota;
     }
 
     bool in_grace(std::int64_t now) const noexcept {

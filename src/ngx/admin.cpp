@@ -292,10 +292,18 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
     apikey::GroupChanges group;
     std::string group_name(ngx_http_apikey_sv(ctx->id));
 
+    apikey::CreditChange credit;
+
     if (apikey::admin_has_body(ctx->route)) {
-        std::string problem =
-            kind.empty() ? apikey::parse_key_changes(ctx->route, body, changes)
-                         : apikey::parse_group_changes(ctx->route, body, group_name, group);
+        std::string problem;
+        if (ctx->route == AdminRoute::kCredits) {
+            problem = apikey::parse_credit_change(body, credit);
+            changes.reason = credit.reason;   // the audit event's
+        } else {
+            problem = kind.empty()
+                      ? apikey::parse_key_changes(ctx->route, body, changes)
+                      : apikey::parse_group_changes(ctx->route, body, group_name, group);
+        }
         if (!problem.empty()) {
             return fail(NGX_HTTP_BAD_REQUEST, "invalid_request", problem);
         }
@@ -398,7 +406,12 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
         extra = apikey::group_arguments(group, now);
 
     } else if (ctx->route == AdminRoute::kDelete || ctx->route == AdminRoute::kResetLimits) {
+        // the script also deletes the key's quota counters
         extra.push_back(apikey::bucket_pattern(prefix, id));
+
+    } else if (ctx->route == AdminRoute::kCredits) {
+        // set or add in the script, in one step with the audit event
+        extra = apikey::credit_arguments(credit, now);
 
     } else if (ctx->route == AdminRoute::kList) {
         // one page in the order of a sorted index, the same call apikeyctl
