@@ -42,7 +42,10 @@ my $key = ApikeyTest::json_of($out) // {};
 ($status, $out, $err) = as_cli('create', '--json', '--name', 'limited', '--scope', 'read');
 my $doomed = ApikeyTest::json_of($out) // {};
 for my $cmd (['list'], ['show', $key->{id}], ['update', $key->{id}, '--name', 'acl key 2'],
-             ['audit'], ['extend', $key->{id}, '--expires-in', '30d']) {
+             ['audit'], ['extend', $key->{id}, '--expires-in', '30d'],
+             ['update', $key->{id}, '--quota', '1000/day', '--credits', '10', '--refill', '10/day'],
+             ['credits', $key->{id}, '--add', '5'], ['update', $key->{id}, '--no-quota', '--no-credits'],
+             ['limits', $key->{id}, '--reset']) {
     ($status, undef, $err) = as_cli(@$cmd);
     is $status, 0, "apikeyctl @$cmd[0] under the apikeyctl rule" or diag $err;
 }

@@ -94,7 +94,7 @@ our $METRICS_EXTRA = '+scan +hgetall';
 our $CLI_RULE = 'resetkeys ~apikey:* resetchannels &apikey:invalidate -@all '
     . '+select +eval +cluster|slots +asking +time +zrangebyscore '
     . '+exists +hget +hgetall +hmget +hset +del +scan +xadd +xrevrange +publish '
-    . '+hdel +sadd +srem +smembers +scard +zadd +zrem +zscore +zcount +zrank +zrevrank +zrange +zrevrange +zrangebylex +zrevrangebylex +zscan';
+    . '+hdel +sadd +srem +smembers +scard +zadd +zrem +zscore +zcount +zrank +zrevrank +zrange +zrevrange +zrangebylex +zrevrangebylex +zscan +hincrby';
 
 # An ACL file with the default user off, "admin"/"adminpw" for the harness,
 # and the users of those rules: apikey-module/modulepw,
