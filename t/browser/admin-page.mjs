@@ -507,6 +507,54 @@ async function main() {
     await rowM.getByTestId('key-owner').filter({ hasText: 'acct_10' }).waitFor();
     check(await rowM.getByTestId('key-allow-ip').count() === 0, 'the row follows');
 
+    // --- quotas and credits (issue 15): set, shown, then removed ---------------------
+    await rowM.getByRole('button', { name: 'Edit modelled' }).click();
+    await editDialog.waitFor();
+    check(await page.locator('#edit-quota').inputValue() === '' && await page.locator('#edit-credits').inputValue() === '',
+          'no quota or credits yet: the fields are empty');
+    await editDialog.getByLabel('Quota').fill('5000/month 200/day');
+    await editDialog.getByLabel('Credits').fill('300');
+    await editDialog.getByLabel('Refill').fill('300/month');
+    const quotaRes = page.waitForResponse((r) => r.url() === new URL(`keys/${idM}`, adminBase).href && r.request().method() === 'PATCH');
+    await editDialog.getByRole('button', { name: 'Save changes' }).click();
+    const quotaDone = await quotaRes;
+    check(quotaDone.status() === 200 && JSON.stringify(quotaDone.request().postDataJSON())
+            === '{"quota":"5000/month 200/day","credits":300,"refill":"300/month"}',
+          'quota, credits and refill are sent as PATCH members', JSON.stringify(quotaDone.request().postDataJSON()));
+    await rowM.getByTestId('key-credits').waitFor();
+    check(await rowM.getByTestId('key-quota').textContent() === 'quota 5000/month 200/day', 'the row shows the quota',
+          await rowM.getByTestId('key-quota').textContent());
+    check(await rowM.getByTestId('key-credits').textContent() === 'credits 300 of 300, refill 300/month',
+          'and the credits', await rowM.getByTestId('key-credits').textContent());
+    const heldQ = (await adminGet(adminBase, idM)).body;
+    check(heldQ.quota === '5000/month 200/day' && heldQ.credits === 300 && heldQ.refill === '300/month',
+          'the server holds them', JSON.stringify(heldQ));
+    await page.screenshot({ path: path.join(artifacts, 'list-quota.png') });
+    say(`screenshot ${path.join(artifacts, 'list-quota.png')}`);
+    await rowM.getByRole('button', { name: 'Edit modelled' }).click();
+    await editDialog.waitFor();
+    check(await page.locator('#edit-credits').inputValue() === '300' && await page.locator('#edit-refill').inputValue() === '300/month',
+          'the edit dialog holds them');
+    await editDialog.getByLabel('Credits').fill('12.5');
+    let sentBad = false;
+    const onBad = (r) => { if (r.url() === new URL(`keys/${idM}`, adminBase).href && r.method() === 'PATCH') sentBad = true; };
+    page.on('request', onBad);
+    await editDialog.getByRole('button', { name: 'Save changes' }).click();
+    await sleep(300);
+    page.off('request', onBad);
+    check(!sentBad && await page.locator('#edit-credits').evaluate((e) => !e.validity.valid) && editDialog.isVisible(),
+          'a credit count that is not a whole number is refused in the page (nothing sent)');
+    await editDialog.getByLabel('Quota').fill('');
+    await editDialog.getByLabel('Credits').fill('');
+    await editDialog.getByLabel('Refill').fill('');
+    const clearRes = page.waitForResponse((r) => r.url() === new URL(`keys/${idM}`, adminBase).href && r.request().method() === 'PATCH');
+    await editDialog.getByRole('button', { name: 'Save changes' }).click();
+    const cleared = await clearRes;
+    check(JSON.stringify(cleared.request().postDataJSON()) === '{"quota":null,"credits":null,"refill":null}',
+          'emptied fields are sent as null', JSON.stringify(cleared.request().postDataJSON()));
+    await rowM.getByTestId('key-credits').waitFor({ state: 'detached' });
+    check(await rowM.getByTestId('key-quota').count() === 0, 'and the row no longer shows them');
+
     // --- disable and enable ----------------------------------------------------------
     await rowM.getByRole('button', { name: 'Disable modelled' }).click();
     const disableNamed = page.getByRole('dialog', { name: 'Disable “modelled”?' });
