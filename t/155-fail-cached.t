@@ -79,6 +79,9 @@ sub owned {
     return ApikeyTest::json_of($o);
 }
 my ($mine, $theirs) = (owned('one of two'), owned('two of two'));
+# credits are sold uses: none is given away while Redis cannot count them
+my $paid = $redis->create_key(name => 'with credits', scopes => ['read']);
+$redis->cmd('HSET', "apikey:key:{$paid->{id}}", 'credits', 100);
 # the known key's id with a secret of its own: well-formed, checksum and all
 my $forged = { token => ApikeyTest::with_checksum("ak_$key->{id}_" . ('B' x 40)) };
 
@@ -91,6 +94,7 @@ is st('/short/s', $key), 200, 'up: the key passes where max_age is 2 s';
 is st('/owner/o', $mine), 200, 'up: one key of the owner passes per=owner';
 is st('/owner/o', $theirs), 200, 'up: and the other';
 is st('/api/e', $expiring), 200, 'up: the expiring key passes (for now)';
+is st('/api/p', $paid), 200, 'up: the key with credits passes (and spends one)';
 is st('/api/r', $revoked), 200, 'up: the key to be revoked passes';
 my $dropped = $redis->create_key(name => 'revoked, not asked for since', scopes => ['read']);
 is st('/api/d', $dropped), 200, 'up: the other key to be revoked passes';
@@ -116,6 +120,7 @@ is last_result('/api/a'), 'cached', 'stopped: $apikey_result is "cached"';
 my $res = $nginx->get('/api/a', 'X-API-Key' => $key->{token});
 like $res->{body}, qr/x-api-key=\[\]/, 'stopped: the key is stripped as on any admitted request';
 is st('/api/u', $unused), 503, 'stopped: a valid key nginx never saw is 503';
+is st('/api/p', $paid), 503, 'stopped: a known key with credits is 503 (its uses cannot be counted)';
 is st('/api/f', $forged), 503, 'stopped: a forged token is 503';
 is st('/api/r', $revoked), 503, 'stopped: the key revoked before the outage is not admitted';
 is st('/api/d', $dropped), 503,

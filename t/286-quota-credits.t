@@ -155,6 +155,19 @@ $redis->cmd('HSET', rec($ex_own), 'quota', '50/day');
 get('/export/x', $ex_own) for 1 .. 2;
 is seen(get('/export/x', $ex_own)), '429 quota_exceeded', "a key's own quota does not replace a named set";
 
+# one round trip: a request with two quotas and credits is one script call,
+# on a miss and on a cache hit alike
+my $one = key('one call');
+$redis->cmd('HSET', rec($one), 'credits', 10);
+for my $path ('a miss', 'a cache hit') {
+    $redis->cmd('CONFIG', 'RESETSTAT');
+    is seen(get('/export/x', $one)), '200 ok', "$path: passes";
+    is $redis->calls('evalsha'), 1, "$path: one EVALSHA counts both quotas and spends the credit";
+    is $redis->calls('eval') + $redis->calls('hincrby') + $redis->calls('multi'), 0,
+       "$path: and no other call";
+}
+is $redis->cmd('HGET', rec($one), 'credits'), 8, 'both requests spent their credit';
+
 # --- per=owner: the owner's keys share one count (a week) ---------------------
 my ($o1, $o2, $o3) = (key('owner 1'), key('owner 2'), key('other owner'));
 $redis->cmd('HSET', rec($o1), 'owner', 'acme');
@@ -267,6 +280,13 @@ is seen($res), '200 credits_exhausted', 'dry run: credits_exhausted passes, $api
 my $dry2 = key('dry 2');
 get('/dry/x', $dry2);
 is seen(get('/dry/x', $dry2)), '200 quota_exceeded', 'dry run: quota_exceeded passes';
+
+# --- per-key usage counts both refusals (flushed within about a second) ---------
+ok poll_until(5, sub { ($redis->cmd('HGET', "apikey:usage:{$a->{id}}:$today", 'quota_exceeded') // '') eq '1' }),
+   'usage: the quota refusal counted as quota_exceeded';
+is $redis->cmd('HGET', "apikey:usage:{$a->{id}}:$today", 'ok'), 4, '... beside the requests let through';
+ok poll_until(5, sub { ($redis->cmd('HGET', "apikey:usage:{$cost->{id}}:$today", 'credits_exhausted') // '') eq '1' }),
+   'usage: the credits refusal counted as credits_exhausted';
 
 # --- metrics ---------------------------------------------------------------
 my $m = $nginx->get('/metrics')->{body};
