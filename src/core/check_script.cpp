@@ -293,7 +293,10 @@ local function count_quotas(keys, argv, now_s, spec, own, owner, reply, count_at
     reply[#reply + 1] = next_start - now_s
     reply[#reply + 1] = (over and not peek) and 1 or 0
     writes[#writes + 1] = { "HSET", hash, field, string.format("%d:%d", first_day, used + 1) }
-    writes[#writes + 1] = { "EXPIRE", hash, QUOTA_KEEP_S }
+    -- the TTL is set when a period's count starts: every period is at most
+    -- 31 days, so the hash outlives each count in it, and a request within a
+    -- period costs no EXPIRE
+    if used == 0 then writes[#writes + 1] = { "EXPIRE", hash, QUOTA_KEEP_S } end
   end
   reply[count_at] = #list
   return not exceeded

@@ -4,18 +4,38 @@
 
 namespace apikey {
 
-std::string record_key(std::string_view prefix, std::string_view id) {
+std::size_t KeyName::size() const noexcept {
+    std::size_t n = 0;
+    for (auto p : parts) n += p.size();
+    return n;
+}
+
+std::string KeyName::str() const {
     std::string key;
-    key.reserve(prefix.size() + id.size() + 6);
-    key.append(prefix).append("key:{").append(id).append("}");
+    key.reserve(size());
+    for (auto p : parts) key.append(p);
     return key;
 }
 
+KeyName record_key_name(std::string_view prefix, std::string_view id) noexcept {
+    return KeyName{{prefix, "key:{", id, "}", {}}};
+}
+
+KeyName bucket_key_name(std::string_view prefix, std::string_view id,
+                        std::string_view bucket) noexcept {
+    return KeyName{{prefix, "bucket:{", id, "}:", bucket}};
+}
+
+KeyName quota_key_name(std::string_view prefix, std::string_view id) noexcept {
+    return KeyName{{prefix, "quota:{", id, "}", {}}};
+}
+
+std::string record_key(std::string_view prefix, std::string_view id) {
+    return record_key_name(prefix, id).str();
+}
+
 std::string bucket_key(std::string_view prefix, std::string_view id, std::string_view bucket) {
-    std::string key;
-    key.reserve(prefix.size() + id.size() + bucket.size() + 11);
-    key.append(prefix).append("bucket:{").append(id).append("}:").append(bucket);
-    return key;
+    return bucket_key_name(prefix, id, bucket).str();
 }
 
 std::string record_pattern(std::string_view prefix) {
@@ -66,7 +86,7 @@ bool valid_prefix(std::string_view prefix) noexcept {
 std::string
 quota_redis_key(std::string_view prefix, std::string_view id)
 {
-    return std::string(prefix) + "quota:{" + std::string(id) + "}";
+    return quota_key_name(prefix, id).str();
 }
 
 std::string

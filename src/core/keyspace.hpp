@@ -7,6 +7,8 @@
 // touches a single Redis Cluster slot. <prefix> defaults to "apikey:".
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -14,6 +16,20 @@ namespace apikey {
 
 inline constexpr std::string_view kDefaultPrefix = "apikey:";
 inline constexpr std::string_view kDefaultBucket = "default";
+
+// A key name as its pieces, for a caller that writes them where it wants
+// them: the module copies them into the request pool, so a check allocates
+// nothing on the heap for its key names (issue 16). The views point into
+// the arguments.
+struct KeyName {
+    std::array<std::string_view, 5> parts{};
+    std::size_t size() const noexcept;
+    std::string str() const;
+};
+KeyName record_key_name(std::string_view prefix, std::string_view id) noexcept;
+KeyName bucket_key_name(std::string_view prefix, std::string_view id,
+                        std::string_view bucket) noexcept;
+KeyName quota_key_name(std::string_view prefix, std::string_view id) noexcept;
 
 std::string record_key(std::string_view prefix, std::string_view id);
 std::string bucket_key(std::string_view prefix, std::string_view id, std::string_view bucket);

@@ -110,6 +110,30 @@ std::optional<std::vector<Limit>> parse_limit_list(std::string_view text, std::s
     return limits;
 }
 
+bool parse_own_limits(std::string_view text, OwnLimits& out) noexcept {
+    out.count = 0;
+    try {
+        std::string error;   // written (allocated) only for a malformed item
+        std::size_t i = 0;
+        while (i < text.size()) {
+            while (i < text.size() && text[i] == ' ') i++;
+            std::size_t start = i;
+            while (i < text.size() && text[i] != ' ') i++;
+            if (i == start) break;
+            auto limit = parse_limit(text.substr(start, i - start), error);
+            if (!limit || out.count == kMaxOwnLimits) {
+                out.count = 0;
+                return false;
+            }
+            out.items[out.count++] = *limit;
+        }
+        return true;
+    } catch (...) {
+        out.count = 0;
+        return false;
+    }
+}
+
 std::string format_limit_list(const std::vector<Limit>& limits) {
     std::string out;
     for (const auto& limit : limits) {

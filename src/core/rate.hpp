@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,5 +52,20 @@ std::optional<Limit> parse_limit(std::string_view text, std::string& error);
 std::optional<std::vector<Limit>> parse_limit_list(std::string_view text, std::string& error);
 
 std::string format_limit_list(const std::vector<Limit>& limits);
+
+// A key's own limits (or its plan's), parsed on every request of such a key:
+// into a fixed array, never the heap (issue 16). A record holds at most 8.
+inline constexpr std::size_t kMaxOwnLimits = 8;
+struct OwnLimits {
+    std::array<Limit, kMaxOwnLimits> items{};
+    std::size_t count = 0;
+    const Limit* begin() const noexcept { return items.data(); }
+    const Limit* end() const noexcept { return items.data() + count; }
+    bool empty() const noexcept { return count == 0; }
+};
+
+// As parse_limit_list; false (and no limits) for a malformed list or one of
+// more than kMaxOwnLimits, which the check script refuses too.
+bool parse_own_limits(std::string_view text, OwnLimits& out) noexcept;
 
 }  // namespace apikey

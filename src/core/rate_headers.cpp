@@ -76,15 +76,15 @@ PolicyName policy_name(std::string_view set, const Limit& limit, bool alone) noe
     return n;
 }
 
-bool name_policies(const PolicySet* sets, std::size_t nsets, const std::vector<Limit>& own,
+bool name_policies(const PolicySet* sets, std::size_t nsets, const Limit* own, std::size_t nown,
                    std::size_t count, std::array<PolicyName, kMaxBuckets>& out) noexcept {
     std::size_t k = 0;
     for (std::size_t s = 0; s < nsets; s++) {
         const Limit* lines = sets[s].lines;
         std::size_t n = sets[s].count;
-        if (sets[s].overridable && !own.empty()) {
-            lines = own.data();
-            n = own.size();
+        if (sets[s].overridable && nown > 0) {
+            lines = own;
+            n = nown;
         }
         for (std::size_t i = 0; i < n; i++) {
             if (k == count || k == out.size()) {

@@ -86,8 +86,12 @@ struct PolicySet {
 // (check_script.cpp, local_limits.cpp), an overridable set's lines replaced by
 // `own` when it is not empty. Returns false, naming nothing, when the numbers
 // do not add up: no draft fields then rather than wrong ones.
-bool name_policies(const PolicySet* sets, std::size_t nsets, const std::vector<Limit>& own,
+bool name_policies(const PolicySet* sets, std::size_t nsets, const Limit* own, std::size_t nown,
                    std::size_t count, std::array<PolicyName, kMaxBuckets>& out) noexcept;
+inline bool name_policies(const PolicySet* sets, std::size_t nsets, const std::vector<Limit>& own,
+                          std::size_t count, std::array<PolicyName, kMaxBuckets>& out) noexcept {
+    return name_policies(sets, nsets, own.data(), own.size(), count, out);
+}
 
 struct RatePolicy {
     std::string_view name;

@@ -679,22 +679,35 @@ ngx_http_apikey_send_check(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         push(copy, s.size());
         return true;
     };
+    // a key name written straight into the pool: no std::string per request
+    auto push_name = [&](const apikey::KeyName &name) {
+        u_char *copy = static_cast<u_char *>(ngx_pnalloc(r->pool, name.size() + 1));
+        if (copy == NULL) {
+            return false;
+        }
+        u_char *p = copy;
+        for (auto part : name.parts) {
+            p = part.empty() ? p : ngx_cpymem(p, part.data(), part.size());
+        }
+        push(copy, p - copy);
+        return true;
+    };
 
     push("EVALSHA", 7);
     push(mcf->script_sha.data, mcf->script_sha.len);
 
-    std::string record = apikey::record_key(prefix, key_id);
     u_char *end = ngx_sprintf(reinterpret_cast<u_char *>(numkeys), "%ui", nkeys);
     bool ok = push_copy(std::string_view(numkeys, end - reinterpret_cast<u_char *>(numkeys)))
-              && push_copy(record);
+              && push_name(apikey::record_key_name(prefix, key_id));
+    std::string_view record = ok ? args[i - 1] : std::string_view();
 
     for (k = 0; ok && k < nsets; k++) {
         std::string_view bucket(reinterpret_cast<const char *>(sets[k].name.data),
                                 sets[k].name.len);
-        ok = push_copy(apikey::bucket_key(prefix, key_id, bucket));
+        ok = push_name(apikey::bucket_key_name(prefix, key_id, bucket));
     }
     if (quota_key) {
-        ok = ok && push_copy(apikey::quota_redis_key(prefix, key_id));
+        ok = ok && push_name(apikey::quota_key_name(prefix, key_id));
     }
 
     if (limit_only) {
@@ -1027,17 +1040,14 @@ ngx_http_apikey_set_draft_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx
 
     // the key's own limits (or its plan's): what the script and the local
     // store parsed for the same request
-    std::vector<apikey::Limit> own;
-    if (ctx->own_limits.len) {
-        std::string error;
-        auto parsed = apikey::parse_limit_list(ngx_http_apikey_sv(ctx->own_limits), error);
-        if (!parsed) {
-            return;
-        }
-        own = std::move(*parsed);
+    apikey::OwnLimits own;
+    if (ctx->own_limits.len
+        && !apikey::parse_own_limits(ngx_http_apikey_sv(ctx->own_limits), own))
+    {
+        return;
     }
 
-    if (!apikey::name_policies(sets, nsets, own, count, names)) {
+    if (!apikey::name_policies(sets, nsets, own.begin(), own.count, count, names)) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "apikey: %uz buckets do not match the location's limits: "
                       "no RateLimit fields", count);

@@ -171,12 +171,9 @@ ngx_http_apikey_local_take(ngx_http_apikey_local_t *local, std::string_view id,
     size_t       n = 0;
 
     // the buckets this request must take from, by name: "<id>:<set>:<interval>:<burst>"
-    std::vector<apikey::Limit> own_limits;
-    std::string error;
+    apikey::OwnLimits own_limits;   // a fixed array: no allocation per request
     if (!own.empty()) {
-        if (auto parsed = apikey::parse_limit_list(own, error)) {
-            own_limits = std::move(*parsed);
-        }
+        (void) apikey::parse_own_limits(own, own_limits);
     }
 
     auto *sets = static_cast<ngx_http_apikey_bucket_set_t *>(lcf->bucket_sets->elts);

@@ -67,22 +67,29 @@ ngx_http_apikey_add_number(ngx_http_request_t *r, const char *name, size_t name_
 static ngx_int_t
 ngx_http_apikey_www_authenticate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx)
 {
-    std::string  value = "Bearer realm=\"api\"";
+    // static text, or (a missing scope) built in the pool: a flood of bad
+    // keys allocates nothing on the heap
+    static const std::string_view  bare = "Bearer realm=\"api\"";
+    static const std::string_view  invalid = "Bearer realm=\"api\", error=\"invalid_token\"";
+    static const std::string_view  scope = "Bearer realm=\"api\", error=\"insufficient_scope\", "
+                                           "scope=\"";
+    std::string_view  value;
+    u_char           *p;
 
     if (ctx->outcome == Outcome::kForbidden) {
-        value += ", error=\"insufficient_scope\", scope=\"";
-        value.append(reinterpret_cast<const char *>(ctx->missing_scope.data),
-                     ctx->missing_scope.len);
-        value += "\"";
-    } else if (ctx->outcome != Outcome::kMissing) {
-        value += ", error=\"invalid_token\"";
+        size_t len = scope.size() + ctx->missing_scope.len + 1;
+        p = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+        u_char *e = ngx_cpymem(p, scope.data(), scope.size());
+        e = ngx_cpymem(e, ctx->missing_scope.data, ctx->missing_scope.len);
+        *e = '"';
+        value = std::string_view(reinterpret_cast<const char *>(p), len);
+    } else {
+        value = ctx->outcome == Outcome::kMissing ? bare : invalid;
+        p = reinterpret_cast<u_char *>(const_cast<char *>(value.data()));
     }
-
-    u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, value.size()));
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-    ngx_memcpy(p, value.data(), value.size());
 
     if (ctx->challenge != NULL && ctx->challenge->hash) {
         // refused again after an internal redirect: one challenge, the latest

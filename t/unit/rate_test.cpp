@@ -43,3 +43,23 @@ TEST(Rate, List) {
     EXPECT_TRUE(parse_limit_list("", error)->empty());
     EXPECT_FALSE(parse_limit_list("100r/m:10 nope", error));
 }
+
+// A key's own limits on the request path: a fixed array, the same items as
+// parse_limit_list, and nothing for a list the script would refuse too.
+TEST(Rate, OwnLimitsWithoutAllocating) {
+    OwnLimits own;
+    ASSERT_TRUE(parse_own_limits("600r/m:50  10000r/d:10000", own));
+    ASSERT_EQ(own.count, 2u);
+    EXPECT_EQ(own.items[0].to_string(), "600r/m:50");
+    EXPECT_EQ(own.items[1].interval_us(), 8640000);
+    ASSERT_TRUE(parse_own_limits("", own));
+    EXPECT_TRUE(own.empty());
+    EXPECT_FALSE(parse_own_limits("600r/m:50 nonsense", own));
+    EXPECT_TRUE(own.empty()) << "a malformed list gives no limits";
+    std::string nine;
+    for (int i = 1; i <= 9; i++) nine += std::to_string(i) + "r/s:1 ";
+    EXPECT_FALSE(parse_own_limits(nine, own)) << "more than 8";
+    nine.resize(nine.rfind("9r/s"));
+    EXPECT_TRUE(parse_own_limits(nine, own));
+    EXPECT_EQ(own.count, 8u);
+}

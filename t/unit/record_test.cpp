@@ -219,3 +219,14 @@ TEST(Record, Leaked) {
     f["leaked_at"] = "soon";
     EXPECT_FALSE(decode_record("abcdefghijkl", f, out, error));
 }
+
+// Key names as pieces (written into the request pool by the module) spell
+// the same names as the data model's builders.
+TEST(KeyName, PiecesSpellTheDataModel) {
+    EXPECT_EQ(apikey::record_key_name("apikey:", "abc123def456").str(), "apikey:key:{abc123def456}");
+    EXPECT_EQ(apikey::record_key_name("p:", "x").size(), std::string("p:key:{x}").size());
+    EXPECT_EQ(apikey::bucket_key_name("apikey:", "abc123def456", "export").str(),
+              "apikey:bucket:{abc123def456}:export");
+    EXPECT_EQ(apikey::quota_key_name("apikey:", "abc123def456").str(), "apikey:quota:{abc123def456}");
+    EXPECT_EQ(apikey::record_key("apikey:", "id"), apikey::record_key_name("apikey:", "id").str());
+}
