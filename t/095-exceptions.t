@@ -23,6 +23,10 @@ my $flag = "$dir/throw";
 
 my $redis = ApikeyTest::Redis->start;
 my $key = $redis->create_key(name => 'k', scopes => ['admin']);
+# refused with a body that carries details (expired_at): built in C++, so it
+# allocates, in the access handler
+my $expired = $redis->create_key(name => 'expired', scopes => ['admin']);
+$redis->cmd('HSET', "apikey:key:{$expired->{id}}", 'expires', time - 60);
 
 my $nginx = do {
     local $ENV{NGINX_WRAPPER} = "env LD_PRELOAD=$shim APIKEY_THROW_FLAG=$flag";
@@ -51,6 +55,18 @@ $status{$_->[0]} = $nginx->get($_->[1], @{ $_->[2] })->{status}
         ['metrics', '/metrics', []], ['admin list', '/open-admin/keys', []];
 unlink $flag;
 
+# a refusal decided while allocations fail: the check was sent before (with
+# Redis stopped), its reply needs no allocation, and the access handler then
+# builds the expired key's body (expired_at) in C++
+kill 'STOP', $redis->pid;
+my $pending = $nginx->send_request('GET', '/api/x', 'X-API-Key' => $expired->{token});
+sleep 0.5;
+open $f, '>', $flag or die;
+close $f;
+kill 'CONT', $redis->pid;
+$status{'expired key'} = $nginx->read_response($pending, 10)->{status};
+unlink $flag;
+
 # a reply that lands while allocations fail: the check was sent before, with
 # Redis stopped, and Redis goes on once the flag is up
 # (a record the reply decoder refuses, whose error message is a C++ string:
@@ -74,8 +90,9 @@ my $log = $nginx->error_log;
 my @caught = $log =~ /apikey: exception in (\w+): std::bad_alloc/g;
 ok scalar(@caught), 'the exceptions were logged with their message'
     or diag grep { /apikey: exception|\[alert\]/ } split /^/, $log;
-like "@caught", qr/ngx_http_apikey_access_handler/, 'one of them in the access handler';
-is $status{'no key'}, 500, 'the request whose handler failed is a 500';
+like "@caught", qr/ngx_http_apikey_access_handler/, "one of them in the access handler" or diag grep { /apikey: exception/ } split /^/, $log;
+is $status{'expired key'}, 500, 'the request whose handler failed is a 500';
+is $status{'no key'}, 401, 'a request without a key is refused without any allocation (its challenge and body are static)';
 is $status{'admin list'}, 500, 'so is the admin request';
 like $log, qr/apikey: exception in (ngx_http_apikey_admin_handler|the admin request): std::bad_alloc/,
     'caught in the admin handler';
