@@ -1,6 +1,7 @@
 # Per-key usage on a Redis Cluster: each key's counts go to the master of the
 # key's slot (the {<id>} tag), and apikeyctl usage, usage --owner and limits
-# --reset read and write them there.
+# --reset read and write them there. Calendar quotas and credits count there
+# too, in the slot of the key's record.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -13,6 +14,16 @@ my $c = ApikeyTopology::Cluster->start;
 my $nginx = ApikeyTest::Nginx->start(
     apikey_redis => "apikey_redis @{[ $c->address ]};",
     location => 'apikey on; apikey_limit 60r/m burst=3;',
+    server => <<'EOF',
+        location /quota/ {
+            apikey on; apikey_limit off; apikey_quota 2/day;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
+        location /bare/ {
+            apikey on; apikey_limit off;
+            proxy_pass http://127.0.0.1:$upstream_port;
+        }
+EOF
     workers => 2,
 );
 my $day = strftime('%Y%m%d', gmtime);
@@ -62,6 +73,31 @@ is $st, 0, 'limits --reset on a cluster' or diag $err;
 is $nginx->get('/api/x', 'X-API-Key' => $keys[1]{token})->{status}, 200, '... the key passes again';
 my $events = json_of(($c->cli('audit', $keys[1]{id}, '--json'))[1]);
 is $events->[0]{action}, 'reset_limits', '... audited';
+
+# calendar quotas and credits on a cluster: the quota counts share the
+# record's slot (a key of the call where the location has apikey_quota, read
+# by name where only the key has a quota), the credits are in the record
+sub made {
+    my ($name, @opts) = @_;
+    my ($s, $o, $e) = $c->cli('create', '--name', $name, '--json', @opts);
+    die "create: $e" if $s;
+    return json_of($o);
+}
+sub node_of { $c->owner(ApikeyTopology::key_slot("{$_[0]{id}}")) }
+sub on { my ($path, $k) = @_; $nginx->get($path, 'X-API-Key' => $k->{token})->{status} }
+my $q = made('cluster quota');
+ok poll_until(10, sub { on('/quota/x', $q) == 200 }), 'apikey_quota on a cluster: the first passes';
+is on('/quota/x', $q), 200, '... the second';
+is on('/quota/x', $q), 429, '... the third is over the 2/day quota';
+like node_of($q)->cmd('HGET', "apikey:quota:{$q->{id}}", 'default/day'), qr/^$day:2$/,
+    '... counted on the master of its slot';
+my $own = made('cluster own quota', '--quota', '1/day');
+ok poll_until(10, sub { on('/bare/x', $own) == 200 }), "a key's own quota where no apikey_quota applies: passes once";
+is on('/bare/x', $own), 429, '... then 429 (its counts read by name in its slot)';
+my $cr = made('cluster credits', '--credits', '1');
+ok poll_until(10, sub { on('/bare/x', $cr) == 200 }), 'credits on a cluster: one use';
+is on('/bare/x', $cr), 429, '... then none left';
+is node_of($cr)->cmd('HGET', "apikey:key:{$cr->{id}}", 'credits'), 0, '... taken in the record';
 
 $nginx->stop;
 done_testing;
