@@ -18,7 +18,10 @@ my $dir = tempdir(CLEANUP => 1);
 # apikey_env live: records without env (all but the test key's) are live
 my $location = 'apikey on; apikey_scope read; apikey_superscope admin; apikey_accept_imported on;'
              . ' apikey_env live;'
-             . ' apikey_last_used_interval 1s; add_header X-Result $apikey_result always;';
+             . ' apikey_last_used_interval 1s; add_header X-Result $apikey_result always;'
+             # a bucket with one token taken lives 6 minutes (the default's
+             # 600 ms could expire before a loaded machine looks at it)
+             . ' apikey_limit 10r/h burst=10;';
 my $plain = ApikeyTest::Nginx->start(redis => $redis, location => $location);
 my $cached = ApikeyTest::Nginx->start(
     redis => $redis, location => $location,
