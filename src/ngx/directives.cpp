@@ -1254,6 +1254,39 @@ ngx_http_apikey_superscope_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *c
 }
 
 
+ngx_int_t
+ngx_http_apikey_set_param(ngx_conf_t *cf, ngx_str_t *value, ngx_flag_t *per_owner,
+    ngx_str_t *bucket)
+{
+    if (ngx_http_apikey_starts_with(*value, "per=", 4)) {
+        if (ngx_strcmp(value->data + 4, "owner") == 0) {
+            *per_owner = 1;
+        } else if (ngx_strcmp(value->data + 4, "key") == 0) {
+            *per_owner = 0;
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid per \"%V\" (expected key or owner)", value);
+            return NGX_ERROR;
+        }
+        return NGX_OK;
+    }
+
+    if (ngx_http_apikey_starts_with(*value, "bucket=", 7)) {
+        bucket->data = value->data + 7;
+        bucket->len = value->len - 7;
+        if (!apikey::valid_bucket_name(ngx_http_apikey_sv(*bucket))) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid bucket name \"%V\": letters, digits, \"_\" "
+                               "and \"-\", at most 64", value);
+            return NGX_ERROR;
+        }
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 // apikey_limit RATE [burst=N] [bucket=NAME]; | apikey_limit off;
 static char *
 ngx_http_apikey_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -1324,31 +1357,13 @@ ngx_http_apikey_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_http_apikey_starts_with(value[i], "per=", 4)) {
-            if (ngx_strcmp(value[i].data + 4, "owner") == 0) {
-                per_owner = 1;
-            } else if (ngx_strcmp(value[i].data + 4, "key") == 0) {
-                per_owner = 0;
-            } else {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid per \"%V\" (expected key or owner)", &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
-            }
+        switch (ngx_http_apikey_set_param(cf, &value[i], &per_owner, &bucket)) {
+        case NGX_OK:
             continue;
-        }
-
-        if (ngx_http_apikey_starts_with(value[i], "bucket=", 7)) {
-            bucket.data = value[i].data + 7;
-            bucket.len = value[i].len - 7;
-            if (!apikey::valid_bucket_name(std::string_view(
-                    reinterpret_cast<const char *>(bucket.data), bucket.len)))
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid bucket name \"%V\": letters, digits, \"_\" "
-                                   "and \"-\", at most 64", &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
-            }
-            continue;
+        case NGX_ERROR:
+            return static_cast<char *>(NGX_CONF_ERROR);
+        default:
+            break;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", &value[i]);

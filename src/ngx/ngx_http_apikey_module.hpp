@@ -260,6 +260,11 @@ apikey::RedisTopology *ngx_http_apikey_redis();
 
 // directives.cpp
 extern ngx_command_t ngx_http_apikey_commands[];
+// per=key|owner and bucket=NAME, the parameters apikey_limit and apikey_quota
+// share: NGX_OK when *value is one of them (parsed), NGX_DECLINED when it is
+// another, NGX_ERROR once logged
+ngx_int_t ngx_http_apikey_set_param(ngx_conf_t *cf, ngx_str_t *value, ngx_flag_t *per_owner,
+    ngx_str_t *bucket);
 void *ngx_http_apikey_create_main_conf(ngx_conf_t *cf);
 void *ngx_http_apikey_create_loc_conf(ngx_conf_t *cf);
 char *ngx_http_apikey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child);

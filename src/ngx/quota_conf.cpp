@@ -6,13 +6,6 @@
 #include "keyspace.hpp"
 #include "quota.hpp"
 
-static bool
-ngx_http_apikey_quota_param(const ngx_str_t &s, const char *name, size_t len)
-{
-    return s.len >= len && ngx_strncmp(s.data, name, len) == 0;
-}
-
-
 char *
 ngx_http_apikey_quota_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -54,29 +47,13 @@ ngx_http_apikey_quota_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_http_apikey_quota_param(value[i], "per=", 4)) {
-            if (ngx_strcmp(value[i].data + 4, "owner") == 0) {
-                per_owner = 1;
-            } else if (ngx_strcmp(value[i].data + 4, "key") == 0) {
-                per_owner = 0;
-            } else {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid per \"%V\" (expected key or owner)", &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
-            }
+        switch (ngx_http_apikey_set_param(cf, &value[i], &per_owner, &bucket)) {
+        case NGX_OK:
             continue;
-        }
-
-        if (ngx_http_apikey_quota_param(value[i], "bucket=", 7)) {
-            bucket.data = value[i].data + 7;
-            bucket.len = value[i].len - 7;
-            if (!apikey::valid_bucket_name(ngx_http_apikey_sv(bucket))) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid bucket name \"%V\": letters, digits, \"_\" "
-                                   "and \"-\", at most 64", &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
-            }
-            continue;
+        case NGX_ERROR:
+            return static_cast<char *>(NGX_CONF_ERROR);
+        default:
+            break;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", &value[i]);
