@@ -65,6 +65,23 @@ conf_refused('too fast', qr/faster than one request per microsecond/,
              location => 'apikey on; apikey_limit 2000000r/s;');
 conf_refused('too many buckets', qr/too many "apikey_limit" lines/,
              location => 'apikey on; ' . join(' ', map { "apikey_limit ${_}r/s bucket=b$_;" } 1 .. 17));
+conf_refused('bad quota', qr/invalid quota "100\/year"/,
+             location => 'apikey on; apikey_quota 100/year;');
+conf_refused('zero quota', qr/invalid quota "0\/day"/, location => 'apikey on; apikey_quota 0/day;');
+conf_refused('bad quota per', qr/invalid per "per=team" \(expected key or owner\)/,
+             location => 'apikey on; apikey_quota 100/day per=team;');
+conf_refused('bad quota bucket', qr/invalid bucket name "bucket=a:b"/,
+             location => 'apikey on; apikey_quota 100/day bucket=a:b;');
+conf_refused('unknown quota parameter', qr/invalid parameter "burst=2"/,
+             location => 'apikey on; apikey_quota 100/day burst=2;');
+conf_refused('two quotas of one period', qr/bucket "default" has a "day" quota already/,
+             location => 'apikey on; apikey_quota 100/day; apikey_quota 50/day;');
+conf_refused('mixed per in one bucket', qr/must all say the same "per="/,
+             location => 'apikey on; apikey_quota 100/day; apikey_quota 900/month per=owner;');
+conf_refused('bad cost', qr/"apikey_cost" directive invalid number/,
+             location => 'apikey on; apikey_cost -1;');
+conf_refused('too many quotas', qr/at most 5 "apikey_quota" lines apply to a location/,
+             location => 'apikey on; ' . join(' ', map { "apikey_quota 9/day bucket=q$_;" } 1 .. 6));
 conf_refused('bad log level', qr/invalid value "debug"/, location => 'apikey on; apikey_log_level debug;');
 
 # apikey_redis's address forms and parameters, against a real Redis: each one
