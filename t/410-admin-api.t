@@ -310,6 +310,18 @@ $res = call('GET', "/admin/keys/$not_mallory->{id}/audit");
 is $res->{json}{events}[0]{user}, "key:$admin->{id}",
     'caller: the verified admin key, not a basic-auth name sent beside it';
 
+# SCRIPT FLUSH (a restarted Redis, an operator): the admin call's NOSCRIPT
+# loads the scripts again and the call is sent again, once, unseen by the
+# caller; auth=off, so that no key check reloads them first
+$redis->cmd('SCRIPT', 'FLUSH');
+my $noscript_before = ($redis->cmd('INFO', 'errorstats') =~ /errorstat_NOSCRIPT:count=(\d+)/)[0] // 0;
+$res = $nginx->request('POST', '/openadmin/keys', @JSON, ':body' => '{"name":"after a flush"}');
+is $res->{status}, 201, 'after SCRIPT FLUSH: the admin call is answered';
+my $noscript_after = ($redis->cmd('INFO', 'errorstats') =~ /errorstat_NOSCRIPT:count=(\d+)/)[0] // 0;
+is $noscript_after - $noscript_before, 1, '... after one NOSCRIPT, sent again once';
+is $nginx->get('/api/x', 'X-API-Key' => json_of($res->{body})->{token})->{status}, 403,
+    '... and the key it made is known (403: no read scope)';
+
 # Redis down: 503, never a hang
 $redis->stop;
 $res = call('GET', '/admin/keys');

@@ -26,6 +26,7 @@
 #include "keyspace.hpp"
 #include "usage.hpp"
 #include "mint.hpp"
+#include "redis_call.hpp"
 #include "redis_topology.hpp"
 #include "scope.hpp"
 #include "token.hpp"
@@ -38,12 +39,6 @@ using apikey::AdminRoute;
 namespace {
 
 struct admin_ctx_t;
-
-// What hiredis's privdata points to: never the request (see check.cpp).
-struct admin_pending_t {
-    admin_ctx_t  *ctx;
-    bool          retried;
-};
 
 // ?wait=: the confirmation of a change's invalidation by every worker
 // (invalidation.hpp, announce.cpp). The privdata of its commands, so it lives
@@ -65,10 +60,10 @@ struct admin_ctx_t {
     ngx_http_request_t   *request;
     AdminRoute            route;
     ngx_str_t             id;
-    ngx_str_t             command;     // RESP, kept for one retry after NOSCRIPT
+    ngx_str_t             command;     // RESP: the call's, sent again after NOSCRIPT
     ngx_str_t             token;       // create and rotate: shown once, in the reply
     ngx_str_t             test_token;  // rotate: the ak_test_ one, for a test key
-    admin_pending_t      *pending;
+    apikey::RedisCall    *call;        // while its reply is awaited
     ngx_event_t           wake;
     ngx_uint_t            status;      // the response, once known
     ngx_str_t             body;
@@ -200,9 +195,9 @@ cleanup(void *data)
 {
     auto  *ctx = static_cast<admin_ctx_t *>(data);
 
-    if (ctx->pending) {
-        ctx->pending->ctx = NULL;
-        ctx->pending = NULL;
+    if (ctx->call) {
+        ngx_http_apikey_call_cancel(ctx->call);
+        ctx->call = NULL;
     }
     if (ctx->wake.timer_set) {
         ngx_del_timer(&ctx->wake);
@@ -261,7 +256,8 @@ caller(ngx_http_request_t *r)
 }
 
 
-void ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *reply, void *privdata);
+void ngx_http_apikey_admin_done(apikey::RedisCall *call, apikey::RedisClient *client,
+    redisReply *reply);
 void ngx_http_apikey_admin_wake(ngx_event_t *ev);
 
 
@@ -459,18 +455,18 @@ send_admin(ngx_http_request_t *r, admin_ctx_t *ctx, std::string_view body)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    auto *pending = new (std::nothrow) admin_pending_t{ctx, false};
-    if (pending == NULL) {
+    auto *call = ngx_http_apikey_call_create(ctx, ngx_http_apikey_admin_done, ctx->command, 0,
+                                             false);
+    if (call == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!redis->send_formatted(ctx->command, ngx_http_apikey_guard<ngx_http_apikey_admin_reply>, pending)) {
-        delete pending;
+    if (!ngx_http_apikey_call_send(call)) {
         return fail(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable",
                     "Redis is not reachable; retry shortly");
     }
 
-    ctx->pending = pending;
+    ctx->call = call;
     ctx->wake.handler = ngx_http_apikey_guard<ngx_http_apikey_admin_wake>;
     ctx->wake.data = r;
     ctx->wake.log = r->connection->log;
@@ -988,37 +984,24 @@ start_wait(ngx_http_request_t *r, admin_ctx_t *ctx)
 }
 
 
+// The admin call's outcome (redis_call.hpp): decoded into the response, then
+// the request is woken (or, for ?wait=, the wait begins).
 void
-ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *r_, void *privdata)
+ngx_http_apikey_admin_done(apikey::RedisCall *call, apikey::RedisClient *client,
+    redisReply *reply)
 {
-    auto                  *reply = static_cast<redisReply *>(r_);
-    auto                  *pending = static_cast<admin_pending_t *>(privdata);
-    admin_ctx_t           *ctx = pending->ctx;
-    apikey::RedisClient   *redis = apikey::RedisClient::of(ac);
-
-    redis->note_reply();
-
-    if (ctx == NULL) {
-        delete pending;
-        return;
-    }
-
-    ngx_http_request_t *r = ctx->request;
-
-    if (apikey::reply_error_is(reply, "NOSCRIPT") && !pending->retried) {
-        pending->retried = true;
-        redis->load_script();
-        if (redis->send_formatted(ctx->command, ngx_http_apikey_guard<ngx_http_apikey_admin_reply>, pending)) {
-            return;
-        }
-    }
-
-    if (apikey::reply_error_is(reply, "READONLY") && ngx_http_apikey_redis()) {
-        ngx_http_apikey_redis()->note_readonly();   // a demoted master
-    }
+    auto                *ctx = static_cast<admin_ctx_t *>(call->owner);
+    ngx_http_request_t  *r = ctx->request;
 
     try {
-        decode(r, ctx, reply);
+        if (client == NULL) {
+            // not sent: no master was named, or the connection went
+            ctx->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+            ctx->body = pool_copy(r->pool, apikey::admin_error(
+                "auth_unavailable", "Redis is not reachable; retry shortly"));
+        } else {
+            decode(r, ctx, reply);
+        }
     } catch (...) {
         // the request must still be woken: logged here, not at the entry
         ngx_http_apikey_log_caught(r->connection->log, "the admin reply");
@@ -1026,8 +1009,7 @@ ngx_http_apikey_admin_reply(redisAsyncContext *ac, void *r_, void *privdata)
         ngx_str_null(&ctx->body);
     }
 
-    ctx->pending = NULL;
-    delete pending;
+    ctx->call = NULL;   // freed by redis_call.cpp once this returns
 
     if (ctx->wake.timer_set) {
         ngx_del_timer(&ctx->wake);

@@ -26,6 +26,7 @@
 #include "keyspace.hpp"
 #include "leak_report.hpp"
 #include "leak_script.hpp"
+#include "redis_call.hpp"
 #include "redis_topology.hpp"
 #include "token.hpp"
 
@@ -48,11 +49,6 @@ namespace {
 
 struct leak_ctx_t;
 
-// What hiredis's privdata points to: never the request (see check.cpp).
-struct leak_pending_t {
-    leak_ctx_t  *ctx;
-};
-
 // One match of the report, as the feedback needs it.
 struct leak_item_t {
     u_char      token_hash[apikey::kDigestHexLength];
@@ -65,7 +61,7 @@ struct leak_ctx_t {
     ngx_http_request_t   *request;
     leak_item_t          *items;
     ngx_uint_t            nitems;
-    leak_pending_t       *pending;
+    apikey::RedisCall    *call;        // while its reply is awaited
     ngx_event_t           wake;
     ngx_uint_t            status;
     ngx_str_t             body;
@@ -159,9 +155,9 @@ cleanup(void *data)
 {
     auto  *ctx = static_cast<leak_ctx_t *>(data);
 
-    if (ctx->pending) {
-        ctx->pending->ctx = NULL;
-        ctx->pending = NULL;
+    if (ctx->call) {
+        ngx_http_apikey_call_cancel(ctx->call);
+        ctx->call = NULL;
     }
     if (ctx->wake.timer_set) {
         ngx_del_timer(&ctx->wake);
@@ -200,7 +196,8 @@ feedback(const leak_ctx_t *ctx)
 }
 
 
-void ngx_http_apikey_leak_reply(redisAsyncContext *ac, void *reply, void *privdata);
+void ngx_http_apikey_leak_done(apikey::RedisCall *call, apikey::RedisClient *client,
+    redisReply *reply);
 void ngx_http_apikey_leak_wake(ngx_event_t *ev);
 
 
@@ -313,20 +310,17 @@ process(ngx_http_request_t *r, leak_ctx_t *ctx, std::string_view body)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    auto *pending = new (std::nothrow) leak_pending_t{ctx};
-    if (pending == NULL) {
+    auto *call = ngx_http_apikey_call_create(ctx, ngx_http_apikey_leak_done, formatted, 0, false);
+    if (call == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!redis->send_formatted(formatted, ngx_http_apikey_guard<ngx_http_apikey_leak_reply>,
-                               pending))
-    {
-        delete pending;
+    if (!ngx_http_apikey_call_send(call)) {
         return fail(NGX_HTTP_SERVICE_UNAVAILABLE, "auth_unavailable",
                     "Redis is not reachable; retry shortly");
     }
 
-    ctx->pending = pending;
+    ctx->call = call;
     ctx->wake.handler = ngx_http_apikey_guard<ngx_http_apikey_leak_wake>;
     ctx->wake.data = r;
     ctx->wake.log = r->connection->log;
@@ -376,24 +370,12 @@ decode(ngx_http_request_t *r, leak_ctx_t *ctx, const redisReply *reply)
 }
 
 
+// The leak report call's outcome (redis_call.hpp): an unsent call (no
+// client) or a failed one is decoded as Redis's failure, a 503.
 void
-ngx_http_apikey_leak_reply(redisAsyncContext *ac, void *r_, void *privdata)
+ngx_http_apikey_leak_done(apikey::RedisCall *call, apikey::RedisClient *, redisReply *reply)
 {
-    auto                  *reply = static_cast<redisReply *>(r_);
-    auto                  *pending = static_cast<leak_pending_t *>(privdata);
-    leak_ctx_t            *ctx = pending->ctx;
-    apikey::RedisClient   *redis = apikey::RedisClient::of(ac);
-
-    redis->note_reply();
-
-    if (ctx == NULL) {
-        delete pending;
-        return;
-    }
-
-    if (apikey::reply_error_is(reply, "READONLY") && ngx_http_apikey_redis()) {
-        ngx_http_apikey_redis()->note_readonly();   // a demoted master
-    }
+    auto  *ctx = static_cast<leak_ctx_t *>(call->owner);
 
     try {
         decode(ctx->request, ctx, reply);
@@ -403,8 +385,7 @@ ngx_http_apikey_leak_reply(redisAsyncContext *ac, void *r_, void *privdata)
         ngx_str_null(&ctx->body);
     }
 
-    ctx->pending = NULL;
-    delete pending;
+    ctx->call = NULL;   // freed by redis_call.cpp once this returns
 
     if (ctx->wake.timer_set) {
         ngx_del_timer(&ctx->wake);

@@ -811,3 +811,22 @@ ngx_http_apikey_exit_process(ngx_cycle_t *cycle)
     ngx_http_apikey_hygiene_release();
     ngx_http_apikey_usage_release();
 }
+
+
+ngx_str_t
+ngx_http_apikey_pool_copy(ngx_pool_t *pool, std::string_view s)
+{
+    ngx_str_t  out = ngx_null_string;
+
+    if (s.empty()) {
+        return out;
+    }
+
+    out.data = static_cast<u_char *>(ngx_pnalloc(pool, s.size()));
+    if (out.data != NULL) {
+        ngx_memcpy(out.data, s.data(), s.size());
+        out.len = s.size();
+    }
+
+    return out;
+}

@@ -21,7 +21,7 @@ extern "C" {
 namespace apikey {
 class RedisClient;
 class RedisTopology;
-struct RedisPending;
+struct RedisCall;
 }  // namespace apikey
 
 extern "C" {
@@ -178,13 +178,11 @@ enum ngx_http_apikey_state_e {
 struct ngx_http_apikey_ctx_t {
     ngx_http_request_t           *request;
     ngx_http_apikey_loc_conf_t   *checked_for;   // location whose rules were applied
-    apikey::RedisPending         *pending;       // while a reply is awaited
+    apikey::RedisCall            *call;          // while a reply is awaited
     ngx_event_t                   wake;          // reply or timeout resumes the request
 
-    // the command (RESP), kept for one transparent retry after NOSCRIPT
-    ngx_str_t                     command;
-    // its keys and arguments after "EVALSHA sha numkeys", in the request
-    // pool: what a batch of checks sends of this one (check.cpp)
+    // the call's keys and arguments after "EVALSHA sha numkeys", in the
+    // request pool: what a batch of checks sends of this one (check_batch.cpp)
     const std::string_view       *check_args;
     ngx_uint_t                    check_nkeys;
     ngx_uint_t                    check_nargs;
@@ -291,22 +289,29 @@ ngx_http_apikey_sv(const ngx_str_t &s)
 ngx_str_t ngx_http_apikey_format_command(ngx_pool_t *pool, const std::string_view *args,
     size_t n);
 
-// check.cpp
+// check_send.cpp
 ngx_int_t ngx_http_apikey_required_scopes(ngx_http_request_t *r,
     ngx_http_apikey_loc_conf_t *lcf, ngx_str_t *out);
 ngx_int_t ngx_http_apikey_send_check(ngx_http_request_t *r,
     ngx_http_apikey_ctx_t *ctx, ngx_http_apikey_loc_conf_t *lcf,
     bool limit_only, bool record_use);
 void ngx_http_apikey_record_use(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx);
-// Redis's clock as this worker has learnt it from script replies (check.cpp):
-// its offset from the worker's, in ms, and its time now in unix seconds
-// (`fallback_offset_ms` until this worker has had a reply).
+// Redis's clock as this worker has learnt it from script replies
+// (redis_clock.cpp): its offset from the worker's, in ms, and its time now in
+// unix seconds (`fallback_offset_ms` until this worker has had a reply).
 int64_t ngx_http_apikey_redis_offset_ms();
 int64_t ngx_http_apikey_redis_now(int64_t fallback_offset_ms);
+// A script reply's TIME (ms), from a call that took `rtt_us` (`force`: the
+// kept sample has just proved wrong).
+void ngx_http_apikey_learn_clock(int64_t redis_ms, uint64_t rtt_us, bool force);
+// When the module gives up on a call sent now, on Redis's clock.
+int64_t ngx_http_apikey_deadline_ms(ngx_msec_t timeout);
+// check_reply.cpp
 ngx_int_t ngx_http_apikey_take_local(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     ngx_http_apikey_loc_conf_t *lcf);
 void ngx_http_apikey_set_rate(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     const apikey::BucketState *buckets, size_t count);
+// check_wait.cpp
 void ngx_http_apikey_cancel_check(ngx_http_apikey_ctx_t *ctx);
 
 // responses.cpp

@@ -657,7 +657,7 @@ RedisClient::close_connection() noexcept
 
 
 // The line just logged says why the connection went; the commands that fail
-// with it would each add "no reply (connection lost)" (check.cpp, admin.cpp),
+// with it would each add "no reply (connection lost)" (check_reply.cpp, admin.cpp),
 // which says nothing more. So a bad certificate or a dead server is one line
 // a second, not two: this second's reply-error line is taken.
 void
