@@ -291,6 +291,25 @@ ngx_http_apikey_set_quota_retry(ngx_http_apikey_ctx_t *ctx)
 }
 
 
+// The limits of a reply, whichever its mode: the RateLimit fields, the
+// quotas' Retry-After, and the store=local buckets once everything passed.
+static ngx_int_t
+ngx_http_apikey_store_limits(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
+    ngx_http_apikey_loc_conf_t *lcf, const apikey::CheckReply &reply)
+{
+    ngx_http_apikey_set_rate(r, ctx, reply.buckets.data(), reply.bucket_count);
+    ngx_http_apikey_set_quota_retry(ctx);
+
+    if (ctx->outcome == Outcome::kOk && lcf->local_limits && lcf->bucket_sets
+        && lcf->bucket_sets->nelts)
+    {
+        return ngx_http_apikey_take_local(r, ctx, lcf);
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     const apikey::CheckReply &reply)
@@ -307,14 +326,7 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
     if (ctx->limit_only) {
         // after a cache hit the record is known: only the buckets, quotas
         // and credits are news
-        ngx_http_apikey_set_rate(r, ctx, reply.buckets.data(), reply.bucket_count);
-        ngx_http_apikey_set_quota_retry(ctx);
-        if (ctx->outcome == Outcome::kOk && lcf->local_limits && lcf->bucket_sets
-            && lcf->bucket_sets->nelts)
-        {
-            return ngx_http_apikey_take_local(r, ctx, lcf);
-        }
-        return NGX_OK;
+        return ngx_http_apikey_store_limits(r, ctx, lcf, reply);
     }
 
     mcf = static_cast<ngx_http_apikey_main_conf_t *>(
@@ -389,14 +401,5 @@ ngx_http_apikey_store_reply(ngx_http_request_t *r, ngx_http_apikey_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    ngx_http_apikey_set_rate(r, ctx, reply.buckets.data(), reply.bucket_count);
-    ngx_http_apikey_set_quota_retry(ctx);
-
-    if (ctx->outcome == Outcome::kOk && lcf->local_limits && lcf->bucket_sets
-        && lcf->bucket_sets->nelts)
-    {
-        return ngx_http_apikey_take_local(r, ctx, lcf);
-    }
-
-    return NGX_OK;
+    return ngx_http_apikey_store_limits(r, ctx, lcf, reply);
 }

@@ -22,18 +22,7 @@ ngx_http_apikey_cancel_check(ngx_http_apikey_ctx_t *ctx)
         ngx_http_apikey_count(in_flight, -1);
     }
 
-    if (ctx->call) {
-        ngx_http_apikey_call_cancel(ctx->call);
-        ctx->call = NULL;
-    }
-
-    if (ctx->wake.timer_set) {
-        ngx_del_timer(&ctx->wake);
-    }
-
-    if (ctx->wake.posted) {
-        ngx_delete_posted_event(&ctx->wake);
-    }
+    ngx_http_apikey_call_abandon(&ctx->call, &ctx->wake);
 }
 
 

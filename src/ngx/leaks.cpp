@@ -155,16 +155,7 @@ cleanup(void *data)
 {
     auto  *ctx = static_cast<leak_ctx_t *>(data);
 
-    if (ctx->call) {
-        ngx_http_apikey_call_cancel(ctx->call);
-        ctx->call = NULL;
-    }
-    if (ctx->wake.timer_set) {
-        ngx_del_timer(&ctx->wake);
-    }
-    if (ctx->wake.posted) {
-        ngx_delete_posted_event(&ctx->wake);
-    }
+    ngx_http_apikey_call_abandon(&ctx->call, &ctx->wake);
 }
 
 

@@ -199,6 +199,24 @@ ngx_http_apikey_call_cancel(RedisCall *call)
 }
 
 
+void
+ngx_http_apikey_call_abandon(RedisCall **call, ngx_event_t *wake)
+{
+    if (*call != NULL) {
+        ngx_http_apikey_call_cancel(*call);
+        *call = NULL;
+    }
+
+    if (wake->timer_set) {
+        ngx_del_timer(wake);
+    }
+
+    if (wake->posted) {
+        ngx_delete_posted_event(wake);
+    }
+}
+
+
 // Errors that are about where the data is, not about the call: follow a
 // cluster's redirect, retry a TRYAGAIN, reload a flushed script. True when
 // the call was sent again and this reply is not its last.

@@ -65,6 +65,10 @@ bool ngx_http_apikey_call_dispatch(apikey::RedisCall *call, apikey::RedisClient 
 // The owner stops waiting (it timed out, or the request is going away).
 void ngx_http_apikey_call_cancel(apikey::RedisCall *call);
 
+// The same for an owner that waits with a wake event (a request): its call,
+// if any, is cancelled and forgotten, and the event disarmed.
+void ngx_http_apikey_call_abandon(apikey::RedisCall **call, ngx_event_t *wake);
+
 // The reply callback of a call sent alone (the privdata is the call).
 void ngx_http_apikey_call_callback(redisAsyncContext *ac, void *reply, void *privdata);
 
