@@ -20,7 +20,7 @@ MODULE_LD_OPT ?= -fPIC -Wl,-z,relro -Wl,-z,now
 CMAKE_FLAGS   ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 .PHONY: all deps module cli unit test test-unit test-integration test-asan test-valgrind \
-        fuzz fuzz-deps deb test-deb test-matrix matrix-builds bench run stop clean FORCE
+        fuzz fuzz-deps deb test-deb test-matrix matrix-builds bench bench-layout run stop clean FORCE
 
 all: module cli
 
@@ -199,6 +199,11 @@ test-deb: deb
 bench: all
 	@scripts/install-deps check
 	scripts/bench
+
+# what a bucket's layout in Redis costs Redis, with stand-in scripts (no nginx)
+bench-layout:
+	@scripts/install-deps check
+	scripts/bench-layout
 
 run: deps
 	$(MAKE) all
