@@ -83,6 +83,18 @@ my $location = 'apikey on; apikey_limit off; proxy_set_header X-Key-Name $apikey
     cmp_ok time - $t, '>=', 0.2, '... which took the sentinel\'s delay';
     $nginx->stop;
 
+    # so does an admin API call: the same call type (redis_call.cpp)
+    $nginx = ApikeyTest::Nginx->start(
+        apikey_redis => "apikey_redis sentinel=" . $sentinel->address . " master=mymaster;",
+        http => 'apikey_redis_timeout 2s;', location => $location,
+        server => 'location /admin/ { allow 127.0.0.1; deny all; apikey_admin auth=off; }');
+    $t = time;
+    my $res = $nginx->get('/admin/keys');
+    is $res->{status}, 200, 'an admin call sent before any sentinel answered waits for the master';
+    like $res->{body}, qr/"keys":\[/, '... and lists the keys';
+    cmp_ok time - $t, '>=', 0.2, '... which took the sentinel\'s delay';
+    $nginx->stop;
+
     # no sentinel answers at all: the timeout, then 503
     $nginx = ApikeyTest::Nginx->start(
         apikey_redis => 'apikey_redis sentinel=127.0.0.1:1 master=mymaster;',
